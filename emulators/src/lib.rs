@@ -1,1 +1,25 @@
-//! placeholder
+//! Emulated hardware and infrastructure for drill.
+//!
+//! Each emulator is a pure, deterministic model: it takes the current virtual time as an argument,
+//! draws randomness only from its own named [`kernel::RngStream`]s, and never schedules events itself.
+//! The harness owns the event loop, calls these APIs, and schedules whatever they say happens later.
+//! Every fault has an inverse, and every emulator answers ground-truth queries for checkers without
+//! changing its state.
+//!
+//! - [`fabric`]: NICs on named networks, directed links with latency, jitter, bandwidth and MTU, and
+//!   the switches they share; faults are NIC down, one-way or two-way cuts, loss, latency spikes, MTU
+//!   mismatches, bandwidth cuts and switch loss.
+//! - [`power`]: per-host cords and per-rack power, with boot counts so a restarted host is told apart.
+//! - [`witness`]: the file share witness, an exclusive lock kept alive by renewal; it can go down, be
+//!   slow, or reboot and lose the lock.
+//! - [`dns`]: records with TTLs and per-client caches; registration can be delayed and the server
+//!   unreachable, so clients keep using stale answers.
+//! - [`ids`]: the host and network ids they share.
+
+pub mod dns;
+pub mod fabric;
+pub mod ids;
+pub mod power;
+pub mod witness;
+
+pub use ids::{HostId, NetworkId};

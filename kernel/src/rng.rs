@@ -94,14 +94,18 @@ mod tests {
     #[test]
     fn the_same_seed_and_name_give_the_same_stream() {
         let tree = SeedTree::new(7);
-        let a: Vec<u64> = (0..8).map({
-            let mut s = tree.stream("link/a");
-            move |_| s.next_u64()
-        }).collect();
-        let b: Vec<u64> = (0..8).map({
-            let mut s = SeedTree::new(7).stream("link/a");
-            move |_| s.next_u64()
-        }).collect();
+        let a: Vec<u64> = (0..8)
+            .map({
+                let mut s = tree.stream("link/a");
+                move |_| s.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..8)
+            .map({
+                let mut s = SeedTree::new(7).stream("link/a");
+                move |_| s.next_u64()
+            })
+            .collect();
         assert_eq!(a, b);
     }
 

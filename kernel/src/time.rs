@@ -8,7 +8,9 @@ use core::time::Duration;
 ///
 /// This is the only clock checkers use. Nodes see their own clock, derived from this one with an
 /// offset and a drift, so that clock-skew faults change what a node believes but never what happened.
-#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct SimTime(u64);
 
@@ -121,7 +123,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "h" => 3_600 * 1_000_000_000,
             "d" => 86_400 * 1_000_000_000,
             "" => return Err(format!("`{text}` has no unit; write e.g. `{number}s` or `{number}ms`")),
-            other => return Err(format!("unknown duration unit `{other}` in `{text}` (use ns, us, ms, s, m, h, d)")),
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` in `{text}` (use ns, us, ms, s, m, h, d)"
+                ));
+            }
         };
         let value: f64 = number.parse().map_err(|_| format!("`{number}` is not a number in `{text}`"))?;
         let nanos = value * unit_nanos as f64;
@@ -142,14 +148,14 @@ pub fn format_duration(duration: Duration) -> String {
         return "0s".to_string();
     }
     for (unit, size) in [("d", 86_400_000_000_000u64), ("h", 3_600_000_000_000), ("m", 60_000_000_000)] {
-        if nanos % size == 0 {
+        if nanos.is_multiple_of(size) {
             return format!("{}{unit}", nanos / size);
         }
     }
-    if nanos % 1_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000) {
         let millis = nanos / 1_000_000;
-        if millis % 1_000 == 0 { format!("{}s", millis / 1_000) } else { format!("{millis}ms") }
-    } else if nanos % 1_000 == 0 {
+        if millis.is_multiple_of(1_000) { format!("{}s", millis / 1_000) } else { format!("{millis}ms") }
+    } else if nanos.is_multiple_of(1_000) {
         format!("{}us", nanos / 1_000)
     } else {
         format!("{nanos}ns")
