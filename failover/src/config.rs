@@ -1,0 +1,234 @@
+//! Cluster configuration as an administrator sets it, including settings known to be unsafe.
+//!
+//! Defaults come from `reference/domain.md` (WSFC 1000 ms x 5 heartbeats, FSW arbitration delay 6 s,
+//! Exchange 2007 1 MB logs, 3 inspection attempts, mount dial GoodAvailability = 6 logs, transport
+//! dumpster 18 MB / 7 days, LLR depth 10). Unsafe options stay settable on purpose: the hazard suite
+//! proves drill catches them.
+
+use crate::types::{DbId, HubId, NodeId, PathId};
+use core::time::Duration;
+use serde::{Deserialize, Serialize};
+
+/// How votes are counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QuorumModel {
+    /// Majority Node Set: a strict majority of the nodes. A two-node cluster cannot lose a node.
+    NodeMajority,
+    /// Node and File Share Majority: nodes plus one witness vote held as an exclusive lock.
+    NodeAndFileShareMajority,
+    /// UNSAFE: every partition believes it may run. Kept so the hazard suite can prove the harm.
+    Disabled,
+}
+
+/// Whether the cluster moves a failed owner's databases by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailoverPolicy {
+    Automatic,
+    /// Only an operator command activates another copy (LifeKeeper's single-comm-path advice).
+    Manual,
+}
+
+/// `AutoDatabaseMountDial`: how many missing logs a lossy failover may accept before mounting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MountDial {
+    Lossless,
+    GoodAvailability,
+    BestAvailability,
+}
+
+impl MountDial {
+    /// The number of missing log generations the dial accepts (Exchange 2007 SP1 values).
+    pub fn max_lost_logs(self) -> u64 {
+        match self {
+            MountDial::Lossless => 0,
+            MountDial::GoodAvailability => 6,
+            MountDial::BestAvailability => 12,
+        }
+    }
+}
+
+/// The kind of a cluster resource; it decides what bringing it online does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResourceKind {
+    Ip,
+    /// Registers the database's network name in DNS when it comes online.
+    NetworkName,
+    /// Mounts the database; exactly one per group.
+    Database,
+    Generic,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceConfig {
+    pub name: String,
+    pub kind: ResourceKind,
+    /// Indexes into the group's resource list that must be online first.
+    pub depends_on: Vec<usize>,
+    pub online_time: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseConfig {
+    pub id: DbId,
+    pub name: String,
+    /// Nodes holding a copy, in activation preference order; the first is the preferred owner.
+    pub copies: Vec<NodeId>,
+    /// The resource group, in any order; it is started in dependency order and stopped in reverse.
+    pub resources: Vec<ResourceConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterConfig {
+    pub nodes: Vec<NodeId>,
+    pub hubs: Vec<HubId>,
+    /// The communication paths (networks) heartbeats are sent on.
+    pub paths: Vec<PathId>,
+    pub quorum: QuorumModel,
+    /// `SameSubnetDelay`: time between heartbeats on each path.
+    pub heartbeat_interval: Duration,
+    /// `SameSubnetThreshold`: missed heartbeats before a path is down.
+    pub heartbeat_threshold: u32,
+    pub failover: FailoverPolicy,
+    pub mount_dial: MountDial,
+    /// Restarts on the same node before the group fails over (LifeKeeper local recovery).
+    pub local_restart_attempts: u32,
+    /// A node that does not hold the witness waits this long before trying to take it (FSW `ArbitrationDelay`).
+    pub witness_arbitration_delay: Duration,
+    /// How long a granted witness lock lasts without renewal (the share's session timeout).
+    pub witness_lease: Duration,
+    /// Safety margin added to every wait that protects against clock drift and message latency.
+    pub takeover_margin: Duration,
+    /// Copy-and-inspect attempts per log before the copy is declared failed (Exchange: 3).
+    pub inspect_attempts: u32,
+    pub log_size_bytes: u64,
+    /// A partly filled log is closed after this long without writes, so idle databases still ship.
+    pub log_roll_idle: Duration,
+    pub replay_time_per_log: Duration,
+    /// Lost Log Resilience depth: how many generations a diverged former active can roll back.
+    pub llr_depth: u64,
+    /// Time to reseed a copy from scratch when it cannot roll back incrementally.
+    pub full_reseed_time: Duration,
+    /// How long a node waits for a copy reply before asking again.
+    pub copy_timeout: Duration,
+    /// How long attempt-copy-last-logs waits for the old owner before giving up.
+    pub acll_timeout: Duration,
+    /// Extra history requested from the dumpster beyond the last copied log.
+    pub resubmit_margin: Duration,
+    pub health_check_interval: Duration,
+    pub databases: Vec<DatabaseConfig>,
+}
+
+impl ClusterConfig {
+    /// Interval x threshold: a path with no heartbeat for this long is down.
+    pub fn failure_timeout(&self) -> Duration {
+        self.heartbeat_interval * self.heartbeat_threshold
+    }
+
+    pub fn total_votes(&self) -> u32 {
+        let nodes = self.nodes.len() as u32;
+        match self.quorum {
+            QuorumModel::NodeAndFileShareMajority => nodes + 1,
+            QuorumModel::NodeMajority | QuorumModel::Disabled => nodes,
+        }
+    }
+
+    pub fn uses_witness(&self) -> bool {
+        self.quorum == QuorumModel::NodeAndFileShareMajority
+    }
+
+    pub fn database(&self, id: DbId) -> Option<&DatabaseConfig> {
+        self.databases.iter().find(|db| db.id == id)
+    }
+
+    /// A two-node CCR cluster with a file share witness and the documented defaults; tests start here.
+    pub fn ccr_two_node() -> ClusterConfig {
+        ClusterConfig {
+            nodes: vec![NodeId(0), NodeId(1)],
+            hubs: vec![HubId(0)],
+            paths: vec![PathId(0), PathId(1)],
+            quorum: QuorumModel::NodeAndFileShareMajority,
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_threshold: 5,
+            failover: FailoverPolicy::Automatic,
+            mount_dial: MountDial::GoodAvailability,
+            local_restart_attempts: 3,
+            witness_arbitration_delay: Duration::from_secs(6),
+            witness_lease: Duration::from_secs(10),
+            takeover_margin: Duration::from_secs(2),
+            inspect_attempts: 3,
+            log_size_bytes: 1 << 20,
+            log_roll_idle: Duration::from_secs(90),
+            replay_time_per_log: Duration::from_millis(50),
+            llr_depth: 10,
+            full_reseed_time: Duration::from_secs(120),
+            copy_timeout: Duration::from_secs(10),
+            acll_timeout: Duration::from_secs(10),
+            resubmit_margin: Duration::from_secs(60),
+            health_check_interval: Duration::from_secs(5),
+            databases: vec![DatabaseConfig {
+                id: DbId(0),
+                name: "SG1".to_string(),
+                copies: vec![NodeId(0), NodeId(1)],
+                resources: default_resource_chain(Duration::from_secs(1), Duration::from_secs(2)),
+            }],
+        }
+    }
+}
+
+/// The Exchange clustered mailbox server chain: IP address -> network name -> database.
+pub fn default_resource_chain(online_time: Duration, mount_time: Duration) -> Vec<ResourceConfig> {
+    vec![
+        ResourceConfig { name: "ip".into(), kind: ResourceKind::Ip, depends_on: vec![], online_time },
+        ResourceConfig {
+            name: "name".into(),
+            kind: ResourceKind::NetworkName,
+            depends_on: vec![0],
+            online_time,
+        },
+        ResourceConfig {
+            name: "database".into(),
+            kind: ResourceKind::Database,
+            depends_on: vec![1],
+            online_time: mount_time,
+        },
+    ]
+}
+
+/// Hub transport settings (the transport dumpster).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HubConfig {
+    pub dumpster_enabled: bool,
+    /// `MaxDumpsterSizePerStorageGroup`.
+    pub dumpster_size_bytes: u64,
+    /// `MaxDumpsterTime`.
+    pub dumpster_time: Duration,
+    /// How long the hub waits for a delivery acknowledgement before trying again.
+    pub delivery_retry: Duration,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            dumpster_enabled: true,
+            dumpster_size_bytes: 18 << 20,
+            dumpster_time: Duration::from_secs(7 * 86_400),
+            delivery_retry: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Orders a resource group so every resource comes after what it depends on. Returns `None` if the
+/// dependencies form a cycle (the scenario loader reports cycles before they ever reach here).
+pub fn start_order(resources: &[ResourceConfig]) -> Option<Vec<usize>> {
+    let mut order = Vec::with_capacity(resources.len());
+    let mut placed = vec![false; resources.len()];
+    while order.len() < resources.len() {
+        let next = (0..resources.len()).find(|&index| {
+            !placed[index]
+                && resources[index].depends_on.iter().all(|&dep| placed.get(dep).copied().unwrap_or(false))
+        })?;
+        placed[next] = true;
+        order.push(next);
+    }
+    Some(order)
+}

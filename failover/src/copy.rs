@@ -1,0 +1,149 @@
+//! A database copy on one node's disk: log generations, the replay position, and the ownership
+//! record as this node last knew it. This is the part of a node that survives power loss.
+
+use crate::types::{Epoch, Generation, MessageId, NodeId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One closed (or, for the active copy, open) log generation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogFile {
+    pub epoch: Epoch,
+    pub messages: Vec<MessageId>,
+    pub bytes: u64,
+}
+
+/// Persistent state of one database copy.
+#[derive(Clone, Debug, Default)]
+pub struct CopyStore {
+    /// Closed generations present on this copy (written here, or copied and inspected).
+    pub logs: BTreeMap<Generation, LogFile>,
+    /// The active copy's open log (`E00.log`): committed but not yet shippable.
+    pub current: Option<(Generation, LogFile)>,
+    /// Every generation up to this one has been applied to the database file.
+    pub replayed_through: Generation,
+    /// Message ids the database holds; the store suppresses duplicates by id.
+    pub db_messages: BTreeSet<MessageId>,
+    /// The cluster's ownership record as this node last knew it.
+    pub owner_epoch: Epoch,
+    pub owner: Option<NodeId>,
+    /// Where each epoch began, as far as this copy knows: epoch `e` writes generations after `start`.
+    pub epoch_starts: Vec<(Epoch, Generation)>,
+}
+
+impl CopyStore {
+    /// The highest closed generation on this copy.
+    pub fn last_generation(&self) -> Generation {
+        self.logs.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// Adopts a newer ownership record; returns whether it was newer.
+    pub fn observe_owner(&mut self, epoch: Epoch, owner: Option<NodeId>) -> bool {
+        if epoch > self.owner_epoch {
+            self.owner_epoch = epoch;
+            self.owner = owner;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Records that `epoch` begins after `start` (kept sorted by epoch, one entry per epoch).
+    pub fn record_epoch_start(&mut self, epoch: Epoch, start: Generation) {
+        if let Some(entry) = self.epoch_starts.iter_mut().find(|(e, _)| *e == epoch) {
+            entry.1 = start;
+        } else {
+            self.epoch_starts.push((epoch, start));
+            self.epoch_starts.sort_unstable();
+        }
+    }
+
+    /// The last generation this copy shares with `lineage` (the owner's epoch starts), or `None` if
+    /// every generation on this copy is on that lineage. A generation `g` written in epoch `e` is on
+    /// the lineage when the lineage's last epoch starting before `g` is `e` itself.
+    pub fn divergence_point(&self, lineage: &[(Epoch, Generation)]) -> Option<Generation> {
+        let covering = |generation: Generation| {
+            lineage.iter().filter(|(_, start)| *start < generation).map(|(epoch, _)| *epoch).max()
+        };
+        self.logs
+            .iter()
+            .map(|(&generation, log)| (generation, log.epoch))
+            .chain(self.current.iter().map(|(generation, log)| (*generation, log.epoch)))
+            .find(|&(generation, epoch)| covering(generation).is_some_and(|covering| covering != epoch))
+            .map(|(generation, _)| generation - 1)
+    }
+
+    /// Discards every generation after `to`, and the messages they brought into the database.
+    pub fn roll_back(&mut self, to: Generation) {
+        let discarded = self.logs.split_off(&(to + 1));
+        for log in discarded.values() {
+            for msg in &log.messages {
+                self.db_messages.remove(msg);
+            }
+        }
+        if let Some((_, log)) = self.current.take() {
+            for msg in &log.messages {
+                self.db_messages.remove(msg);
+            }
+        }
+        self.replayed_through = self.replayed_through.min(to);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(epoch: Epoch, messages: &[MessageId]) -> LogFile {
+        LogFile { epoch, messages: messages.to_vec(), bytes: 1 }
+    }
+
+    fn copy_with(logs: &[(Generation, Epoch)]) -> CopyStore {
+        let mut copy = CopyStore::default();
+        for &(generation, epoch) in logs {
+            copy.logs.insert(generation, log(epoch, &[generation * 10]));
+            copy.db_messages.insert(generation * 10);
+        }
+        copy.replayed_through = copy.last_generation();
+        copy
+    }
+
+    #[test]
+    fn a_copy_on_the_owners_lineage_has_no_divergence_point() {
+        let copy = copy_with(&[(1, 1), (2, 1), (3, 1)]);
+        assert_eq!(copy.divergence_point(&[(1, 0), (2, 3)]), None);
+    }
+
+    #[test]
+    fn a_former_active_diverges_after_the_generation_the_new_epoch_started_from() {
+        // Epoch 1 wrote generations 1..=5 on the old active; the new owner mounted epoch 2 at 3.
+        let copy = copy_with(&[(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)]);
+        assert_eq!(copy.divergence_point(&[(1, 0), (2, 3)]), Some(3));
+    }
+
+    #[test]
+    fn an_open_log_of_a_deposed_epoch_is_divergent_too() {
+        let mut copy = copy_with(&[(1, 1), (2, 1)]);
+        copy.current = Some((3, log(1, &[99])));
+        assert_eq!(copy.divergence_point(&[(1, 0), (2, 2)]), Some(2));
+    }
+
+    #[test]
+    fn rolling_back_removes_later_generations_and_their_messages() {
+        let mut copy = copy_with(&[(1, 1), (2, 1), (3, 1)]);
+        copy.current = Some((4, log(1, &[77])));
+        copy.db_messages.insert(77);
+        copy.roll_back(1);
+        assert_eq!(copy.last_generation(), 1);
+        assert!(copy.current.is_none());
+        assert_eq!(copy.db_messages.iter().copied().collect::<Vec<_>>(), vec![10]);
+        assert_eq!(copy.replayed_through, 1);
+    }
+
+    #[test]
+    fn only_a_newer_epoch_replaces_the_ownership_record() {
+        let mut copy = CopyStore::default();
+        assert!(copy.observe_owner(2, Some(NodeId(1))));
+        assert!(!copy.observe_owner(1, Some(NodeId(0))));
+        assert_eq!((copy.owner_epoch, copy.owner), (2, Some(NodeId(1))));
+    }
+}

@@ -1,0 +1,227 @@
+//! A hub transport server: delivers client mail to the active copy of each database, retries until
+//! the store acknowledges, and keeps delivered mail in the transport dumpster so that a lossy failover
+//! can be made whole by resubmission (the store suppresses duplicates by message id).
+//!
+//! The dumpster is FIFO per database, bounded by size (`MaxDumpsterSizePerStorageGroup`, 18 MB) and
+//! age (`MaxDumpsterTime`, 7 days); disabling it is an unsafe-but-real setting the hazard suite covers.
+
+use crate::config::HubConfig;
+use crate::io::Message;
+use crate::types::{DbId, Endpoint, Epoch, HubId, LocalTime, MessageId, NodeId};
+use core::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum HubInput {
+    Wake,
+    /// A client hands over a message for `db`.
+    Submit {
+        msg: MessageId,
+        db: DbId,
+        bytes: u32,
+    },
+    Received {
+        from: Endpoint,
+        message: Message,
+    },
+    /// The driver could not deliver a send (the name did not resolve, or no route).
+    Undeliverable {
+        message: Message,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum HubOutput {
+    Send {
+        to: Endpoint,
+        message: Message,
+    },
+    WakeAt(LocalTime),
+    /// The client got its success reply: the message is acknowledged.
+    ClientAck {
+        msg: MessageId,
+        db: DbId,
+        node: NodeId,
+        epoch: Epoch,
+    },
+    /// Forget the cached address of `db`'s name (after a rejection from a node that is not active).
+    FlushName {
+        db: DbId,
+    },
+    Resubmitted {
+        db: DbId,
+        count: u64,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Pending {
+    db: DbId,
+    bytes: u32,
+    next_attempt: LocalTime,
+    resubmitted: bool,
+    /// A resubmission is not a client request: no client is waiting for it.
+    client_waiting: bool,
+}
+
+#[derive(Clone, Debug)]
+struct DumpsterEntry {
+    msg: MessageId,
+    bytes: u32,
+    delivered_at: LocalTime,
+}
+
+pub struct Hub {
+    id: HubId,
+    config: HubConfig,
+    now: LocalTime,
+    pending: BTreeMap<MessageId, Pending>,
+    dumpster: BTreeMap<DbId, (VecDeque<DumpsterEntry>, u64)>,
+    out: Vec<HubOutput>,
+}
+
+/// How soon a hub tries again after a rejection or an unresolvable name.
+const RETRY_AFTER_REJECT: Duration = Duration::from_secs(1);
+
+impl Hub {
+    pub fn new(id: HubId, config: HubConfig, now: LocalTime) -> Hub {
+        Hub { id, config, now, pending: BTreeMap::new(), dumpster: BTreeMap::new(), out: Vec::new() }
+    }
+
+    pub fn id(&self) -> HubId {
+        self.id
+    }
+
+    /// Messages waiting for an acknowledgement (queued mail).
+    pub fn queued(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn dumpster_len(&self, db: DbId) -> usize {
+        self.dumpster.get(&db).map_or(0, |(entries, _)| entries.len())
+    }
+
+    pub fn handle(&mut self, now: LocalTime, input: HubInput) -> Vec<HubOutput> {
+        self.now = self.now.max(now);
+        self.expire_dumpster();
+        match input {
+            HubInput::Wake => {}
+            HubInput::Submit { msg, db, bytes } => {
+                self.pending.insert(
+                    msg,
+                    Pending { db, bytes, next_attempt: self.now, resubmitted: false, client_waiting: true },
+                );
+            }
+            HubInput::Received { from, message } => self.receive(from, message),
+            HubInput::Undeliverable { message } => {
+                if let Message::Deliver { msg, .. } = message {
+                    if let Some(pending) = self.pending.get_mut(&msg) {
+                        pending.next_attempt = self.now + RETRY_AFTER_REJECT;
+                    }
+                }
+            }
+        }
+        self.send_due();
+        let next = self.pending.values().map(|pending| pending.next_attempt).min();
+        if let Some(next) = next {
+            self.out.push(HubOutput::WakeAt(next.max(self.now + Duration::from_millis(1))));
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    fn receive(&mut self, from: Endpoint, message: Message) {
+        match message {
+            Message::DeliverAck { db, msg, epoch } => {
+                let Some(pending) = self.pending.remove(&msg) else { return };
+                if let (true, Endpoint::Node(node)) = (pending.client_waiting, from) {
+                    self.out.push(HubOutput::ClientAck { msg, db, node, epoch });
+                }
+                if !pending.resubmitted {
+                    self.keep_in_dumpster(db, msg, pending.bytes);
+                }
+            }
+            Message::DeliverReject { db, msg } => {
+                self.out.push(HubOutput::FlushName { db });
+                if let Some(pending) = self.pending.get_mut(&msg) {
+                    pending.next_attempt = self.now + RETRY_AFTER_REJECT;
+                }
+            }
+            Message::ResubmitRequest { db, window } => self.resubmit(db, window),
+            _ => {}
+        }
+    }
+
+    fn send_due(&mut self) {
+        let now = self.now;
+        let retry = self.config.delivery_retry;
+        let id = self.id;
+        for (&msg, pending) in self.pending.iter_mut() {
+            if pending.next_attempt > now {
+                continue;
+            }
+            pending.next_attempt = now + retry;
+            self.out.push(HubOutput::Send {
+                to: Endpoint::DatabaseName(pending.db),
+                message: Message::Deliver {
+                    hub: id,
+                    db: pending.db,
+                    msg,
+                    bytes: pending.bytes,
+                    resubmitted: pending.resubmitted,
+                },
+            });
+        }
+    }
+
+    fn keep_in_dumpster(&mut self, db: DbId, msg: MessageId, bytes: u32) {
+        if !self.config.dumpster_enabled || self.config.dumpster_size_bytes == 0 {
+            return;
+        }
+        let (entries, total) = self.dumpster.entry(db).or_default();
+        entries.push_back(DumpsterEntry { msg, bytes, delivered_at: self.now });
+        *total += u64::from(bytes);
+        while *total > self.config.dumpster_size_bytes {
+            let Some(evicted) = entries.pop_front() else { break };
+            *total -= u64::from(evicted.bytes);
+        }
+    }
+
+    fn expire_dumpster(&mut self) {
+        let cutoff = self.now - self.config.dumpster_time;
+        for (entries, total) in self.dumpster.values_mut() {
+            while entries.front().is_some_and(|entry| entry.delivered_at < cutoff) {
+                if let Some(evicted) = entries.pop_front() {
+                    *total -= u64::from(evicted.bytes);
+                }
+            }
+        }
+    }
+
+    /// Resubmits what was delivered to `db` within the last `window`.
+    fn resubmit(&mut self, db: DbId, window: Duration) {
+        let since = self.now - window;
+        let entries: Vec<(MessageId, u32)> = self
+            .dumpster
+            .get(&db)
+            .map(|(entries, _)| {
+                entries
+                    .iter()
+                    .filter(|entry| entry.delivered_at >= since)
+                    .map(|entry| (entry.msg, entry.bytes))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut count = 0;
+        for (msg, bytes) in entries {
+            if self.pending.contains_key(&msg) {
+                continue;
+            }
+            count += 1;
+            self.pending.insert(
+                msg,
+                Pending { db, bytes, next_attempt: self.now, resubmitted: true, client_waiting: false },
+            );
+        }
+        self.out.push(HubOutput::Resubmitted { db, count });
+    }
+}

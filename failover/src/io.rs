@@ -1,0 +1,285 @@
+//! What a driver feeds the state machines and what it must carry out for them.
+//!
+//! The failover logic never sends, sleeps, reads a clock or draws a random number itself: every
+//! effect is an [`Output`] the driver performs (the simulation kernel today, a tokio daemon later),
+//! and every observation is an [`Input`]. Timers are a single `WakeAt` per machine: the driver calls
+//! back with [`Input::Wake`] at (or after) that local time, and a later `WakeAt` replaces an earlier one.
+
+use crate::types::{DbId, Endpoint, Epoch, Generation, HubId, LocalTime, MessageId, NodeId, PathId};
+use core::time::Duration;
+use serde::{Deserialize, Serialize};
+
+/// A request to the file share witness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WitnessOp {
+    Acquire,
+    Renew,
+    Release,
+}
+
+/// The witness's answer, as the driver delivers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WitnessAnswer {
+    /// The lock is ours; `lease` is how long it lasts from when the witness granted it.
+    Granted {
+        lease: Duration,
+    },
+    Denied,
+    Released,
+    /// The share did not answer (down or unreachable); the driver reports a timeout as this too.
+    Unavailable,
+}
+
+/// A database's state as one node advertises it to its peers in every heartbeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbAdvert {
+    pub db: DbId,
+    /// The highest (epoch, owner) this node knows of: the cluster's ownership record.
+    pub owner_epoch: Epoch,
+    pub owner: Option<NodeId>,
+    pub role: CopyRole,
+    /// The last generation this copy holds (closed and, for a passive, inspected).
+    pub last_generation: Generation,
+    /// For the active copy, the generation being written now (not yet shipped).
+    pub current_generation: Generation,
+}
+
+/// What a copy is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CopyRole {
+    Passive,
+    /// Being brought online after an activation.
+    Activating,
+    Active,
+    /// The resource group failed on this node more times than local restart allows.
+    Failed,
+    /// The copy is being reseeded and cannot be activated.
+    Seeding,
+}
+
+/// Messages between nodes and hubs. Sizes for the fabric come from [`Message::wire_bytes`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// Sent on every path to every peer each heartbeat interval. `hears_you` is true when the sender
+    /// has heard from the receiver on this path recently: a link is up only if it works both ways.
+    Heartbeat {
+        from: NodeId,
+        hears_you: bool,
+        counts: Vec<NodeId>,
+        quorate: bool,
+        dbs: Vec<DbAdvert>,
+    },
+    /// The coordinator tells a node to activate its copy of `db` in the new `epoch`.
+    Activate {
+        db: DbId,
+        epoch: Epoch,
+        previous_owner: Option<NodeId>,
+    },
+    /// The active copy closed a generation.
+    LogClosed {
+        db: DbId,
+        epoch: Epoch,
+        generation: Generation,
+    },
+    /// A passive (or an activating node doing attempt-copy-last-logs) asks for generations from `from`.
+    CopyRequest {
+        db: DbId,
+        from: Generation,
+        max_count: u64,
+    },
+    /// One log generation. `corrupt` is set by a corruption fault on the wire; inspection catches it.
+    LogData {
+        db: DbId,
+        generation: Generation,
+        epoch: Epoch,
+        messages: Vec<MessageId>,
+        bytes: u64,
+        corrupt: bool,
+    },
+    /// A joining copy asks the owner where each epoch began, to find where it diverged.
+    LineageRequest {
+        db: DbId,
+    },
+    LineageReply {
+        db: DbId,
+        epoch_starts: Vec<(Epoch, Generation)>,
+    },
+    /// Ask a hub to resubmit what it delivered to `db` within the last `window`.
+    ResubmitRequest {
+        db: DbId,
+        window: Duration,
+    },
+    /// A hub delivers a message to the database's active copy.
+    Deliver {
+        hub: HubId,
+        db: DbId,
+        msg: MessageId,
+        bytes: u32,
+        resubmitted: bool,
+    },
+    DeliverAck {
+        db: DbId,
+        msg: MessageId,
+        epoch: Epoch,
+    },
+    /// The receiver does not hold the active copy of `db`.
+    DeliverReject {
+        db: DbId,
+        msg: MessageId,
+    },
+}
+
+impl Message {
+    /// Approximate frame size on the wire: what the fabric's bandwidth and MTU see.
+    pub fn wire_bytes(&self) -> u64 {
+        match self {
+            Message::Heartbeat { dbs, counts, .. } => 64 + 32 * dbs.len() as u64 + 2 * counts.len() as u64,
+            Message::LogData { bytes, .. } => 128 + bytes,
+            Message::Deliver { bytes, .. } => 256 + u64::from(*bytes),
+            Message::LineageReply { epoch_starts, .. } => 64 + 16 * epoch_starts.len() as u64,
+            _ => 96,
+        }
+    }
+}
+
+/// What the driver observed for a node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// The node's clock reached a time it asked for.
+    Wake,
+    Received {
+        from: Endpoint,
+        path: Option<PathId>,
+        message: Message,
+    },
+    Witness {
+        op: WitnessOp,
+        answer: WitnessAnswer,
+    },
+    /// A health check found the database process dead (the resource failed).
+    ResourceFailed {
+        db: DbId,
+    },
+    /// An administrator moves `db` to `to` (a switchover, or the manual-failover activation).
+    OperatorMove {
+        db: DbId,
+        to: NodeId,
+    },
+    /// The driver could not deliver an earlier `Send` (no route, name did not resolve).
+    Undeliverable {
+        to: Endpoint,
+        message: Message,
+    },
+}
+
+/// Why a node stopped serving a database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopReason {
+    QuorumLost,
+    Moved,
+    ResourceFailed,
+    Deposed,
+}
+
+/// Who a quorum claim counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Voter {
+    Node(NodeId),
+    Witness,
+}
+
+/// Effects for the driver to carry out, and actions it records in the history.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    Send {
+        to: Endpoint,
+        path: Option<PathId>,
+        message: Message,
+    },
+    WakeAt(LocalTime),
+    WitnessRequest(WitnessOp),
+    /// Register the database's network name as pointing at this node.
+    RegisterName {
+        db: DbId,
+    },
+    QuorumChanged {
+        quorate: bool,
+        votes: Vec<Voter>,
+        total_votes: u32,
+    },
+    Mounted {
+        db: DbId,
+        epoch: Epoch,
+        generation: Generation,
+        lost_logs: u64,
+    },
+    Dismounted {
+        db: DbId,
+        reason: StopReason,
+    },
+    Committed {
+        db: DbId,
+        msg: MessageId,
+        epoch: Epoch,
+        generation: Generation,
+    },
+    DuplicateSuppressed {
+        db: DbId,
+        msg: MessageId,
+    },
+    LogClosed {
+        db: DbId,
+        generation: Generation,
+        epoch: Epoch,
+    },
+    LogReplayed {
+        db: DbId,
+        generation: Generation,
+        epoch: Epoch,
+        messages: Vec<MessageId>,
+    },
+    RolledBack {
+        db: DbId,
+        to_generation: Generation,
+    },
+    Reseeded {
+        db: DbId,
+        source: NodeId,
+        generation: Generation,
+    },
+    ResourceState {
+        db: DbId,
+        resource: usize,
+        state: ResourceState,
+    },
+    FailoverDecided {
+        db: DbId,
+        from: Option<NodeId>,
+        to: NodeId,
+        epoch: Epoch,
+        reason: FailoverReason,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResourceState {
+    OnlinePending,
+    Online,
+    Offline,
+    Failed,
+    Restarting,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailoverReason {
+    /// First activation when the cluster forms.
+    Initial,
+    /// The owner is down (all paths, and no peer counts it).
+    OwnerDown,
+    /// The owner's resources failed beyond local restart.
+    ResourceFailed,
+    /// An operator asked for it.
+    Operator,
+    /// The owner lost its mount (self-fenced) and is back; it gets a new epoch.
+    Remount,
+}

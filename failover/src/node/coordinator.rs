@@ -1,0 +1,156 @@
+//! Ownership decisions. Only the coordinator of a quorate partition (its lowest node id) decides who
+//! activates a database, and it decides at most once per epoch until the target has acknowledged the
+//! new epoch in its heartbeats.
+//!
+//! Taking over from an owner that went silent waits until that owner can no longer be counting our
+//! vote (our last "I hear you" plus its failure timeout, plus a margin for latency and drift) and
+//! until no peer we count still hears the owner. A quorate owner cannot be on the other side then: it
+//! would need our vote or the witness, and we hold quorum without it.
+
+use super::Node;
+use crate::config::FailoverPolicy;
+use crate::io::{CopyRole, FailoverReason, Message, Output};
+use crate::types::{DbId, Endpoint, Epoch, NodeId};
+
+impl Node {
+    fn coordinator(&self) -> NodeId {
+        self.counted_peers().into_iter().chain([self.id]).min().unwrap_or(self.id)
+    }
+
+    /// The role a node's copy of `db` is in, from our own state or its latest heartbeat.
+    fn role_of(&self, node: NodeId, db: DbId) -> Option<CopyRole> {
+        if node == self.id {
+            return self.dbs.get(&db).map(|runtime| runtime.role);
+        }
+        self.detector.report(node)?.dbs.iter().find(|advert| advert.db == db).map(|advert| advert.role)
+    }
+
+    fn known_epoch(&self, node: NodeId, db: DbId) -> Epoch {
+        if node == self.id {
+            return self.disk.copies.get(&db).map_or(0, |copy| copy.owner_epoch);
+        }
+        self.detector
+            .report(node)
+            .and_then(|report| report.dbs.iter().find(|advert| advert.db == db))
+            .map_or(0, |advert| advert.owner_epoch)
+    }
+
+    fn last_generation_of(&self, node: NodeId, db: DbId) -> u64 {
+        if node == self.id {
+            return self.disk.copies.get(&db).map_or(0, |copy| copy.last_generation());
+        }
+        self.detector
+            .report(node)
+            .and_then(|report| report.dbs.iter().find(|advert| advert.db == db))
+            .map_or(0, |advert| advert.last_generation)
+    }
+
+    pub(super) fn coordinate(&mut self) {
+        if self.coordinator() != self.id {
+            return;
+        }
+        let view: Vec<NodeId> = self.counted_peers().into_iter().chain([self.id]).collect();
+        let dbs: Vec<DbId> = self.config.databases.iter().map(|db| db.id).collect();
+        for db in dbs {
+            let Some(copy) = self.disk.copies.get(&db) else { continue };
+            let (epoch, owner) = (copy.owner_epoch, copy.owner);
+            if let Some(&(pending_epoch, until)) = self.pending_decisions.get(&db) {
+                let acknowledged = view.iter().any(|&node| self.known_epoch(node, db) >= pending_epoch);
+                if !acknowledged && self.now < until {
+                    continue;
+                }
+                self.pending_decisions.remove(&db);
+            }
+            match owner {
+                None => {
+                    if let Some(target) = self.best_target(db, &view, None) {
+                        self.decide(db, None, target, epoch + 1, FailoverReason::Initial);
+                    }
+                }
+                Some(owner) if view.contains(&owner) => match self.role_of(owner, db) {
+                    Some(CopyRole::Failed) => {
+                        if let Some(target) = self.best_target(db, &view, Some(owner)) {
+                            self.decide(db, Some(owner), target, epoch + 1, FailoverReason::ResourceFailed);
+                        }
+                    }
+                    Some(CopyRole::Passive) if self.known_epoch(owner, db) >= epoch => {
+                        // The owner is alive but not serving: it self-fenced and is back in quorum.
+                        self.decide(db, Some(owner), owner, epoch + 1, FailoverReason::Remount);
+                    }
+                    _ => {}
+                },
+                Some(owner) => {
+                    if self.config.failover == FailoverPolicy::Manual {
+                        continue;
+                    }
+                    let safe_at =
+                        self.detector.peer_stops_counting_us_by(owner) + self.config.takeover_margin;
+                    let someone_hears_owner = self.counted_peers().iter().any(|&peer| {
+                        self.detector.report(peer).is_some_and(|report| report.counts.contains(&owner))
+                    });
+                    if self.now < safe_at || someone_hears_owner {
+                        continue;
+                    }
+                    if let Some(target) = self.best_target(db, &view, Some(owner)) {
+                        self.decide(db, Some(owner), target, epoch + 1, FailoverReason::OwnerDown);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Best copy selection: a healthy passive with the most logs, ties broken by activation preference.
+    fn best_target(&self, db: DbId, view: &[NodeId], excluding: Option<NodeId>) -> Option<NodeId> {
+        let config = self.config.database(db)?;
+        let mut best: Option<(u64, usize, NodeId)> = None;
+        for (preference, &node) in config.copies.iter().enumerate() {
+            if Some(node) == excluding || !view.contains(&node) {
+                continue;
+            }
+            if !matches!(self.role_of(node, db), Some(CopyRole::Passive)) {
+                continue;
+            }
+            let generation = self.last_generation_of(node, db);
+            let better = match best {
+                None => true,
+                Some((best_generation, best_preference, _)) => {
+                    generation > best_generation
+                        || (generation == best_generation && preference < best_preference)
+                }
+            };
+            if better {
+                best = Some((generation, preference, node));
+            }
+        }
+        best.map(|(_, _, node)| node)
+    }
+
+    fn decide(&mut self, db: DbId, from: Option<NodeId>, to: NodeId, epoch: Epoch, reason: FailoverReason) {
+        self.out.push(Output::FailoverDecided { db, from, to, epoch, reason });
+        self.pending_decisions.insert(db, (epoch, self.now + self.config.failure_timeout() * 2));
+        if to == self.id {
+            self.activate(db, epoch, from);
+        } else {
+            self.send(Endpoint::Node(to), Message::Activate { db, epoch, previous_owner: from });
+        }
+    }
+
+    /// An operator switchover or, under manual failover, the command that brings a copy into service.
+    pub(super) fn operator_move(&mut self, db: DbId, to: NodeId) {
+        if !self.quorate || self.coordinator() != self.id {
+            return;
+        }
+        let Some(copy) = self.disk.copies.get(&db) else { return };
+        let (epoch, owner) = (copy.owner_epoch, copy.owner);
+        if owner == Some(to) && matches!(self.role_of(to, db), Some(CopyRole::Active)) {
+            return;
+        }
+        let view: Vec<NodeId> = self.counted_peers().into_iter().chain([self.id]).collect();
+        if !view.contains(&to) || !matches!(self.role_of(to, db), Some(CopyRole::Passive)) {
+            return;
+        }
+        // A scheduled move: the owner learns the new epoch from the target's heartbeats and stops; the
+        // target waits for that, then pulls every remaining log, so a switchover is lossless.
+        self.decide(db, owner, to, epoch + 1, FailoverReason::Operator);
+    }
+}

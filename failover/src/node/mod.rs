@@ -1,0 +1,332 @@
+//! One cluster node: the composition of detection, quorum, coordination, resource groups and log
+//! shipping, driven by [`Node::handle`].
+//!
+//! Every call follows the same shape: adopt the new local time, re-evaluate what time alone changes
+//! (paths expire, leases run out, quorum may be lost and resources stopped), then process the input,
+//! re-evaluate again and ask to be woken at the next deadline. Re-evaluating *before* the input is what
+//! keeps a node that resumes from a freeze from acting on what it believed before it froze.
+
+mod coordinator;
+mod quorum;
+mod replication;
+mod resources;
+
+use crate::config::ClusterConfig;
+use crate::copy::CopyStore;
+use crate::detector::{Detector, PeerReport};
+use crate::io::{CopyRole, DbAdvert, Input, Message, Output};
+use crate::types::{DbId, Endpoint, Epoch, Generation, LocalTime, NodeId};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use quorum::WitnessState;
+pub use replication::{Activation, ActivationPhase};
+pub use resources::Onlining;
+
+/// What survives power loss: the database copies and the ownership records on local disk.
+#[derive(Clone, Debug, Default)]
+pub struct Disk {
+    pub copies: BTreeMap<DbId, CopyStore>,
+}
+
+/// Volatile per-database state (lost on power loss).
+#[derive(Clone, Debug)]
+pub struct DbRuntime {
+    pub role: CopyRole,
+    pub activation: Option<Activation>,
+    pub onlining: Option<Onlining>,
+    /// The epoch this node mounted in, while active.
+    pub active_epoch: Epoch,
+    pub current_log_opened_at: LocalTime,
+    pub last_write_at: LocalTime,
+    /// Passive copying: the owner epoch whose lineage we have checked, and outstanding requests.
+    pub lineage_checked_epoch: Epoch,
+    pub lineage_requested_at: Option<LocalTime>,
+    pub copy_requested_at: Option<LocalTime>,
+    pub inspect_failures: BTreeMap<Generation, u32>,
+    pub next_replay_at: Option<LocalTime>,
+    /// The owner's newest closed and current generations, as last heard (for the mount dial).
+    pub source_last_generation: Generation,
+    pub source_current_generation: Generation,
+    pub last_copy_at: Option<LocalTime>,
+    /// The database process died; the next health check will notice.
+    pub crashed: bool,
+    pub restarts: u32,
+    pub reseed_until: Option<LocalTime>,
+}
+
+impl DbRuntime {
+    fn new() -> Self {
+        DbRuntime {
+            role: CopyRole::Passive,
+            activation: None,
+            onlining: None,
+            active_epoch: 0,
+            current_log_opened_at: LocalTime::ZERO,
+            last_write_at: LocalTime::ZERO,
+            lineage_checked_epoch: 0,
+            lineage_requested_at: None,
+            copy_requested_at: None,
+            inspect_failures: BTreeMap::new(),
+            next_replay_at: None,
+            source_last_generation: 0,
+            source_current_generation: 0,
+            last_copy_at: None,
+            crashed: false,
+            restarts: 0,
+            reseed_until: None,
+        }
+    }
+}
+
+/// A node's failover logic. Construct it at boot with what its disk holds.
+pub struct Node {
+    pub(crate) id: NodeId,
+    pub(crate) config: Arc<ClusterConfig>,
+    pub(crate) peers: Vec<NodeId>,
+    pub(crate) now: LocalTime,
+    pub(crate) detector: Detector,
+    pub(crate) next_heartbeat: LocalTime,
+    pub(crate) next_health_check: LocalTime,
+    pub(crate) witness: WitnessState,
+    pub(crate) quorate: bool,
+    pub(crate) votes: Vec<crate::io::Voter>,
+    pub(crate) quorum_announced: Option<(bool, Vec<crate::io::Voter>)>,
+    pub(crate) dbs: BTreeMap<DbId, DbRuntime>,
+    pub(crate) pending_decisions: BTreeMap<DbId, (Epoch, LocalTime)>,
+    pub(crate) disk: Disk,
+    pub(crate) out: Vec<Output>,
+}
+
+impl Node {
+    /// Boots a node at local time `now` from its disk. A node that crashed while active finds its open
+    /// log on disk and closes it (ESE soft recovery); it never resumes as owner on its own say-so.
+    pub fn boot(
+        id: NodeId,
+        config: Arc<ClusterConfig>,
+        mut disk: Disk,
+        now: LocalTime,
+    ) -> (Node, Vec<Output>) {
+        let peers: Vec<NodeId> = config.nodes.iter().copied().filter(|&n| n != id).collect();
+        let detector = Detector::new(&peers, &config.paths, config.failure_timeout());
+        let mut out = Vec::new();
+        let mut dbs = BTreeMap::new();
+        for db in &config.databases {
+            if !db.copies.contains(&id) {
+                continue;
+            }
+            let copy = disk.copies.entry(db.id).or_default();
+            if let Some((generation, log)) = copy.current.take() {
+                out.push(Output::LogClosed { db: db.id, generation, epoch: log.epoch });
+                copy.logs.insert(generation, log);
+                copy.replayed_through = copy.replayed_through.max(generation);
+            }
+            dbs.insert(db.id, DbRuntime::new());
+        }
+        let mut node = Node {
+            id,
+            peers,
+            now,
+            detector,
+            next_heartbeat: now,
+            next_health_check: now + config.health_check_interval,
+            witness: WitnessState::default(),
+            quorate: false,
+            votes: Vec::new(),
+            quorum_announced: None,
+            dbs,
+            pending_decisions: BTreeMap::new(),
+            disk,
+            config,
+            out,
+        };
+        node.step(None);
+        let outputs = std::mem::take(&mut node.out);
+        (node, outputs)
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The persistent part, handed back to the driver when the node loses power.
+    pub fn into_disk(self) -> Disk {
+        self.disk
+    }
+
+    pub fn disk(&self) -> &Disk {
+        &self.disk
+    }
+
+    /// The role of this node's copy of `db` (for drivers that target faults by role).
+    pub fn role(&self, db: DbId) -> Option<CopyRole> {
+        self.dbs.get(&db).map(|runtime| runtime.role)
+    }
+
+    /// Feeds one input observed at local time `now`; returns what the driver must do.
+    pub fn handle(&mut self, now: LocalTime, input: Input) -> Vec<Output> {
+        self.now = self.now.max(now);
+        self.step(Some(input));
+        std::mem::take(&mut self.out)
+    }
+
+    fn step(&mut self, input: Option<Input>) {
+        self.evaluate();
+        if let Some(input) = input {
+            self.process(input);
+            self.evaluate();
+        }
+        self.send_heartbeats_if_due();
+        self.health_check_if_due();
+        self.out.push(Output::WakeAt(self.next_deadline()));
+    }
+
+    fn process(&mut self, input: Input) {
+        match input {
+            Input::Wake => {}
+            Input::Received { from, path, message } => self.receive(from, path, message),
+            Input::Witness { op, answer } => self.witness_answer(op, answer),
+            Input::ResourceFailed { db } => {
+                if let Some(runtime) = self.dbs.get_mut(&db) {
+                    runtime.crashed = true;
+                }
+            }
+            Input::OperatorMove { db, to } => self.operator_move(db, to),
+            Input::Undeliverable { .. } => {}
+        }
+    }
+
+    fn receive(&mut self, from: Endpoint, path: Option<crate::types::PathId>, message: Message) {
+        match message {
+            Message::Heartbeat { from: peer, hears_you, counts, quorate, dbs } => {
+                let Some(path) = path else { return };
+                if !self.peers.contains(&peer) {
+                    return;
+                }
+                for advert in &dbs {
+                    self.observe_advert(peer, advert);
+                }
+                let report = PeerReport { received_at: Some(self.now), counts, quorate, dbs };
+                self.detector.received(self.now, peer, path, hears_you, report);
+            }
+            Message::Activate { db, epoch, previous_owner } => self.activate(db, epoch, previous_owner),
+            Message::LogClosed { db, epoch, generation } => self.note_log_closed(db, epoch, generation),
+            Message::CopyRequest { db, from: first, max_count } => {
+                if let Endpoint::Node(peer) = from {
+                    self.serve_copy(peer, db, first, max_count);
+                }
+            }
+            Message::LogData { db, generation, epoch, messages, bytes, corrupt } => {
+                self.receive_log(db, generation, epoch, messages, bytes, corrupt);
+            }
+            Message::LineageRequest { db } => {
+                if let (Endpoint::Node(peer), Some(copy)) = (from, self.disk.copies.get(&db)) {
+                    let epoch_starts = copy.epoch_starts.clone();
+                    self.send(Endpoint::Node(peer), Message::LineageReply { db, epoch_starts });
+                }
+            }
+            Message::LineageReply { db, epoch_starts } => self.lineage_reply(db, epoch_starts),
+            Message::Deliver { hub, db, msg, bytes, .. } => self.deliver(hub, db, msg, bytes),
+            Message::ResubmitRequest { .. } | Message::DeliverAck { .. } | Message::DeliverReject { .. } => {}
+        }
+    }
+
+    /// Re-evaluates everything that time alone can change.
+    fn evaluate(&mut self) {
+        self.evaluate_quorum();
+        self.manage_witness();
+        if self.quorate {
+            self.coordinate();
+        }
+        self.advance_replication();
+        self.advance_activations();
+        self.advance_onlining();
+    }
+
+    fn adverts(&self) -> Vec<DbAdvert> {
+        self.dbs
+            .iter()
+            .map(|(&db, runtime)| {
+                let copy = self.disk.copies.get(&db);
+                DbAdvert {
+                    db,
+                    owner_epoch: copy.map_or(0, |c| c.owner_epoch),
+                    owner: copy.and_then(|c| c.owner),
+                    role: runtime.role,
+                    last_generation: copy.map_or(0, CopyStore::last_generation),
+                    current_generation: copy.and_then(|c| c.current.as_ref()).map_or(0, |(g, _)| *g),
+                }
+            })
+            .collect()
+    }
+
+    fn send_heartbeats_if_due(&mut self) {
+        if self.now < self.next_heartbeat {
+            return;
+        }
+        self.next_heartbeat = self.now + self.config.heartbeat_interval;
+        let counts = self.counted_peers();
+        let dbs = self.adverts();
+        for index in 0..self.peers.len() {
+            let peer = self.peers[index];
+            for path_index in 0..self.config.paths.len() {
+                let path = self.config.paths[path_index];
+                let hears_you = self.detector.hears(self.now, peer, path);
+                if hears_you {
+                    self.detector.note_hears_you_sent(self.now, peer);
+                }
+                self.out.push(Output::Send {
+                    to: Endpoint::Node(peer),
+                    path: Some(path),
+                    message: Message::Heartbeat {
+                        from: self.id,
+                        hears_you,
+                        counts: counts.clone(),
+                        quorate: self.quorate,
+                        dbs: dbs.clone(),
+                    },
+                });
+            }
+        }
+    }
+
+    /// Peers whose heartbeats arrive both ways on at least one path.
+    pub(crate) fn counted_peers(&self) -> Vec<NodeId> {
+        self.peers
+            .iter()
+            .copied()
+            .filter(|&peer| self.detector.peer_up(self.now, peer, &self.config.paths))
+            .collect()
+    }
+
+    pub(crate) fn send(&mut self, to: Endpoint, message: Message) {
+        self.out.push(Output::Send { to, path: None, message });
+    }
+
+    fn next_deadline(&self) -> LocalTime {
+        let mut deadline = self.next_heartbeat.min(self.next_health_check);
+        let mut consider = |at: Option<LocalTime>| {
+            if let Some(at) = at.filter(|&at| at > self.now) {
+                deadline = deadline.min(at);
+            }
+        };
+        consider(self.detector.next_expiry(self.now));
+        consider(self.witness.next_deadline());
+        for runtime in self.dbs.values() {
+            consider(runtime.next_replay_at);
+            consider(runtime.onlining.as_ref().map(|onlining| onlining.step_done_at));
+            consider(runtime.activation.as_ref().map(|activation| activation.deadline));
+            consider(runtime.reseed_until);
+            if runtime.role == CopyRole::Active {
+                consider(Some(runtime.last_write_at + self.config.log_roll_idle));
+            }
+        }
+        for &(_, at) in self.pending_decisions.values() {
+            consider(Some(at));
+        }
+        for &peer in &self.peers {
+            consider(Some(self.detector.peer_stops_counting_us_by(peer) + self.config.takeover_margin));
+        }
+        deadline.max(self.now + core::time::Duration::from_millis(1))
+    }
+}

@@ -1,0 +1,147 @@
+//! Votes, the file share witness lock, and self-fencing on quorum loss.
+//!
+//! A node counts itself, every peer whose paths work both ways, and the witness while its lease is
+//! valid by the node's own clock. The witness lease is counted conservatively: from when *we sent*
+//! the request (the witness granted it later) and minus the takeover margin, so clock drift cannot make
+//! us count a lock the witness already considers expired. No quorum means every resource stops at once.
+
+use super::Node;
+use crate::config::QuorumModel;
+use crate::io::{CopyRole, Output, StopReason, Voter, WitnessAnswer, WitnessOp};
+use crate::types::LocalTime;
+
+#[derive(Clone, Debug, Default)]
+pub struct WitnessState {
+    /// Our conservative view of when the lock we hold expires.
+    pub valid_until: Option<LocalTime>,
+    /// A request in flight and when we sent it.
+    pub pending: Option<(WitnessOp, LocalTime)>,
+    /// Do not send another acquire before this (arbitration delay, retry pacing).
+    pub next_attempt: LocalTime,
+    /// When we started needing the witness without holding it (the arbitration delay runs from here).
+    pub wanted_since: Option<LocalTime>,
+}
+
+impl WitnessState {
+    pub fn holds(&self, now: LocalTime) -> bool {
+        self.valid_until.is_some_and(|until| until > now)
+    }
+
+    pub fn next_deadline(&self) -> Option<LocalTime> {
+        let attempt = Some(self.next_attempt);
+        let expiry = self.valid_until;
+        let pending = self.pending.map(|(_, sent)| sent + core::time::Duration::from_secs(2));
+        [attempt, expiry, pending].into_iter().flatten().min()
+    }
+}
+
+impl Node {
+    pub(super) fn evaluate_quorum(&mut self) {
+        let total = self.config.total_votes();
+        let mut votes = vec![Voter::Node(self.id)];
+        votes.extend(self.counted_peers().into_iter().map(Voter::Node));
+        if self.config.uses_witness() && self.witness.holds(self.now) {
+            votes.push(Voter::Witness);
+        }
+        votes.sort_unstable();
+        let quorate = match self.config.quorum {
+            QuorumModel::Disabled => true,
+            QuorumModel::NodeMajority | QuorumModel::NodeAndFileShareMajority => {
+                votes.len() as u32 * 2 > total
+            }
+        };
+        let was_quorate = self.quorate;
+        self.quorate = quorate;
+        self.votes = votes;
+        if was_quorate && !quorate {
+            self.stop_everything(StopReason::QuorumLost);
+        }
+        // Quorum disabled means no claim is made at all: the node simply runs. The hazard suite shows
+        // what that costs; the quorum checker has no claim to check.
+        if self.config.quorum != QuorumModel::Disabled {
+            let claim = (quorate, if quorate { self.votes.clone() } else { Vec::new() });
+            if self.quorum_announced.as_ref() != Some(&claim) {
+                self.out.push(Output::QuorumChanged { quorate, votes: claim.1.clone(), total_votes: total });
+                self.quorum_announced = Some(claim);
+            }
+        }
+    }
+
+    /// Decides whether to acquire, renew or release the witness lock.
+    pub(super) fn manage_witness(&mut self) {
+        if !self.config.uses_witness() {
+            return;
+        }
+        // A request whose answer never came (lost on the network) is abandoned after two intervals.
+        if let Some((_, sent_at)) = self.witness.pending {
+            if self.now < sent_at + self.config.heartbeat_interval * 2 {
+                return;
+            }
+            self.witness.pending = None;
+        }
+        let holds = self.witness.holds(self.now);
+        let active_somewhere =
+            self.dbs.values().any(|db| matches!(db.role, CopyRole::Active | CopyRole::Activating));
+        let nodes_alone = (1 + self.counted_peers().len()) as u32 * 2 > self.config.total_votes();
+        // The node serving databases keeps the lock so that a partition leaves it quorate; any node
+        // that lacks a majority without the witness competes for it after the arbitration delay.
+        let wants = active_somewhere || !nodes_alone;
+        if holds {
+            let renew_at = self.witness.valid_until.map_or(self.now, |until| {
+                until - (self.config.witness_lease / 2).saturating_sub(self.config.takeover_margin)
+            });
+            if !wants {
+                self.request_witness(WitnessOp::Release);
+            } else if self.now >= renew_at {
+                self.request_witness(WitnessOp::Renew);
+            }
+            return;
+        }
+        if !wants {
+            self.witness.wanted_since = None;
+            return;
+        }
+        let since = *self.witness.wanted_since.get_or_insert(self.now);
+        let delay =
+            if active_somewhere { core::time::Duration::ZERO } else { self.config.witness_arbitration_delay };
+        if self.now >= since + delay && self.now >= self.witness.next_attempt {
+            self.request_witness(WitnessOp::Acquire);
+        } else {
+            self.witness.next_attempt = self.witness.next_attempt.max(since + delay);
+        }
+    }
+
+    fn request_witness(&mut self, op: WitnessOp) {
+        self.witness.pending = Some((op, self.now));
+        self.out.push(Output::WitnessRequest(op));
+    }
+
+    pub(super) fn witness_answer(&mut self, op: WitnessOp, answer: WitnessAnswer) {
+        let Some((pending_op, sent_at)) = self.witness.pending.take() else { return };
+        if pending_op != op {
+            return;
+        }
+        match answer {
+            WitnessAnswer::Granted { lease } => {
+                // Count from when we asked, not when we heard back, and keep a margin for drift.
+                self.witness.valid_until = Some(sent_at + lease.saturating_sub(self.config.takeover_margin));
+                self.witness.wanted_since = None;
+            }
+            WitnessAnswer::Released => self.witness.valid_until = None,
+            WitnessAnswer::Denied | WitnessAnswer::Unavailable => {
+                if op != WitnessOp::Release {
+                    self.witness.valid_until = None;
+                }
+                self.witness.next_attempt = self.now + self.config.heartbeat_interval;
+            }
+        }
+    }
+
+    /// Self-fencing: stop every resource this node runs.
+    pub(super) fn stop_everything(&mut self, reason: StopReason) {
+        let dbs: Vec<_> = self.dbs.keys().copied().collect();
+        for db in dbs {
+            self.stop_db(db, reason);
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! Log shipping (CCR): the active copy writes and closes 1 MB generations; passives pull, inspect
+//! (up to `inspect_attempts` tries) and replay them; a new owner attempts to copy the last logs from
+//! the old one, then mounts only if what is still missing is within the mount dial. A returning former
+//! active learns where the owner's lineage began and rolls back to the divergence point (incremental
+//! reseed, within the LLR depth) or reseeds from scratch.
+
+use super::Node;
+use crate::copy::LogFile;
+use crate::io::{CopyRole, DbAdvert, Message, Output, StopReason};
+use crate::types::{DbId, Endpoint, Epoch, Generation, HubId, LocalTime, MessageId, NodeId};
+
+/// Where an activating node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivationPhase {
+    /// The previous owner is alive and still serving; wait until it has stopped.
+    AwaitPreviousStop,
+    /// Attempt copy last logs from the previous owner.
+    CopyLastLogs,
+    /// Replaying what is inspected but not yet replayed.
+    Replaying,
+    /// More logs are missing than the mount dial allows; stay dismounted and keep trying.
+    BlockedByDial,
+}
+
+#[derive(Clone, Debug)]
+pub struct Activation {
+    pub epoch: Epoch,
+    pub previous_owner: Option<NodeId>,
+    pub phase: ActivationPhase,
+    /// When the current phase gives up or re-checks.
+    pub deadline: LocalTime,
+    /// Whether the previous owner answered attempt-copy-last-logs (then nothing is lost).
+    pub previous_reachable: bool,
+}
+
+/// With no log ever copied, a lossy mount asks for everything the dumpster still holds.
+const WHOLE_DUMPSTER: core::time::Duration = core::time::Duration::from_secs(7 * 86_400);
+
+/// How many generations a passive asks for at once.
+const COPY_BATCH: u64 = 8;
+
+impl Node {
+    /// Adopts what a peer says about a database; an active copy that learns of a newer epoch owned by
+    /// someone else has been deposed and stops at once.
+    pub(super) fn observe_advert(&mut self, peer: NodeId, advert: &DbAdvert) {
+        let Some(copy) = self.disk.copies.get_mut(&advert.db) else { return };
+        let newer = copy.observe_owner(advert.owner_epoch, advert.owner);
+        if advert.owner == Some(peer) && advert.owner_epoch >= copy.owner_epoch {
+            if let Some(runtime) = self.dbs.get_mut(&advert.db) {
+                runtime.source_last_generation = runtime.source_last_generation.max(advert.last_generation);
+                runtime.source_current_generation =
+                    runtime.source_current_generation.max(advert.current_generation);
+            }
+        }
+        if newer && advert.owner != Some(self.id) {
+            self.depose(advert.db);
+        }
+    }
+
+    fn depose(&mut self, db: DbId) {
+        let Some(runtime) = self.dbs.get_mut(&db) else { return };
+        match runtime.role {
+            CopyRole::Active => self.stop_db(db, StopReason::Deposed),
+            CopyRole::Activating => {
+                runtime.activation = None;
+                runtime.onlining = None;
+                runtime.role = CopyRole::Passive;
+            }
+            _ => {}
+        }
+    }
+
+    /// This node was chosen to activate `db` in `epoch`.
+    pub(super) fn activate(&mut self, db: DbId, epoch: Epoch, previous_owner: Option<NodeId>) {
+        let Some(copy) = self.disk.copies.get_mut(&db) else { return };
+        if epoch <= copy.owner_epoch && copy.owner != Some(self.id) {
+            return;
+        }
+        if epoch < copy.owner_epoch {
+            return;
+        }
+        copy.owner_epoch = epoch;
+        copy.owner = Some(self.id);
+        let Some(runtime) = self.dbs.get_mut(&db) else { return };
+        if !matches!(runtime.role, CopyRole::Passive) {
+            return;
+        }
+        runtime.role = CopyRole::Activating;
+        let previous_owner = previous_owner.filter(|&previous| previous != self.id);
+        runtime.activation = Some(Activation {
+            epoch,
+            previous_owner,
+            phase: ActivationPhase::AwaitPreviousStop,
+            deadline: self.now,
+            previous_reachable: previous_owner.is_none(),
+        });
+    }
+
+    pub(super) fn advance_activations(&mut self) {
+        let dbs: Vec<DbId> = self.dbs.keys().copied().collect();
+        for db in dbs {
+            self.advance_activation(db);
+        }
+    }
+
+    fn advance_activation(&mut self, db: DbId) {
+        let counted = self.counted_peers();
+        let Some(runtime) = self.dbs.get(&db) else { return };
+        let Some(activation) = runtime.activation.clone() else { return };
+        if !self.quorate {
+            return;
+        }
+        let previous_up = activation.previous_owner.is_some_and(|previous| counted.contains(&previous));
+        match activation.phase {
+            ActivationPhase::AwaitPreviousStop => {
+                let still_serving = activation.previous_owner.is_some_and(|previous| {
+                    previous_up
+                        && self.detector.report(previous).is_some_and(|report| {
+                            report.dbs.iter().any(|advert| {
+                                advert.db == db
+                                    && (matches!(advert.role, CopyRole::Active | CopyRole::Activating)
+                                        || advert.owner_epoch < activation.epoch)
+                            })
+                        })
+                });
+                if still_serving && self.now < activation.deadline + self.config.failure_timeout() * 2 {
+                    return;
+                }
+                self.set_phase(db, ActivationPhase::CopyLastLogs, self.now + self.config.acll_timeout);
+                if previous_up {
+                    if let Some(previous) = activation.previous_owner {
+                        self.request_copy(db, previous);
+                    }
+                }
+            }
+            ActivationPhase::CopyLastLogs => {
+                let source_last = runtime.source_last_generation;
+                let have = self.disk.copies.get(&db).map_or(0, |copy| copy.last_generation());
+                let caught_up = previous_up && have >= source_last && runtime.copy_requested_at.is_none();
+                if caught_up || !previous_up || self.now >= activation.deadline {
+                    if caught_up {
+                        if let Some(a) = self.dbs.get_mut(&db).and_then(|r| r.activation.as_mut()) {
+                            a.previous_reachable = true;
+                        }
+                    }
+                    self.set_phase(db, ActivationPhase::Replaying, self.now);
+                }
+            }
+            ActivationPhase::Replaying | ActivationPhase::BlockedByDial => {
+                let Some(copy) = self.disk.copies.get(&db) else { return };
+                if copy.replayed_through < copy.last_generation() {
+                    return; // the replay loop is still applying the queue
+                }
+                let have = copy.last_generation();
+                let lost_logs = self.lost_logs(db, have, activation.previous_reachable);
+                if lost_logs <= self.config.mount_dial.max_lost_logs() {
+                    self.begin_onlining(db, activation.epoch, lost_logs);
+                } else if activation.phase != ActivationPhase::BlockedByDial
+                    || self.now >= activation.deadline
+                {
+                    // Over the dial: stay dismounted. If the previous owner comes back, pull its logs.
+                    self.set_phase(db, ActivationPhase::BlockedByDial, self.now + self.config.copy_timeout);
+                    if let Some(previous) = activation.previous_owner.filter(|_| previous_up) {
+                        self.request_copy(db, previous);
+                        self.set_phase(
+                            db,
+                            ActivationPhase::CopyLastLogs,
+                            self.now + self.config.acll_timeout,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Generations the previous owner wrote that this copy does not have. The previous owner's open
+    /// log counts unless it was reachable (it closes and ships it when it stops).
+    fn lost_logs(&self, db: DbId, have: Generation, previous_reachable: bool) -> u64 {
+        let Some(runtime) = self.dbs.get(&db) else { return 0 };
+        let newest = runtime.source_last_generation.max(runtime.source_current_generation);
+        if previous_reachable {
+            runtime.source_last_generation.saturating_sub(have)
+        } else {
+            newest.saturating_sub(have)
+        }
+    }
+
+    fn set_phase(&mut self, db: DbId, phase: ActivationPhase, deadline: LocalTime) {
+        if let Some(activation) = self.dbs.get_mut(&db).and_then(|runtime| runtime.activation.as_mut()) {
+            activation.phase = phase;
+            activation.deadline = deadline;
+        }
+    }
+
+    /// Called when the database resource comes online: this copy is now the active one.
+    pub(super) fn mounted(&mut self, db: DbId, epoch: Epoch, lost_logs: u64) {
+        let now = self.now;
+        let Some(copy) = self.disk.copies.get_mut(&db) else { return };
+        let generation = copy.last_generation();
+        copy.record_epoch_start(epoch, generation);
+        copy.current = Some((generation + 1, LogFile { epoch, messages: Vec::new(), bytes: 0 }));
+        let Some(runtime) = self.dbs.get_mut(&db) else { return };
+        let previous_reachable =
+            runtime.activation.as_ref().is_none_or(|activation| activation.previous_reachable);
+        let last_copy_at = runtime.last_copy_at;
+        runtime.role = CopyRole::Active;
+        runtime.active_epoch = epoch;
+        runtime.activation = None;
+        runtime.current_log_opened_at = now;
+        runtime.last_write_at = now;
+        self.out.push(Output::Mounted { db, epoch, generation, lost_logs });
+        if !previous_reachable {
+            // A lossy mount: ask every hub for what it delivered since the last log we hold.
+            let window =
+                last_copy_at.map_or(WHOLE_DUMPSTER, |at| now.since(at)) + self.config.resubmit_margin;
+            for index in 0..self.config.hubs.len() {
+                let hub = self.config.hubs[index];
+                self.send(Endpoint::Hub(hub), Message::ResubmitRequest { db, window });
+            }
+        }
+    }
+
+    /// A hub delivers a message: the active copy commits it to the open log and acknowledges.
+    pub(super) fn deliver(&mut self, hub: HubId, db: DbId, msg: MessageId, bytes: u32) {
+        let active =
+            self.dbs.get(&db).is_some_and(|runtime| runtime.role == CopyRole::Active && !runtime.crashed);
+        if !active || !self.quorate {
+            self.send(Endpoint::Hub(hub), Message::DeliverReject { db, msg });
+            return;
+        }
+        let now = self.now;
+        let log_size = self.config.log_size_bytes;
+        let Some(copy) = self.disk.copies.get_mut(&db) else { return };
+        let Some(runtime) = self.dbs.get_mut(&db) else { return };
+        let epoch = runtime.active_epoch;
+        if copy.db_messages.contains(&msg) {
+            self.out.push(Output::DuplicateSuppressed { db, msg });
+            self.send(Endpoint::Hub(hub), Message::DeliverAck { db, msg, epoch });
+            return;
+        }
+        let Some((generation, log)) = copy.current.as_mut() else { return };
+        let generation = *generation;
+        log.messages.push(msg);
+        log.bytes += u64::from(bytes);
+        let full = log.bytes >= log_size;
+        copy.db_messages.insert(msg);
+        runtime.last_write_at = now;
+        self.out.push(Output::Committed { db, msg, epoch, generation });
+        self.send(Endpoint::Hub(hub), Message::DeliverAck { db, msg, epoch });
+        if full {
+            self.close_log(db);
+        }
+    }
+
+    /// Closes the open log and tells every other copy a new generation is ready.
+    pub(super) fn close_log(&mut self, db: DbId) {
+        let now = self.now;
+        let Some(copy) = self.disk.copies.get_mut(&db) else { return };
+        let Some((generation, log)) = copy.current.take() else { return };
+        let epoch = log.epoch;
+        copy.logs.insert(generation, log);
+        copy.replayed_through = generation;
+        if let Some(runtime) = self.dbs.get_mut(&db) {
+            if runtime.role == CopyRole::Active {
+                copy.current = Some((generation + 1, LogFile { epoch, messages: Vec::new(), bytes: 0 }));
+                runtime.current_log_opened_at = now;
+                runtime.last_write_at = now;
+            }
+        }
+        self.out.push(Output::LogClosed { db, generation, epoch });
+        let copies = self.config.database(db).map(|config| config.copies.clone()).unwrap_or_default();
+        let me = self.id;
+        for node in copies.into_iter().filter(|&node| node != me) {
+            self.send(Endpoint::Node(node), Message::LogClosed { db, epoch, generation });
+        }
+    }
+
+    pub(super) fn note_log_closed(&mut self, db: DbId, epoch: Epoch, generation: Generation) {
+        let Some(copy) = self.disk.copies.get(&db) else { return };
+        if epoch < copy.owner_epoch {
+            return;
+        }
+        if let Some(runtime) = self.dbs.get_mut(&db) {
+            runtime.source_last_generation = runtime.source_last_generation.max(generation);
+            runtime.source_current_generation = runtime.source_current_generation.max(generation + 1);
+        }
+    }
+
+    /// Serves a copy request from a passive (or from a new owner pulling the last logs).
+    pub(super) fn serve_copy(&mut self, peer: NodeId, db: DbId, first: Generation, max_count: u64) {
+        let Some(copy) = self.disk.copies.get(&db) else { return };
+        let batch: Vec<(Generation, LogFile)> = copy
+            .logs
+            .range(first..first.saturating_add(max_count))
+            .map(|(&g, log)| (g, log.clone()))
+            .collect();
+        for (generation, log) in batch {
+            self.send(
+                Endpoint::Node(peer),
+                Message::LogData {
+                    db,
+                    generation,
+                    epoch: log.epoch,
+                    messages: log.messages,
+                    bytes: log.bytes.max(self.config.log_size_bytes),
+                    corrupt: false,
+                },
+            );
+        }
+    }
+
+    fn request_copy(&mut self, db: DbId, source: NodeId) {
+        let first = self.disk.copies.get(&db).map_or(1, |copy| copy.last_generation() + 1);
+        if let Some(runtime) = self.dbs.get_mut(&db) {
+            runtime.copy_requested_at = Some(self.now);
+        }
+        self.send(Endpoint::Node(source), Message::CopyRequest { db, from: first, max_count: COPY_BATCH });
+    }
+
+    /// Inspects an arriving generation; a corrupt one is fetched again, up to `inspect_attempts`.
+    pub(super) fn receive_log(
+        &mut self,
+        db: DbId,
+        generation: Generation,
+        epoch: Epoch,
+        messages: Vec<MessageId>,
+        bytes: u64,
+        corrupt: bool,
+    ) {
+        let now = self.now;
+        let attempts = self.config.inspect_attempts;
+        let Some(runtime) = self.dbs.get_mut(&db) else { return };
+        if matches!(runtime.role, CopyRole::Active) || runtime.reseed_until.is_some() {
+            return;
+        }
+        let Some(copy) = self.disk.copies.get_mut(&db) else { return };
+        if generation != copy.last_generation() + 1 || epoch > copy.owner_epoch {
+            return; // out of order, or from an epoch we have not learned yet: ask again later
+        }
+        if corrupt {
+            let failures = runtime.inspect_failures.entry(generation).or_insert(0);
+            *failures += 1;
+            if *failures >= attempts {
+                // Copy and inspect failed three times: the copy is irrecoverable and needs a reseed.
+                runtime.inspect_failures.clear();
+                runtime.role = CopyRole::Seeding;
+                runtime.reseed_until = Some(now + self.config.full_reseed_time);
+                copy.roll_back(0);
+                self.out.push(Output::RolledBack { db, to_generation: 0 });
+            }
+            runtime.copy_requested_at = None;
+            return;
+        }
+        runtime.inspect_failures.remove(&generation);
+        runtime.last_copy_at = Some(now);
+        runtime.source_last_generation = runtime.source_last_generation.max(generation);
+        copy.logs.insert(generation, LogFile { epoch, messages, bytes });
+        if runtime.next_replay_at.is_none() {
+            runtime.next_replay_at = Some(now + self.config.replay_time_per_log);
+        }
+        if generation >= runtime.source_last_generation || copy.last_generation() % COPY_BATCH == 0 {
+            runtime.copy_requested_at = None;
+        }
+    }
+
+    pub(super) fn lineage_reply(&mut self, db: DbId, epoch_starts: Vec<(Epoch, Generation)>) {
+        let llr_depth = self.config.llr_depth;
+        let now = self.now;
+        let full_reseed_time = self.config.full_reseed_time;
+        let Some(copy) = self.disk.copies.get_mut(&db) else { return };
+        let Some(runtime) = self.dbs.get_mut(&db) else { return };
+        runtime.lineage_requested_at = None;
+        if runtime.role != CopyRole::Passive {
+            return;
+        }
+        let newest_epoch = epoch_starts.iter().map(|(epoch, _)| *epoch).max().unwrap_or(0);
+        if let Some(point) = copy.divergence_point(&epoch_starts) {
+            let diverged = copy.last_generation().max(copy.current.as_ref().map_or(0, |(g, _)| *g)) - point;
+            if diverged <= llr_depth {
+                copy.roll_back(point);
+                self.out.push(Output::RolledBack { db, to_generation: point });
+            } else {
+                copy.roll_back(0);
+                runtime.role = CopyRole::Seeding;
+                runtime.reseed_until = Some(now + full_reseed_time);
+                self.out.push(Output::RolledBack { db, to_generation: 0 });
+            }
+        }
+        for (epoch, start) in epoch_starts {
+            copy.record_epoch_start(epoch, start);
+        }
+        runtime.lineage_checked_epoch = newest_epoch.max(runtime.lineage_checked_epoch);
+    }
+
+    /// Passive copies: check lineage against the owner, pull missing generations, replay them.
+    pub(super) fn advance_replication(&mut self) {
+        let dbs: Vec<DbId> = self.dbs.keys().copied().collect();
+        let counted = self.counted_peers();
+        for db in dbs {
+            self.replay_due(db);
+            let Some(runtime) = self.dbs.get_mut(&db) else { continue };
+            if let Some(until) = runtime.reseed_until {
+                if self.now < until {
+                    continue;
+                }
+                runtime.reseed_until = None;
+                runtime.role = CopyRole::Passive;
+            }
+            let Some(copy) = self.disk.copies.get(&db) else { continue };
+            let Some(owner) = copy.owner.filter(|&owner| owner != self.id && counted.contains(&owner)) else {
+                continue;
+            };
+            let owner_active = self.detector.report(owner).is_some_and(|report| {
+                report.dbs.iter().any(|advert| advert.db == db && advert.role == CopyRole::Active)
+            });
+            let Some(runtime) = self.dbs.get(&db) else { continue };
+            let copying_role = matches!(runtime.role, CopyRole::Passive | CopyRole::Failed);
+            if !owner_active || !copying_role {
+                continue;
+            }
+            if runtime.lineage_checked_epoch < copy.owner_epoch {
+                let due =
+                    runtime.lineage_requested_at.is_none_or(|at| self.now >= at + self.config.copy_timeout);
+                if due {
+                    if let Some(runtime) = self.dbs.get_mut(&db) {
+                        runtime.lineage_requested_at = Some(self.now);
+                    }
+                    self.send(Endpoint::Node(owner), Message::LineageRequest { db });
+                }
+                continue;
+            }
+            let behind = runtime.source_last_generation > copy.last_generation();
+            let due = runtime.copy_requested_at.is_none_or(|at| self.now >= at + self.config.copy_timeout);
+            if behind && due {
+                self.request_copy(db, owner);
+            }
+        }
+    }
+
+    fn replay_due(&mut self, db: DbId) {
+        let now = self.now;
+        let replay_time = self.config.replay_time_per_log;
+        loop {
+            let Some(runtime) = self.dbs.get_mut(&db) else { return };
+            let Some(at) = runtime.next_replay_at else { return };
+            if now < at {
+                return;
+            }
+            let Some(copy) = self.disk.copies.get_mut(&db) else { return };
+            let next = copy.replayed_through + 1;
+            let Some(log) = copy.logs.get(&next) else {
+                runtime.next_replay_at = None;
+                return;
+            };
+            let (epoch, messages) = (log.epoch, log.messages.clone());
+            for &msg in &messages {
+                copy.db_messages.insert(msg);
+            }
+            copy.replayed_through = next;
+            runtime.next_replay_at =
+                if copy.logs.contains_key(&(next + 1)) { Some(at + replay_time) } else { None };
+            self.out.push(Output::LogReplayed { db, generation: next, epoch, messages });
+        }
+    }
+}

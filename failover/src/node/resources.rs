@@ -1,0 +1,156 @@
+//! Resource groups: started in dependency order (IP, then network name, then database), stopped in
+//! reverse, health-checked, and restarted locally up to `local_restart_attempts` times before the group
+//! is marked failed so the coordinator moves it.
+
+use super::Node;
+use crate::config::{ResourceKind, start_order};
+use crate::io::{CopyRole, Output, ResourceState, StopReason};
+use crate::types::{DbId, Epoch, LocalTime};
+
+/// A resource group coming online, one resource at a time.
+#[derive(Clone, Debug)]
+pub struct Onlining {
+    pub epoch: Epoch,
+    pub lost_logs: u64,
+    /// Resource indexes still to bring online, in start order.
+    pub remaining: Vec<usize>,
+    /// The resource currently coming online and when it will be.
+    pub current: usize,
+    pub step_done_at: LocalTime,
+}
+
+impl Node {
+    pub(super) fn begin_onlining(&mut self, db: DbId, epoch: Epoch, lost_logs: u64) {
+        let Some(config) = self.config.database(db) else { return };
+        let Some(order) = start_order(&config.resources) else { return };
+        let Some((&first, rest)) = order.split_first() else { return };
+        let online_time = config.resources[first].online_time;
+        let Some(runtime) = self.dbs.get_mut(&db) else { return };
+        runtime.onlining = Some(Onlining {
+            epoch,
+            lost_logs,
+            remaining: rest.to_vec(),
+            current: first,
+            step_done_at: self.now + online_time,
+        });
+        if let Some(activation) = runtime.activation.as_mut() {
+            activation.deadline = LocalTime::NEVER;
+        }
+        self.out.push(Output::ResourceState { db, resource: first, state: ResourceState::OnlinePending });
+    }
+
+    pub(super) fn advance_onlining(&mut self) {
+        let dbs: Vec<DbId> = self.dbs.keys().copied().collect();
+        for db in dbs {
+            while self.quorate {
+                let Some(runtime) = self.dbs.get_mut(&db) else { break };
+                let Some(onlining) = runtime.onlining.as_mut() else { break };
+                if self.now < onlining.step_done_at {
+                    break;
+                }
+                let finished = onlining.current;
+                let (epoch, lost_logs) = (onlining.epoch, onlining.lost_logs);
+                let next =
+                    if onlining.remaining.is_empty() { None } else { Some(onlining.remaining.remove(0)) };
+                let Some(config) = self.config.database(db) else { break };
+                let kind = config.resources[finished].kind;
+                if let Some(next) = next {
+                    let online_time = config.resources[next].online_time;
+                    onlining.current = next;
+                    onlining.step_done_at = onlining.step_done_at + online_time;
+                } else {
+                    runtime.onlining = None;
+                }
+                self.out.push(Output::ResourceState { db, resource: finished, state: ResourceState::Online });
+                match kind {
+                    ResourceKind::NetworkName => self.out.push(Output::RegisterName { db }),
+                    ResourceKind::Database => self.mounted(db, epoch, lost_logs),
+                    ResourceKind::Ip | ResourceKind::Generic => {}
+                }
+                if let Some(next) = next {
+                    self.out.push(Output::ResourceState {
+                        db,
+                        resource: next,
+                        state: ResourceState::OnlinePending,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Stops a database on this node (self-fencing, deposition, move or failure).
+    pub(super) fn stop_db(&mut self, db: DbId, reason: StopReason) {
+        let Some(runtime) = self.dbs.get_mut(&db) else { return };
+        let was_active = runtime.role == CopyRole::Active;
+        let was_busy = was_active || runtime.role == CopyRole::Activating;
+        runtime.activation = None;
+        runtime.onlining = None;
+        if !was_busy {
+            return;
+        }
+        runtime.role =
+            if reason == StopReason::ResourceFailed { CopyRole::Failed } else { CopyRole::Passive };
+        // Nothing more will be written: the open log is closed so it can be shipped (a move is lossless).
+        if was_active {
+            self.out.push(Output::Dismounted { db, reason });
+            self.close_log(db);
+        }
+        let Some(config) = self.config.database(db) else { return };
+        let order = start_order(&config.resources).unwrap_or_default();
+        for &resource in order.iter().rev() {
+            let state = if reason == StopReason::ResourceFailed {
+                ResourceState::Failed
+            } else {
+                ResourceState::Offline
+            };
+            self.out.push(Output::ResourceState { db, resource, state });
+        }
+    }
+
+    /// The periodic health check: a crashed database is restarted locally, or the group fails.
+    pub(super) fn health_check_if_due(&mut self) {
+        if self.now < self.next_health_check {
+            return;
+        }
+        self.next_health_check = self.now + self.config.health_check_interval;
+        let crashed: Vec<DbId> =
+            self.dbs.iter().filter(|(_, runtime)| runtime.crashed).map(|(&db, _)| db).collect();
+        for db in crashed {
+            let attempts = self.config.local_restart_attempts;
+            let Some(runtime) = self.dbs.get_mut(&db) else { continue };
+            runtime.crashed = false;
+            if runtime.role != CopyRole::Active {
+                continue;
+            }
+            let epoch = runtime.active_epoch;
+            runtime.restarts += 1;
+            if runtime.restarts <= attempts {
+                // Local recovery: restart the database resource on this node, same ownership term.
+                self.out.push(Output::Dismounted { db, reason: StopReason::ResourceFailed });
+                self.close_log(db);
+                let Some(runtime) = self.dbs.get_mut(&db) else { continue };
+                runtime.role = CopyRole::Activating;
+                let Some(config) = self.config.database(db) else { continue };
+                let Some(database) = config.resources.iter().position(|r| r.kind == ResourceKind::Database)
+                else {
+                    continue;
+                };
+                let mount_time = config.resources[database].online_time;
+                runtime.onlining = Some(Onlining {
+                    epoch,
+                    lost_logs: 0,
+                    remaining: Vec::new(),
+                    current: database,
+                    step_done_at: self.now + mount_time,
+                });
+                self.out.push(Output::ResourceState {
+                    db,
+                    resource: database,
+                    state: ResourceState::Restarting,
+                });
+            } else {
+                self.stop_db(db, StopReason::ResourceFailed);
+            }
+        }
+    }
+}
