@@ -60,6 +60,8 @@ struct Pending {
     bytes: u32,
     next_attempt: LocalTime,
     resubmitted: bool,
+    /// Delivery attempts so far; a retry re-resolves the name, since the copy may have moved.
+    attempts: u32,
     /// A resubmission is not a client request: no client is waiting for it.
     client_waiting: bool,
 }
@@ -109,15 +111,22 @@ impl Hub {
             HubInput::Submit { msg, db, bytes } => {
                 self.pending.insert(
                     msg,
-                    Pending { db, bytes, next_attempt: self.now, resubmitted: false, client_waiting: true },
+                    Pending {
+                        db,
+                        bytes,
+                        next_attempt: self.now,
+                        resubmitted: false,
+                        attempts: 0,
+                        client_waiting: true,
+                    },
                 );
             }
             HubInput::Received { from, message } => self.receive(from, message),
             HubInput::Undeliverable { message } => {
-                if let Message::Deliver { msg, .. } = message {
-                    if let Some(pending) = self.pending.get_mut(&msg) {
-                        pending.next_attempt = self.now + RETRY_AFTER_REJECT;
-                    }
+                if let Message::Deliver { msg, .. } = message
+                    && let Some(pending) = self.pending.get_mut(&msg)
+                {
+                    pending.next_attempt = self.now + RETRY_AFTER_REJECT;
                 }
             }
         }
@@ -155,11 +164,18 @@ impl Hub {
         let now = self.now;
         let retry = self.config.delivery_retry;
         let id = self.id;
+        let mut flushed: Vec<DbId> = Vec::new();
         for (&msg, pending) in self.pending.iter_mut() {
             if pending.next_attempt > now {
                 continue;
             }
             pending.next_attempt = now + retry;
+            pending.attempts += 1;
+            // An unanswered delivery may mean the name points at a node that died: look it up again.
+            if pending.attempts > 1 && !flushed.contains(&pending.db) {
+                flushed.push(pending.db);
+                self.out.push(HubOutput::FlushName { db: pending.db });
+            }
             self.out.push(HubOutput::Send {
                 to: Endpoint::DatabaseName(pending.db),
                 message: Message::Deliver {
@@ -219,7 +235,14 @@ impl Hub {
             count += 1;
             self.pending.insert(
                 msg,
-                Pending { db, bytes, next_attempt: self.now, resubmitted: true, client_waiting: false },
+                Pending {
+                    db,
+                    bytes,
+                    next_attempt: self.now,
+                    resubmitted: true,
+                    attempts: 0,
+                    client_waiting: false,
+                },
             );
         }
         self.out.push(HubOutput::Resubmitted { db, count });

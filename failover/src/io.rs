@@ -242,11 +242,6 @@ pub enum Output {
         db: DbId,
         to_generation: Generation,
     },
-    Reseeded {
-        db: DbId,
-        source: NodeId,
-        generation: Generation,
-    },
     ResourceState {
         db: DbId,
         resource: usize,

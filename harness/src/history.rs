@@ -46,47 +46,134 @@ pub enum DismountReason {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
-    RunStarted { scenario: Name, seed: u64 },
+    RunStarted {
+        scenario: Name,
+        seed: u64,
+    },
     /// A fault (or its healing) was injected. `target` is the resolved host or network.
-    Fault { kind: Name, target: Name, detail: String },
+    Fault {
+        kind: Name,
+        target: Name,
+        detail: String,
+    },
     /// Ground truth from the power emulator and the kernel: a host stopped executing.
-    HostDown { host: Name, reason: Name },
+    HostDown {
+        host: Name,
+        reason: Name,
+    },
     /// Ground truth: a host runs again (`boot` true after power-on, false after a freeze ends).
-    HostUp { host: Name, boot: bool },
+    HostUp {
+        host: Name,
+        boot: bool,
+    },
     /// A node's quorum claim changed. `votes` names the voters it counted (nodes, and `witness`) out
     /// of `total_votes` configured; the claim holds until the node's next `quorum` event or it goes down.
-    Quorum { node: Name, quorate: bool, votes: Vec<Name>, total_votes: u32 },
+    Quorum {
+        node: Name,
+        quorate: bool,
+        votes: Vec<Name>,
+        total_votes: u32,
+    },
     /// Ground truth from the witness emulator: `host` holds the file share witness lock until `until`
     /// unless a later `witness-lease` or `witness-reset` says otherwise.
-    WitnessLease { host: Name, until: SimTime },
+    WitnessLease {
+        host: Name,
+        until: SimTime,
+    },
     /// Ground truth: the witness lock is free (released, witness down or rebooted).
-    WitnessReset { reason: Name },
+    WitnessReset {
+        reason: Name,
+    },
     /// A database copy was mounted for writing on `node` in ownership `epoch`.
-    Mounted { node: Name, db: Name, epoch: u64, generation: u64, lost_logs: u64 },
+    Mounted {
+        node: Name,
+        db: Name,
+        epoch: u64,
+        generation: u64,
+        lost_logs: u64,
+    },
     /// The database stopped being writable on `node`.
-    Dismounted { node: Name, db: Name, reason: DismountReason },
+    Dismounted {
+        node: Name,
+        db: Name,
+        reason: DismountReason,
+    },
     /// A client handed a message to a hub.
-    Submitted { msg: MessageId, db: Name, hub: Name },
+    Submitted {
+        msg: MessageId,
+        db: Name,
+        hub: Name,
+    },
     /// The active copy on `node` wrote the message into the database's current log.
-    Committed { node: Name, db: Name, msg: MessageId, epoch: u64, generation: u64 },
+    Committed {
+        node: Name,
+        db: Name,
+        msg: MessageId,
+        epoch: u64,
+        generation: u64,
+    },
     /// The store recognised a message id it already holds and did not write it again.
-    DuplicateSuppressed { node: Name, db: Name, msg: MessageId },
+    DuplicateSuppressed {
+        node: Name,
+        db: Name,
+        msg: MessageId,
+    },
     /// The client received its success reply: the message is acknowledged.
-    Acked { msg: MessageId, db: Name, node: Name, epoch: u64 },
+    Acked {
+        msg: MessageId,
+        db: Name,
+        node: Name,
+        epoch: u64,
+    },
     /// The active copy closed a log generation (it can now be shipped).
-    LogClosed { node: Name, db: Name, generation: u64, epoch: u64 },
+    LogClosed {
+        node: Name,
+        db: Name,
+        generation: u64,
+        epoch: u64,
+    },
     /// A passive copy inspected and replayed a shipped generation into its database.
-    LogReplayed { node: Name, db: Name, generation: u64, epoch: u64, messages: Vec<MessageId> },
+    LogReplayed {
+        node: Name,
+        db: Name,
+        generation: u64,
+        epoch: u64,
+        messages: Vec<MessageId>,
+    },
     /// A copy discarded every generation after `to_generation` (incremental reseed to the divergence point).
-    RolledBack { node: Name, db: Name, to_generation: u64 },
+    RolledBack {
+        node: Name,
+        db: Name,
+        to_generation: u64,
+    },
     /// A copy was replaced by a full copy of `source` up to `generation`.
-    Reseeded { node: Name, db: Name, source: Name, generation: u64 },
+    Reseeded {
+        node: Name,
+        db: Name,
+        source: Name,
+        generation: u64,
+    },
     /// A hub resubmitted messages from its transport dumpster after a lossy mount.
-    Resubmitted { hub: Name, db: Name, count: u64 },
+    Resubmitted {
+        hub: Name,
+        db: Name,
+        count: u64,
+    },
     /// A cluster resource changed state on a node.
-    Resource { node: Name, group: Name, resource: Name, state: Name },
+    Resource {
+        node: Name,
+        group: Name,
+        resource: Name,
+        state: Name,
+    },
     /// The cluster decided to move a database (failover or switchover).
-    Failover { db: Name, from: Option<Name>, to: Name, epoch: u64, reason: Name },
+    Failover {
+        db: Name,
+        from: Option<Name>,
+        to: Name,
+        epoch: u64,
+        reason: Name,
+    },
     RunEnded,
 }
 

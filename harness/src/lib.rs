@@ -1,1 +1,11 @@
-//! placeholder
+//! The drill harness: the simulation world, scenario loading, fault injection, workload, checkers and
+//! the `drill` command line.
+
+pub mod bench;
+pub mod check;
+pub mod cli;
+pub mod history;
+pub mod run;
+pub mod scenario;
+pub mod verdict;
+pub mod world;

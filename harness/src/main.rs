@@ -1,1 +1,5 @@
-fn main() {}
+//! The `drill` binary. Everything it does lives in `harness::cli`.
+
+fn main() -> std::process::ExitCode {
+    harness::cli::main()
+}

@@ -34,7 +34,13 @@ impl ViolationKind {
 
     /// Safety violations are never acceptable in a design; the rest are availability shortfalls.
     pub fn is_safety(self) -> bool {
-        matches!(self, ViolationKind::SplitBrain | ViolationKind::DataLoss | ViolationKind::Lineage | ViolationKind::Quorum)
+        matches!(
+            self,
+            ViolationKind::SplitBrain
+                | ViolationKind::DataLoss
+                | ViolationKind::Lineage
+                | ViolationKind::Quorum
+        )
     }
 
     pub fn as_str(self) -> &'static str {

@@ -49,6 +49,12 @@ impl Node {
         if self.coordinator() != self.id {
             return;
         }
+        // A node that just booted has not heard its peers yet; deciding now would make every booting
+        // node its own coordinator. Wait one failure timeout unless every peer is already counted.
+        let everyone_counted = self.counted_peers().len() == self.peers.len();
+        if !everyone_counted && self.now < self.booted_at + self.config.failure_timeout() {
+            return;
+        }
         let view: Vec<NodeId> = self.counted_peers().into_iter().chain([self.id]).collect();
         let dbs: Vec<DbId> = self.config.databases.iter().map(|db| db.id).collect();
         for db in dbs {
@@ -88,7 +94,21 @@ impl Node {
                     let someone_hears_owner = self.counted_peers().iter().any(|&peer| {
                         self.detector.report(peer).is_some_and(|report| report.counts.contains(&owner))
                     });
-                    if self.now < safe_at || someone_hears_owner {
+                    // On a one-way link our "I hear you" may never arrive, so the owner's silence alone
+                    // never ends. Its own fresh heartbeats settle it instead: an owner reporting no
+                    // quorum and no active copy has self-fenced, and cannot regain quorum without our
+                    // vote or the witness we hold.
+                    let owner_reports_stopped = self.detector.report(owner).is_some_and(|report| {
+                        report
+                            .received_at
+                            .is_some_and(|at| self.now.since(at) < self.config.failure_timeout())
+                            && !report.quorate
+                            && report
+                                .dbs
+                                .iter()
+                                .all(|advert| !matches!(advert.role, CopyRole::Active | CopyRole::Activating))
+                    });
+                    if (self.now < safe_at && !owner_reports_stopped) || someone_hears_owner {
                         continue;
                     }
                     if let Some(target) = self.best_target(db, &view, Some(owner)) {

@@ -45,22 +45,26 @@ impl Node {
     pub(super) fn observe_advert(&mut self, peer: NodeId, advert: &DbAdvert) {
         let Some(copy) = self.disk.copies.get_mut(&advert.db) else { return };
         let newer = copy.observe_owner(advert.owner_epoch, advert.owner);
-        if advert.owner == Some(peer) && advert.owner_epoch >= copy.owner_epoch {
-            if let Some(runtime) = self.dbs.get_mut(&advert.db) {
-                runtime.source_last_generation = runtime.source_last_generation.max(advert.last_generation);
-                runtime.source_current_generation =
-                    runtime.source_current_generation.max(advert.current_generation);
-            }
+        if advert.owner == Some(peer)
+            && advert.owner_epoch >= copy.owner_epoch
+            && let Some(runtime) = self.dbs.get_mut(&advert.db)
+        {
+            runtime.source_last_generation = runtime.source_last_generation.max(advert.last_generation);
+            runtime.source_current_generation =
+                runtime.source_current_generation.max(advert.current_generation);
         }
         if newer && advert.owner != Some(self.id) {
-            self.depose(advert.db);
+            // Hearing the new owner itself announce a newer epoch means we are connected to it: an
+            // orderly move. Learning it second-hand means we were deposed while cut off.
+            let reason = if advert.owner == Some(peer) { StopReason::Moved } else { StopReason::Deposed };
+            self.depose(advert.db, reason);
         }
     }
 
-    fn depose(&mut self, db: DbId) {
+    fn depose(&mut self, db: DbId, reason: StopReason) {
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         match runtime.role {
-            CopyRole::Active => self.stop_db(db, StopReason::Deposed),
+            CopyRole::Active => self.stop_db(db, reason),
             CopyRole::Activating => {
                 runtime.activation = None;
                 runtime.onlining = None;
@@ -107,7 +111,7 @@ impl Node {
         let counted = self.counted_peers();
         let Some(runtime) = self.dbs.get(&db) else { return };
         let Some(activation) = runtime.activation.clone() else { return };
-        if !self.quorate {
+        if !self.quorate || runtime.onlining.is_some() {
             return;
         }
         let previous_up = activation.previous_owner.is_some_and(|previous| counted.contains(&previous));
@@ -127,10 +131,8 @@ impl Node {
                     return;
                 }
                 self.set_phase(db, ActivationPhase::CopyLastLogs, self.now + self.config.acll_timeout);
-                if previous_up {
-                    if let Some(previous) = activation.previous_owner {
-                        self.request_copy(db, previous);
-                    }
+                if previous_up && let Some(previous) = activation.previous_owner {
+                    self.request_copy(db, previous);
                 }
             }
             ActivationPhase::CopyLastLogs => {
@@ -138,10 +140,8 @@ impl Node {
                 let have = self.disk.copies.get(&db).map_or(0, |copy| copy.last_generation());
                 let caught_up = previous_up && have >= source_last && runtime.copy_requested_at.is_none();
                 if caught_up || !previous_up || self.now >= activation.deadline {
-                    if caught_up {
-                        if let Some(a) = self.dbs.get_mut(&db).and_then(|r| r.activation.as_mut()) {
-                            a.previous_reachable = true;
-                        }
+                    if caught_up && let Some(a) = self.dbs.get_mut(&db).and_then(|r| r.activation.as_mut()) {
+                        a.previous_reachable = true;
                     }
                     self.set_phase(db, ActivationPhase::Replaying, self.now);
                 }
@@ -260,12 +260,12 @@ impl Node {
         let epoch = log.epoch;
         copy.logs.insert(generation, log);
         copy.replayed_through = generation;
-        if let Some(runtime) = self.dbs.get_mut(&db) {
-            if runtime.role == CopyRole::Active {
-                copy.current = Some((generation + 1, LogFile { epoch, messages: Vec::new(), bytes: 0 }));
-                runtime.current_log_opened_at = now;
-                runtime.last_write_at = now;
-            }
+        if let Some(runtime) = self.dbs.get_mut(&db)
+            && runtime.role == CopyRole::Active
+        {
+            copy.current = Some((generation + 1, LogFile { epoch, messages: Vec::new(), bytes: 0 }));
+            runtime.current_log_opened_at = now;
+            runtime.last_write_at = now;
         }
         self.out.push(Output::LogClosed { db, generation, epoch });
         let copies = self.config.database(db).map(|config| config.copies.clone()).unwrap_or_default();

@@ -1,0 +1,113 @@
+//! Checkers: read the history, never a node's belief.
+//!
+//! The history holds what the harness carried out on the nodes' behalf (mounts, commits, replays,
+//! acknowledgements, quorum claims) and the emulators' ground truth (hosts going down and up, the
+//! witness lock). [`check_all`] rebuilds the world from it once ([`model`]) and runs six checkers over
+//! that reconstruction, each in its own module with a doc comment saying exactly what it does and does
+//! not check. A history that is malformed or cut short never panics a checker: what cannot be judged
+//! becomes a note in the report.
+
+mod data_loss;
+mod lineage;
+mod liveness;
+mod model;
+mod quorum;
+mod recovery;
+mod single_writer;
+
+use crate::history::{Event, History};
+use crate::verdict::Violation;
+use kernel::SimTime;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The budgets and instants a run is judged against, taken from the scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckConfig {
+    /// The longest outage of a database the scenario accepts.
+    pub rto: Duration,
+    /// How many acknowledged messages may be missing from the final active copy (the mount dial).
+    pub max_lost_acked: u64,
+    /// How long after the final heal the cluster has to converge.
+    pub liveness_bound: Duration,
+    /// A declared unavailability window (start, end or open-ended): outages inside it do not count
+    /// against the RTO, and an open-ended window covering the liveness checkpoint excuses liveness.
+    pub expected_outage: Option<(SimTime, Option<SimTime>)>,
+    /// When the last fault was healed.
+    pub final_heal: SimTime,
+    /// The end of the run; records after it are ignored.
+    pub end: SimTime,
+    /// How many generations a healthy passive copy may trail the active's highest closed generation.
+    pub copy_lag_tolerance: u64,
+}
+
+impl CheckConfig {
+    /// The default for [`CheckConfig::copy_lag_tolerance`]: the current log is never shipped, so a
+    /// healthy passive is always at least one generation behind, and one more may be in flight.
+    pub const DEFAULT_COPY_LAG_TOLERANCE: u64 = 2;
+}
+
+/// Figures measured over the run, whether or not anything was violated.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// The number of `acked` events.
+    pub acked: u64,
+    /// Acknowledged messages missing from the final active copy (the worst copy if several were active).
+    pub lost_acked: u64,
+    /// First and last acknowledgement time (ms) of the lost messages.
+    pub lost_window_ms: Option<(u64, u64)>,
+    /// Message ids that appear more than once in the final active copy.
+    pub duplicates: u64,
+    /// The longest outage of any database outside the declared window, in ms.
+    pub rto_ms: u64,
+    /// The number of `failover` events.
+    pub failovers: u64,
+    /// The end of the run, in ms.
+    pub simulated_ms: u64,
+    /// The number of records in the history.
+    pub events: u64,
+}
+
+/// What the checkers concluded about one history.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Every violation found, sorted by time and then by kind.
+    pub violations: Vec<Violation>,
+    pub metrics: Metrics,
+    /// What could not be checked and why, and anything odd the reconstruction met.
+    pub notes: Vec<String>,
+}
+
+/// Runs every checker over `history` and gathers their violations, metrics and notes.
+pub fn check_all(history: &History, config: &CheckConfig) -> CheckReport {
+    let model = model::Model::build(history, config.end);
+    let mut report = CheckReport::default();
+    report.notes.extend(model.notes.iter().cloned());
+
+    single_writer::check(&model, &mut report);
+    data_loss::check(&model, config, &mut report);
+    lineage::check(&model, &mut report);
+    quorum::check(&model, config.end, &mut report);
+    recovery::check(&model, config, &mut report);
+    liveness::check(&model, config, &mut report);
+
+    let metrics = &mut report.metrics;
+    for record in model.records {
+        match record.event {
+            Event::Acked { .. } => metrics.acked += 1,
+            Event::Failover { .. } => metrics.failovers += 1,
+            _ => {}
+        }
+    }
+    metrics.simulated_ms = config.end.as_millis();
+    metrics.events = u64::try_from(history.len()).unwrap_or(u64::MAX);
+
+    // A stable sort keeps each checker's own order among violations of the same instant and kind.
+    report.violations.sort_by_key(|violation| (violation.time_ms, violation.check));
+    report
+}
+
+/// A duration in whole milliseconds, saturating rather than failing on absurd values.
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,171 @@
+//! Quorum (`quorum`).
+//!
+//! A node's quorum claim starts with a `quorum` event with `quorate` true and lasts until that node's
+//! next `quorum` event or until its host goes down for any reason (a frozen node is not acting, and a
+//! node that comes back has no claim until it makes a new one). The `witness` vote in a claim is real
+//! only while the witness emulator's ground truth says that node holds the lock; the other votes are
+//! taken as claimed.
+//!
+//! Checked at every record that changes a claim or the witness lock, and at every lease expiry: with
+//! each live claim's votes corrected by removing a witness vote the node does not truly hold,
+//!
+//! - every claim is still a strict majority of its `total_votes` (otherwise it rested on a witness vote
+//!   it did not hold, or was never a majority);
+//! - no two live claims have disjoint vote sets (two partitions holding quorum at once).
+//!
+//! Each claim, and each pair of claims, is reported at most once, at the first instant it fails.
+//! The failover logic stops counting the witness before the true lease end, so honest nodes never
+//! trip this.
+//!
+//! Not checked: whether a node's vote for another node was real (node votes have no ground truth in
+//! the history); whether two claims agree on `total_votes` or on the configuration epoch; what a node
+//! did while it believed it had quorum (the single-writer checker judges the actions).
+
+use super::CheckReport;
+use super::model::Model;
+use crate::history::{Event, Name};
+use crate::verdict::{Violation, ViolationKind};
+use kernel::SimTime;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The vote name a claim uses for the file share witness.
+const WITNESS: &str = "witness";
+
+/// One live quorum claim.
+struct Claim {
+    node: Name,
+    /// The index of the `quorum` record that made the claim; it identifies the claim.
+    pos: usize,
+    at: SimTime,
+    votes: BTreeSet<Name>,
+    total_votes: u32,
+}
+
+/// What has already been reported, so a lasting problem is reported once.
+#[derive(Default)]
+struct Reported {
+    claims: BTreeSet<usize>,
+    pairs: BTreeSet<(usize, usize)>,
+}
+
+pub(crate) fn check(model: &Model, end: SimTime, report: &mut CheckReport) {
+    let mut claims: BTreeMap<Name, Claim> = BTreeMap::new();
+    let mut reported = Reported::default();
+    let mut expiry: Option<SimTime> = None;
+    for (pos, record) in model.records.iter().enumerate() {
+        // A lease that ran out strictly before this record's instant expired with the claims as they
+        // stood; a renewal recorded exactly at the expiry instant replaces it first.
+        if let Some(until) = expiry.filter(|until| *until < record.at) {
+            evaluate(model, &claims, pos, until, &mut reported, report);
+            expiry = None;
+        }
+        let changed = match &record.event {
+            Event::Quorum { node, quorate, votes, total_votes } => {
+                claims.remove(node);
+                if *quorate {
+                    let claim = Claim {
+                        node: node.clone(),
+                        pos,
+                        at: record.at,
+                        votes: votes.iter().cloned().collect(),
+                        total_votes: *total_votes,
+                    };
+                    claims.insert(node.clone(), claim);
+                }
+                true
+            }
+            Event::HostDown { host, .. } => claims.remove(host).is_some(),
+            Event::WitnessLease { until, .. } => {
+                expiry = Some(*until);
+                true
+            }
+            Event::WitnessReset { .. } => {
+                expiry = None;
+                true
+            }
+            _ => false,
+        };
+        if changed {
+            evaluate(model, &claims, pos.saturating_add(1), record.at, &mut reported, report);
+        }
+    }
+    if let Some(until) = expiry.filter(|until| *until <= end) {
+        evaluate(model, &claims, model.records.len(), until, &mut reported, report);
+    }
+}
+
+/// Judges the live claims as of the first `n` records at true time `t`.
+fn evaluate(
+    model: &Model,
+    claims: &BTreeMap<Name, Claim>,
+    n: usize,
+    t: SimTime,
+    reported: &mut Reported,
+    report: &mut CheckReport,
+) {
+    let holder = model.witness_holder(n, t);
+    let corrected: Vec<(&Claim, BTreeSet<&Name>)> = claims
+        .values()
+        .map(|claim| {
+            let real = claim.votes.iter().filter(|vote| &***vote != WITNESS || holder == Some(&claim.node));
+            (claim, real.collect())
+        })
+        .collect();
+
+    for (claim, votes) in &corrected {
+        let majority =
+            u64::try_from(votes.len()).unwrap_or(u64::MAX).saturating_mul(2) > u64::from(claim.total_votes);
+        if majority || !reported.claims.insert(claim.pos) {
+            continue;
+        }
+        let witness_note =
+            if claim.votes.iter().any(|vote| &**vote == WITNESS) && !votes.iter().any(|v| &***v == WITNESS) {
+                match holder {
+                    Some(other) => format!(", but the witness lock was held by {other}"),
+                    None => ", but nobody held the witness lock".to_string(),
+                }
+            } else {
+                String::new()
+            };
+        report.violations.push(Violation {
+            check: ViolationKind::Quorum,
+            time_ms: t.as_millis(),
+            detail: format!(
+                "{} claimed quorum at {} with votes {}{witness_note}; at {t} that is {} of {} votes, not a \
+                 majority",
+                claim.node,
+                claim.at,
+                list(claim.votes.iter()),
+                votes.len(),
+                claim.total_votes
+            ),
+        });
+    }
+
+    for (index, (first, first_votes)) in corrected.iter().enumerate() {
+        for (second, second_votes) in corrected.iter().skip(index.saturating_add(1)) {
+            let key = (first.pos.min(second.pos), first.pos.max(second.pos));
+            if !first_votes.is_disjoint(second_votes) || !reported.pairs.insert(key) {
+                continue;
+            }
+            report.violations.push(Violation {
+                check: ViolationKind::Quorum,
+                time_ms: t.as_millis(),
+                detail: format!(
+                    "{} (votes {}) and {} (votes {}) held quorum at once at {t} with disjoint votes: two \
+                     partitions",
+                    first.node,
+                    list(first_votes.iter()),
+                    second.node,
+                    list(second_votes.iter())
+                ),
+            });
+        }
+    }
+}
+
+fn list<S: AsRef<str>>(names: impl Iterator<Item = S>) -> String {
+    let names: Vec<S> = names.collect();
+    let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    format!("{{{}}}", names.join(", "))
+}

@@ -1,0 +1,121 @@
+//! Single writer (`split-brain`).
+//!
+//! Checked, per database, in true time and recorded causal order:
+//!
+//! - no two different nodes have the database mounted at once. Mount intervals come from the model: a
+//!   frozen owner keeps its mount, so a takeover from a frozen (not powered-off) owner overlaps until
+//!   the old owner dismounts. Each overlapping pair is reported once, at the first instant of overlap;
+//! - every `committed` comes from a node that has the database mounted at that instant;
+//! - no `committed` carries an epoch lower than the highest epoch mounted for that database before it
+//!   (a stale-epoch write that was applied);
+//! - every `acked` names a node and epoch that earlier committed that message to that database, or a
+//!   node that earlier suppressed it as a duplicate (the store already held it).
+//!
+//! Not checked: writes that a LUN or replica rejected (they never reach the history as `committed`);
+//! whether an acknowledgement came from a node deposed after it committed; a commit tagged with an
+//! epoch higher than, or merely different from, its writer's own mount.
+
+use super::CheckReport;
+use super::model::{Model, Mount};
+use crate::history::{Event, MessageId, Name};
+use crate::verdict::{Violation, ViolationKind};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub(crate) fn check(model: &Model, report: &mut CheckReport) {
+    overlapping_mounts(model, report);
+    writes_and_acks(model, report);
+}
+
+fn overlapping_mounts(model: &Model, report: &mut CheckReport) {
+    for db in model.mounted_dbs() {
+        let mounts: Vec<_> = model.mounts_of(&db).collect();
+        for (later_index, later) in mounts.iter().enumerate() {
+            for earlier in mounts.iter().take(later_index) {
+                if earlier.node == later.node || !earlier.span.overlaps(&later.span) {
+                    continue;
+                }
+                // Mounts are in start order, so the overlap begins when the later one mounts.
+                report.violations.push(Violation {
+                    check: ViolationKind::SplitBrain,
+                    time_ms: later.span.start.at.as_millis(),
+                    detail: format!(
+                        "{db} was mounted on {} (epoch {}, since {}) and on {} (epoch {}, since {}) at once",
+                        earlier.node,
+                        earlier.epoch,
+                        earlier.span.start.at,
+                        later.node,
+                        later.epoch,
+                        later.span.start.at
+                    ),
+                });
+            }
+        }
+    }
+}
+
+fn writes_and_acks(model: &Model, report: &mut CheckReport) {
+    // Mounts by (database, node), so each commit looks up its writer's mounts once.
+    let mut mounts_by_copy: BTreeMap<(&Name, &Name), Vec<&Mount>> = BTreeMap::new();
+    for mount in &model.mounts {
+        mounts_by_copy.entry((&mount.db, &mount.node)).or_default().push(mount);
+    }
+    let mut highest_epoch: BTreeMap<&Name, u64> = BTreeMap::new();
+    // Keys start with the message id, which is unique per run, so lookups rarely compare names.
+    let mut commits: BTreeSet<(MessageId, u64, &Name, &Name)> = BTreeSet::new();
+    let mut suppressed: BTreeSet<(MessageId, &Name, &Name)> = BTreeSet::new();
+    for (pos, record) in model.records.iter().enumerate() {
+        match &record.event {
+            Event::Mounted { db, epoch, .. } => {
+                let highest = highest_epoch.entry(db).or_insert(*epoch);
+                *highest = (*highest).max(*epoch);
+            }
+            Event::Committed { node, db, msg, epoch, .. } => {
+                let mounted = mounts_by_copy
+                    .get(&(db, node))
+                    .is_some_and(|mounts| mounts.iter().any(|mount| mount.span.open_after(pos)));
+                if !mounted {
+                    report.violations.push(Violation {
+                        check: ViolationKind::SplitBrain,
+                        time_ms: record.at.as_millis(),
+                        detail: format!(
+                            "{node} committed message {msg} to {db} in epoch {epoch} at {} without having \
+                             {db} mounted",
+                            record.at
+                        ),
+                    });
+                }
+                if let Some(highest) = highest_epoch.get(db).filter(|highest| epoch < *highest) {
+                    report.violations.push(Violation {
+                        check: ViolationKind::SplitBrain,
+                        time_ms: record.at.as_millis(),
+                        detail: format!(
+                            "{node} committed message {msg} to {db} in stale epoch {epoch} at {} after epoch \
+                             {highest} was mounted",
+                            record.at
+                        ),
+                    });
+                }
+                commits.insert((*msg, *epoch, db, node));
+            }
+            Event::DuplicateSuppressed { node, db, msg } => {
+                suppressed.insert((*msg, db, node));
+            }
+            Event::Acked { msg, db, node, epoch } => {
+                let committed = commits.contains(&(*msg, *epoch, db, node));
+                let deduplicated = suppressed.contains(&(*msg, db, node));
+                if !committed && !deduplicated {
+                    report.violations.push(Violation {
+                        check: ViolationKind::SplitBrain,
+                        time_ms: record.at.as_millis(),
+                        detail: format!(
+                            "message {msg} was acknowledged for {db} by {node} in epoch {epoch} at {}, but \
+                             {node} never committed it in that epoch",
+                            record.at
+                        ),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}

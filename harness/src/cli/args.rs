@@ -1,0 +1,128 @@
+//! The command-line grammar of `drill`.
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// drill: deterministic chaos testing of failover clusters on emulated hardware.
+///
+/// Exit codes: 0 every run as expected; 1 a safety property broke unexpectedly or a hazard was not
+/// caught; 2 bad input or usage; 3 only recovery time or liveness missed.
+#[derive(Debug, Parser)]
+#[command(name = "drill", version, propagate_version = true)]
+pub struct Cli {
+    /// Log to stderr: -v info, -vv debug, -vvv trace (default: warn, or RUST_LOG when set).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one scenario with one seed and judge it against what the scenario expects.
+    Run(RunArgs),
+    /// List the scenario catalogue: tier, name, expectation, description.
+    List(ListArgs),
+    /// Run a scenario twice per seed and check that the histories are byte-identical.
+    CheckDeterminism(DeterminismArgs),
+    /// Run every scenario under PATHs for seeds 1..=N and write campaign.json.
+    Campaign(CampaignArgs),
+    /// Measure how fast the kernel simulates, against the targets in DESIGN.md.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// The seed of the run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write history.jsonl and summary.json into this directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print exactly one JSON object (the run record) instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Scenario files or directories [default: suites/fast suites/hazards suites/slow suites/nightly].
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeterminismArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Check seeds 1..=K.
+    #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seeds: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignArgs {
+    /// Scenario files or directories [default: suites/fast suites/hazards].
+    pub paths: Vec<PathBuf>,
+    /// Run every scenario with seeds 1..=N.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seeds: u64,
+    /// Write campaign.json into this directory (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "reports-out")]
+    pub out: PathBuf,
+    /// Print the campaign record as one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Runs at once [default: the number of CPUs].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Print the figures as one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_defaults_to_seed_one_and_the_summary() {
+        let cli = Cli::try_parse_from(["drill", "run", "x.toml"]).unwrap();
+        let Command::Run(run) = cli.command else { panic!("not a run: {cli:?}") };
+        assert_eq!((run.seed, run.json, run.out), (1, false, None));
+    }
+
+    #[test]
+    fn verbosity_counts_and_may_follow_the_subcommand() {
+        let cli = Cli::try_parse_from(["drill", "run", "x.toml", "-vv"]).unwrap();
+        assert_eq!(cli.verbose, 2);
+    }
+
+    #[test]
+    fn campaign_defaults_to_five_seeds_into_reports_out() {
+        let cli = Cli::try_parse_from(["drill", "campaign"]).unwrap();
+        let Command::Campaign(campaign) = cli.command else { panic!("not a campaign: {cli:?}") };
+        assert_eq!(campaign.seeds, 5);
+        assert_eq!(campaign.out, PathBuf::from("reports-out"));
+        assert!(campaign.paths.is_empty());
+    }
+
+    #[test]
+    fn zero_seeds_is_a_usage_error() {
+        let error =
+            Cli::try_parse_from(["drill", "check-determinism", "x.toml", "--seeds", "0"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+    }
+}

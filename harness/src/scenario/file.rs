@@ -1,0 +1,167 @@
+//! The file model: the scenario exactly as written, before defaults and cross-checks.
+//!
+//! Every struct denies unknown keys, so a misspelt key is an error rather than a silently ignored
+//! setting. Values that a later check may reject are kept `Spanned`, so that check can point at them.
+//! Quantities parse inside their own `Deserialize` (see `units`), which locates their errors for free.
+
+use super::model::{
+    ClusterKind, FailoverPolicy, FaultKind, HostRole, LinkDirection, MountDial, NemesisKind, NetworkKind,
+    QuorumModel, ResourceKind, Tier,
+};
+use super::units::{BandwidthText, DurationText, SignedDurationText, SizeText};
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScenarioFile {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: String,
+    pub tier: Option<Spanned<Tier>>,
+    pub duration: Spanned<DurationText>,
+    pub expect: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tolerate: Vec<Spanned<String>>,
+    pub cluster: Option<ClusterFile>,
+    #[serde(default)]
+    pub network: Vec<NetworkFile>,
+    #[serde(default)]
+    pub host: Vec<HostFile>,
+    #[serde(default)]
+    pub database: Vec<DatabaseFile>,
+    pub transport: Option<TransportFile>,
+    pub workload: Option<WorkloadFile>,
+    #[serde(default)]
+    pub fault: Vec<FaultFile>,
+    pub nemesis: Option<NemesisFile>,
+    pub checks: ChecksFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClusterFile {
+    pub kind: Option<Spanned<ClusterKind>>,
+    pub quorum: Option<Spanned<QuorumModel>>,
+    pub witness: Option<Spanned<String>>,
+    pub heartbeat_interval: Option<Spanned<DurationText>>,
+    pub heartbeat_threshold: Option<Spanned<u32>>,
+    pub failover: Option<FailoverPolicy>,
+    pub mount_dial: Option<MountDial>,
+    pub local_restart_attempts: Option<u32>,
+    pub witness_arbitration_delay: Option<Spanned<DurationText>>,
+    pub witness_lease: Option<Spanned<DurationText>>,
+    pub takeover_margin: Option<Spanned<DurationText>>,
+    pub inspect_attempts: Option<Spanned<u32>>,
+    pub log_size: Option<Spanned<SizeText>>,
+    pub log_roll_idle: Option<Spanned<DurationText>>,
+    pub replay_time_per_log: Option<Spanned<DurationText>>,
+    pub mount_time: Option<Spanned<DurationText>>,
+    pub resource_online_time: Option<Spanned<DurationText>>,
+    pub health_check_interval: Option<Spanned<DurationText>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NetworkFile {
+    pub name: Spanned<String>,
+    pub kind: Option<NetworkKind>,
+    pub latency: Option<Spanned<DurationText>>,
+    pub jitter: Option<Spanned<DurationText>>,
+    pub bandwidth: Option<Spanned<BandwidthText>>,
+    pub mtu_bytes: Option<Spanned<u32>>,
+    pub loss_probability: Option<Spanned<f64>>,
+    pub switch: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HostFile {
+    pub name: Spanned<String>,
+    pub role: Spanned<HostRole>,
+    #[serde(default)]
+    pub networks: Vec<Spanned<String>>,
+    pub rack: Option<Spanned<String>>,
+    pub clock_offset: Option<Spanned<SignedDurationText>>,
+    pub clock_drift_ppm: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DatabaseFile {
+    pub name: Spanned<String>,
+    pub copies: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub resource: Vec<ResourceFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResourceFile {
+    pub name: Spanned<String>,
+    pub kind: Spanned<ResourceKind>,
+    #[serde(default)]
+    pub depends_on: Vec<Spanned<String>>,
+    pub online_time: Option<Spanned<DurationText>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TransportFile {
+    pub dumpster: Option<bool>,
+    pub dumpster_size: Option<Spanned<SizeText>>,
+    pub dumpster_time: Option<Spanned<DurationText>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WorkloadFile {
+    pub rate_per_second: Option<Spanned<f64>>,
+    pub message_size: Option<Spanned<SizeText>>,
+    pub start: Option<Spanned<DurationText>>,
+    pub stop: Option<Spanned<DurationText>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FaultFile {
+    pub at: Spanned<DurationText>,
+    pub kind: Spanned<FaultKind>,
+    pub target: Option<Spanned<String>>,
+    pub network: Option<Spanned<String>>,
+    pub peer: Option<Spanned<String>>,
+    pub direction: Option<Spanned<LinkDirection>>,
+    pub duration: Option<Spanned<DurationText>>,
+    pub value: Option<Spanned<toml::Value>>,
+    pub database: Option<Spanned<String>>,
+    pub resource: Option<Spanned<String>>,
+    pub to: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NemesisFile {
+    pub kinds: Spanned<Vec<Spanned<NemesisKind>>>,
+    pub mean_interval: Option<Spanned<DurationText>>,
+    pub max_fault_duration: Option<Spanned<DurationText>>,
+    pub start: Option<Spanned<DurationText>>,
+    pub stop: Option<Spanned<DurationText>>,
+    pub targets: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChecksFile {
+    pub rto: Spanned<DurationText>,
+    pub max_lost_acked: Option<u64>,
+    pub liveness_bound: Option<Spanned<DurationText>>,
+    pub quiesce: Option<Spanned<DurationText>>,
+    pub expected_outage: Option<OutageFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutageFile {
+    pub from: Spanned<DurationText>,
+    pub to: Option<Spanned<DurationText>>,
+}

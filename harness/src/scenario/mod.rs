@@ -1,0 +1,60 @@
+//! Scenario files: strict TOML, validated, with file:line:column errors.
+//!
+//! A scenario names a topology, a workload, a fault schedule and the checks a run is held to; the
+//! format is documented key by key in `docs/scenarios.md`. Loading happens in two steps. The file
+//! model (`file`) mirrors the TOML exactly and rejects unknown keys and wrong types; the validator
+//! (`validate`) fills in defaults and checks ranges and cross-references, producing the plain model
+//! (`model`) that the world builder consumes. Every error carries the location of the value at fault,
+//! and no input, however malformed, makes loading panic.
+
+mod error;
+mod file;
+mod model;
+mod target;
+mod units;
+mod validate;
+
+pub use error::ScenarioError;
+pub use model::{
+    CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, FailoverPolicy, FaultKind, FaultSpec, FaultValue,
+    HostDef, HostRole, LinkDirection, MountDial, NemesisKind, NemesisSpec, NetworkDef, NetworkKind,
+    OutageWindow, QuorumModel, ResourceDef, ResourceKind, Scenario, Target, Tier, TransportSpec,
+    WorkloadSpec,
+};
+pub use units::{parse_bandwidth, parse_signed_duration, parse_size};
+
+use std::path::Path;
+
+/// Reads and validates the scenario file at `path`.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let bytes = std::fs::read(path)
+        .map_err(|error| ScenarioError::unlocated(path, format!("cannot read scenario file: {error}")))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => parse(path, &text),
+        Err(error) => {
+            // Point at the first bad byte; the text before it is valid and shows where that is.
+            let valid_up_to = error.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(error.as_bytes());
+            let valid = String::from_utf8_lossy(error.as_bytes().get(..valid_up_to).unwrap_or(&[]));
+            Err(ScenarioError::at(path, &text, valid.len()..valid.len() + 1, "the file is not valid UTF-8"))
+        }
+    }
+}
+
+/// Parses and validates scenario text; `path_for_messages` names the file in errors and becomes
+/// `Scenario::path`.
+pub fn parse(path_for_messages: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let file: file::ScenarioFile = toml::from_str(text).map_err(|error| {
+        let message = error::describe_toml_error(&error, text);
+        match error.span() {
+            Some(span) => ScenarioError::at(path_for_messages, text, span, message),
+            // A parse error without a span is not expected from toml 0.8, but the top of the file is
+            // still a better place to look than nowhere.
+            None => ScenarioError::at(path_for_messages, text, 0..0, message),
+        }
+    })?;
+    validate::validate(path_for_messages, text, file)
+}
+
+#[cfg(test)]
+mod tests;

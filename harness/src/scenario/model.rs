@@ -1,0 +1,568 @@
+//! The validated scenario: plain Rust values with every default filled in and every cross-reference
+//! checked, so the world builder can trust it without checking again.
+
+use crate::verdict::ViolationKind;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole scenario, as loaded from one file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// The file it came from, for messages and replay commands.
+    pub path: PathBuf,
+    pub name: String,
+    /// Free text; empty when the file gives none.
+    pub description: String,
+    pub tier: Tier,
+    /// Simulated length of the run, measured from time zero.
+    pub duration: Duration,
+    /// The one violation a hazard scenario must provoke; `None` means the run must pass.
+    pub expect: Option<ViolationKind>,
+    /// Violations that do not fail this scenario (for example `rto` in a scenario about safety only).
+    pub tolerate: Vec<ViolationKind>,
+    pub cluster: ClusterSpec,
+    pub networks: Vec<NetworkDef>,
+    pub hosts: Vec<HostDef>,
+    pub databases: Vec<DatabaseDef>,
+    pub transport: TransportSpec,
+    pub workload: WorkloadSpec,
+    /// The fixed fault schedule, sorted by `at`; faults at the same instant keep their file order.
+    pub faults: Vec<FaultSpec>,
+    pub nemesis: Option<NemesisSpec>,
+    pub checks: CheckSpec,
+}
+
+impl Scenario {
+    pub fn host(&self, name: &str) -> Option<&HostDef> {
+        self.hosts.iter().find(|host| host.name == name)
+    }
+
+    pub fn network(&self, name: &str) -> Option<&NetworkDef> {
+        self.networks.iter().find(|network| network.name == name)
+    }
+
+    pub fn database(&self, name: &str) -> Option<&DatabaseDef> {
+        self.databases.iter().find(|database| database.name == name)
+    }
+
+    /// Hosts of one role, in file order.
+    pub fn hosts_with_role(&self, role: HostRole) -> impl Iterator<Item = &HostDef> {
+        self.hosts.iter().filter(move |host| host.role == role)
+    }
+
+    /// Every switch named by some network, in order of first appearance.
+    pub fn switches(&self) -> Vec<&str> {
+        let mut switches: Vec<&str> = Vec::new();
+        for switch in self.networks.iter().filter_map(|network| network.switch.as_deref()) {
+            if !switches.contains(&switch) {
+                switches.push(switch);
+            }
+        }
+        switches
+    }
+}
+
+/// How often a scenario runs. Only `hazard` changes validation: a hazard must declare `expect`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tier {
+    /// Every commit, inside `cargo test`.
+    Fast,
+    Slow,
+    Nightly,
+    /// Unsafe-by-design configurations that drill must catch.
+    Hazard,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Fast => "fast",
+            Tier::Slow => "slow",
+            Tier::Nightly => "nightly",
+            Tier::Hazard => "hazard",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The cluster under test and its settings; the field comments give the source of each default.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterSpec {
+    pub kind: ClusterKind,
+    pub quorum: QuorumModel,
+    /// The host serving the file share witness; `Some` exactly when `quorum` counts a witness.
+    pub witness: Option<String>,
+    /// WSFC `SameSubnetDelay`, default 1 s.
+    pub heartbeat_interval: Duration,
+    /// WSFC `SameSubnetThreshold`, default 5 missed heartbeats.
+    pub heartbeat_threshold: u32,
+    pub failover: FailoverPolicy,
+    /// Exchange `AutoDatabaseMountDial`, default good availability.
+    pub mount_dial: MountDial,
+    /// Restarts on the same node before failing over, default 3.
+    pub local_restart_attempts: u32,
+    /// FSW `ArbitrationDelay`, default 6 s.
+    pub witness_arbitration_delay: Duration,
+    /// How long a witness lock lasts without renewal, default 10 s.
+    pub witness_lease: Duration,
+    /// Margin added to waits that guard against drift and latency, default 2 s.
+    pub takeover_margin: Duration,
+    /// Copy-and-inspect attempts per log, default 3.
+    pub inspect_attempts: u32,
+    /// Log generation size, default 1 MB (1,048,576 bytes).
+    pub log_size_bytes: u64,
+    /// Idle time after which a partial log is closed and shipped, default 90 s (LLR depth 10).
+    pub log_roll_idle: Duration,
+    pub replay_time_per_log: Duration,
+    /// Time to mount a database; the default online time of `database` resources.
+    pub mount_time: Duration,
+    /// Default online time of every other resource.
+    pub resource_online_time: Duration,
+    pub health_check_interval: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClusterKind {
+    /// Exchange 2007 Cluster Continuous Replication: two mailbox nodes, log shipping, a witness.
+    Ccr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuorumModel {
+    NodeMajority,
+    NodeAndFileShareMajority,
+    /// Unsafe on purpose: every partition believes it may run.
+    Disabled,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailoverPolicy {
+    Automatic,
+    Manual,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MountDial {
+    Lossless,
+    GoodAvailability,
+    BestAvailability,
+}
+
+/// A network segment. `None` fields mean "the emulator's default for this kind of network".
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkDef {
+    pub name: String,
+    pub kind: NetworkKind,
+    pub latency: Option<Duration>,
+    pub jitter: Option<Duration>,
+    pub bandwidth_bits_per_second: Option<u64>,
+    pub mtu_bytes: Option<u32>,
+    pub loss_probability: Option<f64>,
+    /// The switch the network's links run through; a `switch-down` fault cuts all of them at once.
+    pub switch: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkKind {
+    Lan,
+    Wan,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostDef {
+    pub name: String,
+    pub role: HostRole,
+    /// Networks this host has a NIC on, one NIC per network, in file order.
+    pub networks: Vec<String>,
+    pub rack: Option<String>,
+    /// Offset of the host's clock from true time at time zero, in nanoseconds; may be negative.
+    pub clock_offset_nanos: i64,
+    /// Clock drift in parts per million; positive runs fast.
+    pub clock_drift_ppm: f64,
+}
+
+impl HostDef {
+    pub fn has_nic_on(&self, network: &str) -> bool {
+        self.networks.iter().any(|name| name == network)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostRole {
+    /// A cluster node holding database copies.
+    Mailbox,
+    /// A hub transport server: submits client mail and keeps the transport dumpster.
+    Hub,
+    /// A stand-alone file server for the file share witness.
+    Witness,
+}
+
+impl HostRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostRole::Mailbox => "mailbox",
+            HostRole::Hub => "hub",
+            HostRole::Witness => "witness",
+        }
+    }
+}
+
+/// A database (an Exchange 2007 storage group) and its resource group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabaseDef {
+    pub name: String,
+    /// Mailbox hosts holding a copy, in activation preference order; the first starts active.
+    pub copies: Vec<String>,
+    /// The resource group in file order; `start_order` gives the dependency order.
+    pub resources: Vec<ResourceDef>,
+}
+
+impl DatabaseDef {
+    /// The resources in an order that starts every dependency first (stop in reverse). Among
+    /// resources that are ready together, file order decides, so the order is deterministic.
+    pub fn start_order(&self) -> Vec<&ResourceDef> {
+        let mut ordered: Vec<&ResourceDef> = Vec::with_capacity(self.resources.len());
+        while ordered.len() < self.resources.len() {
+            let ready = self.resources.iter().find(|resource| {
+                !ordered.iter().any(|done| done.name == resource.name)
+                    && resource
+                        .depends_on
+                        .iter()
+                        .all(|dependency| ordered.iter().any(|done| &done.name == dependency))
+            });
+            match ready {
+                Some(resource) => ordered.push(resource),
+                // Validation rejects cycles, so this only guards against a hand-built value.
+                None => break,
+            }
+        }
+        ordered
+    }
+
+    /// The one resource of kind `database`.
+    pub fn database_resource(&self) -> Option<&ResourceDef> {
+        self.resources.iter().find(|resource| resource.kind == ResourceKind::Database)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceDef {
+    pub name: String,
+    pub kind: ResourceKind,
+    /// Names of resources in the same database that must be online first.
+    pub depends_on: Vec<String>,
+    /// `None` means the cluster default: `mount_time` for databases, `resource_online_time` otherwise.
+    pub online_time: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceKind {
+    Ip,
+    NetworkName,
+    Database,
+    Generic,
+}
+
+/// Hub transport settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransportSpec {
+    /// Whether hubs keep delivered mail for resubmission after a lossy mount.
+    pub dumpster: bool,
+    /// `MaxDumpsterSizePerStorageGroup`, default 18 MB.
+    pub dumpster_size_bytes: u64,
+    /// `MaxDumpsterTime`, default 7 days.
+    pub dumpster_time: Duration,
+}
+
+/// The client mail load.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkloadSpec {
+    pub rate_per_second: f64,
+    pub message_size_bytes: u64,
+    pub start: Duration,
+    /// When submission stops; the file's default is `duration - checks.quiesce`, filled in here.
+    pub stop: Duration,
+}
+
+/// One scheduled fault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpec {
+    pub at: Duration,
+    pub kind: FaultKind,
+    /// What the fault hits. Kinds with an implied target get it filled in: `witness-*` get
+    /// `Witness`, `resource-crash` and `move` get `OwnerOf(database)`, `corrupt-log` gets
+    /// `PassiveOf(database)` (the copy that receives the log) and `heal-all` gets `All`.
+    pub target: Target,
+    pub network: Option<String>,
+    /// The other end of a link, for `link-*` faults.
+    pub peer: Option<Target>,
+    /// For `link-*` faults: `OneWay` affects only traffic from `target` to `peer`.
+    pub direction: LinkDirection,
+    /// Heal automatically this long after `at`, by the kind's inverse.
+    pub duration: Option<Duration>,
+    pub value: Option<FaultValue>,
+    pub database: Option<String>,
+    /// For `resource-crash`: the resource that fails; `None` means the database resource.
+    pub resource: Option<String>,
+    /// For `move`: the mailbox host that becomes active.
+    pub to: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    PowerOff,
+    PowerOn,
+    PowerCycle,
+    NicDown,
+    NicUp,
+    LinkCut,
+    LinkHeal,
+    LinkLoss,
+    LatencySpike,
+    Mtu,
+    SwitchDown,
+    SwitchUp,
+    WitnessDown,
+    WitnessUp,
+    WitnessSlow,
+    Freeze,
+    Resume,
+    ClockStep,
+    ResourceCrash,
+    Move,
+    CorruptLog,
+    HealAll,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 22] = [
+        FaultKind::PowerOff,
+        FaultKind::PowerOn,
+        FaultKind::PowerCycle,
+        FaultKind::NicDown,
+        FaultKind::NicUp,
+        FaultKind::LinkCut,
+        FaultKind::LinkHeal,
+        FaultKind::LinkLoss,
+        FaultKind::LatencySpike,
+        FaultKind::Mtu,
+        FaultKind::SwitchDown,
+        FaultKind::SwitchUp,
+        FaultKind::WitnessDown,
+        FaultKind::WitnessUp,
+        FaultKind::WitnessSlow,
+        FaultKind::Freeze,
+        FaultKind::Resume,
+        FaultKind::ClockStep,
+        FaultKind::ResourceCrash,
+        FaultKind::Move,
+        FaultKind::CorruptLog,
+        FaultKind::HealAll,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::PowerOff => "power-off",
+            FaultKind::PowerOn => "power-on",
+            FaultKind::PowerCycle => "power-cycle",
+            FaultKind::NicDown => "nic-down",
+            FaultKind::NicUp => "nic-up",
+            FaultKind::LinkCut => "link-cut",
+            FaultKind::LinkHeal => "link-heal",
+            FaultKind::LinkLoss => "link-loss",
+            FaultKind::LatencySpike => "latency-spike",
+            FaultKind::Mtu => "mtu",
+            FaultKind::SwitchDown => "switch-down",
+            FaultKind::SwitchUp => "switch-up",
+            FaultKind::WitnessDown => "witness-down",
+            FaultKind::WitnessUp => "witness-up",
+            FaultKind::WitnessSlow => "witness-slow",
+            FaultKind::Freeze => "freeze",
+            FaultKind::Resume => "resume",
+            FaultKind::ClockStep => "clock-step",
+            FaultKind::ResourceCrash => "resource-crash",
+            FaultKind::Move => "move",
+            FaultKind::CorruptLog => "corrupt-log",
+            FaultKind::HealAll => "heal-all",
+        }
+    }
+
+    /// Whether the kind has an inverse, so it may take an auto-heal `duration`: power-off (power-on),
+    /// nic-down (nic-up), link-cut (link-heal), link-loss, latency-spike and mtu (the network's own
+    /// loss, latency or MTU again), switch-down (switch-up), witness-down and witness-slow
+    /// (witness-up) and freeze (resume). A step, a crash, a move or a heal has nothing to undo.
+    pub fn has_inverse(self) -> bool {
+        matches!(
+            self,
+            FaultKind::PowerOff
+                | FaultKind::NicDown
+                | FaultKind::LinkCut
+                | FaultKind::LinkLoss
+                | FaultKind::LatencySpike
+                | FaultKind::Mtu
+                | FaultKind::SwitchDown
+                | FaultKind::WitnessDown
+                | FaultKind::WitnessSlow
+                | FaultKind::Freeze
+        )
+    }
+
+    /// Whether the kind only repairs, which is allowed during the final quiesce window.
+    pub fn is_heal(self) -> bool {
+        matches!(
+            self,
+            FaultKind::PowerOn
+                | FaultKind::NicUp
+                | FaultKind::LinkHeal
+                | FaultKind::SwitchUp
+                | FaultKind::WitnessUp
+                | FaultKind::Resume
+                | FaultKind::HealAll
+        )
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a fault hits. Role targets are resolved by the world at the instant the fault fires.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    /// The node that owns the first database at fault time.
+    Active,
+    /// The first copy of the first database, in activation preference order, that is not active.
+    Passive,
+    /// The host serving the file share witness.
+    Witness,
+    /// The node that owns the named database at fault time.
+    OwnerOf(String),
+    /// The first non-owner copy of the named database, in activation preference order.
+    PassiveOf(String),
+    /// A host by name.
+    Host(String),
+    /// A switch by name (only `switch-*` faults).
+    Switch(String),
+    /// Everything (only `heal-all`).
+    All,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Active => f.write_str("active"),
+            Target::Passive => f.write_str("passive"),
+            Target::Witness => f.write_str("witness"),
+            Target::OwnerOf(database) => write!(f, "owner-of:{database}"),
+            Target::PassiveOf(database) => write!(f, "passive-of:{database}"),
+            Target::Host(host) => f.write_str(host),
+            Target::Switch(switch) => write!(f, "switch:{switch}"),
+            Target::All => f.write_str("all"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkDirection {
+    OneWay,
+    #[default]
+    Both,
+}
+
+/// The kind-specific magnitude of a fault.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaultValue {
+    /// `link-loss`: chance that each packet is dropped, 0 to 1.
+    Probability(f64),
+    /// `latency-spike`: the added one-way latency; `witness-slow`: the added delay per lock request.
+    Duration(Duration),
+    /// `mtu`: the new MTU of the target's NIC.
+    Bytes(u32),
+    /// `clock-step`: how far the target's clock jumps, in nanoseconds; negative steps back.
+    SignedDuration(i64),
+}
+
+/// Random faults drawn from the run's seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NemesisSpec {
+    pub kinds: Vec<NemesisKind>,
+    /// Mean time between faults (exponentially distributed), default 60 s.
+    pub mean_interval: Duration,
+    /// Upper bound on how long one fault lasts before it heals, default 30 s.
+    pub max_fault_duration: Duration,
+    /// Default: the workload's start.
+    pub start: Duration,
+    /// Default: `duration - checks.quiesce`, filled in here.
+    pub stop: Duration,
+    /// Hosts the nemesis may hit; default every mailbox host.
+    pub targets: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NemesisKind {
+    PowerCycle,
+    NicFlap,
+    LinkCut,
+    OneWayCut,
+    WitnessDown,
+    Freeze,
+    ClockStep,
+    ResourceCrash,
+}
+
+impl NemesisKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NemesisKind::PowerCycle => "power-cycle",
+            NemesisKind::NicFlap => "nic-flap",
+            NemesisKind::LinkCut => "link-cut",
+            NemesisKind::OneWayCut => "one-way-cut",
+            NemesisKind::WitnessDown => "witness-down",
+            NemesisKind::Freeze => "freeze",
+            NemesisKind::ClockStep => "clock-step",
+            NemesisKind::ResourceCrash => "resource-crash",
+        }
+    }
+}
+
+/// What the checkers hold the run to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckSpec {
+    /// Recovery time objective: the longest acceptable outage after one fault.
+    pub rto: Duration,
+    /// Acknowledged messages that may be missing after heal and quiesce.
+    pub max_lost_acked: u64,
+    /// After the final heal the cluster must converge within this long.
+    pub liveness_bound: Duration,
+    /// Fault-free time at the end of the run before loss and liveness are judged.
+    pub quiesce: Duration,
+    /// A window in which the service is expected to be down, so the outage is not held against the RTO.
+    pub expected_outage: Option<OutageWindow>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutageWindow {
+    pub from: Duration,
+    /// `None` means until the end of the run.
+    pub to: Option<Duration>,
+}

@@ -1,0 +1,155 @@
+//! Turns a validated scenario into emulators, failover configuration and node/hub slots.
+
+use crate::scenario::{self, HostRole, NetworkKind, Scenario};
+use emulators::fabric::{Fabric, NetworkSpec};
+use emulators::{HostId, NetworkId};
+use failover::config::{DatabaseConfig, ResourceConfig, ResourceKind};
+use failover::{
+    ClusterConfig, DbId, FailoverPolicy, HubConfig, HubId, MountDial, NodeId, PathId, QuorumModel,
+};
+use std::time::Duration;
+
+pub fn network_spec(def: &scenario::NetworkDef) -> NetworkSpec {
+    let mut spec = match def.kind {
+        NetworkKind::Lan => NetworkSpec::lan(def.name.clone()),
+        NetworkKind::Wan => NetworkSpec::wan(def.name.clone()),
+    };
+    if let Some(latency) = def.latency {
+        spec.latency = latency;
+    }
+    if let Some(jitter) = def.jitter {
+        spec.jitter = jitter;
+    }
+    if let Some(bandwidth) = def.bandwidth_bits_per_second {
+        spec.bandwidth_bits_per_second = bandwidth;
+    }
+    if let Some(mtu) = def.mtu_bytes {
+        spec.mtu_bytes = mtu;
+    }
+    if let Some(loss) = def.loss_probability {
+        spec.loss_probability = loss;
+    }
+    spec.switch = def.switch.clone();
+    spec
+}
+
+/// Builds the fabric: one network per `[[network]]`, one NIC per host per listed network.
+pub fn fabric(scenario: &Scenario, seeds: &kernel::SeedTree) -> (Fabric, Vec<NetworkId>) {
+    let mut fabric = Fabric::new(seeds);
+    let networks: Vec<NetworkId> =
+        scenario.networks.iter().map(|def| fabric.add_network(network_spec(def))).collect();
+    for (index, host) in scenario.hosts.iter().enumerate() {
+        for name in &host.networks {
+            if let Some(position) = scenario.networks.iter().position(|def| &def.name == name) {
+                fabric.attach(HostId(index as u32), networks[position]);
+            }
+        }
+    }
+    (fabric, networks)
+}
+
+/// The failover configuration the administrator set, translated field by field.
+pub fn cluster_config(scenario: &Scenario, mailbox_hosts: &[usize], hub_hosts: &[usize]) -> ClusterConfig {
+    let spec = &scenario.cluster;
+    let node_of = |host_name: &str| {
+        mailbox_hosts
+            .iter()
+            .position(|&index| scenario.hosts[index].name == host_name)
+            .map(|position| NodeId(position as u16))
+    };
+    // Heartbeats go on every network that some pair of mailbox hosts shares.
+    let paths: Vec<PathId> = scenario
+        .networks
+        .iter()
+        .enumerate()
+        .filter(|(_, network)| {
+            mailbox_hosts.iter().filter(|&&host| scenario.hosts[host].has_nic_on(&network.name)).count() >= 2
+        })
+        .map(|(index, _)| PathId(index as u16))
+        .collect();
+    let databases = scenario
+        .databases
+        .iter()
+        .enumerate()
+        .map(|(index, db)| DatabaseConfig {
+            id: DbId(index as u16),
+            name: db.name.clone(),
+            copies: db.copies.iter().filter_map(|host| node_of(host)).collect(),
+            resources: db
+                .resources
+                .iter()
+                .map(|resource| ResourceConfig {
+                    name: resource.name.clone(),
+                    kind: match resource.kind {
+                        scenario::ResourceKind::Ip => ResourceKind::Ip,
+                        scenario::ResourceKind::NetworkName => ResourceKind::NetworkName,
+                        scenario::ResourceKind::Database => ResourceKind::Database,
+                        scenario::ResourceKind::Generic => ResourceKind::Generic,
+                    },
+                    depends_on: resource
+                        .depends_on
+                        .iter()
+                        .filter_map(|dependency| db.resources.iter().position(|r| &r.name == dependency))
+                        .collect(),
+                    online_time: resource.online_time.unwrap_or(
+                        if resource.kind == scenario::ResourceKind::Database {
+                            spec.mount_time
+                        } else {
+                            spec.resource_online_time
+                        },
+                    ),
+                })
+                .collect(),
+        })
+        .collect();
+    ClusterConfig {
+        nodes: (0..mailbox_hosts.len()).map(|index| NodeId(index as u16)).collect(),
+        hubs: (0..hub_hosts.len()).map(|index| HubId(index as u16)).collect(),
+        paths,
+        quorum: match spec.quorum {
+            scenario::QuorumModel::NodeMajority => QuorumModel::NodeMajority,
+            scenario::QuorumModel::NodeAndFileShareMajority => QuorumModel::NodeAndFileShareMajority,
+            scenario::QuorumModel::Disabled => QuorumModel::Disabled,
+        },
+        heartbeat_interval: spec.heartbeat_interval,
+        heartbeat_threshold: spec.heartbeat_threshold,
+        failover: match spec.failover {
+            scenario::FailoverPolicy::Automatic => FailoverPolicy::Automatic,
+            scenario::FailoverPolicy::Manual => FailoverPolicy::Manual,
+        },
+        mount_dial: match spec.mount_dial {
+            scenario::MountDial::Lossless => MountDial::Lossless,
+            scenario::MountDial::GoodAvailability => MountDial::GoodAvailability,
+            scenario::MountDial::BestAvailability => MountDial::BestAvailability,
+        },
+        local_restart_attempts: spec.local_restart_attempts,
+        witness_arbitration_delay: spec.witness_arbitration_delay,
+        witness_lease: spec.witness_lease,
+        takeover_margin: spec.takeover_margin,
+        inspect_attempts: spec.inspect_attempts,
+        log_size_bytes: spec.log_size_bytes,
+        log_roll_idle: spec.log_roll_idle,
+        replay_time_per_log: spec.replay_time_per_log,
+        llr_depth: 10,
+        full_reseed_time: Duration::from_secs(120),
+        copy_timeout: Duration::from_secs(10),
+        acll_timeout: Duration::from_secs(10),
+        resubmit_margin: Duration::from_secs(60),
+        health_check_interval: spec.health_check_interval,
+        databases,
+    }
+}
+
+pub fn hub_config(scenario: &Scenario) -> HubConfig {
+    HubConfig {
+        dumpster_enabled: scenario.transport.dumpster,
+        dumpster_size_bytes: scenario.transport.dumpster_size_bytes,
+        dumpster_time: scenario.transport.dumpster_time,
+        delivery_retry: Duration::from_secs(5),
+    }
+}
+
+/// Host indexes by role, in file order.
+pub fn hosts_with_role(scenario: &Scenario, role: HostRole) -> Vec<usize> {
+    scenario.hosts.iter().enumerate().filter(|(_, host)| host.role == role).map(|(index, _)| index).collect()
+}

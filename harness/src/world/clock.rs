@@ -1,0 +1,87 @@
+//! Per-node clocks: an offset, a drift and steps on top of true time.
+//!
+//! A node's software only ever sees its own clock; checkers only ever see true time. Converting the
+//! node's wake-up requests back to true time rounds up, so a timer never fires before its local time.
+
+use failover::LocalTime;
+use kernel::SimTime;
+
+#[derive(Clone, Debug)]
+pub struct NodeClock {
+    offset_nanos: i64,
+    drift_ppm: f64,
+    /// Sum of every clock-step fault so far.
+    steps_nanos: i64,
+}
+
+/// Local clocks start far from zero so that negative offsets and steps stay representable.
+const CLOCK_BASE_NANOS: i64 = 1_000_000 * 1_000_000_000;
+
+impl NodeClock {
+    pub fn new(offset_nanos: i64, drift_ppm: f64) -> Self {
+        NodeClock { offset_nanos, drift_ppm, steps_nanos: 0 }
+    }
+
+    pub fn step(&mut self, nanos: i64) {
+        self.steps_nanos += nanos;
+    }
+
+    fn rate(&self) -> f64 {
+        1.0 + self.drift_ppm / 1_000_000.0
+    }
+
+    fn shift(&self) -> i64 {
+        CLOCK_BASE_NANOS + self.offset_nanos + self.steps_nanos
+    }
+
+    pub fn local(&self, now: SimTime) -> LocalTime {
+        let elapsed = now.as_nanos() as i64;
+        let scaled = if self.drift_ppm == 0.0 { elapsed } else { (elapsed as f64 * self.rate()) as i64 };
+        LocalTime((self.shift() + scaled).max(0) as u64)
+    }
+
+    /// The earliest true time at which the local clock reads at least `local`.
+    pub fn true_time(&self, local: LocalTime) -> SimTime {
+        let scaled = local.0 as i64 - self.shift();
+        if scaled <= 0 {
+            return SimTime::ZERO;
+        }
+        let nanos = if self.drift_ppm == 0.0 { scaled } else { (scaled as f64 / self.rate()).ceil() as i64 };
+        let mut at = SimTime::from_nanos(nanos.max(0) as u64);
+        // Float rounding must never make a timer fire early.
+        while self.local(at) < local {
+            at = SimTime::from_nanos(at.as_nanos() + 1);
+        }
+        at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_without_offset_or_drift_tracks_true_time() {
+        let clock = NodeClock::new(0, 0.0);
+        let at = SimTime::from_secs(5);
+        assert_eq!(clock.true_time(clock.local(at)), at);
+        assert_eq!(clock.local(at).since(clock.local(SimTime::ZERO)).as_secs(), 5);
+    }
+
+    #[test]
+    fn a_fast_clock_reaches_a_local_deadline_early_in_true_time() {
+        let clock = NodeClock::new(0, 1_000.0); // 0.1 % fast
+        let deadline = clock.local(SimTime::ZERO) + std::time::Duration::from_secs(1_000);
+        let at = clock.true_time(deadline);
+        assert!(at < SimTime::from_secs(1_000));
+        assert!(clock.local(at) >= deadline);
+    }
+
+    #[test]
+    fn a_step_moves_local_time_but_not_true_time() {
+        let mut clock = NodeClock::new(-30_000_000_000, 0.0);
+        let before = clock.local(SimTime::from_secs(10));
+        clock.step(60_000_000_000);
+        assert_eq!(clock.local(SimTime::from_secs(10)).since(before).as_secs(), 60);
+    }
+}

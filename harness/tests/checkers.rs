@@ -1,0 +1,1051 @@
+//! The checkers against small hand-made histories: for every checker, histories it must fail (with
+//! the right kind at the right time) and correct histories it must pass, plus malformed and truncated
+//! histories that must never panic.
+
+use harness::check::{CheckConfig, CheckReport, check_all};
+use harness::history::{DismountReason, Event, History, Name};
+use harness::verdict::{Violation, ViolationKind};
+use kernel::SimTime;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ViolationKind::{DataLoss, Lineage, Liveness, Quorum, Rto, SplitBrain};
+
+fn name(text: &str) -> Name {
+    Arc::from(text)
+}
+
+/// Builds a history in time order: `at_ms` moves the clock, every other method records one event then.
+struct HistoryBuilder {
+    history: History,
+    now: SimTime,
+}
+
+impl HistoryBuilder {
+    fn new() -> Self {
+        HistoryBuilder { history: History::new(), now: SimTime::ZERO }
+    }
+
+    fn at_ms(mut self, ms: u64) -> Self {
+        self.now = SimTime::from_millis(ms);
+        self
+    }
+
+    fn push(mut self, event: Event) -> Self {
+        self.history.push(self.now, event);
+        self
+    }
+
+    fn started(self) -> Self {
+        self.push(Event::RunStarted { scenario: name("hand-made"), seed: 1 })
+    }
+
+    fn mounted(self, node: &str, db: &str, epoch: u64, generation: u64) -> Self {
+        self.push(Event::Mounted { node: name(node), db: name(db), epoch, generation, lost_logs: 0 })
+    }
+
+    fn dismounted(self, node: &str, db: &str) -> Self {
+        self.push(Event::Dismounted { node: name(node), db: name(db), reason: DismountReason::Moved })
+    }
+
+    fn committed(self, node: &str, db: &str, msg: u64, epoch: u64, generation: u64) -> Self {
+        self.push(Event::Committed { node: name(node), db: name(db), msg, epoch, generation })
+    }
+
+    fn acked(self, msg: u64, db: &str, node: &str, epoch: u64) -> Self {
+        self.push(Event::Acked { msg, db: name(db), node: name(node), epoch })
+    }
+
+    /// A commit and its acknowledgement, the normal path of one message.
+    fn delivered(self, node: &str, db: &str, msg: u64, epoch: u64, generation: u64) -> Self {
+        self.committed(node, db, msg, epoch, generation).acked(msg, db, node, epoch)
+    }
+
+    fn suppressed(self, node: &str, db: &str, msg: u64) -> Self {
+        self.push(Event::DuplicateSuppressed { node: name(node), db: name(db), msg })
+    }
+
+    fn closed(self, node: &str, db: &str, generation: u64, epoch: u64) -> Self {
+        self.push(Event::LogClosed { node: name(node), db: name(db), generation, epoch })
+    }
+
+    fn replayed(self, node: &str, db: &str, generation: u64, epoch: u64, messages: &[u64]) -> Self {
+        let messages = messages.to_vec();
+        self.push(Event::LogReplayed { node: name(node), db: name(db), generation, epoch, messages })
+    }
+
+    fn rolled_back(self, node: &str, db: &str, to_generation: u64) -> Self {
+        self.push(Event::RolledBack { node: name(node), db: name(db), to_generation })
+    }
+
+    fn reseeded(self, node: &str, db: &str, source: &str, generation: u64) -> Self {
+        self.push(Event::Reseeded { node: name(node), db: name(db), source: name(source), generation })
+    }
+
+    fn host_down(self, host: &str, reason: &str) -> Self {
+        self.push(Event::HostDown { host: name(host), reason: name(reason) })
+    }
+
+    fn host_up(self, host: &str) -> Self {
+        self.push(Event::HostUp { host: name(host), boot: true })
+    }
+
+    fn quorum(self, node: &str, quorate: bool, votes: &[&str], total_votes: u32) -> Self {
+        let votes = votes.iter().map(|vote| name(vote)).collect();
+        self.push(Event::Quorum { node: name(node), quorate, votes, total_votes })
+    }
+
+    fn witness_lease(self, host: &str, until_ms: u64) -> Self {
+        self.push(Event::WitnessLease { host: name(host), until: SimTime::from_millis(until_ms) })
+    }
+
+    fn witness_reset(self) -> Self {
+        self.push(Event::WitnessReset { reason: name("released") })
+    }
+
+    fn fault(self, kind: &str, target: &str) -> Self {
+        self.push(Event::Fault { kind: name(kind), target: name(target), detail: String::new() })
+    }
+
+    fn failover(self, db: &str, from: &str, to: &str, epoch: u64) -> Self {
+        let from = Some(name(from));
+        self.push(Event::Failover { db: name(db), from, to: name(to), epoch, reason: name("node-down") })
+    }
+
+    /// Ends the run with `run-ended` at the current instant.
+    fn ended(self) -> History {
+        self.push(Event::RunEnded).history
+    }
+
+    /// The history as recorded so far, without `run-ended` (a run cut short).
+    fn cut(self) -> History {
+        self.history
+    }
+}
+
+/// Budgets for a run ending at `end_ms`: RTO 30 s, no loss allowed, the liveness checkpoint at the end.
+fn config(end_ms: u64) -> CheckConfig {
+    CheckConfig {
+        rto: Duration::from_secs(30),
+        max_lost_acked: 0,
+        liveness_bound: Duration::from_millis(end_ms),
+        expected_outage: None,
+        final_heal: SimTime::ZERO,
+        end: SimTime::from_millis(end_ms),
+        copy_lag_tolerance: CheckConfig::DEFAULT_COPY_LAG_TOLERANCE,
+    }
+}
+
+/// The violations of one kind, as (time in ms, detail).
+fn found(report: &CheckReport, kind: ViolationKind) -> Vec<(u64, &str)> {
+    report
+        .violations
+        .iter()
+        .filter(|violation| violation.check == kind)
+        .map(|violation| (violation.time_ms, violation.detail.as_str()))
+        .collect()
+}
+
+fn times(report: &CheckReport, kind: ViolationKind) -> Vec<u64> {
+    found(report, kind).into_iter().map(|(time, _)| time).collect()
+}
+
+fn assert_clean(report: &CheckReport) {
+    assert!(report.violations.is_empty(), "expected no violations, got {:#?}", report.violations);
+}
+
+/// A correct lossy failover of SG1 from n1 to n2 over three nodes, with n1 rolled back on return.
+fn lossy_failover() -> HistoryBuilder {
+    HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .quorum("n1", true, &["n1", "n2", "n3"], 3)
+        .quorum("n2", true, &["n1", "n2", "n3"], 3)
+        .quorum("n3", true, &["n1", "n2", "n3"], 3)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(200)
+        .delivered("n1", "SG1", 1, 1, 1)
+        .at_ms(300)
+        .delivered("n1", "SG1", 2, 1, 1)
+        .at_ms(400)
+        .closed("n1", "SG1", 1, 1)
+        .at_ms(500)
+        .replayed("n2", "SG1", 1, 1, &[1, 2])
+        .replayed("n3", "SG1", 1, 1, &[1, 2])
+        .at_ms(600)
+        .delivered("n1", "SG1", 3, 1, 2)
+        .at_ms(1_000)
+        .fault("power-off", "n1")
+        .host_down("n1", "power")
+        .quorum("n2", true, &["n2", "n3"], 3)
+        .quorum("n3", true, &["n2", "n3"], 3)
+        .at_ms(6_000)
+        .failover("SG1", "n1", "n2", 2)
+        .mounted("n2", "SG1", 2, 1)
+        .committed("n2", "SG1", 3, 2, 2)
+        .at_ms(6_100)
+        .delivered("n2", "SG1", 4, 2, 2)
+        .at_ms(6_200)
+        .closed("n2", "SG1", 2, 2)
+        .at_ms(6_300)
+        .replayed("n3", "SG1", 2, 2, &[3, 4])
+        .at_ms(10_000)
+        .fault("power-on", "n1")
+        .host_up("n1")
+        .at_ms(10_100)
+        .quorum("n1", true, &["n1", "n2", "n3"], 3)
+        .at_ms(11_000)
+        .rolled_back("n1", "SG1", 1)
+        .at_ms(11_100)
+        .replayed("n1", "SG1", 2, 2, &[3, 4])
+        .at_ms(12_000)
+        .delivered("n2", "SG1", 5, 2, 3)
+        .at_ms(12_500)
+        .closed("n2", "SG1", 3, 2)
+        .at_ms(12_600)
+        .replayed("n1", "SG1", 3, 2, &[5])
+        .replayed("n3", "SG1", 3, 2, &[5])
+        .at_ms(20_000)
+}
+
+#[test]
+fn a_correct_lossy_failover_with_resubmission_passes_every_check() {
+    let report = check_all(&lossy_failover().ended(), &config(20_000));
+    assert_clean(&report);
+    assert_eq!(report.metrics.acked, 5);
+    assert_eq!(report.metrics.failovers, 1);
+    assert_eq!(report.metrics.lost_acked, 0);
+    assert_eq!(report.metrics.lost_window_ms, None);
+    assert_eq!(report.metrics.duplicates, 0);
+    assert_eq!(report.metrics.rto_ms, 5_000);
+    assert_eq!(report.metrics.simulated_ms, 20_000);
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+}
+
+// Single writer.
+
+#[test]
+fn overlapping_mounts_on_two_nodes_are_split_brain() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(200)
+        .mounted("n2", "SG1", 2, 0)
+        .at_ms(300)
+        .ended();
+    let report = check_all(&history, &config(300));
+    let split = found(&report, SplitBrain);
+    assert_eq!(split.len(), 1, "{split:?}");
+    assert_eq!(split[0].0, 200);
+    assert!(split[0].1.contains("n1 (epoch 1") && split[0].1.contains("n2 (epoch 2"), "{}", split[0].1);
+}
+
+#[test]
+fn a_dismount_before_the_next_mount_is_a_clean_switchover() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .delivered("n1", "SG1", 1, 1, 1)
+        .at_ms(200)
+        .closed("n1", "SG1", 1, 1)
+        .replayed("n2", "SG1", 1, 1, &[1])
+        .dismounted("n1", "SG1")
+        .mounted("n2", "SG1", 2, 1)
+        .at_ms(300)
+        .replayed("n1", "SG1", 1, 1, &[1])
+        .ended();
+    assert_clean(&check_all(&history, &config(300)));
+}
+
+#[test]
+fn a_mount_in_the_same_instant_before_the_old_owner_dismounts_is_split_brain() {
+    // Within one instant the history's causal order decides: n2 mounted while n1 still had it.
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(200)
+        .mounted("n2", "SG1", 2, 0)
+        .dismounted("n1", "SG1")
+        .ended();
+    assert_eq!(times(&check_all(&history, &config(200)), SplitBrain), vec![200]);
+}
+
+#[test]
+fn a_frozen_owner_keeps_its_mount_until_it_dismounts() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .host_down("n1", "freeze")
+        .at_ms(5_000)
+        .mounted("n2", "SG1", 2, 0)
+        .at_ms(8_000)
+        .host_up("n1")
+        .dismounted("n1", "SG1")
+        .at_ms(9_000)
+        .ended();
+    let report = check_all(&history, &config(9_000));
+    assert_eq!(times(&report, SplitBrain), vec![5_000]);
+}
+
+#[test]
+fn a_powered_off_owner_loses_its_mount() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .host_down("n1", "power")
+        .at_ms(5_000)
+        .mounted("n2", "SG1", 2, 0)
+        .at_ms(9_000)
+        .ended();
+    let report = check_all(&history, &config(9_000));
+    assert!(times(&report, SplitBrain).is_empty(), "{:#?}", report.violations);
+}
+
+#[test]
+fn a_commit_by_a_node_without_the_mount_is_split_brain() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(200)
+        .committed("n2", "SG1", 7, 1, 1)
+        .ended();
+    let report = check_all(&history, &config(200));
+    let split = found(&report, SplitBrain);
+    assert_eq!(split.len(), 1, "{split:?}");
+    assert_eq!(split[0].0, 200);
+    assert!(split[0].1.contains("without having SG1 mounted"), "{}", split[0].1);
+}
+
+#[test]
+fn a_resumed_zombie_writing_in_a_stale_epoch_is_split_brain() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .host_down("n1", "freeze")
+        .at_ms(5_000)
+        .mounted("n2", "SG1", 2, 0)
+        .at_ms(8_000)
+        .host_up("n1")
+        .committed("n1", "SG1", 9, 1, 1)
+        .dismounted("n1", "SG1")
+        .ended();
+    let report = check_all(&history, &config(8_000));
+    let split = found(&report, SplitBrain);
+    assert_eq!(times(&report, SplitBrain), vec![5_000, 8_000]);
+    assert!(split[1].1.contains("stale epoch 1") && split[1].1.contains("epoch 2"), "{}", split[1].1);
+}
+
+#[test]
+fn an_acknowledgement_from_an_epoch_that_never_committed_is_split_brain() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .committed("n1", "SG1", 4, 1, 1)
+        .at_ms(150)
+        .acked(4, "SG1", "n1", 2)
+        .ended();
+    assert_eq!(times(&check_all(&history, &config(150)), SplitBrain), vec![150]);
+}
+
+#[test]
+fn an_acknowledged_duplicate_that_the_store_suppressed_is_not_split_brain() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .committed("n1", "SG1", 4, 1, 1)
+        .at_ms(200)
+        .suppressed("n1", "SG1", 4)
+        .acked(4, "SG1", "n1", 1)
+        .ended();
+    assert_clean(&check_all(&history, &config(200)));
+}
+
+// Data loss.
+
+#[test]
+fn an_acknowledged_message_missing_from_the_final_active_copy_is_lost() {
+    // Message 3 was acknowledged in n1's open generation 2, which was never shipped; nothing resubmits it.
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .delivered("n1", "SG1", 1, 1, 1)
+        .at_ms(400)
+        .closed("n1", "SG1", 1, 1)
+        .replayed("n2", "SG1", 1, 1, &[1])
+        .at_ms(500)
+        .delivered("n1", "SG1", 3, 1, 2)
+        .at_ms(700)
+        .delivered("n1", "SG1", 4, 1, 2)
+        .at_ms(1_000)
+        .host_down("n1", "power")
+        .at_ms(1_500)
+        .mounted("n2", "SG1", 2, 1)
+        .at_ms(3_000)
+        .ended();
+    let report = check_all(&history, &config(3_000));
+    let loss = found(&report, DataLoss);
+    assert_eq!(loss.len(), 1, "{loss:?}");
+    assert_eq!(loss[0].0, 3_000);
+    assert!(loss[0].1.starts_with("2 acknowledged messages of SG1 are missing"), "{}", loss[0].1);
+    assert_eq!(report.metrics.lost_acked, 2);
+    assert_eq!(report.metrics.lost_window_ms, Some((500, 700)));
+}
+
+#[test]
+fn a_loss_within_the_declared_bound_is_not_a_violation() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .delivered("n1", "SG1", 1, 1, 1)
+        .at_ms(400)
+        .closed("n1", "SG1", 1, 1)
+        .replayed("n2", "SG1", 1, 1, &[1])
+        .at_ms(500)
+        .delivered("n1", "SG1", 3, 1, 2)
+        .at_ms(1_000)
+        .host_down("n1", "power")
+        .at_ms(1_500)
+        .mounted("n2", "SG1", 2, 1)
+        .at_ms(3_000)
+        .ended();
+    let mut budgets = config(3_000);
+    budgets.max_lost_acked = 1;
+    let report = check_all(&history, &budgets);
+    assert!(times(&report, DataLoss).is_empty(), "{:#?}", report.violations);
+    assert_eq!(report.metrics.lost_acked, 1);
+    assert_eq!(report.metrics.lost_window_ms, Some((500, 500)));
+}
+
+#[test]
+fn a_message_present_twice_in_the_final_copy_counts_as_one_duplicate() {
+    // The hub resubmitted message 1 after the lossy mount and the store did not suppress it.
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .delivered("n1", "SG1", 1, 1, 1)
+        .delivered("n1", "SG1", 2, 1, 1)
+        .at_ms(400)
+        .closed("n1", "SG1", 1, 1)
+        .replayed("n2", "SG1", 1, 1, &[1, 2])
+        .at_ms(1_000)
+        .host_down("n1", "power")
+        .at_ms(1_500)
+        .mounted("n2", "SG1", 2, 1)
+        .committed("n2", "SG1", 1, 2, 2)
+        .committed("n2", "SG1", 2, 2, 2)
+        .committed("n2", "SG1", 2, 2, 2)
+        .at_ms(3_000)
+        .ended();
+    let report = check_all(&history, &config(3_000));
+    assert_eq!(report.metrics.duplicates, 2);
+    assert!(times(&report, DataLoss).is_empty(), "{:#?}", report.violations);
+}
+
+#[test]
+fn a_replayed_generation_replaces_rather_than_duplicates() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .delivered("n1", "SG1", 1, 1, 1)
+        .closed("n1", "SG1", 1, 1)
+        .replayed("n2", "SG1", 1, 1, &[1])
+        .replayed("n2", "SG1", 1, 1, &[1])
+        .dismounted("n1", "SG1")
+        .mounted("n2", "SG1", 2, 1)
+        .ended();
+    let report = check_all(&history, &config(100));
+    assert_eq!(report.metrics.duplicates, 0);
+    assert_clean(&report);
+}
+
+#[test]
+fn with_no_active_copy_at_the_end_loss_is_noted_not_reported() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .delivered("n1", "SG1", 1, 1, 1)
+        .at_ms(200)
+        .host_down("n1", "power")
+        .at_ms(300)
+        .ended();
+    let report = check_all(&history, &config(300));
+    assert!(times(&report, DataLoss).is_empty());
+    assert!(
+        report.notes.iter().any(|note| note.contains("data loss of SG1 was not judged")),
+        "{:?}",
+        report.notes
+    );
+    assert_eq!(times(&report, Liveness), vec![300]);
+}
+
+#[test]
+fn with_two_active_copies_at_the_end_each_is_judged() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .delivered("n1", "SG1", 1, 1, 1)
+        .at_ms(200)
+        .mounted("n2", "SG1", 2, 0)
+        .delivered("n2", "SG1", 2, 2, 1)
+        .at_ms(300)
+        .ended();
+    let report = check_all(&history, &config(300));
+    let loss = found(&report, DataLoss);
+    assert_eq!(loss.len(), 2, "{loss:?}");
+    assert!(loss[0].1.contains("active copy on n1") && loss[1].1.contains("active copy on n2"), "{loss:?}");
+    assert_eq!(times(&report, SplitBrain), vec![200]);
+}
+
+// Lineage.
+
+/// n1 writes generations 1 and 2 in epoch 1; only generation 1 reaches n2, which takes over in epoch 2
+/// at generation 1, so n1's generation 2 is deposed from 5 s on.
+fn diverged() -> HistoryBuilder {
+    HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .delivered("n1", "SG1", 1, 1, 1)
+        .at_ms(200)
+        .closed("n1", "SG1", 1, 1)
+        .replayed("n2", "SG1", 1, 1, &[1])
+        .replayed("n3", "SG1", 1, 1, &[1])
+        .at_ms(300)
+        .delivered("n1", "SG1", 2, 1, 2)
+        .at_ms(400)
+        .closed("n1", "SG1", 2, 1)
+        .at_ms(1_000)
+        .host_down("n1", "freeze")
+        .at_ms(5_000)
+        .host_up("n1")
+        .dismounted("n1", "SG1")
+        .mounted("n2", "SG1", 2, 1)
+        .delivered("n2", "SG1", 3, 2, 2)
+        .closed("n2", "SG1", 2, 2)
+}
+
+#[test]
+fn replaying_a_deposed_generation_breaks_lineage() {
+    let history = diverged().at_ms(6_000).replayed("n3", "SG1", 2, 1, &[2]).ended();
+    let mut budgets = config(6_000);
+    budgets.max_lost_acked = 1;
+    let report = check_all(&history, &budgets);
+    let lineage = found(&report, Lineage);
+    assert_eq!(lineage.len(), 1, "{lineage:?}");
+    assert_eq!(lineage[0].0, 6_000);
+    assert!(
+        lineage[0].1.contains("generation 2 of epoch 1") && lineage[0].1.contains("epoch 2"),
+        "{}",
+        lineage[0].1
+    );
+}
+
+#[test]
+fn replaying_a_generation_before_it_was_deposed_keeps_lineage() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .delivered("n1", "SG1", 1, 1, 1)
+        .closed("n1", "SG1", 1, 1)
+        .at_ms(200)
+        .replayed("n2", "SG1", 1, 1, &[1])
+        .at_ms(300)
+        .dismounted("n1", "SG1")
+        .mounted("n2", "SG1", 2, 1)
+        .ended();
+    let report = check_all(&history, &config(300));
+    assert!(times(&report, Lineage).is_empty(), "{:#?}", report.violations);
+}
+
+#[test]
+fn a_diverged_former_active_that_mounts_without_reseed_breaks_lineage() {
+    let history =
+        diverged().at_ms(7_000).dismounted("n2", "SG1").mounted("n1", "SG1", 3, 2).at_ms(8_000).ended();
+    let mut budgets = config(8_000);
+    budgets.max_lost_acked = 1;
+    let report = check_all(&history, &budgets);
+    let lineage = found(&report, Lineage);
+    assert_eq!(lineage.len(), 1, "{lineage:?}");
+    assert_eq!(lineage[0].0, 7_000);
+    assert!(lineage[0].1.starts_with("n1 mounted SG1 in epoch 3"), "{}", lineage[0].1);
+}
+
+#[test]
+fn a_rolled_back_former_active_may_mount_again() {
+    let history = diverged()
+        .at_ms(6_000)
+        .rolled_back("n1", "SG1", 1)
+        .replayed("n1", "SG1", 2, 2, &[3])
+        .replayed("n3", "SG1", 2, 2, &[3])
+        .at_ms(7_000)
+        .dismounted("n2", "SG1")
+        .mounted("n1", "SG1", 3, 2)
+        .at_ms(8_000)
+        .ended();
+    let mut budgets = config(8_000);
+    budgets.max_lost_acked = 1;
+    let report = check_all(&history, &budgets);
+    assert_clean(&report);
+    assert_eq!(report.metrics.lost_acked, 1);
+}
+
+#[test]
+fn a_former_active_reseeded_from_the_new_active_may_mount_again() {
+    let history = diverged()
+        .at_ms(6_000)
+        .reseeded("n1", "SG1", "n2", 2)
+        .replayed("n3", "SG1", 2, 2, &[3])
+        .at_ms(7_000)
+        .dismounted("n2", "SG1")
+        .mounted("n1", "SG1", 3, 2)
+        .at_ms(8_000)
+        .ended();
+    let mut budgets = config(8_000);
+    budgets.max_lost_acked = 1;
+    assert_clean(&check_all(&history, &budgets));
+}
+
+// Quorum.
+
+#[test]
+fn two_quorum_claims_with_disjoint_votes_are_two_partitions() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .witness_lease("n1", 60_000)
+        .quorum("n1", true, &["n1", "witness"], 3)
+        .at_ms(2_000)
+        .quorum("n2", true, &["n2", "n3"], 3)
+        .at_ms(3_000)
+        .ended();
+    let report = check_all(&history, &config(3_000));
+    let quorum = found(&report, Quorum);
+    assert_eq!(quorum.len(), 1, "{quorum:?}");
+    assert_eq!(quorum[0].0, 2_000);
+    assert!(quorum[0].1.contains("disjoint votes"), "{}", quorum[0].1);
+}
+
+#[test]
+fn a_claim_on_a_witness_lease_the_node_does_not_hold_is_not_quorum() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .witness_lease("n2", 60_000)
+        .quorum("n2", true, &["n2", "witness"], 3)
+        .at_ms(2_000)
+        .quorum("n1", true, &["n1", "witness"], 3)
+        .at_ms(3_000)
+        .ended();
+    let report = check_all(&history, &config(3_000));
+    let quorum = found(&report, Quorum);
+    assert_eq!(quorum.len(), 2, "{quorum:?}");
+    assert!(quorum.iter().all(|(time, _)| *time == 2_000));
+    assert!(quorum.iter().any(|(_, detail)| detail.contains("held by n2")), "{quorum:?}");
+}
+
+#[test]
+fn a_claim_that_outlives_its_witness_lease_fails_at_the_expiry() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .witness_lease("n1", 5_000)
+        .quorum("n1", true, &["n1", "witness"], 3)
+        .at_ms(8_000)
+        .ended();
+    let report = check_all(&history, &config(8_000));
+    assert_eq!(times(&report, Quorum), vec![5_000]);
+}
+
+#[test]
+fn a_node_that_stops_counting_the_witness_before_its_lease_ends_passes() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .witness_lease("n1", 5_000)
+        .quorum("n1", true, &["n1", "witness"], 3)
+        .at_ms(4_000)
+        .quorum("n1", false, &["n1"], 3)
+        .at_ms(4_500)
+        .witness_lease("n2", 20_000)
+        .quorum("n2", true, &["n2", "witness"], 3)
+        .at_ms(10_000)
+        .witness_lease("n2", 30_000)
+        .at_ms(19_000)
+        .quorum("n2", false, &["n2"], 3)
+        .witness_reset()
+        .at_ms(30_000)
+        .ended();
+    assert_clean(&check_all(&history, &config(30_000)));
+}
+
+#[test]
+fn a_claim_ends_when_its_host_goes_down() {
+    // n1's claim would be disjoint from n2's, but n1 lost power before n2 claimed.
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .witness_lease("n1", 3_000)
+        .quorum("n1", true, &["n1", "witness"], 3)
+        .at_ms(2_000)
+        .host_down("n1", "power")
+        .at_ms(4_000)
+        .witness_lease("n2", 30_000)
+        .quorum("n2", true, &["n2", "witness"], 3)
+        .at_ms(9_000)
+        .ended();
+    assert_clean(&check_all(&history, &config(9_000)));
+}
+
+// Recovery time.
+
+#[test]
+fn an_outage_longer_than_the_rto_is_reported_with_its_duration() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(900)
+        .fault("power-off", "n1")
+        .at_ms(1_000)
+        .host_down("n1", "power")
+        .at_ms(40_000)
+        .mounted("n2", "SG1", 2, 0)
+        .at_ms(50_000)
+        .ended();
+    let report = check_all(&history, &config(50_000));
+    let rto = found(&report, Rto);
+    assert_eq!(rto.len(), 1, "{rto:?}");
+    assert_eq!(rto[0].0, 1_000);
+    assert!(rto[0].1.contains("39s against an RTO of 30s"), "{}", rto[0].1);
+    assert!(rto[0].1.contains("power-off on n1"), "{}", rto[0].1);
+    assert_eq!(report.metrics.rto_ms, 39_000);
+}
+
+#[test]
+fn an_outage_inside_the_declared_window_does_not_count() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .host_down("n1", "power")
+        .at_ms(40_000)
+        .mounted("n2", "SG1", 2, 0)
+        .at_ms(50_000)
+        .ended();
+    let mut budgets = config(50_000);
+    budgets.expected_outage = Some((SimTime::from_millis(500), Some(SimTime::from_millis(45_000))));
+    let report = check_all(&history, &budgets);
+    assert!(times(&report, Rto).is_empty(), "{:#?}", report.violations);
+    assert_eq!(report.metrics.rto_ms, 0);
+}
+
+#[test]
+fn only_the_part_of_an_outage_outside_the_declared_window_counts() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .host_down("n1", "power")
+        .at_ms(40_000)
+        .mounted("n2", "SG1", 2, 0)
+        .at_ms(50_000)
+        .ended();
+    let mut budgets = config(50_000);
+    budgets.expected_outage = Some((SimTime::ZERO, Some(SimTime::from_millis(20_000))));
+    budgets.rto = Duration::from_secs(10);
+    let report = check_all(&history, &budgets);
+    assert_eq!(times(&report, Rto), vec![20_000]);
+    assert_eq!(report.metrics.rto_ms, 20_000);
+}
+
+#[test]
+fn a_frozen_owner_serves_nobody_so_its_database_is_down() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .host_down("n1", "freeze")
+        .at_ms(50_000)
+        .host_up("n1")
+        .at_ms(60_000)
+        .ended();
+    let report = check_all(&history, &config(60_000));
+    assert_eq!(times(&report, Rto), vec![1_000]);
+    assert_eq!(report.metrics.rto_ms, 49_000);
+}
+
+#[test]
+fn an_outage_still_open_at_the_end_counts_up_to_the_end() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .dismounted("n1", "SG1")
+        .at_ms(45_000)
+        .ended();
+    let report = check_all(&history, &config(45_000));
+    let rto = found(&report, Rto);
+    assert_eq!(rto.len(), 1, "{rto:?}");
+    assert!(rto[0].1.contains("still down at the end") && rto[0].1.contains("44s"), "{}", rto[0].1);
+}
+
+#[test]
+fn a_database_is_not_down_before_its_first_mount() {
+    let history = HistoryBuilder::new().at_ms(40_000).mounted("n1", "SG1", 1, 0).at_ms(50_000).ended();
+    let report = check_all(&history, &config(50_000));
+    assert_clean(&report);
+    assert_eq!(report.metrics.rto_ms, 0);
+}
+
+// Liveness.
+
+/// n1 is active on SG1 and has closed generations 1 to 10; n2 has replayed up to `replayed`.
+fn passive_lagging(replayed: u64) -> History {
+    let mut builder = HistoryBuilder::new().at_ms(100).mounted("n1", "SG1", 1, 0).mounted("n2", "SG2", 1, 0);
+    for generation in 1..=10 {
+        builder = builder.at_ms(generation * 1_000).closed("n1", "SG1", generation, 1);
+        if generation <= replayed {
+            builder = builder.replayed("n2", "SG1", generation, 1, &[]);
+        }
+    }
+    builder.at_ms(20_000).ended()
+}
+
+#[test]
+fn a_passive_far_behind_at_the_checkpoint_is_a_liveness_violation() {
+    let mut budgets = config(20_000);
+    budgets.final_heal = SimTime::from_millis(5_000);
+    budgets.liveness_bound = Duration::from_secs(10);
+    let report = check_all(&passive_lagging(3), &budgets);
+    let liveness = found(&report, Liveness);
+    assert_eq!(liveness.len(), 1, "{liveness:?}");
+    assert_eq!(liveness[0].0, 15_000);
+    assert!(liveness[0].1.contains("copy of SG1 on n2 holds generations up to 3"), "{}", liveness[0].1);
+    assert!(liveness[0].1.contains("7 behind"), "{}", liveness[0].1);
+}
+
+#[test]
+fn a_passive_within_the_copy_lag_tolerance_is_healthy() {
+    assert_clean(&check_all(&passive_lagging(8), &config(20_000)));
+}
+
+#[test]
+fn a_database_mounted_nowhere_at_the_checkpoint_is_a_liveness_violation() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .host_down("n1", "power")
+        .at_ms(20_000)
+        .ended();
+    let mut budgets = config(20_000);
+    budgets.rto = Duration::from_secs(60);
+    let report = check_all(&history, &budgets);
+    assert_eq!(times(&report, Liveness), vec![20_000]);
+}
+
+#[test]
+fn an_open_ended_declared_outage_excuses_liveness() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .host_down("n1", "power")
+        .at_ms(20_000)
+        .ended();
+    let mut budgets = config(20_000);
+    budgets.expected_outage = Some((SimTime::from_millis(1_000), None));
+    let report = check_all(&history, &budgets);
+    assert_clean(&report);
+    assert!(report.notes.iter().any(|note| note.contains("liveness was not judged")), "{:?}", report.notes);
+}
+
+#[test]
+fn a_copy_on_a_node_that_is_down_at_the_checkpoint_is_not_judged() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .replayed("n2", "SG1", 1, 1, &[])
+        .at_ms(200)
+        .host_down("n2", "power")
+        .at_ms(300)
+        .closed("n1", "SG1", 9, 1)
+        .ended();
+    assert_clean(&check_all(&history, &config(300)));
+}
+
+#[test]
+fn a_run_that_ends_before_the_liveness_bound_is_judged_at_the_end_with_a_note() {
+    let mut budgets = config(20_000);
+    budgets.final_heal = SimTime::from_millis(15_000);
+    budgets.liveness_bound = Duration::from_secs(60);
+    let report = check_all(&passive_lagging(3), &budgets);
+    assert_eq!(times(&report, Liveness), vec![20_000]);
+    assert!(report.notes.iter().any(|note| note.contains("judged at the end")), "{:?}", report.notes);
+}
+
+// The report as a whole.
+
+#[test]
+fn violations_are_sorted_by_time_then_kind() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(200)
+        .committed("n3", "SG1", 1, 1, 1)
+        .at_ms(300)
+        .quorum("n1", true, &["n1"], 3)
+        .mounted("n2", "SG1", 2, 0)
+        .at_ms(400)
+        .ended();
+    let report = check_all(&history, &config(400));
+    let order: Vec<(u64, ViolationKind)> = report.violations.iter().map(|v| (v.time_ms, v.check)).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+    assert_eq!(order.first(), Some(&(200, SplitBrain)));
+    assert!(order.contains(&(300, SplitBrain)) && order.contains(&(300, Quorum)));
+}
+
+#[test]
+fn records_after_the_declared_end_are_ignored_and_noted() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(900)
+        .mounted("n2", "SG1", 2, 0)
+        .ended();
+    let report = check_all(&history, &config(500));
+    assert!(times(&report, SplitBrain).is_empty(), "{:#?}", report.violations);
+    assert!(report.notes.iter().any(|note| note.contains("after the declared end")), "{:?}", report.notes);
+    assert_eq!(report.metrics.events, 3);
+}
+
+#[test]
+fn the_same_history_always_gives_the_same_report() {
+    let history = lossy_failover().fault("power-off", "n2").host_down("n2", "power").ended();
+    let first = check_all(&history, &config(20_000));
+    let second = check_all(&history, &config(20_000));
+    assert_eq!(first, second);
+}
+
+// Malformed and truncated histories.
+
+#[test]
+fn a_truncated_history_does_not_panic_and_says_it_may_be_truncated() {
+    let full = lossy_failover().ended();
+    for length in 0..=full.len() {
+        let mut prefix = History::new();
+        for record in full.records().iter().take(length) {
+            prefix.push(record.at, record.event.clone());
+        }
+        let report = check_all(&prefix, &config(20_000));
+        if length < full.len() {
+            assert!(report.notes.iter().any(|note| note.contains("may be truncated")), "{:?}", report.notes);
+        }
+    }
+    let cut = lossy_failover().cut();
+    let report = check_all(&cut, &config(20_000));
+    assert_clean(&report);
+}
+
+#[test]
+fn an_out_of_order_history_read_from_a_file_does_not_panic() {
+    let text = [
+        r#"{"at":5000000000,"event":"mounted","node":"n1","db":"SG1","epoch":1,"generation":0,"lost_logs":0}"#,
+        r#"{"at":1000000000,"event":"host-down","host":"n1","reason":"power"}"#,
+        r#"{"at":3000000000,"event":"witness-lease","host":"n1","until":2000000000}"#,
+        r#"{"at":2000000000,"event":"quorum","node":"n1","quorate":true,"votes":["witness"],"total_votes":0}"#,
+        r#"{"at":0,"event":"dismounted","node":"n9","db":"SG1","reason":"moved"}"#,
+        r#"{"at":0,"event":"host-up","host":"n9","boot":false}"#,
+        r#"{"at":0,"event":"reseeded","node":"n2","db":"SG1","source":"nobody","generation":18446744073709551615}"#,
+        r#"{"at":0,"event":"rolled-back","node":"n2","db":"SG1","to_generation":18446744073709551615}"#,
+    ]
+    .join("\n");
+    let history = History::read_jsonl(&text).expect("the test's own JSON is valid");
+    let report = check_all(&history, &config(10_000));
+    assert!(report.notes.iter().any(|note| note.contains("out of time order")), "{:?}", report.notes);
+}
+
+/// A small deterministic generator, so the malformed histories are the same on every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        let index = usize::try_from(self.next()).unwrap_or(0) % items.len();
+        items[index]
+    }
+}
+
+#[test]
+fn arbitrary_malformed_histories_never_panic() {
+    let nodes = ["n1", "n2", "n3", "witness"];
+    let dbs = ["SG1", "SG2"];
+    let numbers = [0, 1, 2, 3, 7, u64::MAX - 1, u64::MAX];
+    let reasons = ["power", "freeze", "crash"];
+    let mut random = Lcg(7);
+    for round in 0..300 {
+        let mut history = History::new();
+        let mut now = 0u64;
+        for _ in 0..(random.next() % 80) {
+            now = match random.next() % 20 {
+                0 => u64::MAX,
+                1..=8 => now,
+                _ => now.saturating_add(random.next() % 5_000_000_000),
+            };
+            let node = name(random.pick(&nodes));
+            let db = name(random.pick(&dbs));
+            let number = random.pick(&numbers);
+            let other = random.pick(&numbers);
+            let event = match random.next() % 17 {
+                0 => Event::Mounted { node, db, epoch: number, generation: other, lost_logs: 0 },
+                1 => Event::Dismounted { node, db, reason: DismountReason::Deposed },
+                2 => Event::Committed { node, db, msg: number, epoch: other, generation: number },
+                3 => Event::Acked { msg: number, db, node, epoch: other },
+                4 => Event::LogClosed { node, db, generation: number, epoch: other },
+                5 => Event::LogReplayed {
+                    node,
+                    db,
+                    generation: number,
+                    epoch: other,
+                    messages: vec![number, other],
+                },
+                6 => Event::RolledBack { node, db, to_generation: number },
+                7 => Event::Reseeded { node, db, source: name(random.pick(&nodes)), generation: number },
+                8 => Event::HostDown { host: node, reason: name(random.pick(&reasons)) },
+                9 => Event::HostUp { host: node, boot: number.is_multiple_of(2) },
+                10 => Event::Quorum {
+                    node,
+                    quorate: !number.is_multiple_of(2),
+                    votes: vec![name(random.pick(&nodes)), name(random.pick(&nodes))],
+                    total_votes: u32::try_from(other % 5).unwrap_or(0),
+                },
+                11 => {
+                    Event::WitnessLease { host: node, until: SimTime::from_nanos(now.saturating_add(number)) }
+                }
+                12 => Event::WitnessReset { reason: name("reboot") },
+                13 => Event::DuplicateSuppressed { node, db, msg: number },
+                14 => Event::Fault { kind: name("cut"), target: node, detail: String::new() },
+                15 => Event::Failover { db, from: None, to: node, epoch: number, reason: name("x") },
+                _ => Event::RunEnded,
+            };
+            history.push(SimTime::from_nanos(now), event);
+        }
+        let window_start = SimTime::from_nanos(random.pick(&numbers));
+        let window_end = if round % 3 == 0 { None } else { Some(SimTime::from_nanos(random.pick(&numbers))) };
+        let budgets = CheckConfig {
+            rto: Duration::from_nanos(random.pick(&numbers)),
+            max_lost_acked: random.pick(&numbers),
+            liveness_bound: if round % 5 == 0 { Duration::MAX } else { Duration::from_secs(round) },
+            expected_outage: if round % 2 == 0 { None } else { Some((window_start, window_end)) },
+            final_heal: SimTime::from_nanos(random.pick(&numbers)),
+            end: if round % 4 == 0 { SimTime::MAX } else { SimTime::from_nanos(now / 2) },
+            copy_lag_tolerance: random.pick(&numbers),
+        };
+        let report = check_all(&history, &budgets);
+        let mut sorted: Vec<&Violation> = report.violations.iter().collect();
+        sorted.sort_by_key(|violation| (violation.time_ms, violation.check));
+        assert_eq!(sorted, report.violations.iter().collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,247 @@
+//! The `drill` binary as a user meets it: exit codes, what goes to stdout and stderr, and the files it
+//! writes. Each test runs the built binary from the repository root (or a subdirectory of it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the harness crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// Runs `drill` with `arguments` from the repository root.
+fn drill(arguments: &[&str]) -> Output {
+    drill_in(&repository_root(), arguments)
+}
+
+fn drill_in(directory: &Path, arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drill"))
+        .args(arguments)
+        .current_dir(directory)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the drill binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn describe(output: &Output) -> String {
+    format!("exit {:?}\n--- stdout\n{}--- stderr\n{}", output.status.code(), stdout(output), stderr(output))
+}
+
+/// The `.toml` files of a directory of the catalogue, relative to the repository root, sorted.
+fn suite(name: &str) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(repository_root().join("suites").join(name))
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok())
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".toml"))
+                .map(|file| format!("suites/{name}/{file}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// The `# at: LINE:COLUMN` a malformed file declares for its error.
+fn declared_location(path: &str) -> String {
+    let text = std::fs::read_to_string(repository_root().join(path)).unwrap();
+    text.lines()
+        .take_while(|line| line.starts_with('#'))
+        .find_map(|line| line.strip_prefix("# at:"))
+        .map(|location| location.trim().to_string())
+        .unwrap_or_else(|| panic!("{path} declares no `# at:`"))
+}
+
+#[test]
+fn every_malformed_scenario_exits_two_and_names_its_file_line_and_column_on_stderr() {
+    let files = suite("malformed");
+    assert!(!files.is_empty(), "suites/malformed holds the bad-input cases");
+    let mut failures = Vec::new();
+    for file in &files {
+        let output = drill(&["run", file, "--json"]);
+        let expected = format!("{file}:{}: ", declared_location(file));
+        let fine = output.status.code() == Some(2)
+            && stderr(&output).contains(&expected)
+            && !stderr(&output).contains("panicked")
+            && output.stdout.is_empty();
+        if !fine {
+            failures.push(format!(
+                "{file}: expected exit 2, `{expected}` on stderr, nothing on stdout\n{}",
+                describe(&output)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_missing_scenario_file_exits_two_with_a_message_and_no_panic() {
+    let output = drill(&["run", "suites/fast/no-such-scenario.toml"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(stderr(&output).contains("suites/fast/no-such-scenario.toml"), "{}", describe(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", describe(&output));
+}
+
+#[test]
+fn an_unknown_flag_is_a_usage_error_with_exit_two() {
+    let output = drill(&["run", "suites/fast/ccr-pull-cord.toml", "--no-such-flag"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(stderr(&output).contains("--no-such-flag"), "{}", describe(&output));
+    assert!(output.stdout.is_empty(), "{}", describe(&output));
+}
+
+#[test]
+fn a_seed_that_is_not_a_number_is_a_usage_error_with_exit_two() {
+    let output = drill(&["run", "suites/fast/ccr-pull-cord.toml", "--seed", "one"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+}
+
+#[test]
+fn help_lists_every_subcommand_and_exits_zero() {
+    let output = drill(&["--help"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    for command in ["run", "list", "check-determinism", "campaign", "bench"] {
+        assert!(stdout(&output).contains(command), "{command} missing from\n{}", describe(&output));
+    }
+}
+
+#[test]
+fn list_shows_one_line_per_catalogue_scenario_with_tier_name_and_expectation() {
+    let output = drill(&["list"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let text = stdout(&output);
+    let files: Vec<String> =
+        ["fast", "hazards", "slow", "nightly"].iter().flat_map(|tier| suite(tier)).collect();
+    assert_eq!(text.lines().count(), files.len(), "{}", describe(&output));
+    let pull_cord =
+        text.lines().find(|line| line.contains("ccr-pull-cord")).expect("ccr-pull-cord is listed");
+    let columns: Vec<&str> = pull_cord.split_whitespace().collect();
+    assert_eq!(&columns[..3], ["fast", "ccr-pull-cord", "pass"], "{pull_cord}");
+    for line in text.lines().filter(|line| line.starts_with("hazard")) {
+        assert_ne!(line.split_whitespace().nth(2), Some("pass"), "a hazard expects a violation: {line}");
+    }
+}
+
+#[test]
+fn list_finds_the_catalogue_from_a_subdirectory_of_the_repository() {
+    let from_root = drill(&["list"]);
+    let from_subdirectory = drill_in(&repository_root().join("harness").join("src"), &["list"]);
+    assert_eq!(from_subdirectory.status.code(), Some(0), "{}", describe(&from_subdirectory));
+    assert_eq!(stdout(&from_subdirectory), stdout(&from_root));
+}
+
+#[test]
+fn list_outside_any_repository_without_paths_exits_two() {
+    let directory = tempfile::tempdir().unwrap();
+    let output = drill_in(directory.path(), &["list"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(stderr(&output).contains("suites/"), "{}", describe(&output));
+}
+
+#[test]
+fn a_campaign_with_a_malformed_scenario_exits_two_before_running_and_writes_no_report() {
+    let out = tempfile::tempdir().unwrap();
+    let out_path = out.path().to_str().unwrap();
+    let output = drill(&[
+        "campaign",
+        "suites/fast/ccr-pull-cord.toml",
+        "suites/malformed/syntax-error.toml",
+        "--out",
+        out_path,
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let location = declared_location("suites/malformed/syntax-error.toml");
+    assert!(
+        stderr(&output).contains(&format!("suites/malformed/syntax-error.toml:{location}")),
+        "{}",
+        describe(&output)
+    );
+    assert!(!out.path().join("campaign.json").exists());
+}
+
+// The tests below run the simulation world.
+
+#[test]
+fn run_with_json_prints_exactly_one_object_with_every_required_field_and_exits_zero() {
+    let output = drill(&["run", "suites/fast/ccr-pull-cord.toml", "--seed", "1", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 1, "{}", describe(&output));
+    let record: serde_json::Value = serde_json::from_str(&text).expect("stdout is one JSON object");
+    assert!(record.is_object());
+    for field in
+        ["scenario", "seed", "verdict", "expected", "history_sha256", "violations", "metrics", "replay"]
+    {
+        assert!(record.get(field).is_some(), "missing `{field}` in {text}");
+    }
+    for field in ["acked", "lost_acked", "duplicates", "rto_ms", "failovers", "simulated_ms", "events"] {
+        assert!(record["metrics"][field].is_u64(), "missing or not a count: metrics.{field} in {text}");
+    }
+    assert_eq!(record["scenario"], "ccr-pull-cord");
+    assert_eq!(record["seed"], 1);
+    assert_eq!(record["verdict"], "pass");
+    assert!(record["expected"].is_null());
+    assert_eq!(record["history_sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(record["replay"], "drill run suites/fast/ccr-pull-cord.toml --seed 1");
+}
+
+#[test]
+fn run_with_out_writes_a_history_whose_digest_is_the_one_in_the_summary() {
+    use sha2::Digest;
+    let out = tempfile::tempdir().unwrap();
+    let output = drill(&["run", "suites/fast/ccr-pull-cord.toml", "--out", out.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(
+        stdout(&output).contains("replay      drill run suites/fast/ccr-pull-cord.toml --seed 1"),
+        "{}",
+        describe(&output)
+    );
+    let history = std::fs::read(out.path().join("history.jsonl")).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["history_sha256"], hex::encode(sha2::Sha256::digest(&history)));
+    assert_eq!(
+        summary["metrics"]["events"],
+        history.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()).count()
+    );
+}
+
+#[test]
+fn check_determinism_finds_identical_histories_for_a_fast_scenario() {
+    let output = drill(&["check-determinism", "suites/fast/ccr-pull-cord.toml", "--seeds", "1"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(stdout(&output).contains("identical"), "{}", describe(&output));
+}
+
+#[test]
+fn a_campaign_writes_the_same_record_it_prints_and_exits_by_its_outcome() {
+    let out = tempfile::tempdir().unwrap();
+    let output = drill(&[
+        "campaign",
+        "suites/fast/ccr-pull-cord.toml",
+        "--seeds",
+        "2",
+        "--json",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let printed: serde_json::Value =
+        serde_json::from_str(&stdout(&output)).expect("stdout is one JSON object");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("campaign.json")).unwrap()).unwrap();
+    assert_eq!(printed, written);
+    assert_eq!(written["runs"].as_array().map(Vec::len), Some(2));
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(stderr(&output).contains("ccr-pull-cord"), "a progress line per scenario: {}", describe(&output));
+}

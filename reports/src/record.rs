@@ -1,0 +1,298 @@
+//! The run and campaign records: the one model every renderer reads.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The version of the JSON form of [`RunRecord`] and [`CampaignRecord`]. Bump it when a field changes
+/// meaning or disappears; adding a field does not need a bump.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a report says about one run of one scenario with one seed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema_version: u32,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The scenario file, as given on the command line (the replay command uses it).
+    pub scenario_path: String,
+    pub seed: u64,
+    /// `pass`, `fail` (a safety property broke) or `liveness` (only recovery or liveness broke).
+    pub verdict: String,
+    /// The violation a hazard scenario must provoke; `None` when the run must pass.
+    pub expected: Option<String>,
+    /// Whether the outcome is what the scenario expects.
+    pub as_expected: bool,
+    /// The process exit code this run alone would give (0 as expected, 1 safety, 3 liveness only).
+    pub exit_code: i32,
+    /// The SHA-256 of the history in JSON Lines form: the run's fingerprint.
+    pub history_sha256: String,
+    pub violations: Vec<ViolationRecord>,
+    pub metrics: MetricsRecord,
+    /// What could not be checked and why.
+    pub notes: Vec<String>,
+    /// The one command that replays this run.
+    pub replay: String,
+}
+
+/// One broken property.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViolationRecord {
+    /// The check that broke: `split-brain`, `data-loss`, `lineage`, `quorum`, `rto` or `liveness`.
+    pub check: String,
+    /// True time of the first evidence, in milliseconds since the run began.
+    pub time_ms: u64,
+    pub detail: String,
+}
+
+/// Figures measured over a run, whether or not anything broke.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsRecord {
+    /// Messages whose client got a success reply.
+    pub acked: u64,
+    /// Acknowledged messages missing from the final active copy.
+    pub lost_acked: u64,
+    /// First and last acknowledgement time (ms) of the lost messages.
+    pub lost_window_ms: Option<(u64, u64)>,
+    /// Message ids stored more than once in the final active copy.
+    pub duplicates: u64,
+    /// The longest outage of any database outside the declared window, in milliseconds.
+    pub rto_ms: u64,
+    pub failovers: u64,
+    /// The simulated length of the run, in milliseconds.
+    pub simulated_ms: u64,
+    /// Records in the history.
+    pub events: u64,
+}
+
+impl RunRecord {
+    /// Whether this run broke a safety property without the scenario expecting it (or, for a
+    /// hazard scenario, whether drill failed to catch the hazard).
+    pub fn is_safety_surprise(&self) -> bool {
+        !self.as_expected && self.exit_code != LIVENESS_EXIT_CODE
+    }
+}
+
+/// The exit code of a run that only missed recovery time or liveness.
+const LIVENESS_EXIT_CODE: i32 = 3;
+
+/// A campaign: scenarios × seeds, every run, and a summary per scenario.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignRecord {
+    pub schema_version: u32,
+    /// The seeds every scenario ran with.
+    pub seeds: Vec<u64>,
+    /// One entry per scenario, in the order the scenarios ran.
+    pub scenarios: Vec<ScenarioSummary>,
+    /// Every run, grouped by scenario in the order of `scenarios`, seeds ascending within a scenario.
+    pub runs: Vec<RunRecord>,
+    /// Runs that were not as expected, over all scenarios.
+    pub unexpected: u64,
+    /// 0 if every run was as expected, 1 if any safety surprise, 3 if the surprises are liveness only.
+    pub exit_code: i32,
+}
+
+/// What the runs of one scenario add up to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioSummary {
+    pub scenario: String,
+    pub scenario_path: String,
+    pub expected: Option<String>,
+    /// How many runs (seeds) this scenario had.
+    pub runs: u64,
+    pub as_expected: u64,
+    /// How many runs ended with each verdict, by verdict name.
+    pub verdicts: BTreeMap<String, u64>,
+    /// The longest outage of any run, in milliseconds.
+    pub worst_rto_ms: u64,
+    /// The most acknowledged messages lost by a single run.
+    pub max_lost_acked: u64,
+    /// The seeds whose runs were not as expected, ascending.
+    pub failing_seeds: Vec<u64>,
+    /// The replay command of the first run that was not as expected.
+    pub first_failure_replay: Option<String>,
+}
+
+impl CampaignRecord {
+    /// Builds the campaign from its runs. Runs of one scenario (same `scenario_path`) are grouped
+    /// together in order of first appearance, and ordered by seed within the group, so the record does
+    /// not depend on the order in which parallel workers finished.
+    pub fn from_runs(seeds: Vec<u64>, runs: Vec<RunRecord>) -> CampaignRecord {
+        let mut order: Vec<String> = Vec::new();
+        let mut by_path: BTreeMap<String, Vec<RunRecord>> = BTreeMap::new();
+        for run in runs {
+            if !by_path.contains_key(&run.scenario_path) {
+                order.push(run.scenario_path.clone());
+            }
+            by_path.entry(run.scenario_path.clone()).or_default().push(run);
+        }
+        let mut scenarios = Vec::with_capacity(order.len());
+        let mut runs = Vec::new();
+        for path in order {
+            let mut group = by_path.remove(&path).unwrap_or_default();
+            group.sort_by_key(|run| run.seed);
+            scenarios.push(ScenarioSummary::of(&group));
+            runs.extend(group);
+        }
+        let unexpected = runs.iter().filter(|run| !run.as_expected).count();
+        let exit_code = if runs.iter().any(RunRecord::is_safety_surprise) {
+            1
+        } else if unexpected > 0 {
+            LIVENESS_EXIT_CODE
+        } else {
+            0
+        };
+        CampaignRecord {
+            schema_version: SCHEMA_VERSION,
+            seeds,
+            scenarios,
+            runs,
+            unexpected: u64::try_from(unexpected).unwrap_or(u64::MAX),
+            exit_code,
+        }
+    }
+}
+
+impl ScenarioSummary {
+    /// Summarises the runs of one scenario; `runs` must not be empty to say anything useful.
+    pub fn of(runs: &[RunRecord]) -> ScenarioSummary {
+        let first = runs.first();
+        let mut verdicts: BTreeMap<String, u64> = BTreeMap::new();
+        for run in runs {
+            *verdicts.entry(run.verdict.clone()).or_default() += 1;
+        }
+        let failing: Vec<&RunRecord> = runs.iter().filter(|run| !run.as_expected).collect();
+        ScenarioSummary {
+            scenario: first.map(|run| run.scenario.clone()).unwrap_or_default(),
+            scenario_path: first.map(|run| run.scenario_path.clone()).unwrap_or_default(),
+            expected: first.and_then(|run| run.expected.clone()),
+            runs: count(runs.len()),
+            as_expected: count(runs.len() - failing.len()),
+            verdicts,
+            worst_rto_ms: runs.iter().map(|run| run.metrics.rto_ms).max().unwrap_or(0),
+            max_lost_acked: runs.iter().map(|run| run.metrics.lost_acked).max().unwrap_or(0),
+            failing_seeds: failing.iter().map(|run| run.seed).collect(),
+            first_failure_replay: failing.first().map(|run| run.replay.clone()),
+        }
+    }
+
+    pub fn all_as_expected(&self) -> bool {
+        self.as_expected == self.runs
+    }
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A passing run of `path` with `seed`; tests change what they need.
+    pub(crate) fn run(path: &str, seed: u64) -> RunRecord {
+        let name = path.rsplit('/').next().unwrap_or(path).trim_end_matches(".toml").to_string();
+        RunRecord {
+            schema_version: SCHEMA_VERSION,
+            scenario: name,
+            scenario_path: path.to_string(),
+            seed,
+            verdict: "pass".to_string(),
+            expected: None,
+            as_expected: true,
+            exit_code: 0,
+            history_sha256: format!("{seed:064x}"),
+            violations: Vec::new(),
+            metrics: MetricsRecord {
+                acked: 100,
+                rto_ms: 30_000,
+                failovers: 1,
+                simulated_ms: 600_000,
+                events: 1_000,
+                ..MetricsRecord::default()
+            },
+            notes: Vec::new(),
+            replay: format!("drill run {path} --seed {seed}"),
+        }
+    }
+
+    fn split_brain(mut record: RunRecord) -> RunRecord {
+        record.verdict = "fail".to_string();
+        record.as_expected = false;
+        record.exit_code = 1;
+        record.violations.push(ViolationRecord {
+            check: "split-brain".to_string(),
+            time_ms: 12_000,
+            detail: "mbx1 and mbx2 both acknowledged writes to SG1".to_string(),
+        });
+        record
+    }
+
+    fn missed_rto(mut record: RunRecord) -> RunRecord {
+        record.verdict = "liveness".to_string();
+        record.as_expected = false;
+        record.exit_code = 3;
+        record.metrics.rto_ms = 900_000;
+        record
+    }
+
+    #[test]
+    fn a_campaign_where_every_run_is_as_expected_exits_zero() {
+        let campaign = CampaignRecord::from_runs(vec![1, 2], vec![run("a.toml", 1), run("a.toml", 2)]);
+        assert_eq!(campaign.exit_code, 0);
+        assert_eq!(campaign.unexpected, 0);
+        assert!(campaign.scenarios[0].all_as_expected());
+    }
+
+    #[test]
+    fn one_safety_surprise_makes_the_campaign_exit_one_even_beside_liveness_misses() {
+        let runs = vec![missed_rto(run("a.toml", 1)), split_brain(run("b.toml", 1)), run("b.toml", 2)];
+        let campaign = CampaignRecord::from_runs(vec![1, 2], runs);
+        assert_eq!(campaign.exit_code, 1);
+        assert_eq!(campaign.unexpected, 2);
+    }
+
+    #[test]
+    fn liveness_misses_alone_make_the_campaign_exit_three() {
+        let campaign = CampaignRecord::from_runs(vec![1], vec![missed_rto(run("a.toml", 1))]);
+        assert_eq!(campaign.exit_code, 3);
+    }
+
+    #[test]
+    fn a_hazard_that_was_not_caught_counts_as_a_safety_surprise() {
+        let mut uncaught = run("hazard.toml", 1);
+        uncaught.expected = Some("split-brain".to_string());
+        uncaught.as_expected = false;
+        uncaught.exit_code = 1;
+        assert!(uncaught.is_safety_surprise());
+        assert_eq!(CampaignRecord::from_runs(vec![1], vec![uncaught]).exit_code, 1);
+    }
+
+    #[test]
+    fn runs_are_grouped_by_scenario_in_first_seen_order_and_sorted_by_seed_whatever_the_finishing_order() {
+        let runs = vec![run("b.toml", 2), run("a.toml", 1), run("b.toml", 1), run("a.toml", 2)];
+        let campaign = CampaignRecord::from_runs(vec![1, 2], runs);
+        let order: Vec<(&str, u64)> =
+            campaign.runs.iter().map(|run| (run.scenario_path.as_str(), run.seed)).collect();
+        assert_eq!(order, [("b.toml", 1), ("b.toml", 2), ("a.toml", 1), ("a.toml", 2)]);
+        let names: Vec<&str> =
+            campaign.scenarios.iter().map(|summary| summary.scenario_path.as_str()).collect();
+        assert_eq!(names, ["b.toml", "a.toml"]);
+    }
+
+    #[test]
+    fn a_scenario_summary_counts_verdicts_and_keeps_the_worst_figures_and_failing_seeds() {
+        let mut lossy = split_brain(run("a.toml", 3));
+        lossy.metrics.lost_acked = 7;
+        let runs = [run("a.toml", 1), missed_rto(run("a.toml", 2)), lossy];
+        let summary = ScenarioSummary::of(&runs);
+        assert_eq!(summary.runs, 3);
+        assert_eq!(summary.as_expected, 1);
+        assert_eq!(summary.verdicts.get("pass"), Some(&1));
+        assert_eq!(summary.verdicts.get("liveness"), Some(&1));
+        assert_eq!(summary.verdicts.get("fail"), Some(&1));
+        assert_eq!(summary.worst_rto_ms, 900_000);
+        assert_eq!(summary.max_lost_acked, 7);
+        assert_eq!(summary.failing_seeds, [2, 3]);
+        assert_eq!(summary.first_failure_replay.as_deref(), Some("drill run a.toml --seed 2"));
+    }
+}
