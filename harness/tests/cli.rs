@@ -245,3 +245,24 @@ fn a_campaign_writes_the_same_record_it_prints_and_exits_by_its_outcome() {
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
     assert!(stderr(&output).contains("ccr-pull-cord"), "a progress line per scenario: {}", describe(&output));
 }
+
+#[test]
+fn campaign_json_is_the_same_bytes_whatever_the_number_of_workers() {
+    let campaign = |jobs: &str| {
+        let out = tempfile::tempdir().unwrap();
+        let output = drill(&[
+            "campaign",
+            "suites/fast/ccr-pull-cord.toml",
+            "suites/hazards",
+            "--seeds",
+            "2",
+            "--jobs",
+            jobs,
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        assert_ne!(output.status.code(), Some(2), "{}", describe(&output));
+        std::fs::read(out.path().join("campaign.json")).unwrap()
+    };
+    assert!(campaign("1") == campaign("3"), "campaign.json differs between --jobs 1 and --jobs 3");
+}

@@ -409,17 +409,24 @@ impl<'s> World<'s> {
 
     // ----- the network -----
 
-    /// The network a message takes when the sender does not pin a path: the first network both
-    /// hosts share whose path is up, as a multi-homed host's routing would choose.
+    /// The network a message takes when the sender does not pin a path: the sender's first NIC (in
+    /// the order its `networks` list gives) whose path to the receiver is up, as a multi-homed host's
+    /// routing would choose. Listing a replication network first is how a scenario ships logs over it.
     fn route(&self, from: usize, to: usize) -> Option<NetworkId> {
         let shared = self.fabric.networks_between(HostId(from as u32), HostId(to as u32));
-        shared
+        let preference: Vec<NetworkId> = self.scenario.hosts[from]
+            .networks
+            .iter()
+            .filter_map(|name| self.fabric.network_id(name))
+            .filter(|network| shared.contains(network))
+            .collect();
+        preference
             .iter()
             .copied()
             .find(|&network| {
                 self.fabric.path_state(HostId(from as u32), HostId(to as u32), network) == PathState::Up
             })
-            .or_else(|| shared.first().copied())
+            .or_else(|| preference.first().copied())
     }
 
     /// Puts a message on the wire; returns its arrival time, or `None` if it was dropped.
