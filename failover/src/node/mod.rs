@@ -113,10 +113,12 @@ impl Node {
         let mut out = Vec::new();
         let mut dbs = BTreeMap::new();
         for db in &config.databases {
+            // Every node keeps the ownership record of every database (the cluster database is
+            // replicated to all members), so any node can coordinate; only copy holders hold logs.
+            let copy = disk.copies.entry(db.id).or_default();
             if !db.copies.contains(&id) {
                 continue;
             }
-            let copy = disk.copies.entry(db.id).or_default();
             if let Some((generation, log)) = copy.current.take() {
                 out.push(Output::LogClosed { db: db.id, generation, epoch: log.epoch });
                 copy.logs.insert(generation, log);

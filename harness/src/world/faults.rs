@@ -227,10 +227,10 @@ impl World<'_> {
                 }
             }
             FaultKind::NicDown | FaultKind::NicUp => {
-                if let (Some(host), Some(network)) = (host, network) {
-                    if self.fabric.has_nic(HostId(host as u32), network) {
-                        self.fabric.set_nic_up(HostId(host as u32), network, spec.kind == FaultKind::NicUp);
-                    }
+                if let (Some(host), Some(network)) = (host, network)
+                    && self.fabric.has_nic(HostId(host as u32), network)
+                {
+                    self.fabric.set_nic_up(HostId(host as u32), network, spec.kind == FaultKind::NicUp);
                 }
             }
             FaultKind::LinkCut | FaultKind::LinkHeal => {
@@ -289,10 +289,10 @@ impl World<'_> {
                     (None, Some(FaultValue::Bytes(bytes))) => Some(bytes),
                     _ => None,
                 };
-                if let (Some(host), Some(network)) = (host, network) {
-                    if self.fabric.has_nic(HostId(host as u32), network) {
-                        self.fabric.set_mtu_override(HostId(host as u32), network, mtu);
-                    }
+                if let (Some(host), Some(network)) = (host, network)
+                    && self.fabric.has_nic(HostId(host as u32), network)
+                {
+                    self.fabric.set_mtu_override(HostId(host as u32), network, mtu);
                 }
             }
             FaultKind::SwitchDown | FaultKind::SwitchUp => {
@@ -315,12 +315,13 @@ impl World<'_> {
                 }
             }
             FaultKind::Freeze => {
-                if let Some(node) = host.and_then(|host| self.node_on(host)) {
-                    if !self.nodes[node].frozen && self.nodes[node].node.is_some() {
-                        self.nodes[node].frozen = true;
-                        let name = self.node_name(node);
-                        self.record(Event::HostDown { host: name, reason: Name::from("freeze") });
-                    }
+                if let Some(node) = host.and_then(|host| self.node_on(host))
+                    && !self.nodes[node].frozen
+                    && self.nodes[node].node.is_some()
+                {
+                    self.nodes[node].frozen = true;
+                    let name = self.node_name(node);
+                    self.record(Event::HostDown { host: name, reason: Name::from("freeze") });
                 }
             }
             FaultKind::Resume => {
@@ -372,16 +373,15 @@ impl World<'_> {
         }
 
         // Faults with a duration heal by their inverse, against the same hosts.
-        if action.resolved.is_none() {
-            if let (Some(duration), Some(heal_kind)) = (spec.duration, inverse(spec.kind)) {
-                if let Some(host) = host.or(self.witness_host) {
-                    let mut heal = action.clone();
-                    heal.spec.kind = heal_kind;
-                    heal.spec.duration = None;
-                    heal.resolved = Some((host, peer));
-                    self.queue.schedule(SimTime::ZERO + spec.at + duration, Ev::Fault(Box::new(heal)));
-                }
-            }
+        if action.resolved.is_none()
+            && let (Some(duration), Some(heal_kind)) = (spec.duration, inverse(spec.kind))
+            && let Some(host) = host.or(self.witness_host)
+        {
+            let mut heal = action.clone();
+            heal.spec.kind = heal_kind;
+            heal.spec.duration = None;
+            heal.resolved = Some((host, peer));
+            self.queue.schedule(SimTime::ZERO + spec.at + duration, Ev::Fault(Box::new(heal)));
         }
     }
 
