@@ -315,7 +315,7 @@ impl Node {
             }
         };
         consider(self.detector.next_expiry(self.now));
-        consider(self.witness.next_deadline());
+        consider(self.witness.next_deadline(self.config.heartbeat_interval * 2));
         for runtime in self.dbs.values() {
             consider(runtime.next_replay_at);
             consider(runtime.onlining.as_ref().map(|onlining| onlining.step_done_at));

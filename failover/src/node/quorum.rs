@@ -27,10 +27,12 @@ impl WitnessState {
         self.valid_until.is_some_and(|until| until > now)
     }
 
-    pub fn next_deadline(&self) -> Option<LocalTime> {
+    /// The next instant the witness state needs attention; `abandon_after` is how long an unanswered
+    /// request waits before it is given up (the same bound `manage_witness` applies).
+    pub fn next_deadline(&self, abandon_after: core::time::Duration) -> Option<LocalTime> {
         let attempt = Some(self.next_attempt);
         let expiry = self.valid_until;
-        let pending = self.pending.map(|(_, sent)| sent + core::time::Duration::from_secs(2));
+        let pending = self.pending.map(|(_, sent)| sent + abandon_after);
         [attempt, expiry, pending].into_iter().flatten().min()
     }
 }
