@@ -14,12 +14,20 @@
 //!   slow, or reboot and lose the lock.
 //! - [`dns`]: records with TTLs and per-client caches; registration can be delayed and the server
 //!   unreachable, so clients keep using stale answers.
-//! - [`ids`]: the host and network ids they share.
+//! - [`san`]: the SAN array: LUNs with a block store and write cache, SCSI-3 persistent reservations per
+//!   I_T nexus, LUN masking and probe-by-probe discovery; faults are controller reboot and loss, power
+//!   loss (lost cache, torn writes), offline and read-only LUNs, latency and corrupt blocks.
+//! - [`iscsi`]: one host's iSCSI initiator and multipath layer: per-path sessions with NOP-Out keepalive
+//!   and replacement timeout, the TUR path checker, fail-over-only, round-robin and least-queue-depth
+//!   path selection, command timeouts with retries, the `no_path_retry` queue and pseudo-LUN removal.
+//! - [`ids`]: the host, network, LUN and controller ids they share.
 
 pub mod dns;
 pub mod fabric;
 pub mod ids;
+pub mod iscsi;
 pub mod power;
+pub mod san;
 pub mod witness;
 
-pub use ids::{HostId, NetworkId};
+pub use ids::{ControllerId, HostId, LunId, NetworkId};

@@ -5,7 +5,7 @@
 //! dumpster 18 MB / 7 days, LLR depth 10). Unsafe options stay settable on purpose: the hazard suite
 //! proves drill catches them.
 
-use crate::types::{DbId, HubId, NodeId, PathId};
+use crate::types::{DbId, HubId, LunId, NodeId, PathId};
 use core::time::Duration;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,10 @@ pub enum QuorumModel {
     NodeMajority,
     /// Node and File Share Majority: nodes plus one witness vote held as an exclusive lock.
     NodeAndFileShareMajority,
+    /// Node and Disk Majority: nodes plus one witness vote held as the SCSI-3 persistent reservation on
+    /// [`ClusterConfig::disk_witness`]. It needs PR: with [`DiskFencing::Disabled`] the vote is never
+    /// counted, because nothing can arbitrate it.
+    NodeAndDiskMajority,
     /// UNSAFE: every partition believes it may run. Kept so the hazard suite can prove the harm.
     Disabled,
 }
@@ -26,6 +30,19 @@ pub enum FailoverPolicy {
     Automatic,
     /// Only an operator command activates another copy (LifeKeeper's single-comm-path advice).
     Manual,
+}
+
+/// How a node keeps other nodes off a shared disk it owns (domain.md 2.1 and 2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DiskFencing {
+    /// Register on every path, reserve type 5 (write exclusive, registrants only), challenge with
+    /// PREEMPT AND ABORT and defend, so a deposed owner's queued writes die with its registration.
+    PersistentReservation,
+    /// UNSAFE: as above, but challenges with plain PREEMPT, which lets the victim's already accepted
+    /// writes land after the new owner took over. Kept so the hazard suite can prove the harm.
+    PreemptWithoutAbort,
+    /// UNSAFE: no persistent reservation at all; any node that brings the disk online writes to it.
+    Disabled,
 }
 
 /// `AutoDatabaseMountDial`: how many missing logs a lossy failover may accept before mounting.
@@ -55,6 +72,11 @@ pub enum ResourceKind {
     NetworkName,
     /// Mounts the database; exactly one per group.
     Database,
+    /// A shared cluster disk (Single Copy Cluster): brought online by winning its persistent
+    /// reservation. A group holding one is shared-disk and ships no logs.
+    PhysicalDisk {
+        lun: LunId,
+    },
     Generic,
 }
 
@@ -75,6 +97,25 @@ pub struct DatabaseConfig {
     pub copies: Vec<NodeId>,
     /// The resource group, in any order; it is started in dependency order and stopped in reverse.
     pub resources: Vec<ResourceConfig>,
+}
+
+impl DatabaseConfig {
+    /// The LUNs of the group's `PhysicalDisk` resources, in resource order.
+    pub fn shared_disks(&self) -> Vec<LunId> {
+        self.resources
+            .iter()
+            .filter_map(|resource| match resource.kind {
+                ResourceKind::PhysicalDisk { lun } => Some(lun),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A group on shared disks (Single Copy Cluster) rather than replicated copies (CCR): `copies` are
+    /// then only the possible owners, and the data lives on the array, not on any node.
+    pub fn is_shared_disk(&self) -> bool {
+        self.resources.iter().any(|resource| matches!(resource.kind, ResourceKind::PhysicalDisk { .. }))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +156,23 @@ pub struct ClusterConfig {
     /// Extra history requested from the dumpster beyond the last copied log.
     pub resubmit_margin: Duration,
     pub health_check_interval: Duration,
+    /// Storage paths (I_T nexuses) each node has to the array; 0 for a cluster without shared disks.
+    pub storage_paths: u8,
+    pub disk_fencing: DiskFencing,
+    /// The LUN whose persistent reservation is the witness vote under `NodeAndDiskMajority`.
+    pub disk_witness: Option<LunId>,
+    /// A challenger waits this long after preempting before checking it still holds the reservation;
+    /// a live owner restores its own within it (WS2008 arbitration, domain.md 2.3: 6 s).
+    pub arbitration_delay: Duration,
+    /// The owner re-reads its reservations (and the disk witness holder its vote) this often; it must
+    /// be well below `arbitration_delay` so a live owner always defends in time (domain.md 2.3: 3 s).
+    pub defense_interval: Duration,
+    /// Real I/O through the paths while a disk is online, so a dead path fails the group over.
+    pub data_path_check_interval: Duration,
+    /// A data-path check or write not answered in this long fails the disk.
+    pub data_path_timeout: Duration,
+    /// A persistent-reservation command not answered in this long counts as failed.
+    pub storage_request_timeout: Duration,
     pub databases: Vec<DatabaseConfig>,
 }
 
@@ -126,14 +184,20 @@ impl ClusterConfig {
 
     pub fn total_votes(&self) -> u32 {
         let nodes = self.nodes.len() as u32;
-        match self.quorum {
-            QuorumModel::NodeAndFileShareMajority => nodes + 1,
-            QuorumModel::NodeMajority | QuorumModel::Disabled => nodes,
-        }
+        if self.uses_witness() { nodes + 1 } else { nodes }
     }
 
+    /// Whether a witness (file share or disk) holds a vote.
     pub fn uses_witness(&self) -> bool {
+        self.uses_file_share_witness() || self.uses_disk_witness()
+    }
+
+    pub fn uses_file_share_witness(&self) -> bool {
         self.quorum == QuorumModel::NodeAndFileShareMajority
+    }
+
+    pub fn uses_disk_witness(&self) -> bool {
+        self.quorum == QuorumModel::NodeAndDiskMajority
     }
 
     pub fn database(&self, id: DbId) -> Option<&DatabaseConfig> {
@@ -165,6 +229,14 @@ impl ClusterConfig {
             acll_timeout: Duration::from_secs(10),
             resubmit_margin: Duration::from_secs(60),
             health_check_interval: Duration::from_secs(5),
+            storage_paths: 0,
+            disk_fencing: DiskFencing::PersistentReservation,
+            disk_witness: None,
+            arbitration_delay: Duration::from_secs(6),
+            defense_interval: Duration::from_secs(3),
+            data_path_check_interval: Duration::from_secs(5),
+            data_path_timeout: Duration::from_secs(15),
+            storage_request_timeout: Duration::from_secs(10),
             databases: vec![DatabaseConfig {
                 id: DbId(0),
                 name: "SG1".to_string(),
@@ -172,6 +244,16 @@ impl ClusterConfig {
                 resources: default_resource_chain(Duration::from_secs(1), Duration::from_secs(2)),
             }],
         }
+    }
+
+    /// A two-node Single Copy Cluster: file share witness, two storage paths per node, and one storage
+    /// group "SG1" on LUN 0 whose resources are disk -> IP -> name -> database; tests start here.
+    pub fn scc_two_node() -> ClusterConfig {
+        let mut config = ClusterConfig::ccr_two_node();
+        config.storage_paths = 2;
+        config.databases[0].resources =
+            shared_disk_resource_chain(LunId(0), Duration::from_secs(1), Duration::from_secs(2));
+        config
     }
 }
 
@@ -192,6 +274,29 @@ pub fn default_resource_chain(online_time: Duration, mount_time: Duration) -> Ve
             online_time: mount_time,
         },
     ]
+}
+
+/// The Exchange SCC clustered mailbox server chain: physical disk -> IP address -> network name ->
+/// database (the database depends on the name, the name on the IP, the IP on the disk).
+pub fn shared_disk_resource_chain(
+    lun: LunId,
+    online_time: Duration,
+    mount_time: Duration,
+) -> Vec<ResourceConfig> {
+    let mut chain = vec![ResourceConfig {
+        name: "disk".into(),
+        kind: ResourceKind::PhysicalDisk { lun },
+        depends_on: vec![],
+        online_time,
+    }];
+    for mut resource in default_resource_chain(online_time, mount_time) {
+        resource.depends_on = resource.depends_on.iter().map(|&dep| dep + 1).collect();
+        if resource.depends_on.is_empty() {
+            resource.depends_on.push(0);
+        }
+        chain.push(resource);
+    }
+    chain
 }
 
 /// Hub transport settings (the transport dumpster).

@@ -9,7 +9,7 @@ use crate::config::HubConfig;
 use crate::io::Message;
 use crate::types::{DbId, Endpoint, Epoch, HubId, LocalTime, MessageId, NodeId};
 use core::time::Duration;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum HubInput {
@@ -78,6 +78,9 @@ pub struct Hub {
     config: HubConfig,
     now: LocalTime,
     pending: BTreeMap<MessageId, Pending>,
+    /// `pending` indexed by next attempt, so finding what is due does not scan a long queue (a
+    /// database that is down for minutes queues thousands of messages).
+    due: BTreeSet<(LocalTime, MessageId)>,
     dumpster: BTreeMap<DbId, (VecDeque<DumpsterEntry>, u64)>,
     out: Vec<HubOutput>,
 }
@@ -87,7 +90,15 @@ const RETRY_AFTER_REJECT: Duration = Duration::from_secs(1);
 
 impl Hub {
     pub fn new(id: HubId, config: HubConfig, now: LocalTime) -> Hub {
-        Hub { id, config, now, pending: BTreeMap::new(), dumpster: BTreeMap::new(), out: Vec::new() }
+        Hub {
+            id,
+            config,
+            now,
+            pending: BTreeMap::new(),
+            due: BTreeSet::new(),
+            dumpster: BTreeMap::new(),
+            out: Vec::new(),
+        }
     }
 
     pub fn id(&self) -> HubId {
@@ -109,29 +120,25 @@ impl Hub {
         match input {
             HubInput::Wake => {}
             HubInput::Submit { msg, db, bytes } => {
-                self.pending.insert(
-                    msg,
-                    Pending {
-                        db,
-                        bytes,
-                        next_attempt: self.now,
-                        resubmitted: false,
-                        attempts: 0,
-                        client_waiting: true,
-                    },
-                );
+                let pending = Pending {
+                    db,
+                    bytes,
+                    next_attempt: self.now,
+                    resubmitted: false,
+                    attempts: 0,
+                    client_waiting: true,
+                };
+                self.enqueue(msg, pending);
             }
             HubInput::Received { from, message } => self.receive(from, message),
             HubInput::Undeliverable { message } => {
-                if let Message::Deliver { msg, .. } = message
-                    && let Some(pending) = self.pending.get_mut(&msg)
-                {
-                    pending.next_attempt = self.now + RETRY_AFTER_REJECT;
+                if let Message::Deliver { msg, .. } = message {
+                    self.reschedule(msg, self.now + RETRY_AFTER_REJECT);
                 }
             }
         }
         self.send_due();
-        let next = self.pending.values().map(|pending| pending.next_attempt).min();
+        let next = self.due.first().map(|&(at, _)| at);
         if let Some(next) = next {
             self.out.push(HubOutput::WakeAt(next.max(self.now + Duration::from_millis(1))));
         }
@@ -142,6 +149,7 @@ impl Hub {
         match message {
             Message::DeliverAck { db, msg, epoch } => {
                 let Some(pending) = self.pending.remove(&msg) else { return };
+                self.due.remove(&(pending.next_attempt, msg));
                 if let (true, Endpoint::Node(node)) = (pending.client_waiting, from) {
                     self.out.push(HubOutput::ClientAck { msg, db, node, epoch });
                 }
@@ -151,12 +159,25 @@ impl Hub {
             }
             Message::DeliverReject { db, msg } => {
                 self.out.push(HubOutput::FlushName { db });
-                if let Some(pending) = self.pending.get_mut(&msg) {
-                    pending.next_attempt = self.now + RETRY_AFTER_REJECT;
-                }
+                self.reschedule(msg, self.now + RETRY_AFTER_REJECT);
             }
             Message::ResubmitRequest { db, window } => self.resubmit(db, window),
             _ => {}
+        }
+    }
+
+    fn enqueue(&mut self, msg: MessageId, pending: Pending) {
+        self.due.insert((pending.next_attempt, msg));
+        if let Some(replaced) = self.pending.insert(msg, pending) {
+            self.due.remove(&(replaced.next_attempt, msg));
+        }
+    }
+
+    fn reschedule(&mut self, msg: MessageId, at: LocalTime) {
+        if let Some(pending) = self.pending.get_mut(&msg) {
+            self.due.remove(&(pending.next_attempt, msg));
+            pending.next_attempt = at;
+            self.due.insert((at, msg));
         }
     }
 
@@ -165,11 +186,20 @@ impl Hub {
         let retry = self.config.delivery_retry;
         let id = self.id;
         let mut flushed: Vec<DbId> = Vec::new();
-        for (&msg, pending) in self.pending.iter_mut() {
-            if pending.next_attempt > now {
-                continue;
+        // Due messages in message-id order, as the queue scan always sent them.
+        let mut due: Vec<MessageId> = Vec::new();
+        while let Some(&(at, msg)) = self.due.first() {
+            if at > now {
+                break;
             }
+            self.due.pop_first();
+            due.push(msg);
+        }
+        due.sort_unstable();
+        for msg in due {
+            let Some(pending) = self.pending.get_mut(&msg) else { continue };
             pending.next_attempt = now + retry;
+            self.due.insert((pending.next_attempt, msg));
             pending.attempts += 1;
             // An unanswered delivery may mean the name points at a node that died: look it up again.
             if pending.attempts > 1 && !flushed.contains(&pending.db) {
@@ -233,17 +263,15 @@ impl Hub {
                 continue;
             }
             count += 1;
-            self.pending.insert(
-                msg,
-                Pending {
-                    db,
-                    bytes,
-                    next_attempt: self.now,
-                    resubmitted: true,
-                    attempts: 0,
-                    client_waiting: false,
-                },
-            );
+            let pending = Pending {
+                db,
+                bytes,
+                next_attempt: self.now,
+                resubmitted: true,
+                attempts: 0,
+                client_waiting: false,
+            };
+            self.enqueue(msg, pending);
         }
         self.out.push(HubOutput::Resubmitted { db, count });
     }

@@ -5,7 +5,10 @@
 //! and every observation is an [`Input`]. Timers are a single `WakeAt` per machine: the driver calls
 //! back with [`Input::Wake`] at (or after) that local time, and a later `WakeAt` replaces an earlier one.
 
-use crate::types::{DbId, Endpoint, Epoch, Generation, HubId, LocalTime, MessageId, NodeId, PathId};
+use crate::types::{
+    DbId, Endpoint, Epoch, Generation, HubId, LocalTime, LunId, MessageId, NodeId, PathId, RequestId,
+    ReservationKey, StoragePath,
+};
 use core::time::Duration;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +31,96 @@ pub enum WitnessAnswer {
     Released,
     /// The share did not answer (down or unreachable); the driver reports a timeout as this too.
     Unavailable,
+}
+
+/// A command to the shared storage array, for one LUN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StorageOp {
+    /// Make the LUN visible to this host: map and present it (the disk resource's online does this; it
+    /// can take minutes with serial LUN enumeration, so it has no timeout: the driver always answers).
+    Connect,
+    Read {
+        block: u64,
+    },
+    /// `block` is the message id (one block per message), carrying the writer's ownership epoch.
+    Write {
+        block: u64,
+        payload: MessageId,
+        epoch: Epoch,
+    },
+    /// REGISTER AND IGNORE EXISTING KEY on the request's path.
+    Register {
+        key: ReservationKey,
+    },
+    Unregister,
+    /// RESERVE type 5 (write exclusive, registrants only).
+    Reserve {
+        key: ReservationKey,
+    },
+    Release {
+        key: ReservationKey,
+    },
+    /// PREEMPT (abort: false) or PREEMPT AND ABORT (abort: true) of `victim`'s registrations and
+    /// reservation.
+    Preempt {
+        key: ReservationKey,
+        victim: ReservationKey,
+        abort: bool,
+    },
+    ReadKeys,
+    ReadReservation,
+}
+
+/// Why a storage command failed (other than a reservation conflict).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StorageFailure {
+    UnitAttention,
+    DataProtect,
+    NotReady,
+    NotPresented,
+    NoPath,
+    DeviceRemoved,
+    TimedOut,
+}
+
+/// The array's answer to one [`StorageOp`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StorageResult {
+    Done,
+    Data {
+        payload: Option<(MessageId, Epoch)>,
+    },
+    Keys(Vec<ReservationKey>),
+    Reservation(Option<ReservationKey>),
+    /// SCSI status 0x18: the command is not allowed from this I_T nexus (a write from a node whose
+    /// registration was preempted, or a PR command with a key that is not registered).
+    ReservationConflict,
+    Failed(StorageFailure),
+}
+
+/// For the history: what disk arbitration did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArbitrationStep {
+    /// Our key is registered on `paths` of our storage paths.
+    Registered {
+        paths: u8,
+    },
+    Reserved,
+    /// We preempted `victim` and now wait the arbitration delay.
+    Challenged {
+        victim: ReservationKey,
+    },
+    Won,
+    Lost,
+    /// We found `challenger` holding our reservation and preempted it back.
+    Defended {
+        challenger: ReservationKey,
+    },
+    /// Our reservation had vanished (an array reboot without APTPL) and we registered and reserved again.
+    Reasserted,
+    /// A write or check returned RESERVATION CONFLICT: we were preempted.
+    Fenced,
+    DataPathFailed,
 }
 
 /// A database's state as one node advertises it to its peers in every heartbeat.
@@ -170,6 +263,12 @@ pub enum Input {
         to: Endpoint,
         message: Message,
     },
+    /// The array answered an earlier `Output::Storage` (a driver-side timeout need not be reported:
+    /// the node gives up on unanswered requests by itself).
+    Storage {
+        request: RequestId,
+        result: StorageResult,
+    },
 }
 
 /// Why a node stopped serving a database.
@@ -179,6 +278,8 @@ pub enum StopReason {
     Moved,
     ResourceFailed,
     Deposed,
+    /// The node found itself preempted on the group's disk (a write returned RESERVATION CONFLICT).
+    Fenced,
 }
 
 /// Who a quorum claim counted.
@@ -253,6 +354,19 @@ pub enum Output {
         to: NodeId,
         epoch: Epoch,
         reason: FailoverReason,
+    },
+    /// A command to the shared storage array; `path: None` goes through multipath (any working path).
+    Storage {
+        request: RequestId,
+        lun: LunId,
+        path: Option<StoragePath>,
+        op: StorageOp,
+    },
+    /// For the history: what disk arbitration did (`db: None` for the disk witness).
+    DiskArbitration {
+        db: Option<DbId>,
+        lun: LunId,
+        step: ArbitrationStep,
     },
 }
 

@@ -1,9 +1,10 @@
 //! The real failover logic of drill: sans-IO state machines for a failover cluster of mailbox
 //! servers (Exchange CCR style) and the hub transport servers that feed them.
 //!
-//! - [`Node`]: detection over every comm path, quorum (node majority or node and file share majority),
-//!   self-fencing, ownership epochs, resource groups with local restart, CCR log shipping with the mount
-//!   dial, attempt-copy-last-logs and incremental reseed.
+//! - [`Node`]: detection over every comm path, quorum (node majority, node and file share majority, node
+//!   and disk majority), self-fencing, ownership epochs, resource groups with local restart, CCR log
+//!   shipping with the mount dial, attempt-copy-last-logs and incremental reseed, and shared-disk (SCC)
+//!   groups fenced by SCSI-3 persistent reservations with challenge/defense arbitration.
 //! - [`Hub`]: delivery with retry and the transport dumpster that resubmits after a lossy mount.
 //!
 //! Architecture invariant: this crate reads no clock, draws no random number, performs no I/O and has
@@ -18,8 +19,14 @@ pub mod io;
 pub mod node;
 pub mod types;
 
-pub use config::{ClusterConfig, FailoverPolicy, HubConfig, MountDial, QuorumModel};
+pub use config::{ClusterConfig, DiskFencing, FailoverPolicy, HubConfig, MountDial, QuorumModel};
 pub use hub::{Hub, HubInput, HubOutput};
-pub use io::{CopyRole, Input, Message, Output, StopReason, Voter, WitnessAnswer, WitnessOp};
+pub use io::{
+    ArbitrationStep, CopyRole, Input, Message, Output, StopReason, StorageFailure, StorageOp, StorageResult,
+    Voter, WitnessAnswer, WitnessOp,
+};
 pub use node::{Disk, Node};
-pub use types::{DbId, Endpoint, Epoch, Generation, HubId, LocalTime, MessageId, NodeId, PathId};
+pub use types::{
+    DbId, Endpoint, Epoch, Generation, HubId, LocalTime, LunId, MessageId, NodeId, PathId, RequestId,
+    ReservationKey, StoragePath, reservation_key,
+};

@@ -21,6 +21,33 @@ pub struct DbId(pub u16);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PathId(pub u16);
 
+/// A logical unit on the shared storage array (a cluster disk or the disk witness).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LunId(pub u16);
+
+/// One I_T nexus of this node: storage path `i` goes through this node's initiator port `i` to array
+/// controller `i`. SCSI-3 registrations are per nexus, so a node registers on every path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StoragePath(pub u8);
+
+/// Names one storage request so its answer finds its way back. Unique per node incarnation (a rebooted
+/// node starts again at 1, so a driver must not deliver answers addressed to an earlier incarnation).
+pub type RequestId = u64;
+
+/// An 8-byte SCSI-3 persistent reservation key.
+pub type ReservationKey = u64;
+
+/// The PR key `node` registers: constant per node, distinct per node and never 0 (key 0 means
+/// "unregister" in PR OUT). The high bytes spell "DRIL", like fence_scsi's cluster-name prefix.
+pub fn reservation_key(node: NodeId) -> ReservationKey {
+    0x4452_494C_0000_0000 | (u64::from(node.0) + 1)
+}
+
+/// The node whose [`reservation_key`] is `key`, among `nodes`.
+pub fn node_of_key(nodes: &[NodeId], key: ReservationKey) -> Option<NodeId> {
+    nodes.iter().copied().find(|&node| reservation_key(node) == key)
+}
+
 /// An ownership term of a database. Every mount starts a new epoch and every log generation records
 /// the epoch it was written in, so a copy can tell a deposed owner's logs from the current lineage.
 pub type Epoch = u64;

@@ -40,6 +40,8 @@ pub enum DismountReason {
     ResourceFailed,
     /// The node saw a higher epoch for the database and stepped down.
     Deposed,
+    /// The node found itself preempted on the group's shared disk (a write got RESERVATION CONFLICT).
+    Fenced,
 }
 
 /// Every kind of event a run records. The JSON form is `{"at":…,"event":"kebab-name",…fields}`.
@@ -173,6 +175,104 @@ pub enum Event {
         to: Name,
         epoch: u64,
         reason: Name,
+    },
+    // ----- shared storage: the SAN array's ground truth (the fencing oracle) and the initiators -----
+    /// The array applied a write. `nexus` is `host:network` (one I_T nexus); `epoch` is what the writer
+    /// tagged the blocks with; `durable` is false while the write sits in a volatile cache.
+    LunWrite {
+        lun: Name,
+        /// The database the LUN belongs to, if any (the world knows; the array does not).
+        db: Option<Name>,
+        nexus: Name,
+        epoch: u64,
+        msgs: Vec<MessageId>,
+        durable: bool,
+    },
+    /// The array refused a write (`reason`: reservation-conflict, read-only, not-ready, ...).
+    LunWriteRejected {
+        lun: Name,
+        nexus: Name,
+        epoch: u64,
+        reason: Name,
+    },
+    /// A command the array had accepted was aborted before it ran (`by`: preempt-and-abort, reboot,
+    /// power-loss).
+    LunTaskAborted {
+        lun: Name,
+        nexus: Name,
+        by: Name,
+    },
+    /// A persistent-reservation change (`action`: registered, unregistered, reserved, released, cleared).
+    Reservation {
+        lun: Name,
+        nexus: Name,
+        action: Name,
+        key: u64,
+    },
+    /// `by` preempted `victim_key`; `victims` are the nexuses whose registrations were removed and
+    /// `aborted` how many of their accepted commands were aborted (0 for a plain PREEMPT).
+    Preempted {
+        lun: Name,
+        by: Name,
+        key: u64,
+        victim_key: u64,
+        victims: Vec<Name>,
+        aborted: u32,
+    },
+    /// Every registration and the reservation of a LUN vanished (an array reboot without APTPL).
+    ReservationsLost {
+        lun: Name,
+        reason: Name,
+    },
+    /// Unflushed blocks of a volatile write cache were lost when the array lost power.
+    CachedWritesLost {
+        lun: Name,
+        blocks: u64,
+    },
+    /// Only the first `applied_blocks` of a multi-block write reached the media.
+    TornWrite {
+        lun: Name,
+        lba: u64,
+        applied_blocks: u32,
+        of_blocks: u32,
+    },
+    /// A LUN became visible to a host (mapped and probed).
+    LunPresented {
+        lun: Name,
+        host: Name,
+    },
+    /// A host's multipath layer marked one of its storage paths up or down.
+    PathState {
+        host: Name,
+        network: Name,
+        up: bool,
+        reason: Name,
+    },
+    /// The pseudo-LUN was removed after the last path stayed down (MPIO PDORemovePeriod).
+    DeviceRemoved {
+        host: Name,
+        lun: Name,
+    },
+    /// I/O held by `no_path_retry` was released onto a path that came back.
+    QueueReleased {
+        host: Name,
+        lun: Name,
+        count: u32,
+    },
+    /// What the failover logic's disk arbitration did (`step`: registered, reserved, challenged, won,
+    /// lost, defended, reasserted, fenced, data-path-failed). `db` is absent for the disk witness.
+    DiskArbitration {
+        node: Name,
+        db: Option<Name>,
+        lun: Name,
+        step: Name,
+    },
+    /// Ground truth at the end of the run: the messages each LUN holds (durable or in cache), in
+    /// block order, and the database the LUN belongs to.
+    LunContents {
+        lun: Name,
+        db: Option<Name>,
+        msgs: Vec<MessageId>,
     },
     RunEnded,
 }

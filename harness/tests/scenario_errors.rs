@@ -181,15 +181,32 @@ fn documentation() -> String {
 fn documented_example(documentation: &str) -> String {
     let start =
         documentation.rfind("```toml\n").map(|start| start + "```toml\n".len()).expect("a TOML block");
+    toml_block_at(documentation, start)
+}
+
+/// The TOML block under the "A shared-disk example" heading.
+fn documented_shared_disk_example(documentation: &str) -> String {
+    let heading = documentation.find("## A shared-disk example").expect("the shared-disk example heading");
+    let start = documentation[heading..].find("```toml\n").map(|start| heading + start + "```toml\n".len());
+    toml_block_at(documentation, start.expect("a TOML block under the heading"))
+}
+
+fn toml_block_at(documentation: &str, start: usize) -> String {
     let length = documentation.get(start..).and_then(|rest| rest.find("```")).expect("the block ends");
     documentation.get(start..start + length).expect("the block is in range").to_string()
 }
 
 #[test]
 fn the_documented_example_loads_the_same_with_or_without_its_default_lines() {
-    let example = documented_example(&documentation());
+    let documentation = documentation();
+    for example in [documented_example(&documentation), documented_shared_disk_example(&documentation)] {
+        example_defaults_are_defaults(&example);
+    }
+}
+
+fn example_defaults_are_defaults(example: &str) {
     let path = Path::new("docs/scenarios.md");
-    let full = scenario::parse(path, &example)
+    let full = scenario::parse(path, example)
         .unwrap_or_else(|error| panic!("the documented example fails:\n{error}"));
     let without_defaults: Vec<&str> = example.lines().filter(|line| !line.contains("# default")).collect();
     let reduced = scenario::parse(path, &without_defaults.join("\n"))
@@ -214,6 +231,10 @@ fn the_documentation_mentions_every_key_and_fault_kind() {
         variants.push(example.replacen(&format!("{header}\n"), &format!("{header}\n{probe}\n"), 1));
     }
     variants.push(example.replacen("{ from", &format!("{{ {probe}, from"), 1));
+    let shared_disk = documented_shared_disk_example(&documentation);
+    for header in ["[storage]", "[[lun]]"] {
+        variants.push(shared_disk.replacen(&format!("{header}\n"), &format!("{header}\n{probe}\n"), 1));
+    }
     let mut undocumented = Vec::new();
     for variant in &variants {
         let error =

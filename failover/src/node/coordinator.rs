@@ -120,8 +120,10 @@ impl Node {
     }
 
     /// Best copy selection: a healthy passive with the most logs, ties broken by activation preference.
+    /// A shared-disk group has one copy, on the array: the most preferred healthy passive owner.
     fn best_target(&self, db: DbId, view: &[NodeId], excluding: Option<NodeId>) -> Option<NodeId> {
         let config = self.config.database(db)?;
+        let shared_disk = config.is_shared_disk();
         let mut best: Option<(u64, usize, NodeId)> = None;
         for (preference, &node) in config.copies.iter().enumerate() {
             if Some(node) == excluding || !view.contains(&node) {
@@ -130,7 +132,7 @@ impl Node {
             if !matches!(self.role_of(node, db), Some(CopyRole::Passive)) {
                 continue;
             }
-            let generation = self.last_generation_of(node, db);
+            let generation = if shared_disk { 0 } else { self.last_generation_of(node, db) };
             let better = match best {
                 None => true,
                 Some((best_generation, best_preference, _)) => {

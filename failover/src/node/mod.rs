@@ -6,19 +6,24 @@
 //! re-evaluate again and ask to be woken at the next deadline. Re-evaluating *before* the input is what
 //! keeps a node that resumes from a freeze from acting on what it believed before it froze.
 
+mod arbitration;
 mod coordinator;
+mod disk_witness;
 mod quorum;
 mod replication;
 mod resources;
+mod shared_disk;
 
 use crate::config::ClusterConfig;
 use crate::copy::CopyStore;
 use crate::detector::{Detector, PeerReport};
 use crate::io::{CopyRole, DbAdvert, Input, Message, Output};
-use crate::types::{DbId, Endpoint, Epoch, Generation, LocalTime, NodeId};
-use std::collections::BTreeMap;
+use crate::types::{DbId, Endpoint, Epoch, Generation, LocalTime, LunId, MessageId, NodeId};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+pub use arbitration::{ClaimEvent, ClaimFor, ClaimMode, ClaimStep, DiskClaim, StorageRequests};
+pub use disk_witness::DiskWitnessState;
 pub use quorum::WitnessState;
 pub use replication::{Activation, ActivationPhase};
 pub use resources::Onlining;
@@ -53,6 +58,13 @@ pub struct DbRuntime {
     pub crashed: bool,
     pub restarts: u32,
     pub reseed_until: Option<LocalTime>,
+    /// Shared-disk groups: the persistent-reservation claim of each disk being brought online or held.
+    pub disks: BTreeMap<LunId, DiskClaim>,
+    /// Shared-disk groups: messages written to the array in this ownership term (a hub retry of one
+    /// is a duplicate), and writes still waiting for the array.
+    pub committed: BTreeSet<MessageId>,
+    pub writing: BTreeSet<MessageId>,
+    pub next_data_check: LocalTime,
 }
 
 impl DbRuntime {
@@ -75,6 +87,10 @@ impl DbRuntime {
             crashed: false,
             restarts: 0,
             reseed_until: None,
+            disks: BTreeMap::new(),
+            committed: BTreeSet::new(),
+            writing: BTreeSet::new(),
+            next_data_check: LocalTime::NEVER,
         }
     }
 }
@@ -95,6 +111,8 @@ pub struct Node {
     pub(crate) quorum_announced: Option<(bool, Vec<crate::io::Voter>)>,
     pub(crate) dbs: BTreeMap<DbId, DbRuntime>,
     pub(crate) pending_decisions: BTreeMap<DbId, (Epoch, LocalTime)>,
+    pub(crate) disk_witness: DiskWitnessState,
+    pub(crate) storage: StorageRequests,
     pub(crate) disk: Disk,
     pub(crate) out: Vec<Output>,
 }
@@ -140,6 +158,8 @@ impl Node {
             quorum_announced: None,
             dbs,
             pending_decisions: BTreeMap::new(),
+            disk_witness: DiskWitnessState::default(),
+            storage: StorageRequests::default(),
             disk,
             config,
             out,
@@ -197,6 +217,7 @@ impl Node {
             }
             Input::OperatorMove { db, to } => self.operator_move(db, to),
             Input::Undeliverable { .. } => {}
+            Input::Storage { request, result } => self.storage_answer(request, result),
         }
     }
 
@@ -237,14 +258,17 @@ impl Node {
 
     /// Re-evaluates everything that time alone can change.
     fn evaluate(&mut self) {
+        self.expire_storage_requests();
         self.evaluate_quorum();
         self.manage_witness();
+        self.manage_disk_witness();
         if self.quorate {
             self.coordinate();
         }
         self.advance_replication();
         self.advance_activations();
         self.advance_onlining();
+        self.advance_storage();
     }
 
     fn adverts(&self) -> Vec<DbAdvert> {
@@ -316,6 +340,8 @@ impl Node {
         };
         consider(self.detector.next_expiry(self.now));
         consider(self.witness.next_deadline(self.config.heartbeat_interval * 2));
+        consider(self.disk_witness.next_deadline());
+        consider(self.storage_deadline());
         for runtime in self.dbs.values() {
             consider(runtime.next_replay_at);
             consider(runtime.onlining.as_ref().map(|onlining| onlining.step_done_at));

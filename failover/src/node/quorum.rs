@@ -4,6 +4,8 @@
 //! valid by the node's own clock. The witness lease is counted conservatively: from when *we sent*
 //! the request (the witness granted it later) and minus the takeover margin, so clock drift cannot make
 //! us count a lock the witness already considers expired. No quorum means every resource stops at once.
+//! The disk witness (Node and Disk Majority) counts the same way; its vote is arbitrated in
+//! disk_witness.rs.
 
 use super::Node;
 use crate::config::QuorumModel;
@@ -42,15 +44,17 @@ impl Node {
         let total = self.config.total_votes();
         let mut votes = vec![Voter::Node(self.id)];
         votes.extend(self.counted_peers().into_iter().map(Voter::Node));
-        if self.config.uses_witness() && self.witness.holds(self.now) {
+        let file_share_vote = self.config.uses_file_share_witness() && self.witness.holds(self.now);
+        let disk_vote = self.config.uses_disk_witness() && self.disk_witness.holds(self.now);
+        if file_share_vote || disk_vote {
             votes.push(Voter::Witness);
         }
         votes.sort_unstable();
         let quorate = match self.config.quorum {
             QuorumModel::Disabled => true,
-            QuorumModel::NodeMajority | QuorumModel::NodeAndFileShareMajority => {
-                votes.len() as u32 * 2 > total
-            }
+            QuorumModel::NodeMajority
+            | QuorumModel::NodeAndFileShareMajority
+            | QuorumModel::NodeAndDiskMajority => votes.len() as u32 * 2 > total,
         };
         let was_quorate = self.quorate;
         self.quorate = quorate;
@@ -71,7 +75,7 @@ impl Node {
 
     /// Decides whether to acquire, renew or release the witness lock.
     pub(super) fn manage_witness(&mut self) {
-        if !self.config.uses_witness() {
+        if !self.config.uses_file_share_witness() {
             return;
         }
         // A request whose answer never came (lost on the network) is abandoned after two intervals.

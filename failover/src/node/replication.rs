@@ -69,6 +69,14 @@ impl Node {
                 runtime.activation = None;
                 runtime.onlining = None;
                 runtime.role = CopyRole::Passive;
+                self.drop_storage(db);
+            }
+            // The group failed here and has since come online elsewhere: like WSFC, this node is a
+            // possible owner again (its failure was local to the attempt that failed), so the cluster
+            // is not left without a target if the new owner fails too.
+            CopyRole::Failed => {
+                runtime.role = CopyRole::Passive;
+                runtime.restarts = 0;
             }
             _ => {}
         }
@@ -90,6 +98,8 @@ impl Node {
             return;
         }
         runtime.role = CopyRole::Activating;
+        // A new ownership term: what the previous term wrote to a shared disk is not ours to vouch for.
+        runtime.committed.clear();
         let previous_owner = previous_owner.filter(|&previous| previous != self.id);
         runtime.activation = Some(Activation {
             epoch,
@@ -128,6 +138,12 @@ impl Node {
                         })
                 });
                 if still_serving && self.now < activation.deadline + self.config.failure_timeout() * 2 {
+                    return;
+                }
+                if self.is_shared_disk(db) {
+                    // The data is on the array, not on any node: nothing to copy, replay or lose.
+                    // Persistent-reservation arbitration on the disks fences the previous owner.
+                    self.begin_onlining(db, activation.epoch, 0);
                     return;
                 }
                 self.set_phase(db, ActivationPhase::CopyLastLogs, self.now + self.config.acll_timeout);
@@ -195,6 +211,17 @@ impl Node {
     /// Called when the database resource comes online: this copy is now the active one.
     pub(super) fn mounted(&mut self, db: DbId, epoch: Epoch, lost_logs: u64) {
         let now = self.now;
+        if self.is_shared_disk(db) {
+            let check_interval = self.config.data_path_check_interval;
+            let Some(runtime) = self.dbs.get_mut(&db) else { return };
+            runtime.role = CopyRole::Active;
+            runtime.active_epoch = epoch;
+            runtime.activation = None;
+            runtime.last_write_at = now;
+            runtime.next_data_check = now + check_interval;
+            self.out.push(Output::Mounted { db, epoch, generation: 0, lost_logs: 0 });
+            return;
+        }
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
         let generation = copy.last_generation();
         copy.record_epoch_start(epoch, generation);
@@ -226,6 +253,10 @@ impl Node {
             self.dbs.get(&db).is_some_and(|runtime| runtime.role == CopyRole::Active && !runtime.crashed);
         if !active || !self.quorate {
             self.send(Endpoint::Hub(hub), Message::DeliverReject { db, msg });
+            return;
+        }
+        if self.is_shared_disk(db) {
+            self.deliver_shared(hub, db, msg);
             return;
         }
         let now = self.now;
@@ -329,6 +360,9 @@ impl Node {
     ) {
         let now = self.now;
         let attempts = self.config.inspect_attempts;
+        if self.is_shared_disk(db) {
+            return; // shared-disk groups ship no logs
+        }
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         if matches!(runtime.role, CopyRole::Active) || runtime.reseed_until.is_some() {
             return;
@@ -397,6 +431,9 @@ impl Node {
         let dbs: Vec<DbId> = self.dbs.keys().copied().collect();
         let counted = self.counted_peers();
         for db in dbs {
+            if self.is_shared_disk(db) {
+                continue; // the data is on the array: no lineage, copy or replay
+            }
             self.replay_due(db);
             let Some(runtime) = self.dbs.get_mut(&db) else { continue };
             if let Some(until) = runtime.reseed_until {

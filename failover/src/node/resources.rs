@@ -1,11 +1,19 @@
-//! Resource groups: started in dependency order (IP, then network name, then database), stopped in
+//! Resource groups: started in dependency order (disk, IP, network name, database), stopped in
 //! reverse, health-checked, and restarted locally up to `local_restart_attempts` times before the group
-//! is marked failed so the coordinator moves it.
+//! is marked failed so the coordinator moves it. Most resources come online after their `online_time`;
+//! a `PhysicalDisk` comes online when its persistent-reservation arbitration is won (shared_disk.rs).
 
 use super::Node;
 use crate::config::{ResourceKind, start_order};
 use crate::io::{CopyRole, Output, ResourceState, StopReason};
-use crate::types::{DbId, Epoch, LocalTime};
+use crate::types::{DbId, Epoch, LocalTime, LunId};
+
+fn disk_lun(kind: ResourceKind) -> Option<LunId> {
+    match kind {
+        ResourceKind::PhysicalDisk { lun } => Some(lun),
+        _ => None,
+    }
+}
 
 /// A resource group coming online, one resource at a time.
 #[derive(Clone, Debug)]
@@ -25,18 +33,23 @@ impl Node {
         let Some(order) = start_order(&config.resources) else { return };
         let Some((&first, rest)) = order.split_first() else { return };
         let online_time = config.resources[first].online_time;
+        let disk = disk_lun(config.resources[first].kind);
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         runtime.onlining = Some(Onlining {
             epoch,
             lost_logs,
             remaining: rest.to_vec(),
             current: first,
-            step_done_at: self.now + online_time,
+            // A disk is online when its arbitration is won, however long that takes.
+            step_done_at: if disk.is_some() { LocalTime::NEVER } else { self.now + online_time },
         });
         if let Some(activation) = runtime.activation.as_mut() {
             activation.deadline = LocalTime::NEVER;
         }
         self.out.push(Output::ResourceState { db, resource: first, state: ResourceState::OnlinePending });
+        if let Some(lun) = disk {
+            self.start_disk_claim(db, lun);
+        }
     }
 
     pub(super) fn advance_onlining(&mut self) {
@@ -54,10 +67,15 @@ impl Node {
                     if onlining.remaining.is_empty() { None } else { Some(onlining.remaining.remove(0)) };
                 let Some(config) = self.config.database(db) else { break };
                 let kind = config.resources[finished].kind;
+                let next_disk = next.and_then(|next| disk_lun(config.resources[next].kind));
                 if let Some(next) = next {
                     let online_time = config.resources[next].online_time;
                     onlining.current = next;
-                    onlining.step_done_at = onlining.step_done_at + online_time;
+                    onlining.step_done_at = if next_disk.is_some() {
+                        LocalTime::NEVER
+                    } else {
+                        onlining.step_done_at + online_time
+                    };
                 } else {
                     runtime.onlining = None;
                 }
@@ -65,7 +83,7 @@ impl Node {
                 match kind {
                     ResourceKind::NetworkName => self.out.push(Output::RegisterName { db }),
                     ResourceKind::Database => self.mounted(db, epoch, lost_logs),
-                    ResourceKind::Ip | ResourceKind::Generic => {}
+                    ResourceKind::Ip | ResourceKind::Generic | ResourceKind::PhysicalDisk { .. } => {}
                 }
                 if let Some(next) = next {
                     self.out.push(Output::ResourceState {
@@ -74,12 +92,18 @@ impl Node {
                         state: ResourceState::OnlinePending,
                     });
                 }
+                if let Some(lun) = next_disk {
+                    self.start_disk_claim(db, lun);
+                }
             }
         }
     }
 
     /// Stops a database on this node (self-fencing, deposition, move or failure).
     pub(super) fn stop_db(&mut self, db: DbId, reason: StopReason) {
+        // Shared disks: stop defending and checking. The reservation stays where it is; the next owner
+        // preempts it, which also aborts anything of ours still queued at the array.
+        self.drop_storage(db);
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         let was_active = runtime.role == CopyRole::Active;
         let was_busy = was_active || runtime.role == CopyRole::Activating;

@@ -4,8 +4,10 @@
 //! every path, per-node clocks equal to true time plus an offset a test may set, a file share witness
 //! that is a lock with a lease, name resolution to whichever node last registered the database's name,
 //! one-way cuts per path, power off/on (the disk survives), freeze/resume (inputs are held), and clients
-//! that submit messages to a hub at a fixed rate. Every output is recorded with the true time it was
-//! produced, so tests assert on sequences.
+//! that submit messages to a hub at a fixed rate, and a small SCSI-3 persistent-reservation array
+//! (registrations per node and path, one type-5 reservation per LUN, PREEMPT with or without abort of
+//! queued writes, array reboot without APTPL, a node's storage paths cut). Every output is recorded
+//! with the true time it was produced, so tests assert on sequences.
 
 // Each integration test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
@@ -15,8 +17,9 @@ use core::time::Duration;
 use failover::config::{ClusterConfig, HubConfig};
 use failover::io::{FailoverReason, ResourceState};
 use failover::{
-    DbId, Disk, Endpoint, Epoch, Generation, Hub, HubId, HubInput, HubOutput, Input, LocalTime, Message,
-    MessageId, Node, NodeId, Output, PathId, StopReason, Voter, WitnessAnswer, WitnessOp,
+    ArbitrationStep, DbId, Disk, Endpoint, Epoch, Generation, Hub, HubId, HubInput, HubOutput, Input,
+    LocalTime, LunId, Message, MessageId, Node, NodeId, Output, PathId, RequestId, ReservationKey,
+    StopReason, StorageFailure, StorageOp, StoragePath, StorageResult, Voter, WitnessAnswer, WitnessOp,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -75,6 +78,13 @@ pub enum What {
         from: NodeId,
         to: NodeId,
         generation: Generation,
+    },
+    /// A write landed on the array (ground truth).
+    ArrayWrite {
+        node: NodeId,
+        lun: LunId,
+        msg: MessageId,
+        epoch: Epoch,
     },
 }
 
@@ -139,6 +149,50 @@ enum Event {
     HubWake(HubId, u64),
     /// A witness request arrives at the share.
     AtWitness(NodeId, WitnessOp),
+    /// A storage request arrives at the array (from the node's incarnation that sent it).
+    AtArray {
+        node: NodeId,
+        incarnation: u64,
+        request: RequestId,
+        lun: LunId,
+        path: Option<StoragePath>,
+        op: StorageOp,
+    },
+    /// A queued write finishes at the array.
+    WriteLands {
+        lun: LunId,
+        id: u64,
+    },
+    /// The array's answer reaches the node; dropped if the node rebooted since it asked.
+    StorageAnswer {
+        node: NodeId,
+        incarnation: u64,
+        request: RequestId,
+        result: StorageResult,
+    },
+}
+
+/// One LUN of the fake array.
+#[derive(Clone, Debug, Default)]
+pub struct FakeLun {
+    /// Registered key per I_T nexus (node, path).
+    pub registrations: BTreeMap<(NodeId, u8), ReservationKey>,
+    /// The type-5 (write exclusive, registrants only) reservation holder.
+    pub holder: Option<ReservationKey>,
+    pub blocks: BTreeMap<u64, (MessageId, Epoch)>,
+    /// Writes accepted but not yet landed: (id, nexus, node incarnation, request, block, payload, epoch).
+    queued: Vec<QueuedWrite>,
+}
+
+#[derive(Clone, Debug)]
+struct QueuedWrite {
+    id: u64,
+    nexus: (NodeId, u8),
+    incarnation: u64,
+    request: RequestId,
+    block: u64,
+    payload: MessageId,
+    epoch: Epoch,
 }
 
 struct NodeSlot {
@@ -151,6 +205,8 @@ struct NodeSlot {
     held: Vec<Input>,
     /// Only the wake matching the latest `WakeAt` fires (a later one replaces an earlier one).
     wake_token: u64,
+    /// Bumped at every boot: storage answers for an earlier incarnation are dropped.
+    incarnation: u64,
 }
 
 struct HubSlot {
@@ -190,6 +246,17 @@ pub struct Sim {
     next_msg: MessageId,
     pub records: Vec<Record>,
     events: u64,
+    /// The shared storage array, per LUN.
+    pub array: BTreeMap<LunId, FakeLun>,
+    /// One-way latency between a node and the array.
+    pub storage_latency: u64,
+    /// Per-node override of `storage_latency` (a slow path).
+    pub slow_storage: BTreeMap<NodeId, u64>,
+    /// How long an accepted write stays queued at the array before it lands (0: lands at once).
+    pub write_service: u64,
+    /// Nodes whose every storage path is down: their requests vanish unanswered.
+    storage_cuts: BTreeSet<NodeId>,
+    next_write: u64,
 }
 
 const EVENT_LIMIT: u64 = 5_000_000;
@@ -232,6 +299,12 @@ impl Sim {
             next_msg: 1,
             records: Vec::new(),
             events: 0,
+            array: BTreeMap::new(),
+            storage_latency: MS,
+            slow_storage: BTreeMap::new(),
+            write_service: 0,
+            storage_cuts: BTreeSet::new(),
+            next_write: 0,
         };
         for &hub in &config.hubs {
             sim.hubs
@@ -247,6 +320,7 @@ impl Sim {
                     frozen: false,
                     held: Vec::new(),
                     wake_token: 0,
+                    incarnation: 0,
                 },
             );
             if !off.contains(&id) {
@@ -303,6 +377,15 @@ impl Sim {
                 }
             }
             Event::AtWitness(from, op) => self.at_witness(from, op),
+            Event::AtArray { node, incarnation, request, lun, path, op } => {
+                self.at_array(node, incarnation, request, lun, path, op);
+            }
+            Event::WriteLands { lun, id } => self.write_lands(lun, id),
+            Event::StorageAnswer { node, incarnation, request, result } => {
+                if self.nodes.get(&node).is_some_and(|slot| slot.incarnation == incarnation) {
+                    self.feed(node, Input::Storage { request, result });
+                }
+            }
         }
     }
 
@@ -333,6 +416,7 @@ impl Sim {
         let disk = slot.disk.take().unwrap_or_default();
         let (node, outputs) = Node::boot(id, self.config.clone(), disk, local);
         slot.node = Some(node);
+        slot.incarnation += 1;
         slot.frozen = false;
         slot.held.clear();
         self.handle_node_outputs(id, outputs);
@@ -366,6 +450,9 @@ impl Sim {
                 Output::WitnessRequest(op) => self.witness_request(id, *op),
                 Output::RegisterName { db } => {
                     self.names.insert(*db, id);
+                }
+                Output::Storage { request, lun, path, op } => {
+                    self.storage_request(id, *request, *lun, *path, *op)
                 }
                 _ => {}
             }
@@ -607,6 +694,227 @@ impl Sim {
         };
         let input = Input::Witness { op, answer };
         self.schedule(self.now + self.latency, Event::NodeInput(from, input));
+    }
+
+    // ----- shared storage array ------------------------------------------------------------------
+
+    /// Every storage path of `node` goes down: its requests get no answer at all.
+    pub fn cut_storage(&mut self, node: NodeId) {
+        self.storage_cuts.insert(node);
+        self.fault(format!("cut {node:?} <-> array"));
+    }
+
+    pub fn heal_storage(&mut self, node: NodeId) {
+        self.storage_cuts.remove(&node);
+        self.fault(format!("heal {node:?} <-> array"));
+    }
+
+    /// The array power-cycles without APTPL: every registration and reservation is gone; data stays.
+    pub fn array_reboot(&mut self) {
+        for lun in self.array.values_mut() {
+            lun.registrations.clear();
+            lun.holder = None;
+        }
+        self.fault("array rebooted without APTPL".to_string());
+    }
+
+    /// A node outside the cluster's control (`rogue`) registers and preempts `victim` on `lun`.
+    pub fn rogue_preempt(&mut self, lun: LunId, rogue: ReservationKey, victim: ReservationKey) {
+        let state = self.array.entry(lun).or_default();
+        state.registrations.insert((NodeId(u16::MAX), 0), rogue);
+        state.registrations.retain(|_, key| *key != victim);
+        if state.holder == Some(victim) || state.holder.is_none() {
+            state.holder = Some(rogue);
+        }
+        self.fault(format!("rogue key {rogue:#x} preempted {victim:#x} on {lun:?}"));
+    }
+
+    pub fn lun(&self, lun: LunId) -> FakeLun {
+        self.array.get(&lun).cloned().unwrap_or_default()
+    }
+
+    fn storage_request(
+        &mut self,
+        node: NodeId,
+        request: RequestId,
+        lun: LunId,
+        path: Option<StoragePath>,
+        op: StorageOp,
+    ) {
+        if self.storage_cuts.contains(&node) {
+            return;
+        }
+        let incarnation = self.nodes.get(&node).map_or(0, |slot| slot.incarnation);
+        let latency = self.slow_storage.get(&node).copied().unwrap_or(self.storage_latency);
+        self.schedule(self.now + latency, Event::AtArray { node, incarnation, request, lun, path, op });
+    }
+
+    fn answer_storage(&mut self, node: NodeId, incarnation: u64, request: RequestId, result: StorageResult) {
+        if self.storage_cuts.contains(&node) {
+            return;
+        }
+        let latency = self.slow_storage.get(&node).copied().unwrap_or(self.storage_latency);
+        self.schedule(self.now + latency, Event::StorageAnswer { node, incarnation, request, result });
+    }
+
+    fn at_array(
+        &mut self,
+        node: NodeId,
+        incarnation: u64,
+        request: RequestId,
+        lun: LunId,
+        path: Option<StoragePath>,
+        op: StorageOp,
+    ) {
+        let paths = self.config.storage_paths.max(1);
+        let state = self.array.entry(lun).or_default();
+        // Multipath sends through some registered path of this node if there is one.
+        let nexus = match path {
+            Some(StoragePath(p)) => (node, p),
+            None => (0..paths)
+                .find(|&p| state.registrations.contains_key(&(node, p)))
+                .map_or((node, 0), |p| (node, p)),
+        };
+        let registered_as = state.registrations.get(&nexus).copied();
+        let result = match op {
+            StorageOp::Connect => StorageResult::Done,
+            StorageOp::Read { block } => StorageResult::Data { payload: state.blocks.get(&block).copied() },
+            StorageOp::Write { block, payload, epoch } => {
+                if state.holder.is_some() && registered_as.is_none() {
+                    StorageResult::ReservationConflict
+                } else if self.write_service > 0 {
+                    self.next_write += 1;
+                    let id = self.next_write;
+                    state.queued.push(QueuedWrite { id, nexus, incarnation, request, block, payload, epoch });
+                    let at = self.now + self.write_service;
+                    self.schedule(at, Event::WriteLands { lun, id });
+                    return;
+                } else {
+                    state.blocks.insert(block, (payload, epoch));
+                    self.records.push(Record {
+                        at: self.now,
+                        actor: Actor::Driver,
+                        what: What::ArrayWrite { node, lun, msg: payload, epoch },
+                    });
+                    StorageResult::Done
+                }
+            }
+            StorageOp::Register { key } => {
+                state.registrations.insert(nexus, key);
+                StorageResult::Done
+            }
+            StorageOp::Unregister => {
+                if let Some(key) = state.registrations.remove(&nexus)
+                    && state.holder == Some(key)
+                    && !state.registrations.values().any(|&k| k == key)
+                {
+                    state.holder = None;
+                }
+                StorageResult::Done
+            }
+            StorageOp::Reserve { key } => {
+                if registered_as != Some(key) {
+                    StorageResult::ReservationConflict
+                } else if state.holder.is_none() || state.holder == Some(key) {
+                    state.holder = Some(key);
+                    StorageResult::Done
+                } else {
+                    StorageResult::ReservationConflict
+                }
+            }
+            StorageOp::Release { key } => {
+                if registered_as == Some(key) && state.holder == Some(key) {
+                    state.holder = None;
+                }
+                StorageResult::Done
+            }
+            StorageOp::Preempt { key, victim, abort } => {
+                if registered_as != Some(key) {
+                    StorageResult::ReservationConflict
+                } else {
+                    let victims: BTreeSet<(NodeId, u8)> = state
+                        .registrations
+                        .iter()
+                        .filter(|(_, k)| **k == victim)
+                        .map(|(nexus, _)| *nexus)
+                        .collect();
+                    state.registrations.retain(|_, k| *k != victim);
+                    if state.holder == Some(victim) {
+                        state.holder = Some(key);
+                    }
+                    let mut aborted = Vec::new();
+                    if abort {
+                        state.queued.retain(|write| {
+                            let dies = victims.contains(&write.nexus);
+                            if dies {
+                                aborted.push(write.clone());
+                            }
+                            !dies
+                        });
+                    }
+                    for write in aborted {
+                        self.answer_storage(
+                            write.nexus.0,
+                            write.incarnation,
+                            write.request,
+                            StorageResult::Failed(StorageFailure::UnitAttention),
+                        );
+                    }
+                    StorageResult::Done
+                }
+            }
+            StorageOp::ReadKeys => {
+                let keys: BTreeSet<ReservationKey> = state.registrations.values().copied().collect();
+                StorageResult::Keys(keys.into_iter().collect())
+            }
+            StorageOp::ReadReservation => StorageResult::Reservation(state.holder),
+        };
+        self.answer_storage(node, incarnation, request, result);
+    }
+
+    fn write_lands(&mut self, lun: LunId, id: u64) {
+        let Some(state) = self.array.get_mut(&lun) else { return };
+        let Some(index) = state.queued.iter().position(|write| write.id == id) else { return };
+        let write = state.queued.remove(index);
+        // Already accepted: it lands even if the writer was preempted since (plain PREEMPT's hazard).
+        state.blocks.insert(write.block, (write.payload, write.epoch));
+        self.records.push(Record {
+            at: self.now,
+            actor: Actor::Driver,
+            what: What::ArrayWrite { node: write.nexus.0, lun, msg: write.payload, epoch: write.epoch },
+        });
+        self.answer_storage(write.nexus.0, write.incarnation, write.request, StorageResult::Done);
+    }
+
+    /// The storage commands a node sent: (time, lun, path, op).
+    pub fn storage_ops(&self, id: NodeId) -> Vec<(u64, LunId, Option<StoragePath>, StorageOp)> {
+        self.outputs_of(id)
+            .filter_map(|(at, output)| match *output {
+                Output::Storage { lun, path, op, .. } => Some((at, lun, path, op)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// What disk arbitration did on a node: (time, db, lun, step).
+    pub fn arbitration(&self, id: NodeId) -> Vec<(u64, Option<DbId>, LunId, ArbitrationStep)> {
+        self.outputs_of(id)
+            .filter_map(|(at, output)| match *output {
+                Output::DiskArbitration { db, lun, step } => Some((at, db, lun, step)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Ground truth: every write that landed on the array: (time, node, lun, msg, epoch).
+    pub fn array_writes(&self) -> Vec<(u64, NodeId, LunId, MessageId, Epoch)> {
+        self.records
+            .iter()
+            .filter_map(|record| match record.what {
+                What::ArrayWrite { node, lun, msg, epoch } => Some((record.at, node, lun, msg, epoch)),
+                _ => None,
+            })
+            .collect()
     }
 
     // ----- hubs and clients ----------------------------------------------------------------------
@@ -891,7 +1199,8 @@ impl Sim {
                     | Output::Committed { .. }
                     | Output::LogClosed { .. }
                     | Output::LogReplayed { .. }
-                    | Output::DuplicateSuppressed { .. },
+                    | Output::DuplicateSuppressed { .. }
+                    | Output::Storage { .. },
                 )
                 | What::Hub(
                     HubOutput::Send { .. } | HubOutput::ClientAck { .. } | HubOutput::FlushName { .. },
@@ -907,6 +1216,7 @@ impl Sim {
                     last_holder = Some(*holder);
                     format!("{:?}", record.what)
                 }
+                What::ArrayWrite { .. } => continue,
                 What::Node(output) => format!("{output:?}"),
                 What::Hub(output) => format!("{output:?}"),
                 other => format!("{other:?}"),

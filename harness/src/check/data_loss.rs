@@ -1,6 +1,10 @@
 //! No lost acknowledged data (`data-loss`).
 //!
-//! Checked, per database, at the end of the run: the active copy is every node whose mount of the
+//! Shared-disk databases are judged against their LUNs' contents as the array reports them at the end
+//! (`lun-contents`, durable and cached blocks): every acknowledged message must be on one of them,
+//! whoever has the database mounted.
+//!
+//! Checked, per replicated database, at the end of the run: the active copy is every node whose mount of the
 //! database is still open at the end (a frozen owner counts). Every message acknowledged for that
 //! database (any `acked`, whoever sent it) must be in that copy's final contents, as rebuilt by the
 //! model from commits, replays, rollbacks and reseeds. The number missing is compared with
@@ -48,7 +52,23 @@ pub(crate) fn check(model: &Model, config: &super::CheckConfig, report: &mut Che
     let all = model.records.len();
     let mut dbs = model.mounted_dbs();
     dbs.extend(acked.keys().cloned());
+    // A shared-disk database is what its LUNs hold, whoever has it mounted: the array's own record.
+    let mut on_luns: BTreeMap<Name, Vec<MessageId>> = BTreeMap::new();
+    for record in model.records {
+        if let Event::LunContents { db: Some(db), msgs, .. } = &record.event {
+            on_luns.entry(db.clone()).or_default().extend(msgs.iter().copied());
+        }
+    }
+    for (db, present) in on_luns.iter_mut() {
+        let acked_here = acked.get(db).map_or(&[][..], Vec::as_slice);
+        present.sort_unstable();
+        present.dedup();
+        judge(db, &Name::from("its LUNs"), acked_here, present, config, report);
+    }
     for db in dbs {
+        if on_luns.contains_key(&db) {
+            continue;
+        }
         let actives: Vec<&Name> = model
             .mounts_of(&db)
             .filter(|mount| mount.span.open_after(all))
@@ -70,33 +90,50 @@ pub(crate) fn check(model: &Model, config: &super::CheckConfig, report: &mut Che
             let duplicates = count(present.chunk_by(|a, b| a == b).filter(|copies| copies.len() > 1));
             report.metrics.duplicates = report.metrics.duplicates.max(duplicates);
             present.dedup();
-
-            let lost: Vec<(MessageId, SimTime)> =
-                acked_here.iter().filter(|(msg, _)| present.binary_search(msg).is_err()).copied().collect();
-            let lost_count = count(lost.iter());
-            let first = lost.iter().map(|(_, at)| *at).min();
-            let last = lost.iter().map(|(_, at)| *at).max();
-            let window = first.zip(last);
-            if lost_count > report.metrics.lost_acked {
-                report.metrics.lost_acked = lost_count;
-                report.metrics.lost_window_ms =
-                    window.map(|(first, last)| (first.as_millis(), last.as_millis()));
-            }
-            if lost_count > config.max_lost_acked {
-                let (first, last) = window.unwrap_or((config.end, config.end));
-                let sample: Vec<String> = lost.iter().take(5).map(|(msg, _)| msg.to_string()).collect();
-                report.violations.push(Violation {
-                    check: ViolationKind::DataLoss,
-                    time_ms: config.end.as_millis(),
-                    detail: format!(
-                        "{lost_count} acknowledged messages of {db} are missing from the active copy on {node} \
-                         at the end (bound {}); acknowledged between {first} and {last} (e.g. {})",
-                        config.max_lost_acked,
-                        sample.join(", ")
-                    ),
-                });
-            }
+            judge(
+                &db,
+                &Name::from(format!("the active copy on {node}").as_str()),
+                acked_here,
+                &present,
+                config,
+                report,
+            );
         }
+    }
+}
+
+/// Compares what was acknowledged with what `holder` contains (sorted, deduplicated).
+fn judge(
+    db: &Name,
+    holder: &Name,
+    acked_here: &[(MessageId, SimTime)],
+    present: &[MessageId],
+    config: &super::CheckConfig,
+    report: &mut CheckReport,
+) {
+    let lost: Vec<(MessageId, SimTime)> =
+        acked_here.iter().filter(|(msg, _)| present.binary_search(msg).is_err()).copied().collect();
+    let lost_count = count(lost.iter());
+    let first = lost.iter().map(|(_, at)| *at).min();
+    let last = lost.iter().map(|(_, at)| *at).max();
+    let window = first.zip(last);
+    if lost_count > report.metrics.lost_acked {
+        report.metrics.lost_acked = lost_count;
+        report.metrics.lost_window_ms = window.map(|(first, last)| (first.as_millis(), last.as_millis()));
+    }
+    if lost_count > config.max_lost_acked {
+        let (first, last) = window.unwrap_or((config.end, config.end));
+        let sample: Vec<String> = lost.iter().take(5).map(|(msg, _)| msg.to_string()).collect();
+        report.violations.push(Violation {
+            check: ViolationKind::DataLoss,
+            time_ms: config.end.as_millis(),
+            detail: format!(
+                "{lost_count} acknowledged messages of {db} are missing from {holder} at the end (bound {}); \
+                 acknowledged between {first} and {last} (e.g. {})",
+                config.max_lost_acked,
+                sample.join(", ")
+            ),
+        });
     }
 }
 

@@ -2,12 +2,13 @@
 //!
 //! The history holds what the harness carried out on the nodes' behalf (mounts, commits, replays,
 //! acknowledgements, quorum claims) and the emulators' ground truth (hosts going down and up, the
-//! witness lock). [`check_all`] rebuilds the world from it once ([`model`]) and runs six checkers over
+//! witness lock, what each LUN applied). [`check_all`] rebuilds the world from it once ([`model`]) and runs seven checkers over
 //! that reconstruction, each in its own module with a doc comment saying exactly what it does and does
 //! not check. A history that is malformed or cut short never panics a checker: what cannot be judged
 //! becomes a note in the report.
 
 mod data_loss;
+mod fencing;
 mod lineage;
 mod liveness;
 mod model;
@@ -85,6 +86,7 @@ pub fn check_all(history: &History, config: &CheckConfig) -> CheckReport {
     report.notes.extend(model.notes.iter().cloned());
 
     single_writer::check(&model, &mut report);
+    fencing::check(&model, &mut report);
     data_loss::check(&model, config, &mut report);
     lineage::check(&model, &mut report);
     quorum::check(&model, config.end, &mut report);

@@ -4,7 +4,9 @@
 //!
 //! - no two different nodes have the database mounted at once. Mount intervals come from the model: a
 //!   frozen owner keeps its mount, so a takeover from a frozen (not powered-off) owner overlaps until
-//!   the old owner dismounts. Each overlapping pair is reported once, at the first instant of overlap;
+//!   the old owner dismounts. Each overlapping pair is reported once, at the first instant of overlap.
+//!   Shared-disk databases are exempt: their LUN is the oracle (`fencing`), because an owner fenced at
+//!   the disk cannot write however long it believes it is mounted;
 //! - every `committed` comes from a node that has the database mounted at that instant;
 //! - no `committed` carries an epoch lower than the highest epoch mounted for that database before it
 //!   (a stale-epoch write that was applied);
@@ -27,7 +29,11 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
 }
 
 fn overlapping_mounts(model: &Model, report: &mut CheckReport) {
+    let shared_disk = super::fencing::shared_disk_dbs(model);
     for db in model.mounted_dbs() {
+        if shared_disk.contains(&db) {
+            continue; // judged at the LUN by the fencing oracle
+        }
         let mounts: Vec<_> = model.mounts_of(&db).collect();
         for (later_index, later) in mounts.iter().enumerate() {
             for earlier in mounts.iter().take(later_index) {

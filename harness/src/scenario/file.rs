@@ -5,8 +5,8 @@
 //! Quantities parse inside their own `Deserialize` (see `units`), which locates their errors for free.
 
 use super::model::{
-    ClusterKind, FailoverPolicy, FaultKind, HostRole, LinkDirection, MountDial, NemesisKind, NetworkKind,
-    QuorumModel, ResourceKind, Tier,
+    ClusterKind, DiskFencing, Enumeration, FailoverPolicy, FaultKind, FaultTrigger, HostRole, LinkDirection,
+    MountDial, MpioPolicy, NemesisKind, NetworkKind, QuorumModel, ResourceKind, Tier, WriteCache,
 };
 use super::units::{BandwidthText, DurationText, SignedDurationText, SizeText};
 use serde::Deserialize;
@@ -30,6 +30,9 @@ pub(crate) struct ScenarioFile {
     pub host: Vec<HostFile>,
     #[serde(default)]
     pub database: Vec<DatabaseFile>,
+    pub storage: Option<StorageFile>,
+    #[serde(default)]
+    pub lun: Vec<LunFile>,
     pub transport: Option<TransportFile>,
     pub workload: Option<WorkloadFile>,
     #[serde(default)]
@@ -59,6 +62,47 @@ pub(crate) struct ClusterFile {
     pub mount_time: Option<Spanned<DurationText>>,
     pub resource_online_time: Option<Spanned<DurationText>>,
     pub health_check_interval: Option<Spanned<DurationText>>,
+    pub disk_witness: Option<Spanned<String>>,
+    pub disk_fencing: Option<Spanned<DiskFencing>>,
+    pub arbitration_delay: Option<Spanned<DurationText>>,
+    pub defense_interval: Option<Spanned<DurationText>>,
+    pub data_path_check_interval: Option<Spanned<DurationText>>,
+    pub data_path_timeout: Option<Spanned<DurationText>>,
+    pub storage_request_timeout: Option<Spanned<DurationText>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StorageFile {
+    pub array: Option<Spanned<String>>,
+    pub enumeration: Option<Enumeration>,
+    pub probe_delay: Option<Spanned<DurationText>>,
+    pub mapping_delay: Option<Spanned<DurationText>>,
+    pub read_service_time: Option<Spanned<DurationText>>,
+    pub write_service_time: Option<Spanned<DurationText>>,
+    pub write_cache: Option<WriteCache>,
+    pub controller_boot_time: Option<Spanned<DurationText>>,
+    pub mpio_policy: Option<MpioPolicy>,
+    /// `"fail"`, `"queue"` (forever) or a number of path-checker polls to queue for.
+    pub no_path_retry: Option<Spanned<toml::Value>>,
+    pub polling_interval: Option<Spanned<DurationText>>,
+    pub noop_out_interval: Option<Spanned<DurationText>>,
+    pub noop_out_timeout: Option<Spanned<DurationText>>,
+    pub replacement_timeout: Option<Spanned<DurationText>>,
+    pub command_timeout: Option<Spanned<DurationText>>,
+    pub pdo_remove_period: Option<Spanned<DurationText>>,
+    pub retry_count: Option<Spanned<u32>>,
+    pub retry_interval: Option<Spanned<DurationText>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LunFile {
+    pub name: Spanned<String>,
+    pub blocks: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub read_only: bool,
+    pub present_to: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +135,8 @@ pub(crate) struct HostFile {
 pub(crate) struct DatabaseFile {
     pub name: Spanned<String>,
     pub copies: Spanned<Vec<Spanned<String>>>,
+    /// LUNs of a shared-disk (SCC) group; the default resource chain starts with one disk per LUN.
+    pub disks: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub resource: Vec<ResourceFile>,
 }
@@ -103,6 +149,7 @@ pub(crate) struct ResourceFile {
     #[serde(default)]
     pub depends_on: Vec<Spanned<String>>,
     pub online_time: Option<Spanned<DurationText>>,
+    pub lun: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +183,8 @@ pub(crate) struct FaultFile {
     pub database: Option<Spanned<String>>,
     pub resource: Option<Spanned<String>>,
     pub to: Option<Spanned<String>>,
+    pub lun: Option<Spanned<String>>,
+    pub trigger: Option<Spanned<FaultTrigger>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,10 +16,10 @@ mod validate;
 
 pub use error::ScenarioError;
 pub use model::{
-    CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, FailoverPolicy, FaultKind, FaultSpec, FaultValue,
-    HostDef, HostRole, LinkDirection, MountDial, NemesisKind, NemesisSpec, NetworkDef, NetworkKind,
-    OutageWindow, QuorumModel, ResourceDef, ResourceKind, Scenario, Target, Tier, TransportSpec,
-    WorkloadSpec,
+    CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskFencing, Enumeration, FailoverPolicy, FaultKind,
+    FaultSpec, FaultTrigger, FaultValue, HostDef, HostRole, LinkDirection, LunDef, MountDial, MpioPolicy,
+    NemesisKind, NemesisSpec, NetworkDef, NetworkKind, NoPathRetry, OutageWindow, QuorumModel, ResourceDef,
+    ResourceKind, Scenario, StorageSpec, Target, Tier, TransportSpec, WorkloadSpec, WriteCache,
 };
 pub use units::{parse_bandwidth, parse_signed_duration, parse_size};
 

@@ -26,6 +26,10 @@ pub struct Scenario {
     pub networks: Vec<NetworkDef>,
     pub hosts: Vec<HostDef>,
     pub databases: Vec<DatabaseDef>,
+    /// The SAN array and the hosts' iSCSI initiators; `Some` exactly when a host has role `array`.
+    pub storage: Option<StorageSpec>,
+    /// The array's LUNs, in file order.
+    pub luns: Vec<LunDef>,
     pub transport: TransportSpec,
     pub workload: WorkloadSpec,
     /// The fixed fault schedule, sorted by `at`; faults at the same instant keep their file order.
@@ -45,6 +49,10 @@ impl Scenario {
 
     pub fn database(&self, name: &str) -> Option<&DatabaseDef> {
         self.databases.iter().find(|database| database.name == name)
+    }
+
+    pub fn lun(&self, name: &str) -> Option<&LunDef> {
+        self.luns.iter().find(|lun| lun.name == name)
     }
 
     /// Hosts of one role, in file order.
@@ -127,6 +135,21 @@ pub struct ClusterSpec {
     /// Default online time of every other resource.
     pub resource_online_time: Duration,
     pub health_check_interval: Duration,
+    /// The LUN holding the disk witness; `Some` exactly when `quorum` is node-and-disk-majority.
+    pub disk_witness: Option<String>,
+    /// How shared disks are fenced; default SCSI-3 persistent reservations with PREEMPT AND ABORT.
+    pub disk_fencing: DiskFencing,
+    /// A challenger waits this long after preempting before it checks it still holds the
+    /// reservation (WS2008 challenge/defense); default 6 s (H:, domain 2.3: arbitration adds ~7 s).
+    pub arbitration_delay: Duration,
+    /// The owner re-checks its reservations this often; default 3 s (H:, domain 2.3).
+    pub defense_interval: Duration,
+    /// Real I/O through the paths while a disk is online, this often; default 5 s (H:).
+    pub data_path_check_interval: Duration,
+    /// A data-path check unanswered this long fails the disk over; default 15 s (H:).
+    pub data_path_timeout: Duration,
+    /// A persistent-reservation command unanswered this long counts as failed; default 10 s (H:).
+    pub storage_request_timeout: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +157,21 @@ pub struct ClusterSpec {
 pub enum ClusterKind {
     /// Exchange 2007 Cluster Continuous Replication: two mailbox nodes, log shipping, a witness.
     Ccr,
+    /// Exchange Single Copy Cluster: one copy of each database on a shared LUN, fenced with SCSI-3
+    /// persistent reservations.
+    Scc,
+}
+
+/// How a shared-disk cluster fences a node before another takes its disks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiskFencing {
+    /// Register on every path, reserve type 5, PREEMPT AND ABORT the loser (fence_scsi).
+    PersistentReservation,
+    /// Unsafe on purpose: plain PREEMPT, so commands the array already accepted from the loser finish.
+    PreemptWithoutAbort,
+    /// Unsafe on purpose: no reservations at all; takeover trusts membership alone.
+    Disabled,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +179,8 @@ pub enum ClusterKind {
 pub enum QuorumModel {
     NodeMajority,
     NodeAndFileShareMajority,
+    /// Nodes plus one vote held as the persistent reservation on the disk witness LUN.
+    NodeAndDiskMajority,
     /// Unsafe on purpose: every partition believes it may run.
     Disabled,
 }
@@ -209,6 +249,8 @@ pub enum HostRole {
     Hub,
     /// A stand-alone file server for the file share witness.
     Witness,
+    /// The SAN array: controller `i` is the port on the host's `i`-th network.
+    Array,
 }
 
 impl HostRole {
@@ -217,6 +259,7 @@ impl HostRole {
             HostRole::Mailbox => "mailbox",
             HostRole::Hub => "hub",
             HostRole::Witness => "witness",
+            HostRole::Array => "array",
         }
     }
 }
@@ -253,6 +296,11 @@ impl DatabaseDef {
         ordered
     }
 
+    /// The LUNs of the group's physical-disk resources, in file order (empty for a CCR database).
+    pub fn disks(&self) -> Vec<&str> {
+        self.resources.iter().filter_map(|resource| resource.lun.as_deref()).collect()
+    }
+
     /// The one resource of kind `database`.
     pub fn database_resource(&self) -> Option<&ResourceDef> {
         self.resources.iter().find(|resource| resource.kind == ResourceKind::Database)
@@ -267,6 +315,8 @@ pub struct ResourceDef {
     pub depends_on: Vec<String>,
     /// `None` means the cluster default: `mount_time` for databases, `resource_online_time` otherwise.
     pub online_time: Option<Duration>,
+    /// For `physical-disk`: the LUN it brings online.
+    pub lun: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -276,6 +326,98 @@ pub enum ResourceKind {
     NetworkName,
     Database,
     Generic,
+    /// A shared LUN: online means presented to this node and won in persistent-reservation arbitration.
+    PhysicalDisk,
+}
+
+/// The SAN array and every host's iSCSI initiator and multipath settings (domain.md sections 4 and 5).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageSpec {
+    /// The host with role `array`.
+    pub array: String,
+    /// The array's iSCSI networks, one per controller, in the array host's NIC order.
+    pub networks: Vec<String>,
+    pub enumeration: Enumeration,
+    /// Time to present (probe) one LUN to a host; default 100 ms (H:, domain 4.1).
+    pub probe_delay: Duration,
+    /// A masking change takes effect after this; default 2 s (domain 4.1: 1 to 5 s).
+    pub mapping_delay: Duration,
+    /// Default 1 ms (H:).
+    pub read_service_time: Duration,
+    /// Default 1 ms (H:).
+    pub write_service_time: Duration,
+    pub write_cache: WriteCache,
+    /// Default 60 s (H:).
+    pub controller_boot_time: Duration,
+    /// Default round robin (MSDSM's default for active/active arrays).
+    pub mpio_policy: MpioPolicy,
+    /// Default fail (dm-multipath).
+    pub no_path_retry: NoPathRetry,
+    /// Path checker period; default 5 s (dm-multipath `polling_interval`).
+    pub polling_interval: Duration,
+    /// Default 5 s (open-iscsi).
+    pub noop_out_interval: Duration,
+    /// Default 5 s (open-iscsi).
+    pub noop_out_timeout: Duration,
+    /// Default 120 s (open-iscsi; 5 to 15 s is recommended under multipath).
+    pub replacement_timeout: Duration,
+    /// SCSI command timer; default 30 s.
+    pub command_timeout: Duration,
+    /// MSDSM `PDORemovePeriod`; default 20 s.
+    pub pdo_remove_period: Duration,
+    /// MSDSM `RetryCount`; default 3.
+    pub retry_count: u32,
+    /// MSDSM `RetryInterval`; default 1 s.
+    pub retry_interval: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Enumeration {
+    /// One LUN probed at a time for the whole array.
+    Serial,
+    Parallel,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteCache {
+    /// An acknowledged write is durable.
+    BatteryBacked,
+    /// Durable only after FUA, a cache flush or destage; power loss drops the rest.
+    Volatile,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MpioPolicy {
+    FailOverOnly,
+    RoundRobin,
+    LeastQueueDepth,
+}
+
+/// What multipath does with I/O when no path is up (dm-multipath `no_path_retry`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoPathRetry {
+    Fail,
+    /// Queue for this many path-checker polls, then fail.
+    Queue {
+        polls: u32,
+    },
+    /// `queue_if_no_path`: hold I/O until a path returns, however long.
+    QueueForever,
+}
+
+/// One LUN on the array.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LunDef {
+    pub name: String,
+    /// Capacity in 512-byte blocks; default 2^32.
+    pub blocks: u64,
+    pub read_only: bool,
+    /// Hosts the LUN is masked (presented) to at time zero; default every mailbox host that may own
+    /// it. A host outside the list that needs the LUN maps it first (`mapping_delay`, then a probe).
+    pub present_to: Vec<String>,
 }
 
 /// Hub transport settings.
@@ -321,6 +463,21 @@ pub struct FaultSpec {
     pub resource: Option<String>,
     /// For `move`: the mailbox host that becomes active.
     pub to: Option<String>,
+    /// For `lun-*` faults: the LUN; `None` on `lun-latency` means every LUN.
+    pub lun: Option<String>,
+    /// When the fault fires: at `at`, or at the target's first matching action after `at`.
+    pub trigger: FaultTrigger,
+}
+
+/// When a scheduled fault fires.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultTrigger {
+    #[default]
+    At,
+    /// At the target's first write to a shared disk after `at`; that write is held by the fault (a
+    /// `freeze` then resumes with it queued, which is how a zombie owner is built).
+    NextWrite,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -348,10 +505,14 @@ pub enum FaultKind {
     Move,
     CorruptLog,
     HealAll,
+    ControllerReboot,
+    LunOffline,
+    LunOnline,
+    LunLatency,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 22] = [
+    pub const ALL: [FaultKind; 26] = [
         FaultKind::PowerOff,
         FaultKind::PowerOn,
         FaultKind::PowerCycle,
@@ -374,6 +535,10 @@ impl FaultKind {
         FaultKind::Move,
         FaultKind::CorruptLog,
         FaultKind::HealAll,
+        FaultKind::ControllerReboot,
+        FaultKind::LunOffline,
+        FaultKind::LunOnline,
+        FaultKind::LunLatency,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -400,13 +565,18 @@ impl FaultKind {
             FaultKind::Move => "move",
             FaultKind::CorruptLog => "corrupt-log",
             FaultKind::HealAll => "heal-all",
+            FaultKind::ControllerReboot => "controller-reboot",
+            FaultKind::LunOffline => "lun-offline",
+            FaultKind::LunOnline => "lun-online",
+            FaultKind::LunLatency => "lun-latency",
         }
     }
 
     /// Whether the kind has an inverse, so it may take an auto-heal `duration`: power-off (power-on),
     /// nic-down (nic-up), link-cut (link-heal), link-loss, latency-spike and mtu (the network's own
     /// loss, latency or MTU again), switch-down (switch-up), witness-down and witness-slow
-    /// (witness-up) and freeze (resume). A step, a crash, a move or a heal has nothing to undo.
+    /// (witness-up), freeze (resume), lun-offline (lun-online) and lun-latency (no extra latency). A
+    /// step, a crash, a move, a reboot or a heal has nothing to undo.
     pub fn has_inverse(self) -> bool {
         matches!(
             self,
@@ -420,6 +590,8 @@ impl FaultKind {
                 | FaultKind::WitnessDown
                 | FaultKind::WitnessSlow
                 | FaultKind::Freeze
+                | FaultKind::LunOffline
+                | FaultKind::LunLatency
         )
     }
 
@@ -434,6 +606,7 @@ impl FaultKind {
                 | FaultKind::WitnessUp
                 | FaultKind::Resume
                 | FaultKind::HealAll
+                | FaultKind::LunOnline
         )
     }
 }

@@ -7,10 +7,10 @@ use super::file::{
     ScenarioFile, TransportFile, WorkloadFile,
 };
 use super::model::{
-    CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, FailoverPolicy, FaultKind, FaultSpec, FaultValue,
-    HostDef, HostRole, LinkDirection, MountDial, NemesisKind, NemesisSpec, NetworkDef, NetworkKind,
-    OutageWindow, QuorumModel, ResourceDef, ResourceKind, Scenario, Target, Tier, TransportSpec,
-    WorkloadSpec,
+    CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskFencing, FailoverPolicy, FaultKind, FaultSpec,
+    FaultTrigger, FaultValue, HostDef, HostRole, LinkDirection, LunDef, MountDial, NemesisKind, NemesisSpec,
+    NetworkDef, NetworkKind, OutageWindow, QuorumModel, ResourceDef, ResourceKind, Scenario, Target, Tier,
+    TransportSpec, WorkloadSpec,
 };
 use super::units::{DurationText, SizeText, parse_signed_duration};
 use crate::verdict::ViolationKind;
@@ -19,6 +19,8 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 use toml::Spanned;
+
+mod storage;
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
@@ -140,6 +142,8 @@ struct World<'a> {
     hosts: &'a [HostDef],
     databases: &'a [DatabaseDef],
     cluster: &'a ClusterSpec,
+    luns: &'a [LunDef],
+    array: Option<&'a str>,
 }
 
 impl World<'_> {
@@ -218,9 +222,19 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
 
     let networks = validate_networks(&ctx, &file.network)?;
     let hosts = validate_hosts(&ctx, &file.host, &networks)?;
-    let cluster = validate_cluster(&ctx, file.cluster.unwrap_or_default(), &hosts)?;
+    let cluster_file = file.cluster.unwrap_or_default();
+    let disk_witness_span = cluster_file.disk_witness.clone();
+    let cluster = validate_cluster(&ctx, cluster_file, &hosts)?;
     check_topology(&ctx, &cluster, &hosts, &file.database)?;
-    let databases = validate_databases(&ctx, &file.database, &hosts)?;
+    let (storage, luns) = storage::validate_storage(
+        &ctx,
+        file.storage.as_ref(),
+        &file.lun,
+        &hosts,
+        &cluster,
+        disk_witness_span.as_ref(),
+    )?;
+    let databases = validate_databases(&ctx, &file.database, &hosts, &cluster, &luns)?;
     let transport = validate_transport(&ctx, file.transport.unwrap_or_default())?;
     let checks = validate_checks(&ctx, &file.checks, &file.duration)?;
     let workload =
@@ -232,6 +246,8 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
         hosts: &hosts,
         databases: &databases,
         cluster: &cluster,
+        luns: &luns,
+        array: storage.as_ref().map(|storage| storage.array.as_str()),
     };
     let mut faults = Vec::with_capacity(file.fault.len());
     for fault in &file.fault {
@@ -256,6 +272,8 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
         networks,
         hosts,
         databases,
+        storage,
+        luns,
         transport,
         workload,
         faults,
@@ -509,15 +527,80 @@ fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<C
             }
             Some(host.name.clone())
         }
-        (QuorumModel::NodeMajority | QuorumModel::Disabled, Some(witness)) => {
-            let model = if quorum == QuorumModel::Disabled { "disabled" } else { "node-majority" };
+        (
+            QuorumModel::NodeMajority | QuorumModel::NodeAndDiskMajority | QuorumModel::Disabled,
+            Some(witness),
+        ) => {
+            let model = match quorum {
+                QuorumModel::Disabled => "disabled",
+                QuorumModel::NodeAndDiskMajority => "node-and-disk-majority (its witness is `disk_witness`)",
+                _ => "node-majority",
+            };
             return Err(ctx.at(
                 witness,
                 format!("`witness` applies only to quorum = \"node-and-file-share-majority\"; this cluster's quorum is {model}"),
             ));
         }
-        (QuorumModel::NodeMajority | QuorumModel::Disabled, None) => None,
+        (QuorumModel::NodeMajority | QuorumModel::NodeAndDiskMajority | QuorumModel::Disabled, None) => None,
     };
+    let disk_witness = match (quorum, &file.disk_witness) {
+        (QuorumModel::NodeAndDiskMajority, Some(lun)) => Some(lun.get_ref().clone()),
+        (QuorumModel::NodeAndDiskMajority, None) => {
+            let span = file.quorum.as_ref().map_or_else(|| ctx.table("cluster", 0), Spanned::span);
+            return Err(ctx.at_span(
+                span,
+                "quorum = \"node-and-disk-majority\" needs `disk_witness`, the [[lun]] whose reservation is the witness vote",
+            ));
+        }
+        (_, Some(lun)) => {
+            return Err(ctx.at(lun, "`disk_witness` applies only to quorum = \"node-and-disk-majority\""));
+        }
+        (_, None) => None,
+    };
+    if kind == ClusterKind::Ccr
+        && let Some(fencing) = &file.disk_fencing
+    {
+        return Err(ctx.at(
+            fencing,
+            "`disk_fencing` applies only to kind = \"scc\": a ccr cluster has no shared disks",
+        ));
+    }
+    let arbitration_delay = positive(ctx, &file.arbitration_delay, 6 * SECOND, "arbitration_delay")?;
+    at_most(
+        ctx,
+        &file.arbitration_delay,
+        MINUTE,
+        "arbitration_delay",
+        "Windows disk arbitration takes seconds",
+    )?;
+    let defense_interval = positive(ctx, &file.defense_interval, 3 * SECOND, "defense_interval")?;
+    let takeover_margin = file.takeover_margin.as_ref().map_or(2 * SECOND, duration_of);
+    // A disk witness holder counts its vote for `arbitration_delay - takeover_margin` after each check;
+    // with no time left it could never count it at all.
+    if takeover_margin >= arbitration_delay
+        && let Some(value) = file.arbitration_delay.as_ref().or(file.takeover_margin.as_ref())
+    {
+        return Err(ctx.at(
+            value,
+            format!(
+                "`arbitration_delay` ({}) must exceed `takeover_margin` ({}), or a challenger could take a disk                  before its live owner's next check",
+                human(arbitration_delay),
+                human(takeover_margin)
+            ),
+        ));
+    }
+    if defense_interval >= arbitration_delay
+        && let Some(value) = file.defense_interval.as_ref()
+    {
+        return Err(ctx.at(
+            value,
+            format!(
+                "`defense_interval` ({}) must be shorter than `arbitration_delay` ({}) so a live owner defends                  before a challenger takes its disk",
+                human(defense_interval),
+                human(arbitration_delay)
+            ),
+        ));
+    }
     let heartbeat_interval = positive(ctx, &file.heartbeat_interval, SECOND, "heartbeat_interval")?;
     at_most(ctx, &file.heartbeat_interval, HOUR, "heartbeat_interval", "WSFC allows at most 4s")?;
     let heartbeat_threshold = file.heartbeat_threshold.as_ref().map_or(5, |threshold| *threshold.get_ref());
@@ -566,7 +649,7 @@ fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<C
         local_restart_attempts: file.local_restart_attempts.unwrap_or(3),
         witness_arbitration_delay,
         witness_lease: positive(ctx, &file.witness_lease, 10 * SECOND, "witness_lease")?,
-        takeover_margin: file.takeover_margin.as_ref().map_or(2 * SECOND, duration_of),
+        takeover_margin,
         inspect_attempts,
         log_size_bytes,
         log_roll_idle: positive(ctx, &file.log_roll_idle, 90 * SECOND, "log_roll_idle")?,
@@ -579,26 +662,52 @@ fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<C
             5 * SECOND,
             "health_check_interval",
         )?,
+        disk_witness,
+        disk_fencing: file.disk_fencing.as_ref().map_or(DiskFencing::PersistentReservation, |f| *f.get_ref()),
+        arbitration_delay,
+        defense_interval,
+        data_path_check_interval: positive(
+            ctx,
+            &file.data_path_check_interval,
+            5 * SECOND,
+            "data_path_check_interval",
+        )?,
+        data_path_timeout: positive(ctx, &file.data_path_timeout, 15 * SECOND, "data_path_timeout")?,
+        storage_request_timeout: positive(
+            ctx,
+            &file.storage_request_timeout,
+            10 * SECOND,
+            "storage_request_timeout",
+        )?,
     })
 }
 
-/// The shape a CCR cluster needs: two mailbox nodes, a hub to submit mail, and a database.
+/// The shape a cluster needs: two mailbox nodes, a hub to submit mail, a database, and for a shared-disk
+/// (scc) cluster a SAN array.
 fn check_topology(
     ctx: &Ctx,
     cluster: &ClusterSpec,
     hosts: &[HostDef],
     databases: &[DatabaseFile],
 ) -> Result<()> {
-    // CCR is the only kind so far. The irrefutable pattern turns adding a kind into a compile error
-    // here, which is where that kind's topology rules will belong.
-    let ClusterKind::Ccr = cluster.kind;
+    let kind = match cluster.kind {
+        ClusterKind::Ccr => "ccr",
+        ClusterKind::Scc => "scc",
+    };
+    let arrays = hosts.iter().filter(|host| host.role == HostRole::Array).count();
+    if cluster.kind == ClusterKind::Scc && arrays == 0 {
+        return Err(ctx.at_span(
+            ctx.table("cluster", 0),
+            "an scc cluster keeps its databases on shared LUNs: add a host with role = \"array\", a [storage] table and [[lun]]s",
+        ));
+    }
     let mailboxes: Vec<&str> =
         hosts.iter().filter(|host| host.role == HostRole::Mailbox).map(|host| host.name.as_str()).collect();
     if mailboxes.len() < 2 {
         return Err(ctx.at_span(
             ctx.table("host", 0),
             format!(
-                "a ccr cluster needs at least two mailbox hosts (role = \"mailbox\"); found {}: {}",
+                "a {kind} cluster needs at least two mailbox hosts (role = \"mailbox\"); found {}: {}",
                 mailboxes.len(),
                 list(mailboxes.iter().copied())
             ),
@@ -607,19 +716,25 @@ fn check_topology(
     if !hosts.iter().any(|host| host.role == HostRole::Hub) {
         return Err(ctx.at_span(
             ctx.table("host", 0),
-            "a ccr cluster needs at least one hub host (role = \"hub\") to submit mail and keep the dumpster",
+            format!("a {kind} cluster needs at least one hub host (role = \"hub\") to submit mail and keep the dumpster"),
         ));
     }
     if databases.is_empty() {
         return Err(ctx.at_span(
             ctx.table("cluster", 0),
-            "a ccr cluster needs at least one [[database]] with its copies on the mailbox hosts",
+            format!("a {kind} cluster needs at least one [[database]] with its copies on the mailbox hosts"),
         ));
     }
     Ok(())
 }
 
-fn validate_databases(ctx: &Ctx, entries: &[DatabaseFile], hosts: &[HostDef]) -> Result<Vec<DatabaseDef>> {
+fn validate_databases(
+    ctx: &Ctx,
+    entries: &[DatabaseFile],
+    hosts: &[HostDef],
+    cluster: &ClusterSpec,
+    luns: &[LunDef],
+) -> Result<Vec<DatabaseDef>> {
     let mailboxes =
         || list(hosts.iter().filter(|host| host.role == HostRole::Mailbox).map(|host| host.name.as_str()));
     let mut databases = Vec::with_capacity(entries.len());
@@ -671,35 +786,164 @@ fn validate_databases(ctx: &Ctx, entries: &[DatabaseFile], hosts: &[HostDef]) ->
             }
             copies.push(copy.get_ref().clone());
         }
+        let disks = validate_disks(ctx, entry, &name, cluster, luns)?;
         let resources = if entry.resource.is_empty() {
-            default_resources()
+            default_resources(&disks)
         } else {
-            validate_resources(ctx, &name, &entry.resource)?
+            if let Some(listed) = &entry.disks {
+                return Err(ctx.at(
+                    listed,
+                    "`disks` builds the default resource chain; with [[database.resource]] tables, give each disk \
+                     as a resource with kind = \"physical-disk\" and `lun` instead",
+                ));
+            }
+            validate_resources(ctx, &name, &entry.resource, luns)?
         };
-        databases.push(DatabaseDef { name, copies, resources });
+        let database = DatabaseDef { name, copies, resources };
+        match (cluster.kind, database.disks().is_empty()) {
+            (ClusterKind::Scc, true) => {
+                return Err(ctx.at(
+                    &entry.name,
+                    format!(
+                        "database `{}` of an scc cluster needs its storage: `disks = [...]` naming [[lun]]s, or a \
+                         physical-disk resource",
+                        database.name
+                    ),
+                ));
+            }
+            (ClusterKind::Ccr, false) => {
+                return Err(ctx.at(
+                    &entry.name,
+                    format!(
+                        "database `{}` has physical disks, but a ccr cluster keeps a copy on each node; use kind = \"scc\"",
+                        database.name
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        for lun in database.disks() {
+            if cluster.disk_witness.as_deref() == Some(lun) {
+                return Err(ctx.at(
+                    &entry.name,
+                    format!(
+                        "database `{}` uses LUN `{lun}`, which is the cluster's disk witness",
+                        database.name
+                    ),
+                ));
+            }
+            if let Some(other) = databases.iter().find(|other: &&DatabaseDef| other.disks().contains(&lun)) {
+                return Err(ctx.at(
+                    &entry.name,
+                    format!(
+                        "LUN `{lun}` belongs to database `{}` already; a LUN holds one group",
+                        other.name
+                    ),
+                ));
+            }
+        }
+        databases.push(database);
     }
     Ok(databases)
 }
 
-/// The Exchange clustered mailbox server chain: IP address, then network name, then the database.
-fn default_resources() -> Vec<ResourceDef> {
-    let resource = |name: &str, kind, depends_on: &[&str]| ResourceDef {
-        name: name.to_string(),
-        kind,
-        depends_on: depends_on.iter().map(|dependency| dependency.to_string()).collect(),
-        online_time: None,
-    };
-    vec![
-        resource("ip", ResourceKind::Ip, &[]),
-        resource("name", ResourceKind::NetworkName, &["ip"]),
-        resource("database", ResourceKind::Database, &["name"]),
-    ]
+/// The `disks` list of a database: LUN names, each known and listed once.
+fn validate_disks(
+    ctx: &Ctx,
+    entry: &DatabaseFile,
+    name: &str,
+    cluster: &ClusterSpec,
+    luns: &[LunDef],
+) -> Result<Vec<String>> {
+    let Some(listed) = &entry.disks else { return Ok(Vec::new()) };
+    if cluster.kind != ClusterKind::Scc {
+        return Err(
+            ctx.at(listed, "`disks` applies only to kind = \"scc\": a ccr database has a copy per node")
+        );
+    }
+    if listed.get_ref().is_empty() {
+        return Err(ctx.at(listed, format!("database `{name}` lists no disks; name at least one [[lun]]")));
+    }
+    let mut disks: Vec<String> = Vec::with_capacity(listed.get_ref().len());
+    for lun in listed.get_ref() {
+        if !luns.iter().any(|known| &known.name == lun.get_ref()) {
+            return Err(ctx.at(
+                lun,
+                format!(
+                    "unknown LUN `{}` in disks of `{name}`; LUNs are: {}",
+                    lun.get_ref(),
+                    list(luns.iter().map(|known| known.name.as_str()))
+                ),
+            ));
+        }
+        if disks.contains(lun.get_ref()) {
+            return Err(ctx.at(lun, format!("`{}` is listed twice", lun.get_ref())));
+        }
+        disks.push(lun.get_ref().clone());
+    }
+    Ok(disks)
 }
 
-fn validate_resources(ctx: &Ctx, database: &str, entries: &[ResourceFile]) -> Result<Vec<ResourceDef>> {
+/// The Exchange clustered mailbox server chain: IP address, then network name, then the database; a
+/// shared-disk group starts with its disks (`disk-<lun>`), and the database depends on every one.
+fn default_resources(disks: &[String]) -> Vec<ResourceDef> {
+    let resource = |name: &str, kind, depends_on: Vec<String>, lun: Option<String>| ResourceDef {
+        name: name.to_string(),
+        kind,
+        depends_on,
+        online_time: None,
+        lun,
+    };
+    let mut resources: Vec<ResourceDef> = disks
+        .iter()
+        .map(|lun| {
+            resource(&format!("disk-{lun}"), ResourceKind::PhysicalDisk, Vec::new(), Some(lun.clone()))
+        })
+        .collect();
+    let mut database_depends_on = vec!["name".to_string()];
+    database_depends_on.extend(disks.iter().map(|lun| format!("disk-{lun}")));
+    resources.push(resource("ip", ResourceKind::Ip, Vec::new(), None));
+    resources.push(resource("name", ResourceKind::NetworkName, vec!["ip".to_string()], None));
+    resources.push(resource("database", ResourceKind::Database, database_depends_on, None));
+    resources
+}
+
+fn validate_resources(
+    ctx: &Ctx,
+    database: &str,
+    entries: &[ResourceFile],
+    luns: &[LunDef],
+) -> Result<Vec<ResourceDef>> {
     let mut names: Vec<String> = Vec::with_capacity(entries.len());
     for entry in entries {
         let name = check_name(ctx, &entry.name, "resource")?;
+        match (*entry.kind.get_ref(), &entry.lun) {
+            (ResourceKind::PhysicalDisk, None) => {
+                return Err(ctx.at(
+                    &entry.kind,
+                    format!("physical-disk resource `{name}` needs `lun`, the [[lun]] it brings online"),
+                ));
+            }
+            (ResourceKind::PhysicalDisk, Some(lun)) => {
+                if !luns.iter().any(|known| &known.name == lun.get_ref()) {
+                    return Err(ctx.at(
+                        lun,
+                        format!(
+                            "unknown LUN `{}` for resource `{name}`; LUNs are: {}",
+                            lun.get_ref(),
+                            list(luns.iter().map(|known| known.name.as_str()))
+                        ),
+                    ));
+                }
+            }
+            (kind, Some(lun)) => {
+                return Err(ctx.at(
+                    lun,
+                    format!("`lun` applies only to physical-disk resources; `{name}` is {kind:?}"),
+                ));
+            }
+            (_, None) => {}
+        }
         if names.contains(&name) {
             return Err(
                 ctx.at(&entry.name, format!("duplicate resource name `{name}` in database `{database}`"))
@@ -774,6 +1018,7 @@ fn validate_resources(ctx: &Ctx, database: &str, entries: &[ResourceFile]) -> Re
             kind: *entry.kind.get_ref(),
             depends_on: entry.depends_on.iter().map(|dependency| dependency.get_ref().clone()).collect(),
             online_time: entry.online_time.as_ref().map(duration_of),
+            lun: entry.lun.as_ref().map(|lun| lun.get_ref().clone()),
         })
         .collect())
 }
@@ -1011,10 +1256,14 @@ struct Rules {
     database: bool,
     resource: bool,
     to: bool,
+    /// `Some(true)`: `lun` is required; `Some(false)`: optional.
+    lun: Option<bool>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum TargetRule {
+    /// The SAN array host; optional, implied.
+    Array,
     /// A host, directly or by role; required.
     Host,
     /// A switch named by some network; required.
@@ -1042,6 +1291,7 @@ fn rules(kind: FaultKind) -> Rules {
         database: false,
         resource: false,
         to: false,
+        lun: None,
     };
     match kind {
         FaultKind::PowerOff
@@ -1068,6 +1318,13 @@ fn rules(kind: FaultKind) -> Rules {
         FaultKind::CorruptLog => Rules { target: TargetRule::Implied, database: true, ..base },
         FaultKind::Move => Rules { target: TargetRule::Implied, database: true, to: true, ..base },
         FaultKind::HealAll => Rules { target: TargetRule::Implied, ..base },
+        FaultKind::ControllerReboot => Rules { target: TargetRule::Array, ..base },
+        FaultKind::LunOffline | FaultKind::LunOnline => {
+            Rules { target: TargetRule::Array, lun: Some(true), ..base }
+        }
+        FaultKind::LunLatency => {
+            Rules { target: TargetRule::Array, lun: Some(false), value: Some(ValueRule::Duration), ..base }
+        }
     }
 }
 
@@ -1079,6 +1336,11 @@ fn value_description(kind: FaultKind, rule: ValueRule) -> String {
         ValueRule::Duration if kind == FaultKind::WitnessSlow => {
             format!(
                 "{kind} `value` is the delay added to each witness request, a duration string such as \"5s\""
+            )
+        }
+        ValueRule::Duration if kind == FaultKind::LunLatency => {
+            format!(
+                "{kind} `value` is the time added to every read and write, a duration string such as \"20s\""
             )
         }
         ValueRule::Duration => {
@@ -1130,12 +1392,30 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
     };
     forbid(fault.target.as_ref().map(Spanned::span), rules.target != TargetRule::Implied, "target")?;
     forbid(fault.network.as_ref().map(Spanned::span), rules.network, "network")?;
-    forbid(fault.peer.as_ref().map(Spanned::span), rules.peer, "peer")?;
+    // An `mtu` fault with a `peer` shrinks the hop between the two (a switch port left at 1500 bytes)
+    // rather than the target's NIC.
+    forbid(fault.peer.as_ref().map(Spanned::span), rules.peer || kind == FaultKind::Mtu, "peer")?;
     forbid(fault.direction.as_ref().map(Spanned::span), rules.peer, "direction")?;
     forbid(fault.value.as_ref().map(Spanned::span), rules.value.is_some(), "value")?;
     forbid(fault.database.as_ref().map(Spanned::span), rules.database, "database")?;
     forbid(fault.resource.as_ref().map(Spanned::span), rules.resource, "resource")?;
     forbid(fault.to.as_ref().map(Spanned::span), rules.to, "to")?;
+    forbid(fault.lun.as_ref().map(Spanned::span), rules.lun.is_some(), "lun")?;
+    if let Some(trigger) = &fault.trigger
+        && *trigger.get_ref() == FaultTrigger::NextWrite
+    {
+        if kind != FaultKind::Freeze {
+            return Err(ctx
+                .at(trigger, format!("trigger = \"next-write\" applies only to freeze faults, not {kind}")));
+        }
+        if world.array.is_none() {
+            return Err(ctx.at(
+                trigger,
+                "trigger = \"next-write\" waits for a shared-disk write, but this scenario has no SAN array",
+            ));
+        }
+    }
+
     if let Some(value) = &fault.duration
         && !kind.has_inverse()
     {
@@ -1154,6 +1434,7 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
     require(fault.peer.is_some() || !rules.peer, "peer", "the host at the other end of the link")?;
     require(fault.database.is_some() || !rules.database, "database", "the database they act on")?;
     require(fault.to.is_some() || !rules.to, "to", "the mailbox host that becomes active")?;
+    require(fault.lun.is_some() || rules.lun != Some(true), "lun", "the [[lun]] they hit")?;
     if let Some(rule) = rules.value
         && fault.value.is_none()
     {
@@ -1188,6 +1469,7 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
             None => return Err(ctx.at(&fault.kind, format!("{kind} faults need `target`"))),
         },
         TargetRule::Witness => witness_target(ctx, world, fault, kind)?,
+        TargetRule::Array => array_target(ctx, world, fault, kind)?,
         TargetRule::Implied => match (kind, database) {
             (FaultKind::CorruptLog, Some(database)) => Target::PassiveOf(database.name.clone()),
             (_, Some(database)) => Target::OwnerOf(database.name.clone()),
@@ -1271,6 +1553,22 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
         }
         _ => None,
     };
+    let lun = match &fault.lun {
+        Some(name) => {
+            if !world.luns.iter().any(|lun| &lun.name == name.get_ref()) {
+                return Err(ctx.at(
+                    name,
+                    format!(
+                        "unknown LUN `{}`; LUNs are: {}",
+                        name.get_ref(),
+                        list(world.luns.iter().map(|lun| lun.name.as_str()))
+                    ),
+                ));
+            }
+            Some(name.get_ref().clone())
+        }
+        None => None,
+    };
     let value = match (&fault.value, rules.value) {
         (Some(value), Some(rule)) => Some(fault_value(ctx, value, kind, rule)?),
         _ => None,
@@ -1308,7 +1606,24 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
         database: database.map(|database| database.name.clone()),
         resource,
         to,
+        lun,
+        trigger: fault.trigger.as_ref().map_or(FaultTrigger::At, |trigger| *trigger.get_ref()),
     })
+}
+
+/// `controller-reboot` and `lun-*` faults hit the SAN array; `target` may name it or be left out.
+fn array_target(ctx: &Ctx, world: &World, fault: &FaultFile, kind: FaultKind) -> Result<Target> {
+    let Some(array) = world.array else {
+        return Err(ctx.at(&fault.kind, format!("{kind} needs a SAN array, but this scenario has none")));
+    };
+    if let Some(text) = &fault.target
+        && text.get_ref() != array
+    {
+        return Err(
+            ctx.at(text, format!("{kind} faults hit the SAN array; write `{array}` or leave `target` out"))
+        );
+    }
+    Ok(Target::Host(array.to_string()))
 }
 
 /// Parses and resolves a host-like target: a role, `owner-of:`/`passive-of:` a database, or a host.
@@ -1629,9 +1944,24 @@ mod tests {
     #[test]
     fn the_default_resource_chain_starts_ip_then_name_then_database() {
         let database =
-            DatabaseDef { name: "DB1".to_string(), copies: vec![], resources: default_resources() };
+            DatabaseDef { name: "DB1".to_string(), copies: vec![], resources: default_resources(&[]) };
         let order: Vec<&str> = database.start_order().iter().map(|resource| resource.name.as_str()).collect();
         assert_eq!(order, ["ip", "name", "database"]);
         assert_eq!(database.database_resource().map(|resource| resource.kind), Some(ResourceKind::Database));
+    }
+
+    #[test]
+    fn a_shared_disk_chain_starts_with_its_disks_and_mounts_only_after_all_of_them() {
+        let disks = ["sg1".to_string(), "sg2".to_string()];
+        let database =
+            DatabaseDef { name: "EVS1".to_string(), copies: vec![], resources: default_resources(&disks) };
+        let order: Vec<&str> = database.start_order().iter().map(|resource| resource.name.as_str()).collect();
+        assert_eq!(order, ["disk-sg1", "disk-sg2", "ip", "name", "database"]);
+        assert_eq!(database.disks(), ["sg1", "sg2"]);
+        let mount = database.database_resource().expect("a database resource");
+        assert!(
+            mount.depends_on.contains(&"disk-sg1".to_string())
+                && mount.depends_on.contains(&"disk-sg2".to_string())
+        );
     }
 }

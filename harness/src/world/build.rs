@@ -5,7 +5,8 @@ use emulators::fabric::{Fabric, NetworkSpec};
 use emulators::{HostId, NetworkId};
 use failover::config::{DatabaseConfig, ResourceConfig, ResourceKind};
 use failover::{
-    ClusterConfig, DbId, FailoverPolicy, HubConfig, HubId, MountDial, NodeId, PathId, QuorumModel,
+    ClusterConfig, DbId, DiskFencing, FailoverPolicy, HubConfig, HubId, LunId, MountDial, NodeId, PathId,
+    QuorumModel,
 };
 use std::time::Duration;
 
@@ -57,11 +58,15 @@ pub fn cluster_config(scenario: &Scenario, mailbox_hosts: &[usize], hub_hosts: &
             .position(|&index| scenario.hosts[index].name == host_name)
             .map(|position| NodeId(position as u16))
     };
-    // Heartbeats go on every network that some pair of mailbox hosts shares.
+    // Heartbeats go on every network that some pair of mailbox hosts shares, except the iSCSI
+    // networks: WSFC disables cluster communication on storage NICs, as the iSCSI guidance requires.
+    let storage_networks: &[String] = scenario.storage.as_ref().map_or(&[], |storage| &storage.networks);
+    let lun_of = |name: &str| scenario.luns.iter().position(|lun| lun.name == name).map(|i| LunId(i as u16));
     let paths: Vec<PathId> = scenario
         .networks
         .iter()
         .enumerate()
+        .filter(|(_, network)| !storage_networks.contains(&network.name))
         .filter(|(_, network)| {
             mailbox_hosts.iter().filter(|&&host| scenario.hosts[host].has_nic_on(&network.name)).count() >= 2
         })
@@ -85,6 +90,9 @@ pub fn cluster_config(scenario: &Scenario, mailbox_hosts: &[usize], hub_hosts: &
                         scenario::ResourceKind::NetworkName => ResourceKind::NetworkName,
                         scenario::ResourceKind::Database => ResourceKind::Database,
                         scenario::ResourceKind::Generic => ResourceKind::Generic,
+                        scenario::ResourceKind::PhysicalDisk => ResourceKind::PhysicalDisk {
+                            lun: resource.lun.as_deref().and_then(lun_of).unwrap_or(LunId(0)),
+                        },
                     },
                     depends_on: resource
                         .depends_on
@@ -109,6 +117,7 @@ pub fn cluster_config(scenario: &Scenario, mailbox_hosts: &[usize], hub_hosts: &
         quorum: match spec.quorum {
             scenario::QuorumModel::NodeMajority => QuorumModel::NodeMajority,
             scenario::QuorumModel::NodeAndFileShareMajority => QuorumModel::NodeAndFileShareMajority,
+            scenario::QuorumModel::NodeAndDiskMajority => QuorumModel::NodeAndDiskMajority,
             scenario::QuorumModel::Disabled => QuorumModel::Disabled,
         },
         heartbeat_interval: spec.heartbeat_interval,
@@ -136,6 +145,18 @@ pub fn cluster_config(scenario: &Scenario, mailbox_hosts: &[usize], hub_hosts: &
         acll_timeout: Duration::from_secs(10),
         resubmit_margin: Duration::from_secs(60),
         health_check_interval: spec.health_check_interval,
+        storage_paths: storage_networks.len() as u8,
+        disk_fencing: match spec.disk_fencing {
+            scenario::DiskFencing::PersistentReservation => DiskFencing::PersistentReservation,
+            scenario::DiskFencing::PreemptWithoutAbort => DiskFencing::PreemptWithoutAbort,
+            scenario::DiskFencing::Disabled => DiskFencing::Disabled,
+        },
+        disk_witness: spec.disk_witness.as_deref().and_then(lun_of),
+        arbitration_delay: spec.arbitration_delay,
+        defense_interval: spec.defense_interval,
+        data_path_check_interval: spec.data_path_check_interval,
+        data_path_timeout: spec.data_path_timeout,
+        storage_request_timeout: spec.storage_request_timeout,
         databases,
     }
 }

@@ -4,7 +4,9 @@
 
 use super::{Ev, World};
 use crate::history::{Event, Name};
-use crate::scenario::{FaultKind, FaultSpec, FaultValue, LinkDirection, NemesisKind, Scenario, Target};
+use crate::scenario::{
+    FaultKind, FaultSpec, FaultTrigger, FaultValue, LinkDirection, NemesisKind, Scenario, Target,
+};
 use emulators::HostId;
 use emulators::fabric::Direction;
 use failover::{DbId, Input, NodeId};
@@ -64,6 +66,8 @@ pub fn schedule(scenario: &Scenario, rng: &mut RngStream) -> Vec<Action> {
                 database: None,
                 resource: None,
                 to: None,
+                lun: None,
+                trigger: FaultTrigger::At,
             };
             let spec = match kind {
                 NemesisKind::PowerCycle => Some(base),
@@ -120,6 +124,8 @@ fn inverse(kind: FaultKind) -> Option<FaultKind> {
         FaultKind::SwitchDown => FaultKind::SwitchUp,
         FaultKind::WitnessDown | FaultKind::WitnessSlow => FaultKind::WitnessUp,
         FaultKind::Freeze => FaultKind::Resume,
+        FaultKind::LunOffline => FaultKind::LunOnline,
+        FaultKind::LunLatency => kind,
         _ => return None,
     })
 }
@@ -289,10 +295,21 @@ impl World<'_> {
                     (None, Some(FaultValue::Bytes(bytes))) => Some(bytes),
                     _ => None,
                 };
-                if let (Some(host), Some(network)) = (host, network)
-                    && self.fabric.has_nic(HostId(host as u32), network)
-                {
-                    self.fabric.set_mtu_override(HostId(host as u32), network, mtu);
+                match (host, peer, network) {
+                    (Some(host), Some(peer), Some(network))
+                        if self.fabric.has_nic(HostId(host as u32), network)
+                            && self.fabric.has_nic(HostId(peer as u32), network) =>
+                    {
+                        let (a, b) = (HostId(host as u32), HostId(peer as u32));
+                        self.fabric.set_link_mtu_override(a, b, network, mtu);
+                        self.fabric.set_link_mtu_override(b, a, network, mtu);
+                    }
+                    (Some(host), None, Some(network))
+                        if self.fabric.has_nic(HostId(host as u32), network) =>
+                    {
+                        self.fabric.set_mtu_override(HostId(host as u32), network, mtu);
+                    }
+                    _ => {}
                 }
             }
             FaultKind::SwitchDown | FaultKind::SwitchUp => {
@@ -314,14 +331,19 @@ impl World<'_> {
                     witness.set_extra_delay(extra);
                 }
             }
-            FaultKind::Freeze => {
+            FaultKind::Freeze if spec.trigger == FaultTrigger::NextWrite && action.resolved.is_none() => {
+                // Armed: the freeze fires at the node's next shared-disk write, which it holds, and
+                // schedules its own resume then.
                 if let Some(node) = host.and_then(|host| self.node_on(host))
-                    && !self.nodes[node].frozen
-                    && self.nodes[node].node.is_some()
+                    && let Some(storage) = self.storage.as_mut()
                 {
-                    self.nodes[node].frozen = true;
-                    let name = self.node_name(node);
-                    self.record(Event::HostDown { host: name, reason: Name::from("freeze") });
+                    storage.initiators[node].freeze_on_next_write = Some(spec.duration);
+                }
+                return;
+            }
+            FaultKind::Freeze => {
+                if let Some(node) = host.and_then(|host| self.node_on(host)) {
+                    self.freeze(node, None);
                 }
             }
             FaultKind::Resume => {
@@ -359,7 +381,44 @@ impl World<'_> {
                     self.corrupt_next.insert((host, db));
                 }
             }
+            FaultKind::ControllerReboot => {
+                if let Some(storage) = self.storage.as_mut() {
+                    storage.array.reboot_controllers(now);
+                }
+                self.drain_array_events();
+            }
+            FaultKind::LunOffline | FaultKind::LunOnline => {
+                let lun = spec
+                    .lun
+                    .as_deref()
+                    .and_then(|name| self.scenario.luns.iter().position(|l| l.name == name));
+                if let (Some(storage), Some(lun)) = (self.storage.as_mut(), lun) {
+                    storage
+                        .array
+                        .set_lun_offline(emulators::LunId(lun as u16), spec.kind == FaultKind::LunOffline);
+                }
+            }
+            FaultKind::LunLatency => {
+                let extra = match (action.resolved, spec.value) {
+                    (None, Some(FaultValue::Duration(extra))) => extra,
+                    _ => Duration::ZERO,
+                };
+                let lun = spec
+                    .lun
+                    .as_deref()
+                    .and_then(|name| self.scenario.luns.iter().position(|l| l.name == name))
+                    .map(|lun| emulators::LunId(lun as u16));
+                if let Some(storage) = self.storage.as_mut() {
+                    storage.array.set_latency(lun, extra);
+                }
+            }
             FaultKind::HealAll => {
+                if let Some(storage) = self.storage.as_mut() {
+                    storage.array.set_latency(None, Duration::ZERO);
+                    for lun in 0..self.scenario.luns.len() {
+                        storage.array.set_lun_offline(emulators::LunId(lun as u16), false);
+                    }
+                }
                 self.fabric.heal_all();
                 self.corrupt_next.clear();
                 self.set_witness_up(true);
@@ -401,9 +460,13 @@ impl World<'_> {
             slot.wake_generation += 1;
             slot.wake_at = None;
             self.mounted.retain(|_, owner| owner.0 as usize != node);
+            self.storage_host_power_loss(node);
         }
         if Some(host) == self.witness_host {
             self.set_witness_up(false);
+        }
+        if self.storage.as_ref().is_some_and(|storage| storage.array_host == host) {
+            self.array_power(false);
         }
     }
 
@@ -413,11 +476,45 @@ impl World<'_> {
             return;
         }
         self.record(Event::HostUp { host: self.host_names[host].clone(), boot: true });
+        if self.storage.as_ref().is_some_and(|storage| storage.array_host == host) {
+            self.array_power(true);
+        }
         if let Some(node) = self.node_on(host) {
             self.boot(node);
         }
         if Some(host) == self.witness_host {
             self.set_witness_up(true);
+        }
+    }
+
+    /// Freezes a node's VM: it runs nothing until resumed (after `resume_after`, if given).
+    pub(super) fn freeze(&mut self, node: usize, resume_after: Option<Duration>) {
+        if self.nodes[node].frozen || self.nodes[node].node.is_none() {
+            return;
+        }
+        self.nodes[node].frozen = true;
+        let name = self.node_name(node);
+        self.record(Event::HostDown { host: name.clone(), reason: Name::from("freeze") });
+        if let Some(after) = resume_after {
+            let host = self.nodes[node].host;
+            let spec = FaultSpec {
+                at: (self.now() + after).saturating_since(SimTime::ZERO),
+                kind: FaultKind::Resume,
+                target: Target::Host(name.to_string()),
+                network: None,
+                peer: None,
+                direction: LinkDirection::Both,
+                duration: None,
+                value: None,
+                database: None,
+                resource: None,
+                to: None,
+                lun: None,
+                trigger: FaultTrigger::At,
+            };
+            let at = spec.at;
+            let heal = Action { at, spec, resolved: Some((host, None)) };
+            self.queue.schedule(self.now() + after, Ev::Fault(Box::new(heal)));
         }
     }
 
@@ -434,6 +531,7 @@ impl World<'_> {
         for input in held {
             self.node_input(node, input);
         }
+        self.storage_resume(node);
     }
 
     fn set_witness_up(&mut self, up: bool) {

@@ -9,6 +9,7 @@
 mod build;
 mod clock;
 mod faults;
+mod storage;
 
 use crate::check::{self, CheckConfig};
 use crate::history::{DismountReason, Event, History, Name};
@@ -35,13 +36,54 @@ use std::time::Duration;
 const NAME_TTL: Duration = Duration::from_secs(300);
 
 enum Ev {
-    NodeWake { node: usize, generation: u64 },
-    HubWake { hub: usize, generation: u64 },
-    NodeInput { node: usize, input: Input },
-    HubInput { hub: usize, input: HubInput },
-    WitnessArrive { node: usize, op: WitnessOp },
+    NodeWake {
+        node: usize,
+        generation: u64,
+    },
+    HubWake {
+        hub: usize,
+        generation: u64,
+    },
+    NodeInput {
+        node: usize,
+        input: Input,
+    },
+    HubInput {
+        hub: usize,
+        input: HubInput,
+    },
+    WitnessArrive {
+        node: usize,
+        op: WitnessOp,
+    },
     Submit,
     Fault(Box<Action>),
+    /// A node's initiator asked to be woken.
+    InitiatorWake {
+        node: usize,
+        generation: u64,
+    },
+    /// A command PDU from `node` reaches the array controller on its path `path`.
+    AtArray {
+        node: usize,
+        path: u8,
+        tag: u64,
+        lun: emulators::LunId,
+        command: Box<emulators::san::Command>,
+    },
+    NopAtArray {
+        node: usize,
+        path: u8,
+    },
+    /// An accepted array task reaches its completion time.
+    ArrayTask {
+        task: emulators::san::TaskId,
+    },
+    /// A response PDU or NOP-In reaches a node's initiator.
+    InitiatorIn {
+        node: usize,
+        input: Box<emulators::iscsi::InitiatorInput>,
+    },
     End,
 }
 
@@ -87,6 +129,7 @@ pub struct World<'s> {
     corrupt_next: BTreeSet<(usize, DbId)>,
     last_fault_at: SimTime,
     nemesis: RngStream,
+    storage: Option<storage::Storage>,
 }
 
 /// Runs `scenario` with `seed` to the end and judges it.
@@ -103,6 +146,7 @@ impl<'s> World<'s> {
         let mailbox_hosts = build::hosts_with_role(scenario, HostRole::Mailbox);
         let hub_hosts = build::hosts_with_role(scenario, HostRole::Hub);
         let config = Arc::new(build::cluster_config(scenario, &mailbox_hosts, &hub_hosts));
+        let storage = storage::build(scenario, &seeds, &mailbox_hosts, &networks);
         let mut power = Power::new();
         for index in 0..scenario.hosts.len() {
             power.add_host(HostId(index as u32));
@@ -177,6 +221,7 @@ impl<'s> World<'s> {
             corrupt_next: BTreeSet::new(),
             last_fault_at: SimTime::ZERO,
             nemesis: seeds.stream("nemesis"),
+            storage,
         }
     }
 
@@ -227,8 +272,16 @@ impl<'s> World<'s> {
                 Ev::WitnessArrive { node, op } => self.witness_arrive(node, op),
                 Ev::Submit => self.submit(),
                 Ev::Fault(action) => self.apply(*action),
+                Ev::InitiatorWake { node, generation } => self.initiator_wake(node, generation),
+                Ev::AtArray { node, path, tag, lun, command } => {
+                    self.at_array(node, path, tag, lun, *command)
+                }
+                Ev::NopAtArray { node, path } => self.nop_at_array(node, path),
+                Ev::ArrayTask { task } => self.array_task(task),
+                Ev::InitiatorIn { node, input } => self.initiator_input(node, *input),
             }
         }
+        self.record_lun_contents();
         self.record(Event::RunEnded);
     }
 
@@ -271,6 +324,10 @@ impl<'s> World<'s> {
         let (booted, outputs) = Node::boot(NodeId(node as u16), Arc::clone(&self.config), disk, local);
         slot.node = Some(booted);
         slot.frozen = false;
+        // At time zero the lab is already running: sessions are logged in and LUNs discovered.
+        if now > SimTime::ZERO {
+            self.storage_host_boot(node);
+        }
         self.carry_out(node, outputs);
     }
 
@@ -315,6 +372,19 @@ impl<'s> World<'s> {
                     }
                 }
                 Output::WitnessRequest(op) => self.witness_request(node, op),
+                Output::Storage { request, lun, path, op } => {
+                    self.storage_request(node, request, lun, path, op)
+                }
+                Output::DiskArbitration { db, lun, step } => {
+                    let db = db.map(|db| self.db_names[db.0 as usize].clone());
+                    let lun = self
+                        .scenario
+                        .luns
+                        .get(lun.0 as usize)
+                        .map_or_else(|| Name::from("?"), |lun| Name::from(lun.name.as_str()));
+                    let step = Name::from(arbitration_step(step));
+                    self.record(Event::DiskArbitration { node: name.clone(), db, lun, step });
+                }
                 Output::RegisterName { db } => {
                     let host = self.nodes[node].host;
                     let now = self.now();
@@ -351,6 +421,7 @@ impl<'s> World<'s> {
                         StopReason::Moved => DismountReason::Moved,
                         StopReason::ResourceFailed => DismountReason::ResourceFailed,
                         StopReason::Deposed => DismountReason::Deposed,
+                        StopReason::Fenced => DismountReason::Fenced,
                     };
                     let db = self.db_names[db.0 as usize].clone();
                     self.record(Event::Dismounted { node: name.clone(), db, reason });
@@ -412,13 +483,15 @@ impl<'s> World<'s> {
     /// The network a message takes when the sender does not pin a path: the sender's first NIC (in
     /// the order its `networks` list gives) whose path to the receiver is up, as a multi-homed host's
     /// routing would choose. Listing a replication network first is how a scenario ships logs over it.
+    /// iSCSI networks carry storage traffic only (cluster communication is disabled on them).
     fn route(&self, from: usize, to: usize) -> Option<NetworkId> {
         let shared = self.fabric.networks_between(HostId(from as u32), HostId(to as u32));
+        let storage_networks: &[NetworkId] = self.storage.as_ref().map_or(&[], |storage| &storage.networks);
         let preference: Vec<NetworkId> = self.scenario.hosts[from]
             .networks
             .iter()
             .filter_map(|name| self.fabric.network_id(name))
-            .filter(|network| shared.contains(network))
+            .filter(|network| shared.contains(network) && !storage_networks.contains(network))
             .collect();
         preference
             .iter()
@@ -628,6 +701,22 @@ impl<'s> World<'s> {
             self.queue
                 .schedule(at, Ev::NodeInput { node, input: Input::Received { from, path: None, message } });
         }
+    }
+}
+
+/// The history's name for a disk arbitration step.
+fn arbitration_step(step: failover::io::ArbitrationStep) -> &'static str {
+    use failover::io::ArbitrationStep;
+    match step {
+        ArbitrationStep::Registered { .. } => "registered",
+        ArbitrationStep::Reserved => "reserved",
+        ArbitrationStep::Challenged { .. } => "challenged",
+        ArbitrationStep::Won => "won",
+        ArbitrationStep::Lost => "lost",
+        ArbitrationStep::Defended { .. } => "defended",
+        ArbitrationStep::Reasserted => "reasserted",
+        ArbitrationStep::Fenced => "fenced",
+        ArbitrationStep::DataPathFailed => "data-path-failed",
     }
 }
 

@@ -1,0 +1,512 @@
+//! One test per shared-disk rule (reference/domain.md 2.1 fence_scsi, 2.3 WS2008 challenge/defense,
+//! 1.1 disk witness): a Single Copy Cluster whose storage group lives on an array LUN, fenced by
+//! SCSI-3 persistent reservations, driven through the small deterministic driver in `support` and its
+//! fake PR array.
+
+mod support;
+
+use failover::io::{CopyRole, ResourceState};
+use failover::{
+    ArbitrationStep, ClusterConfig, DiskFencing, Endpoint, Input, LunId, Message, NodeId, Output,
+    QuorumModel, StopReason, StorageOp, StoragePath, Voter, reservation_key,
+};
+use std::collections::BTreeSet;
+use support::*;
+
+const LUN: LunId = LunId(0);
+const WITNESS_LUN: LunId = LunId(9);
+const BYTES: u32 = 200_000;
+const EVERY: u64 = 200 * MS;
+
+fn scc() -> ClusterConfig {
+    ClusterConfig::scc_two_node()
+}
+
+/// Boots the cluster and runs it to 20 s, by which `owner` must serve epoch 1 and nobody else.
+fn formed(config: ClusterConfig, owner: NodeId) -> Sim {
+    let mut sim = Sim::new(config);
+    sim.run_until(secs(20));
+    let mounts = sim.mounts();
+    assert!(
+        mounts.len() == 1 && mounts[0].node == owner && mounts[0].epoch == 1,
+        "the cluster did not form with {owner:?} serving epoch 1: {mounts:?}\n{}",
+        sim.trace()
+    );
+    sim
+}
+
+fn is_pr_command(op: &StorageOp) -> bool {
+    !matches!(op, StorageOp::Connect | StorageOp::Read { .. } | StorageOp::Write { .. })
+}
+
+fn steps(sim: &Sim, node: NodeId) -> Vec<(u64, ArbitrationStep)> {
+    sim.arbitration(node).into_iter().map(|(at, _, _, step)| (at, step)).collect()
+}
+
+fn first_step(sim: &Sim, node: NodeId, wanted: fn(&ArbitrationStep) -> bool) -> Option<u64> {
+    steps(sim, node).into_iter().find(|(_, step)| wanted(step)).map(|(at, _)| at)
+}
+
+#[test]
+fn a_disk_comes_online_only_after_registering_on_every_path_and_reserving() {
+    let sim = formed(scc(), N0);
+    let mut c = Checks::new();
+    let disk_online = sim
+        .resource_states(N0)
+        .into_iter()
+        .find(|&(_, resource, state)| resource == 0 && state == ResourceState::Online)
+        .map(|(at, ..)| at);
+    let ops = sim.storage_ops(N0);
+    let kinds: Vec<&StorageOp> =
+        ops.iter().filter(|(at, ..)| Some(*at) <= disk_online).map(|(.., op)| op).collect();
+    let key = reservation_key(N0);
+    let expected = [
+        StorageOp::Connect,
+        StorageOp::Register { key },
+        StorageOp::Register { key },
+        StorageOp::ReadReservation,
+        StorageOp::Reserve { key },
+        StorageOp::ReadReservation,
+    ];
+    c.check(
+        kinds.iter().map(|op| **op).collect::<Vec<_>>() == expected,
+        format!("storage commands before the disk came online: {kinds:?}"),
+    );
+    let register_paths: BTreeSet<Option<StoragePath>> = ops
+        .iter()
+        .filter(|(.., op)| matches!(op, StorageOp::Register { .. }))
+        .map(|(_, _, path, _)| *path)
+        .collect();
+    c.check(
+        register_paths == BTreeSet::from([Some(StoragePath(0)), Some(StoragePath(1))]),
+        format!("registered on {register_paths:?}, expected both paths"),
+    );
+    let ip_pending = sim
+        .resource_states(N0)
+        .into_iter()
+        .find(|&(_, resource, state)| resource == 1 && state == ResourceState::OnlinePending)
+        .map(|(at, ..)| at);
+    c.check(
+        disk_online.is_some() && ip_pending >= disk_online,
+        format!("the IP started at {ip_pending:?}, before the disk was online at {disk_online:?}"),
+    );
+    let lun = sim.lun(LUN);
+    c.check(lun.holder == Some(key), format!("the array's reservation holder is {:?}", lun.holder));
+    c.check(
+        lun.registrations.get(&(N0, 0)) == Some(&key) && lun.registrations.get(&(N0, 1)) == Some(&key),
+        format!("registrations at the array: {:?}", lun.registrations),
+    );
+    c.check(
+        steps(&sim, N0).iter().any(|(_, step)| *step == ArbitrationStep::Registered { paths: 2 }),
+        "no Registered { paths: 2 } step was recorded",
+    );
+    c.check(
+        sim.storage_ops(N1).iter().all(|(.., op)| !is_pr_command(op)),
+        "the passive node sent PR commands",
+    );
+    c.finish(&sim);
+}
+
+#[test]
+fn a_challenger_that_preempts_a_dead_owner_waits_the_arbitration_delay_then_mounts() {
+    let mut sim = formed(scc(), N0);
+    let mut c = Checks::new();
+    sim.power_off(N0);
+    sim.run_until(secs(60));
+    let preempt = sim.storage_ops(N1).into_iter().find(|(.., op)| matches!(op, StorageOp::Preempt { .. }));
+    match preempt {
+        None => c.check(false, "the challenger never preempted the dead owner"),
+        Some((preempted_at, _, path, op)) => {
+            c.check(
+                op == StorageOp::Preempt {
+                    key: reservation_key(N1),
+                    victim: reservation_key(N0),
+                    abort: true,
+                },
+                format!("unexpected preempt {op:?}"),
+            );
+            c.check(path.is_none(), "the preempt was pinned to one path instead of multipath");
+            let won = first_step(&sim, N1, |step| *step == ArbitrationStep::Won);
+            let delay = ns(sim.config.arbitration_delay);
+            c.check(
+                won.is_some_and(|won| won >= preempted_at + delay),
+                format!("the challenger won at {won:?}, less than the arbitration delay after preempting at {preempted_at}"),
+            );
+            let mount = sim.mounts().into_iter().find(|mount| mount.node == N1);
+            c.check(
+                mount.is_some_and(|mount| mount.epoch == 2 && won.is_some_and(|won| mount.at >= won)),
+                format!("the challenger's mount: {mount:?}"),
+            );
+        }
+    }
+    let lun = sim.lun(LUN);
+    c.check(lun.holder == Some(reservation_key(N1)), format!("holder at the end: {:?}", lun.holder));
+    c.check(
+        lun.registrations.values().all(|&key| key != reservation_key(N0)),
+        format!("the dead owner is still registered: {:?}", lun.registrations),
+    );
+    c.finish(&sim);
+}
+
+#[test]
+fn a_live_quorate_owner_defends_its_reservation_and_the_challenger_loses() {
+    // Quorum off: both halves of a partition believe they may run, so only the disk protects the data.
+    let mut config = scc();
+    config.quorum = QuorumModel::Disabled;
+    let mut sim = formed(config, N0);
+    let mut c = Checks::new();
+    sim.partition(N0, N1);
+    sim.run_until(secs(90));
+    let challenged = first_step(&sim, N1, |step| matches!(step, ArbitrationStep::Challenged { .. }));
+    let defended =
+        first_step(&sim, N0, |step| *step == ArbitrationStep::Defended { challenger: reservation_key(N1) });
+    let lost = first_step(&sim, N1, |step| *step == ArbitrationStep::Lost);
+    c.check(challenged.is_some(), "the other partition never challenged");
+    c.check(defended.is_some(), "the live owner never defended");
+    c.check(
+        lost.is_some() && defended < lost && challenged < defended,
+        format!("challenged {challenged:?}, defended {defended:?}, lost {lost:?}: expected in that order"),
+    );
+    c.check(sim.mounts().iter().all(|mount| mount.node == N0), format!("mounts: {:?}", sim.mounts()));
+    c.check(sim.serving_now(DB) == BTreeSet::from([N0]), format!("serving: {:?}", sim.serving_now(DB)));
+    c.check(sim.node(N1).role(DB) != Some(CopyRole::Active), "the challenger became active");
+    c.check(sim.lun(LUN).holder == Some(reservation_key(N0)), format!("holder: {:?}", sim.lun(LUN).holder));
+    c.finish(&sim);
+}
+
+#[test]
+fn an_owner_whose_reservation_vanished_after_an_array_reboot_registers_and_reserves_again() {
+    let mut sim = formed(scc(), N0);
+    let mut c = Checks::new();
+    let reboot = secs(20) + 100 * MS;
+    sim.run_until(reboot);
+    sim.array_reboot();
+    sim.run_for(secs(10));
+    let reasserted = first_step(&sim, N0, |step| *step == ArbitrationStep::Reasserted);
+    c.check(
+        reasserted.is_some_and(|at| at <= reboot + ns(sim.config.defense_interval) + secs(1)),
+        format!("reasserted at {reasserted:?}, expected within one defense interval of the reboot"),
+    );
+    let reregistered: BTreeSet<Option<StoragePath>> = sim
+        .storage_ops(N0)
+        .into_iter()
+        .filter(|(at, .., op)| *at > reboot && matches!(op, StorageOp::Register { .. }))
+        .map(|(_, _, path, _)| path)
+        .collect();
+    c.check(
+        reregistered == BTreeSet::from([Some(StoragePath(0)), Some(StoragePath(1))]),
+        format!("registered again on {reregistered:?}"),
+    );
+    let lun = sim.lun(LUN);
+    c.check(lun.holder == Some(reservation_key(N0)), format!("holder: {:?}", lun.holder));
+    c.check(sim.dismounts().is_empty(), format!("the group stopped: {:?}", sim.dismounts()));
+    c.finish(&sim);
+}
+
+#[test]
+fn a_write_answered_with_reservation_conflict_stops_the_group_as_fenced() {
+    let mut sim = formed(scc(), N0);
+    let mut c = Checks::new();
+    sim.client(H0, DB, secs(20), EVERY, 100, BYTES);
+    let preempted = secs(22) + 50 * MS;
+    sim.run_until(preempted);
+    let rogue = 0x0BAD;
+    sim.rogue_preempt(LUN, rogue, reservation_key(N0));
+    sim.run_for(secs(5));
+    let fenced = first_step(&sim, N0, |step| *step == ArbitrationStep::Fenced);
+    c.check(
+        fenced.is_some_and(|at| at < preempted + 500 * MS),
+        format!("fenced at {fenced:?}, expected at the first write after the preempt"),
+    );
+    let dismount = sim.dismounts().into_iter().find(|d| d.node == N0);
+    c.check(dismount.is_some_and(|d| d.reason == StopReason::Fenced), format!("dismount: {dismount:?}"));
+    let rejected = sim.outputs_of(N0).any(|(at, output)| {
+        at >= preempted && matches!(output, Output::Send { message: Message::DeliverReject { .. }, .. })
+    });
+    c.check(rejected, "the refused write was not rejected to the hub");
+    // It must not come back on its own: any new registration follows a newer decision.
+    let next_decision = sim.decisions().into_iter().find(|d| d.at > preempted).map(|d| d.at);
+    let registered_early = sim.storage_ops(N0).into_iter().any(|(at, .., op)| {
+        at > preempted && matches!(op, StorageOp::Register { .. }) && next_decision.is_none_or(|d| at < d)
+    });
+    c.check(!registered_early, "the fenced node registered again without a new decision");
+    let acked_after =
+        sim.client_acks().into_iter().filter(|ack| ack.node == N0 && ack.at > preempted + MS * 10).count();
+    c.check(acked_after == 0 || next_decision.is_some(), "the fenced node kept acknowledging");
+    c.finish(&sim);
+}
+
+#[test]
+fn a_data_path_check_that_times_out_fails_the_group_over() {
+    let mut sim = formed(scc(), N0);
+    let mut c = Checks::new();
+    let cut = secs(20) + 300 * MS;
+    sim.run_until(cut);
+    sim.cut_storage(N0);
+    sim.run_until(secs(90));
+    let failed = first_step(&sim, N0, |step| *step == ArbitrationStep::DataPathFailed);
+    let budget = ns(sim.config.data_path_check_interval) + ns(sim.config.data_path_timeout) + secs(1);
+    c.check(
+        failed.is_some_and(|at| at <= cut + budget),
+        format!("data path failure noticed at {failed:?}, budget {budget} ns after the cut at {cut}"),
+    );
+    let dismount = sim.dismounts().into_iter().find(|d| d.node == N0);
+    c.check(
+        dismount.is_some_and(|d| d.reason == StopReason::ResourceFailed),
+        format!("dismount: {dismount:?}"),
+    );
+    // Once the group runs elsewhere, N0 is a possible owner again (its failure was local to it).
+    c.check(
+        sim.node(N0).role(DB) == Some(CopyRole::Passive),
+        format!("role of N0 after the group moved: {:?}", sim.node(N0).role(DB)),
+    );
+    let restarted = sim.resource_states(N0).iter().any(|&(_, _, state)| state == ResourceState::Restarting);
+    c.check(!restarted, "the group was restarted locally on the same broken paths");
+    c.check(
+        sim.mounts().iter().any(|mount| mount.node == N1 && mount.epoch == 2),
+        format!("the group did not fail over: {:?}", sim.mounts()),
+    );
+    c.check(sim.overlapping_owners(DB).is_empty(), format!("{:?}", sim.overlapping_owners(DB)));
+    c.finish(&sim);
+}
+
+#[test]
+fn fencing_disabled_never_sends_a_persistent_reservation_command() {
+    let mut config = scc();
+    config.disk_fencing = DiskFencing::Disabled;
+    let mut sim = formed(config, N0);
+    let mut c = Checks::new();
+    sim.client(H0, DB, secs(20), EVERY, 20, BYTES);
+    sim.run_until(secs(30));
+    sim.power_off(N0);
+    sim.run_until(secs(70));
+    for node in [N0, N1] {
+        let pr: Vec<_> = sim.storage_ops(node).into_iter().filter(|(.., op)| is_pr_command(op)).collect();
+        c.check(pr.is_empty(), format!("{node:?} sent PR commands: {pr:?}"));
+    }
+    c.check(
+        sim.storage_ops(N1).iter().any(|(.., op)| *op == StorageOp::Connect),
+        "the new owner never connected the disk",
+    );
+    c.check(sim.mounts().iter().any(|mount| mount.node == N1), "the new owner never mounted");
+    c.check(!sim.array_writes().is_empty(), "nothing was written to the array");
+    c.finish(&sim);
+}
+
+#[test]
+fn plain_preempt_is_sent_when_the_unsafe_option_is_set() {
+    let mut config = scc();
+    config.disk_fencing = DiskFencing::PreemptWithoutAbort;
+    let mut sim = formed(config, N0);
+    let mut c = Checks::new();
+    sim.power_off(N0);
+    sim.run_until(secs(60));
+    let preempts: Vec<StorageOp> = sim
+        .storage_ops(N1)
+        .into_iter()
+        .map(|(.., op)| op)
+        .filter(|op| matches!(op, StorageOp::Preempt { .. }))
+        .collect();
+    c.check(
+        preempts
+            == vec![StorageOp::Preempt {
+                key: reservation_key(N1),
+                victim: reservation_key(N0),
+                abort: false,
+            }],
+        format!("preempts sent: {preempts:?}"),
+    );
+    c.check(sim.mounts().iter().any(|mount| mount.node == N1), "the challenger never mounted");
+    c.finish(&sim);
+}
+
+#[test]
+fn shared_disk_groups_never_ship_logs() {
+    let mut sim = formed(scc(), N0);
+    let mut c = Checks::new();
+    let msgs: BTreeSet<u64> = sim.client(H0, DB, secs(20), EVERY, 200, BYTES).into_iter().collect();
+    sim.run_until(secs(45));
+    sim.power_off(N0);
+    sim.run_until(secs(120));
+    let shipping: Vec<_> = sim
+        .node_outputs()
+        .filter(|(_, _, output)| match output {
+            Output::LogClosed { .. } | Output::LogReplayed { .. } | Output::RolledBack { .. } => true,
+            Output::Send { message, .. } => matches!(
+                message,
+                Message::LogClosed { .. }
+                    | Message::LogData { .. }
+                    | Message::CopyRequest { .. }
+                    | Message::LineageRequest { .. }
+                    | Message::ResubmitRequest { .. }
+            ),
+            _ => false,
+        })
+        .map(|(at, node, output)| format!("{} {node:?} {output:?}", fmt_time(at)))
+        .collect();
+    c.check(shipping.is_empty(), format!("log shipping happened: {:?}", &shipping[..shipping.len().min(5)]));
+    c.check(sim.commits().iter().all(|commit| commit.generation == 0), "a commit named a log generation");
+    let on_disk: BTreeSet<u64> = sim.lun(LUN).blocks.keys().copied().collect();
+    let acked = sim.acked_by(sim.now());
+    c.check(acked == msgs, format!("unacknowledged: {:?}", msgs.difference(&acked).collect::<Vec<_>>()));
+    c.check(
+        acked.is_subset(&on_disk),
+        format!("acknowledged but not on the array: {:?}", acked.difference(&on_disk).collect::<Vec<_>>()),
+    );
+    let writers: BTreeSet<(NodeId, u64)> =
+        sim.array_writes().into_iter().map(|(_, node, _, _, epoch)| (node, epoch)).collect();
+    c.check(
+        writers == BTreeSet::from([(N0, 1), (N1, 2)]),
+        format!("writers (node, epoch) on the array: {writers:?}"),
+    );
+    c.check(sim.overlapping_owners(DB).is_empty(), format!("{:?}", sim.overlapping_owners(DB)));
+    c.finish(&sim);
+}
+
+fn disk_witness_config() -> ClusterConfig {
+    let mut config = scc();
+    config.quorum = QuorumModel::NodeAndDiskMajority;
+    config.disk_witness = Some(WITNESS_LUN);
+    config
+}
+
+/// True-time intervals during which `node` counted the witness vote, from its quorum claims (a node
+/// that loses power stops counting).
+fn witness_intervals(sim: &Sim, node: NodeId, end: u64) -> Vec<(u64, u64)> {
+    let mut intervals = Vec::new();
+    let mut since = None;
+    for record in &sim.records {
+        if record.actor != Actor::Node(node) {
+            continue;
+        }
+        let counts = match &record.what {
+            What::Node(Output::QuorumChanged { votes, .. }) => votes.contains(&Voter::Witness),
+            What::PowerOff => false,
+            _ => continue,
+        };
+        let at = record.at;
+        match (since, counts) {
+            (None, true) => since = Some(at),
+            (Some(start), false) => {
+                intervals.push((start, at));
+                since = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(start) = since {
+        intervals.push((start, end));
+    }
+    intervals
+}
+
+#[test]
+fn the_disk_witness_vote_counts_for_at_most_one_partition() {
+    let mut all = Checks::new();
+    // The owner keeps the vote through a partition; a dead owner's vote passes to the survivor.
+    for power_off in [false, true] {
+        let mut sim = formed(disk_witness_config(), N0);
+        let mut c = Checks::new();
+        let at = secs(20) + 500 * MS;
+        sim.run_until(at);
+        if power_off {
+            sim.power_off(N0);
+        } else {
+            sim.partition(N0, N1);
+        }
+        sim.run_until(secs(90));
+        let end = sim.now();
+        let (a, b) = (witness_intervals(&sim, N0, end), witness_intervals(&sim, N1, end));
+        let overlapping: Vec<_> = a
+            .iter()
+            .flat_map(|x| b.iter().map(move |y| (*x, *y)))
+            .filter(|((s0, e0), (s1, e1))| s0 < e1 && s1 < e0)
+            .collect();
+        c.check(overlapping.is_empty(), format!("both nodes counted the witness: {overlapping:?}"));
+        let survivor = if power_off { N1 } else { N0 };
+        c.check(
+            sim.serving_now(DB) == BTreeSet::from([survivor]),
+            format!("power off {power_off}: serving at the end {:?}", sim.serving_now(DB)),
+        );
+        c.check(
+            sim.lun(WITNESS_LUN).holder == Some(reservation_key(survivor)),
+            format!("power off {power_off}: witness holder {:?}", sim.lun(WITNESS_LUN).holder),
+        );
+        c.check(sim.overlapping_owners(DB).is_empty(), format!("{:?}", sim.overlapping_owners(DB)));
+        c.check(sim.mounts_without_quorum().is_empty(), format!("{:?}", sim.mounts_without_quorum()));
+        if !power_off {
+            // The cut-off node challenges; the holder, still counting the vote, preempts it back.
+            let defended = sim.arbitration(N0).iter().any(|&(_, db, lun, step)| {
+                db.is_none()
+                    && lun == WITNESS_LUN
+                    && step == ArbitrationStep::Defended { challenger: reservation_key(N1) }
+            });
+            c.check(defended, "the witness holder never defended its vote against the challenger");
+        }
+        all.merge(c, &sim);
+    }
+    all.finish_all();
+}
+
+#[test]
+fn a_hub_retry_of_a_message_already_on_the_disk_is_suppressed_without_a_second_write() {
+    let mut sim = formed(scc(), N0);
+    let mut c = Checks::new();
+    let deliver = Message::Deliver { hub: H0, db: DB, msg: 4242, bytes: BYTES, resubmitted: false };
+    let input = || Input::Received { from: Endpoint::Hub(H0), path: None, message: deliver.clone() };
+    sim.inject(N0, input());
+    sim.run_for(secs(1));
+    sim.inject(N0, input());
+    sim.run_for(secs(1));
+    let writes = sim.array_writes().into_iter().filter(|w| w.3 == 4242).count();
+    c.check(writes == 1, format!("message 4242 was written {writes} times"));
+    let suppressed =
+        sim.outputs_of(N0).any(|(_, output)| matches!(output, Output::DuplicateSuppressed { msg: 4242, .. }));
+    c.check(suppressed, "the retry was not reported as a suppressed duplicate");
+    let acks = sim
+        .outputs_of(N0)
+        .filter(|(_, output)| {
+            matches!(output, Output::Send { message: Message::DeliverAck { msg: 4242, .. }, .. })
+        })
+        .count();
+    c.check(acks == 2, format!("{acks} acknowledgements, expected one per delivery"));
+    c.finish(&sim);
+}
+
+#[test]
+fn preempt_and_abort_keeps_a_dead_owners_queued_writes_off_the_disk() {
+    let mut all = Checks::new();
+    for fencing in [DiskFencing::PersistentReservation, DiskFencing::PreemptWithoutAbort] {
+        let mut config = scc();
+        config.disk_fencing = fencing;
+        // Writes sit in the array's queue long enough to outlive their writer.
+        config.data_path_timeout = core::time::Duration::from_secs(60);
+        let mut sim = Sim::new(config);
+        sim.write_service = secs(30);
+        sim.run_until(secs(20));
+        let mut c = Checks::new();
+        sim.client(H0, DB, secs(20), EVERY, 10, BYTES);
+        sim.run_until(secs(23));
+        sim.power_off(N0);
+        sim.run_until(secs(120));
+        let won = first_step(&sim, N1, |step| *step == ArbitrationStep::Won);
+        let late: Vec<_> = sim
+            .array_writes()
+            .into_iter()
+            .filter(|&(at, node, ..)| node == N0 && won.is_some_and(|won| at > won))
+            .collect();
+        c.check(won.is_some(), format!("{fencing:?}: the survivor never won the disk"));
+        match fencing {
+            DiskFencing::PersistentReservation => c.check(
+                late.is_empty(),
+                format!("{fencing:?}: the dead owner's writes landed after the takeover: {late:?}"),
+            ),
+            _ => c.check(
+                !late.is_empty(),
+                format!("{fencing:?}: expected the unsafe option to let queued writes land late"),
+            ),
+        }
+        all.merge(c, &sim);
+    }
+    all.finish_all();
+}

@@ -1,0 +1,127 @@
+//! Fencing at the shared disk (`split-brain`): the emulated LUN is the oracle.
+//!
+//! For a shared-disk database what matters is not who believed it was mounted but what the disk
+//! applied. Every write the array applied (`lun-write`, the array's own record with the nexus it came
+//! through and the epoch its blocks carry) is checked, in recorded order:
+//!
+//! - **fenced writer**: the write came through a nexus that a `preempted` record removed, and that has
+//!   not registered again since. This is how a plain PREEMPT (which lets commands the array already
+//!   accepted run to completion) or a missing abort shows up: the loser's writes land after it was
+//!   fenced;
+//! - **stale epoch**: the write carries an epoch lower than the highest epoch any node had mounted the
+//!   LUN's database in before that instant. This is how a takeover without fencing shows up: a zombie
+//!   owner's queued writes reach the disk after the new owner mounted.
+//!
+//! Violations are aggregated per (LUN, nexus, rule): one report with the first offending write, the
+//! number of writes and the epochs involved, so a hazard that lets thousands of writes through reads
+//! as one finding, not thousands.
+//!
+//! Not checked here: whether two nodes had the database mounted at once (for shared-disk databases the
+//! mount-overlap rule in `single_writer` is replaced by this oracle, since a frozen owner that is
+//! fenced at the disk does no harm); writes the array rejected (they are fencing working); reads.
+
+use super::CheckReport;
+use super::model::Model;
+use crate::history::{Event, Name};
+use crate::verdict::{Violation, ViolationKind};
+use kernel::SimTime;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One aggregated finding.
+struct Finding {
+    first_at: SimTime,
+    first_detail: String,
+    writes: u64,
+    lowest_epoch: u64,
+    highest_epoch: u64,
+}
+
+pub(crate) fn check(model: &Model, report: &mut CheckReport) {
+    // (lun, nexus) pairs preempted and not registered since, with when and by whom.
+    let mut fenced: BTreeMap<(&Name, &Name), (SimTime, &Name)> = BTreeMap::new();
+    let mut highest_mounted: BTreeMap<&Name, u64> = BTreeMap::new();
+    let mut findings: BTreeMap<(&Name, &Name, &'static str), Finding> = BTreeMap::new();
+    for record in model.records {
+        match &record.event {
+            Event::Mounted { db, epoch, .. } => {
+                let highest = highest_mounted.entry(db).or_insert(*epoch);
+                *highest = (*highest).max(*epoch);
+            }
+            Event::Preempted { lun, by, victims, .. } => {
+                for victim in victims {
+                    fenced.insert((lun, victim), (record.at, by));
+                }
+            }
+            Event::Reservation { lun, nexus, action, .. } if action.as_ref() == "registered" => {
+                fenced.remove(&(lun, nexus));
+            }
+            Event::LunWrite { lun, db, nexus, epoch, msgs, .. } => {
+                let mut note = |rule: &'static str, detail: String| {
+                    let finding = findings.entry((lun, nexus, rule)).or_insert(Finding {
+                        first_at: record.at,
+                        first_detail: detail,
+                        writes: 0,
+                        lowest_epoch: *epoch,
+                        highest_epoch: *epoch,
+                    });
+                    finding.writes += 1;
+                    finding.lowest_epoch = finding.lowest_epoch.min(*epoch);
+                    finding.highest_epoch = finding.highest_epoch.max(*epoch);
+                };
+                if let Some((preempted_at, by)) = fenced.get(&(lun, nexus)) {
+                    note(
+                        "fenced-writer",
+                        format!(
+                            "{lun} applied a write (messages {msgs:?}, epoch {epoch}) from {nexus} at {}, after \
+                             {by} preempted that nexus at {preempted_at}",
+                            record.at
+                        ),
+                    );
+                }
+                if let Some(db) = db
+                    && let Some(&highest) = highest_mounted.get(db)
+                    && *epoch < highest
+                {
+                    note(
+                        "stale-epoch",
+                        format!(
+                            "{lun} applied a write (messages {msgs:?}) in stale epoch {epoch} from {nexus} at {}, \
+                             after {db} was mounted in epoch {highest}",
+                            record.at
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    for ((lun, nexus, rule), finding) in findings {
+        let epochs = if finding.lowest_epoch == finding.highest_epoch {
+            format!("epoch {}", finding.lowest_epoch)
+        } else {
+            format!("epochs {} to {}", finding.lowest_epoch, finding.highest_epoch)
+        };
+        report.violations.push(Violation {
+            check: ViolationKind::SplitBrain,
+            time_ms: finding.first_at.as_millis(),
+            detail: format!(
+                "{} ({rule}: {} such write(s) from {nexus} to {lun} in total, {epochs})",
+                finding.first_detail, finding.writes
+            ),
+        });
+    }
+}
+
+/// Databases whose single-writer guarantee is judged at their LUNs rather than by mount intervals.
+pub(crate) fn shared_disk_dbs(model: &Model) -> BTreeSet<Name> {
+    model
+        .records
+        .iter()
+        .filter_map(|record| match &record.event {
+            Event::LunContents { db: Some(db), .. } | Event::LunWrite { db: Some(db), .. } => {
+                Some(db.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,628 @@
+//! Shared storage in the world: the SAN array, every node's iSCSI initiator and multipath device,
+//! and the wiring between them over the fabric's iSCSI networks.
+//!
+//! A node's storage request travels the way a real one does: the failover logic asks for an I/O, the
+//! host's initiator picks a path (or the one the request pins) and puts a command PDU on that path's
+//! network; the fabric delivers it (or drops it: a cut link, a dead NIC, an MTU black hole) to the
+//! array controller on that network; the array accepts it into the LUN's task set and completes it
+//! later; the response crosses the fabric back. Path checkers and NOP-Outs take the same route, so
+//! what the initiator believes about its paths comes only from what got through.
+//!
+//! Everything the array does is recorded as ground truth for the checkers (the LUN is the fencing
+//! oracle): applied and rejected writes with their nexus and epoch, reservation changes, preemptions
+//! and aborts, lost caches and torn writes.
+
+use super::{Ev, World};
+use crate::history::{Event, Name};
+use crate::scenario::{self, Scenario};
+use emulators::iscsi::{
+    Initiator, InitiatorConfig, InitiatorInput, InitiatorOutput, IoId, IoResult, MpioPolicy, NoPathRetry,
+    PathIndex, Via,
+};
+use emulators::san::{
+    Array, ArrayConfig, ArrayEvent, BlockContent, Command, Completion, Enumeration, LunConfig, Nexus, PrIn,
+    PrOut, Reply, ReservationType, Sense, Status, Submitted, WriteCache,
+};
+use emulators::{ControllerId, HostId, LunId, NetworkId};
+use failover::io::{StorageFailure, StorageOp, StorageResult};
+use failover::{Input, RequestId, StoragePath};
+use kernel::{SeedTree, SimTime};
+
+/// Size of a NOP-Out or NOP-In PDU: one basic header segment.
+const NOP_BYTES: u64 = 48;
+
+/// The array, the initiators and what the world needs to route between them.
+pub(super) struct Storage {
+    pub array_host: usize,
+    pub array: Array,
+    /// Controller `i` listens on `networks[i]`; a node's path `i` is its NIC on the same network.
+    pub networks: Vec<NetworkId>,
+    pub network_names: Vec<Name>,
+    pub lun_names: Vec<Name>,
+    /// The database each LUN belongs to (`None` for the disk witness and spare LUNs).
+    pub lun_db: Vec<Option<Name>>,
+    /// One initiator per node, indexed like `World::nodes`.
+    pub initiators: Vec<InitiatorSlot>,
+    /// Bytes a message's write carries on the wire: the message body, whatever block it lands in.
+    pub write_payload_bytes: u64,
+}
+
+pub(super) struct InitiatorSlot {
+    pub initiator: Initiator,
+    pub wake_generation: u64,
+    pub wake_at: Option<SimTime>,
+    /// Storage requests issued by a node that froze before its guest sent them; they go out on resume.
+    pub held: Vec<(RequestId, failover::LunId, Option<StoragePath>, StorageOp)>,
+    /// A `freeze` with `trigger = "next-write"` waits here for the node's next write: the auto-resume
+    /// delay, if any.
+    pub freeze_on_next_write: Option<Option<std::time::Duration>>,
+}
+
+/// Builds the array and one initiator per mailbox node, or `None` for a cluster without shared storage.
+pub(super) fn build(
+    scenario: &Scenario,
+    seeds: &SeedTree,
+    mailbox_hosts: &[usize],
+    networks: &[NetworkId],
+) -> Option<Storage> {
+    let spec = scenario.storage.as_ref()?;
+    let array_host = scenario.hosts.iter().position(|host| host.name == spec.array)?;
+    let host_index = |name: &str| scenario.hosts.iter().position(|host| host.name == name);
+    let config = ArrayConfig {
+        controllers: spec.networks.len() as u8,
+        enumeration: match spec.enumeration {
+            scenario::Enumeration::Serial => Enumeration::Serial,
+            scenario::Enumeration::Parallel => Enumeration::Parallel,
+        },
+        probe_delay: spec.probe_delay,
+        mapping_delay: spec.mapping_delay,
+        read_service_time: spec.read_service_time,
+        write_service_time: spec.write_service_time,
+        write_cache: match spec.write_cache {
+            scenario::WriteCache::BatteryBacked => WriteCache::BatteryBacked,
+            scenario::WriteCache::Volatile => WriteCache::Volatile,
+        },
+        controller_boot_time: spec.controller_boot_time,
+        ..ArrayConfig::default()
+    };
+    let luns: Vec<LunConfig> = scenario
+        .luns
+        .iter()
+        .enumerate()
+        .map(|(index, lun)| LunConfig {
+            id: LunId(index as u16),
+            name: lun.name.clone(),
+            blocks: lun.blocks,
+            read_only: lun.read_only,
+            masked_to: lun
+                .present_to
+                .iter()
+                .filter_map(|host| host_index(host))
+                .map(|host| HostId(host as u32))
+                .collect(),
+        })
+        .collect();
+    let array = Array::new(config, luns, seeds.stream("san"));
+    let network_ids: Vec<NetworkId> = spec
+        .networks
+        .iter()
+        .filter_map(|name| scenario.networks.iter().position(|network| &network.name == name))
+        .map(|index| networks[index])
+        .collect();
+    let initiator_config = InitiatorConfig {
+        noop_out_interval: spec.noop_out_interval,
+        noop_out_timeout: spec.noop_out_timeout,
+        replacement_timeout: spec.replacement_timeout,
+        command_timeout: spec.command_timeout,
+        policy: match spec.mpio_policy {
+            scenario::MpioPolicy::FailOverOnly => MpioPolicy::FailOverOnly,
+            scenario::MpioPolicy::RoundRobin => MpioPolicy::RoundRobin,
+            scenario::MpioPolicy::LeastQueueDepth => MpioPolicy::LeastQueueDepth,
+        },
+        polling_interval: spec.polling_interval,
+        no_path_retry: match spec.no_path_retry {
+            scenario::NoPathRetry::Fail => NoPathRetry::Fail,
+            scenario::NoPathRetry::Queue { polls } => NoPathRetry::Queue { polls },
+            scenario::NoPathRetry::QueueForever => NoPathRetry::QueueForever,
+        },
+        pdo_remove_period: spec.pdo_remove_period,
+        retry_count: spec.retry_count,
+        retry_interval: spec.retry_interval,
+        ..InitiatorConfig::default()
+    };
+    let lun_ids: Vec<LunId> = (0..scenario.luns.len()).map(|index| LunId(index as u16)).collect();
+    let initiators = mailbox_hosts
+        .iter()
+        .map(|&host| {
+            let (initiator, _) = Initiator::new(
+                HostId(host as u32),
+                initiator_config,
+                network_ids.len() as u8,
+                &lun_ids,
+                SimTime::ZERO,
+            );
+            InitiatorSlot {
+                initiator,
+                wake_generation: 0,
+                wake_at: None,
+                held: Vec::new(),
+                freeze_on_next_write: None,
+            }
+        })
+        .collect();
+    let lun_db = scenario
+        .luns
+        .iter()
+        .map(|lun| {
+            scenario
+                .databases
+                .iter()
+                .find(|db| db.disks().contains(&lun.name.as_str()))
+                .map(|db| Name::from(db.name.as_str()))
+        })
+        .collect();
+    Some(Storage {
+        array_host,
+        array,
+        networks: network_ids,
+        network_names: spec.networks.iter().map(|name| Name::from(name.as_str())).collect(),
+        lun_names: scenario.luns.iter().map(|lun| Name::from(lun.name.as_str())).collect(),
+        lun_db,
+        initiators,
+        write_payload_bytes: scenario.workload.message_size_bytes,
+    })
+}
+
+/// The SCSI command a failover storage operation becomes. Every key is registered without APTPL (the
+/// Windows default), so an array reboot drops the reservations and the owner must re-assert them.
+fn command_for(op: &StorageOp, writer: HostId) -> Command {
+    let kind = ReservationType::WriteExclusiveRegistrantsOnly;
+    match *op {
+        // Connect never reaches the wire; `storage_request` answers it from the array's presentation.
+        StorageOp::Connect => Command::Inquiry,
+        StorageOp::Read { block } => Command::Read { lba: block, blocks: 1 },
+        // ESE writes its log write-through (FUA), so an acknowledged commit is durable even on a
+        // volatile cache.
+        StorageOp::Write { block, payload, epoch } => {
+            Command::Write { lba: block, data: vec![BlockContent { writer, epoch, payload }], fua: true }
+        }
+        StorageOp::Register { key } => {
+            Command::PrOut(PrOut::RegisterIgnoreExistingKey { service_action_key: key, aptpl: false })
+        }
+        StorageOp::Unregister => {
+            Command::PrOut(PrOut::RegisterIgnoreExistingKey { service_action_key: 0, aptpl: false })
+        }
+        StorageOp::Reserve { key } => Command::PrOut(PrOut::Reserve { key, kind }),
+        StorageOp::Release { key } => Command::PrOut(PrOut::Release { key, kind }),
+        StorageOp::Preempt { key, victim, abort: true } => {
+            Command::PrOut(PrOut::PreemptAndAbort { key, victim_key: victim, kind })
+        }
+        StorageOp::Preempt { key, victim, abort: false } => {
+            Command::PrOut(PrOut::Preempt { key, victim_key: victim, kind })
+        }
+        StorageOp::ReadKeys => Command::PrIn(PrIn::ReadKeys),
+        StorageOp::ReadReservation => Command::PrIn(PrIn::ReadReservation),
+    }
+}
+
+/// What the failover logic hears back for an I/O.
+fn result_for(result: IoResult) -> StorageResult {
+    match result {
+        IoResult::Status(Status::Good(Reply::Data(blocks))) => StorageResult::Data {
+            payload: blocks.first().copied().flatten().map(|content| (content.payload, content.epoch)),
+        },
+        IoResult::Status(Status::Good(Reply::Keys { keys, .. })) => StorageResult::Keys(keys),
+        IoResult::Status(Status::Good(Reply::Reservation { holder, .. })) => {
+            StorageResult::Reservation(holder)
+        }
+        IoResult::Status(Status::Good(Reply::None)) => StorageResult::Done,
+        IoResult::Status(Status::ReservationConflict) => StorageResult::ReservationConflict,
+        IoResult::Status(Status::CheckCondition(sense)) => StorageResult::Failed(match sense {
+            Sense::UnitAttention(_) => StorageFailure::UnitAttention,
+            Sense::DataProtect => StorageFailure::DataProtect,
+            Sense::NotReady | Sense::IllegalRequest => StorageFailure::NotReady,
+            Sense::LunNotPresented => StorageFailure::NotPresented,
+        }),
+        IoResult::NoPath => StorageResult::Failed(StorageFailure::NoPath),
+        IoResult::DeviceRemoved => StorageResult::Failed(StorageFailure::DeviceRemoved),
+        IoResult::TimedOut => StorageResult::Failed(StorageFailure::TimedOut),
+    }
+}
+
+impl World<'_> {
+    fn storage_mut(&mut self) -> Option<&mut Storage> {
+        self.storage.as_mut()
+    }
+
+    fn nexus_name(&self, nexus: Nexus) -> Name {
+        let host = self.host_names.get(nexus.host.0 as usize).cloned().unwrap_or_else(|| Name::from("?"));
+        let network = self
+            .storage
+            .as_ref()
+            .and_then(|storage| storage.network_names.get(nexus.controller.0 as usize).cloned())
+            .unwrap_or_else(|| Name::from("?"));
+        Name::from(format!("{host}:{network}").as_str())
+    }
+
+    fn lun_name(&self, lun: LunId) -> Name {
+        self.storage
+            .as_ref()
+            .and_then(|storage| storage.lun_names.get(lun.0 as usize).cloned())
+            .unwrap_or_else(|| Name::from("?"))
+    }
+
+    /// A node asked for a storage operation.
+    pub(super) fn storage_request(
+        &mut self,
+        node: usize,
+        request: RequestId,
+        lun: failover::LunId,
+        path: Option<StoragePath>,
+        op: StorageOp,
+    ) {
+        let now = self.now();
+        let host = self.nodes[node].host;
+        let Some(storage) = self.storage.as_mut() else {
+            let input =
+                Input::Storage { request, result: StorageResult::Failed(StorageFailure::NotPresented) };
+            self.queue.schedule(now, Ev::NodeInput { node, input });
+            return;
+        };
+        let slot = &mut storage.initiators[node];
+        if matches!(op, StorageOp::Write { .. })
+            && let Some(resume_after) = slot.freeze_on_next_write.take()
+        {
+            // The armed freeze fires now: this write, issued by the database just before the VM
+            // stopped, stays in the guest's queue until it resumes.
+            slot.held.push((request, lun, path, op));
+            self.freeze(node, resume_after);
+            return;
+        }
+        if self.nodes[node].frozen {
+            if let Some(storage) = self.storage.as_mut() {
+                storage.initiators[node].held.push((request, lun, path, op));
+            }
+            return;
+        }
+        if let StorageOp::Connect = op {
+            let array_on = self.power.is_on(HostId(self.storage.as_ref().map_or(0, |s| s.array_host) as u32));
+            let Some(storage) = self.storage.as_mut() else { return };
+            let visible_at =
+                if array_on { storage.array.present(now, HostId(host as u32), LunId(lun.0)) } else { None };
+            let result = if visible_at.is_some() {
+                StorageResult::Done
+            } else {
+                StorageResult::Failed(StorageFailure::NotReady)
+            };
+            let at = visible_at.unwrap_or(now);
+            self.drain_array_events();
+            self.queue.schedule(at, Ev::NodeInput { node, input: Input::Storage { request, result } });
+            return;
+        }
+        let command = command_for(&op, HostId(host as u32));
+        let via = match path {
+            Some(StoragePath(index)) => Via::Path(PathIndex(index)),
+            None => Via::Multipath,
+        };
+        let input = InitiatorInput::Submit { io: IoId(request), lun: LunId(lun.0), command, via };
+        self.initiator_input(node, input);
+    }
+
+    /// Feeds one input to a node's initiator and carries out what it asks.
+    pub(super) fn initiator_input(&mut self, node: usize, input: InitiatorInput) {
+        let now = self.now();
+        let host = self.nodes[node].host;
+        if !self.power.is_on(HostId(host as u32)) || self.nodes[node].frozen {
+            // A frozen guest runs nothing: PDUs sent to it are lost, its timers wait for the resume.
+            return;
+        }
+        let Some(storage) = self.storage_mut() else { return };
+        let outputs = storage.initiators[node].initiator.handle(now, input);
+        self.carry_out_initiator(node, outputs);
+    }
+
+    fn carry_out_initiator(&mut self, node: usize, outputs: Vec<InitiatorOutput>) {
+        let now = self.now();
+        let host = self.nodes[node].host;
+        let host_name = self.host_names[host].clone();
+        for output in outputs {
+            let Some(storage) = self.storage.as_ref() else { return };
+            match output {
+                InitiatorOutput::SendCommand { path, tag, lun, command, bytes } => {
+                    let network = storage.networks.get(path.0 as usize).copied();
+                    let array_host = storage.array_host;
+                    // A message's write carries the message body on the wire, whatever block it lands in.
+                    let bytes = match &command {
+                        Command::Write { .. } => bytes.max(NOP_BYTES + storage.write_payload_bytes),
+                        _ => bytes,
+                    };
+                    if let Some(network) = network
+                        && let Some(at) = self.transmit(host, array_host, Some(network), bytes)
+                    {
+                        self.queue.schedule(
+                            at,
+                            Ev::AtArray { node, path: path.0, tag, lun, command: Box::new(command) },
+                        );
+                    }
+                }
+                InitiatorOutput::SendNop { path } => {
+                    let network = storage.networks.get(path.0 as usize).copied();
+                    let array_host = storage.array_host;
+                    if let Some(network) = network
+                        && let Some(at) = self.transmit(host, array_host, Some(network), NOP_BYTES)
+                    {
+                        self.queue.schedule(at, Ev::NopAtArray { node, path: path.0 });
+                    }
+                }
+                InitiatorOutput::Complete { io, result } => {
+                    let input = Input::Storage { request: io.0, result: result_for(result) };
+                    self.node_input(node, input);
+                }
+                InitiatorOutput::PathState { path, up, reason } => {
+                    let network = storage
+                        .network_names
+                        .get(path.0 as usize)
+                        .cloned()
+                        .unwrap_or_else(|| Name::from("?"));
+                    self.record(Event::PathState {
+                        host: host_name.clone(),
+                        network,
+                        up,
+                        reason: Name::from(reason),
+                    });
+                }
+                InitiatorOutput::DeviceRemoved { lun } => {
+                    let lun = self.lun_name(lun);
+                    self.record(Event::DeviceRemoved { host: host_name.clone(), lun });
+                }
+                InitiatorOutput::QueueReleased { lun, count } => {
+                    let lun = self.lun_name(lun);
+                    self.record(Event::QueueReleased { host: host_name.clone(), lun, count });
+                }
+                InitiatorOutput::WakeAt(at) => {
+                    let at = at.max(now);
+                    let Some(storage) = self.storage.as_mut() else { return };
+                    let slot = &mut storage.initiators[node];
+                    if slot.wake_at != Some(at) {
+                        slot.wake_generation += 1;
+                        slot.wake_at = Some(at);
+                        let generation = slot.wake_generation;
+                        self.queue.schedule(at, Ev::InitiatorWake { node, generation });
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn initiator_wake(&mut self, node: usize, generation: u64) {
+        let Some(storage) = self.storage.as_mut() else { return };
+        let slot = &mut storage.initiators[node];
+        if slot.wake_generation != generation {
+            return;
+        }
+        slot.wake_at = None;
+        self.initiator_input(node, InitiatorInput::Wake);
+    }
+
+    /// A command PDU reached the array controller on `path`'s network.
+    pub(super) fn at_array(&mut self, node: usize, path: u8, tag: u64, lun: LunId, command: Command) {
+        let now = self.now();
+        let host = self.nodes[node].host;
+        let Some(storage) = self.storage.as_mut() else { return };
+        if !self.power.is_on(HostId(storage.array_host as u32)) {
+            return;
+        }
+        let nexus = Nexus { host: HostId(host as u32), controller: ControllerId(path) };
+        match storage.array.submit(now, nexus, lun, command, tag) {
+            Submitted::Accepted { task, completes_at } => {
+                self.queue.schedule(completes_at, Ev::ArrayTask { task });
+            }
+            Submitted::Answered(status) => self.respond(node, path, tag, status),
+            Submitted::NoResponse => {}
+        }
+        self.drain_array_events();
+    }
+
+    /// An accepted task's completion time came: the array executes it (unless it was aborted).
+    pub(super) fn array_task(&mut self, task: emulators::san::TaskId) {
+        let now = self.now();
+        let Some(storage) = self.storage.as_mut() else { return };
+        let completion = storage.array.complete(now, task);
+        self.drain_array_events();
+        if let Some(Completion { nexus, tag, status, .. }) = completion
+            && let Some(node) = self.nodes.iter().position(|slot| slot.host == nexus.host.0 as usize)
+        {
+            self.respond(node, nexus.controller.0, tag, status);
+        }
+    }
+
+    /// A NOP-Out reached the controller; a live controller answers with a NOP-In.
+    pub(super) fn nop_at_array(&mut self, node: usize, path: u8) {
+        let Some(storage) = self.storage.as_ref() else { return };
+        if !self.power.is_on(HostId(storage.array_host as u32))
+            || !storage.array.port_answers(self.now(), ControllerId(path))
+        {
+            return;
+        }
+        let (array_host, network) = (storage.array_host, storage.networks.get(path as usize).copied());
+        let host = self.nodes[node].host;
+        if let Some(network) = network
+            && let Some(at) = self.transmit(array_host, host, Some(network), NOP_BYTES)
+        {
+            let input = InitiatorInput::NopIn { path: PathIndex(path) };
+            self.queue.schedule(at, Ev::InitiatorIn { node, input: Box::new(input) });
+        }
+    }
+
+    fn respond(&mut self, node: usize, path: u8, tag: u64, status: Status) {
+        let Some(storage) = self.storage.as_ref() else { return };
+        let (array_host, network) = (storage.array_host, storage.networks.get(path as usize).copied());
+        let host = self.nodes[node].host;
+        let bytes = NOP_BYTES
+            + match &status {
+                Status::Good(reply) => reply.wire_bytes(),
+                _ => 0,
+            };
+        if let Some(network) = network
+            && let Some(at) = self.transmit(array_host, host, Some(network), bytes)
+        {
+            let input = InitiatorInput::Response { path: PathIndex(path), tag, status };
+            self.queue.schedule(at, Ev::InitiatorIn { node, input: Box::new(input) });
+        }
+    }
+
+    /// Records what the array did since the last call: the fencing oracle's ground truth.
+    pub(super) fn drain_array_events(&mut self) {
+        let Some(storage) = self.storage.as_mut() else { return };
+        let events = storage.array.take_events();
+        for event in events {
+            let recorded = match event {
+                ArrayEvent::WriteApplied { lun, nexus, contents, durable, .. } => {
+                    let epoch = contents.first().map_or(0, |content| content.epoch);
+                    let db =
+                        self.storage.as_ref().and_then(|s| s.lun_db.get(lun.0 as usize).cloned().flatten());
+                    Event::LunWrite {
+                        lun: self.lun_name(lun),
+                        db,
+                        nexus: self.nexus_name(nexus),
+                        epoch,
+                        msgs: contents.iter().map(|content| content.payload).collect(),
+                        durable,
+                    }
+                }
+                ArrayEvent::WriteRejected { lun, nexus, reason, epoch } => Event::LunWriteRejected {
+                    lun: self.lun_name(lun),
+                    nexus: self.nexus_name(nexus),
+                    epoch,
+                    reason: Name::from(reason),
+                },
+                ArrayEvent::TaskAborted { lun, nexus, by, .. } => Event::LunTaskAborted {
+                    lun: self.lun_name(lun),
+                    nexus: self.nexus_name(nexus),
+                    by: Name::from(by),
+                },
+                ArrayEvent::Registered { lun, nexus, key } => Event::Reservation {
+                    lun: self.lun_name(lun),
+                    nexus: self.nexus_name(nexus),
+                    action: Name::from("registered"),
+                    key,
+                },
+                ArrayEvent::Unregistered { lun, nexus, key } => Event::Reservation {
+                    lun: self.lun_name(lun),
+                    nexus: self.nexus_name(nexus),
+                    action: Name::from("unregistered"),
+                    key,
+                },
+                ArrayEvent::Reserved { lun, nexus, key, .. } => Event::Reservation {
+                    lun: self.lun_name(lun),
+                    nexus: self.nexus_name(nexus),
+                    action: Name::from("reserved"),
+                    key,
+                },
+                ArrayEvent::Released { lun, key } => Event::Reservation {
+                    lun: self.lun_name(lun),
+                    nexus: Name::from("-"),
+                    action: Name::from("released"),
+                    key,
+                },
+                ArrayEvent::Cleared { lun, by } => Event::Reservation {
+                    lun: self.lun_name(lun),
+                    nexus: self.nexus_name(by),
+                    action: Name::from("cleared"),
+                    key: 0,
+                },
+                ArrayEvent::Preempted { lun, by, key, victim_key, victims, aborted } => Event::Preempted {
+                    lun: self.lun_name(lun),
+                    by: self.nexus_name(by),
+                    key,
+                    victim_key,
+                    victims: victims.into_iter().map(|nexus| self.nexus_name(nexus)).collect(),
+                    aborted,
+                },
+                ArrayEvent::ReservationsLost { lun, reason } => {
+                    Event::ReservationsLost { lun: self.lun_name(lun), reason: Name::from(reason) }
+                }
+                ArrayEvent::CachedWritesLost { lun, blocks } => {
+                    Event::CachedWritesLost { lun: self.lun_name(lun), blocks }
+                }
+                ArrayEvent::TornWrite { lun, lba, applied_blocks, of_blocks } => {
+                    Event::TornWrite { lun: self.lun_name(lun), lba, applied_blocks, of_blocks }
+                }
+                ArrayEvent::Presented { lun, host } => Event::LunPresented {
+                    lun: self.lun_name(lun),
+                    host: self.host_names.get(host.0 as usize).cloned().unwrap_or_else(|| Name::from("?")),
+                },
+            };
+            self.record(recorded);
+        }
+    }
+
+    /// A node's host lost power: the guest's initiator state is gone, and its commands still at the
+    /// array may be torn or dropped; after boot it has to discover its LUNs again.
+    pub(super) fn storage_host_power_loss(&mut self, node: usize) {
+        let now = self.now();
+        let host = self.nodes[node].host;
+        let Some(storage) = self.storage.as_mut() else { return };
+        let slot = &mut storage.initiators[node];
+        let _ = slot.initiator.reset(now);
+        slot.held.clear();
+        slot.freeze_on_next_write = None;
+        slot.wake_generation += 1;
+        slot.wake_at = None;
+        storage.array.initiator_power_loss(now, HostId(host as u32));
+        storage.array.host_rebooted(HostId(host as u32));
+        self.drain_array_events();
+    }
+
+    /// A node's host booted: its initiator logs in again and it rescans, discovering (probing) every
+    /// LUN masked to it that it does not see yet: after a reboot, all of them.
+    pub(super) fn storage_host_boot(&mut self, node: usize) {
+        let now = self.now();
+        let host = self.nodes[node].host;
+        let Some(storage) = self.storage.as_mut() else { return };
+        let _ = storage.array.rescan(now, HostId(host as u32));
+        let outputs = storage.initiators[node].initiator.reset(now);
+        self.carry_out_initiator(node, outputs);
+        self.initiator_input(node, InitiatorInput::Wake);
+    }
+
+    /// A frozen node resumed: the guest's initiator notices the time that passed, then sends what the
+    /// database had queued before the freeze.
+    pub(super) fn storage_resume(&mut self, node: usize) {
+        self.initiator_input(node, InitiatorInput::Wake);
+        let Some(storage) = self.storage.as_mut() else { return };
+        let held = std::mem::take(&mut storage.initiators[node].held);
+        for (request, lun, path, op) in held {
+            self.storage_request(node, request, lun, path, op);
+        }
+    }
+
+    pub(super) fn array_power(&mut self, on: bool) {
+        let now = self.now();
+        let Some(storage) = self.storage.as_mut() else { return };
+        if on {
+            storage.array.power_on(now);
+        } else {
+            storage.array.power_loss(now);
+        }
+        self.drain_array_events();
+    }
+
+    /// Ground truth at the end of the run: what every LUN holds.
+    pub(super) fn record_lun_contents(&mut self) {
+        let Some(storage) = self.storage.as_ref() else { return };
+        let mut contents: Vec<Event> = Vec::new();
+        for (index, name) in storage.lun_names.iter().enumerate() {
+            let msgs =
+                storage.array.blocks(LunId(index as u16)).map(|(_, content)| content.payload).collect();
+            contents.push(Event::LunContents {
+                lun: name.clone(),
+                db: storage.lun_db.get(index).cloned().flatten(),
+                msgs,
+            });
+        }
+        for event in contents {
+            self.record(event);
+        }
+    }
+}
