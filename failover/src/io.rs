@@ -121,6 +121,11 @@ pub enum ArbitrationStep {
     /// A write or check returned RESERVATION CONFLICT: we were preempted.
     Fenced,
     DataPathFailed,
+    /// The claim waits: `writes` of our own earlier writes to the LUN are still unanswered, and
+    /// registering again now could let them land under the new registration.
+    Draining {
+        writes: u32,
+    },
 }
 
 /// A database's state as one node advertises it to its peers in every heartbeat.

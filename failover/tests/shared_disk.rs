@@ -510,3 +510,42 @@ fn preempt_and_abort_keeps_a_dead_owners_queued_writes_off_the_disk() {
     }
     all.finish_all();
 }
+
+#[test]
+fn a_node_does_not_register_on_a_disk_while_its_own_earlier_writes_to_it_are_unanswered() {
+    let mut sim = formed(scc(), N0);
+    let mut c = Checks::new();
+    sim.client(H0, DB, secs(20), EVERY, 20, BYTES);
+    sim.run_until(secs(21));
+    // N0's storage goes silent with writes outstanding: the data-path check fails the group over.
+    sim.cut_storage(N0);
+    sim.run_until(secs(60));
+    c.check(
+        sim.mounts().iter().any(|mount| mount.node == N1),
+        format!("no failover to N1: {:?}", sim.mounts()),
+    );
+    // Its paths come back, but the writes it sent before are never answered (lost in a dead queue).
+    // When N1 dies, the group comes back to N0, which must not register again over those writes.
+    sim.heal_storage(N0);
+    let back_at = secs(61);
+    sim.run_until(back_at);
+    sim.power_off(N1);
+    sim.run_until(secs(120));
+    let draining = first_step(&sim, N0, |step| matches!(step, ArbitrationStep::Draining { .. }));
+    c.check(draining.is_some(), format!("N0 never waited for its writes: {:?}", steps(&sim, N0)));
+    let registered_again = sim
+        .storage_ops(N0)
+        .into_iter()
+        .any(|(at, _, _, op)| at > back_at && matches!(op, StorageOp::Register { .. }));
+    c.check(!registered_again, "N0 registered while its earlier writes were unanswered");
+    // A reboot clears the host's queues (fence_scsi: "a manual reboot is required"): then it may claim.
+    sim.power_off(N0);
+    sim.run_until(secs(125));
+    sim.power_on(N0);
+    sim.run_until(secs(200));
+    c.check(
+        sim.mounts().iter().any(|mount| mount.node == N0 && mount.epoch >= 3),
+        format!("after its reboot N0 should take the group: {:?}", sim.mounts()),
+    );
+    c.finish(&sim);
+}

@@ -60,6 +60,9 @@ pub struct DbRuntime {
     pub reseed_until: Option<LocalTime>,
     /// Shared-disk groups: the persistent-reservation claim of each disk being brought online or held.
     pub disks: BTreeMap<LunId, DiskClaim>,
+    /// Disks waiting to be claimed until our own earlier writes to them are answered (see
+    /// [`Node::unanswered_writes`]).
+    pub deferred_disks: BTreeSet<LunId>,
     /// Shared-disk groups: messages written to the array in this ownership term (a hub retry of one
     /// is a duplicate), and writes still waiting for the array.
     pub committed: BTreeSet<MessageId>,
@@ -88,6 +91,7 @@ impl DbRuntime {
             restarts: 0,
             reseed_until: None,
             disks: BTreeMap::new(),
+            deferred_disks: BTreeSet::new(),
             committed: BTreeSet::new(),
             writing: BTreeSet::new(),
             next_data_check: LocalTime::NEVER,
@@ -113,6 +117,12 @@ pub struct Node {
     pub(crate) pending_decisions: BTreeMap<DbId, (Epoch, LocalTime)>,
     pub(crate) disk_witness: DiskWitnessState,
     pub(crate) storage: StorageRequests,
+    /// Writes the driver has not answered yet, per LUN, whatever our own deadlines decided. A write we
+    /// gave up on may still sit in the host's multipath queue or be retried on another path; if we
+    /// registered our key again while it did, it would land under the new registration with its old
+    /// epoch, after another owner's writes. So no disk is claimed until its writes are answered (the
+    /// reason fence_scsi demands a reboot of a fenced node before it rejoins).
+    pub(crate) unanswered_writes: BTreeMap<LunId, BTreeSet<crate::types::RequestId>>,
     pub(crate) disk: Disk,
     pub(crate) out: Vec<Output>,
 }
@@ -160,6 +170,7 @@ impl Node {
             pending_decisions: BTreeMap::new(),
             disk_witness: DiskWitnessState::default(),
             storage: StorageRequests::default(),
+            unanswered_writes: BTreeMap::new(),
             disk,
             config,
             out,
@@ -217,7 +228,13 @@ impl Node {
             }
             Input::OperatorMove { db, to } => self.operator_move(db, to),
             Input::Undeliverable { .. } => {}
-            Input::Storage { request, result } => self.storage_answer(request, result),
+            Input::Storage { request, result } => {
+                for writes in self.unanswered_writes.values_mut() {
+                    writes.remove(&request);
+                }
+                self.unanswered_writes.retain(|_, writes| !writes.is_empty());
+                self.storage_answer(request, result);
+            }
         }
     }
 

@@ -38,8 +38,21 @@ impl Node {
         Some(f(claim, &mut ctx))
     }
 
-    /// The disk resource `lun` of `db` starts coming online: connect, then arbitrate.
+    /// The disk resource `lun` of `db` starts coming online: connect, then arbitrate. While writes we
+    /// issued to that LUN earlier are still unanswered, the claim waits for them.
     pub(super) fn start_disk_claim(&mut self, db: DbId, lun: LunId) {
+        if let Some(writes) = self.unanswered_writes.get(&lun).filter(|writes| !writes.is_empty()) {
+            let writes = u32::try_from(writes.len()).unwrap_or(u32::MAX);
+            self.out.push(Output::DiskArbitration {
+                db: Some(db),
+                lun,
+                step: ArbitrationStep::Draining { writes },
+            });
+            if let Some(runtime) = self.dbs.get_mut(&db) {
+                runtime.deferred_disks.insert(lun);
+            }
+            return;
+        }
         let config = self.config.clone();
         let mut ctx = Ctx {
             now: self.now,
@@ -58,6 +71,7 @@ impl Node {
     pub(super) fn drop_storage(&mut self, db: DbId) {
         if let Some(runtime) = self.dbs.get_mut(&db) {
             runtime.disks.clear();
+            runtime.deferred_disks.clear();
             runtime.writing.clear();
         }
         self.storage.pending.retain(|_, request| match request.purpose {
@@ -190,6 +204,24 @@ impl Node {
     pub(super) fn advance_storage(&mut self) {
         let dbs: Vec<DbId> = self.dbs.keys().copied().collect();
         for db in dbs {
+            let drained: Vec<LunId> = self
+                .dbs
+                .get(&db)
+                .map(|runtime| {
+                    runtime
+                        .deferred_disks
+                        .iter()
+                        .copied()
+                        .filter(|lun| !self.unanswered_writes.contains_key(lun))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for lun in drained {
+                if let Some(runtime) = self.dbs.get_mut(&db) {
+                    runtime.deferred_disks.remove(&lun);
+                }
+                self.start_disk_claim(db, lun);
+            }
             let luns: Vec<LunId> =
                 self.dbs.get(&db).map(|runtime| runtime.disks.keys().copied().collect()).unwrap_or_default();
             for lun in luns {
@@ -257,7 +289,9 @@ impl Node {
             out: &mut self.out,
         };
         let op = StorageOp::Write { block: msg, payload: msg, epoch };
-        ctx.send(lun, None, op, Purpose::Write { hub, db, msg }, Some(config.data_path_timeout));
+        let request =
+            ctx.send(lun, None, op, Purpose::Write { hub, db, msg }, Some(config.data_path_timeout));
+        self.unanswered_writes.entry(lun).or_default().insert(request);
     }
 
     fn write_answered(&mut self, hub: HubId, db: DbId, msg: MessageId, lun: LunId, result: &StorageResult) {

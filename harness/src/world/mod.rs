@@ -75,6 +75,13 @@ enum Ev {
         node: usize,
         path: u8,
     },
+    /// The array presented a LUN a node asked to connect (`boot` is the node's boot it is for).
+    ConnectAnswer {
+        node: usize,
+        boot: u32,
+        request: failover::RequestId,
+        result: failover::io::StorageResult,
+    },
     /// An accepted array task reaches its completion time.
     ArrayTask {
         task: emulators::san::TaskId,
@@ -278,6 +285,9 @@ impl<'s> World<'s> {
                 }
                 Ev::NopAtArray { node, path } => self.nop_at_array(node, path),
                 Ev::ArrayTask { task } => self.array_task(task),
+                Ev::ConnectAnswer { node, boot, request, result } => {
+                    self.connect_answer(node, boot, request, result)
+                }
                 Ev::InitiatorIn { node, input } => self.initiator_input(node, *input),
             }
         }
@@ -717,6 +727,7 @@ fn arbitration_step(step: failover::io::ArbitrationStep) -> &'static str {
         ArbitrationStep::Reasserted => "reasserted",
         ArbitrationStep::Fenced => "fenced",
         ArbitrationStep::DataPathFailed => "data-path-failed",
+        ArbitrationStep::Draining { .. } => "draining",
     }
 }
 

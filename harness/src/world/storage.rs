@@ -296,7 +296,9 @@ impl World<'_> {
             };
             let at = visible_at.unwrap_or(now);
             self.drain_array_events();
-            self.queue.schedule(at, Ev::NodeInput { node, input: Input::Storage { request, result } });
+            // Request ids restart with every boot: an answer for an earlier boot must not reach the next.
+            let boot = self.power.boot_count(HostId(host as u32));
+            self.queue.schedule(at, Ev::ConnectAnswer { node, boot, request, result });
             return;
         }
         let command = command_for(&op, HostId(host as u32));
@@ -391,6 +393,20 @@ impl World<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// A LUN became visible to a node that asked to connect it (or the array could not present it).
+    pub(super) fn connect_answer(
+        &mut self,
+        node: usize,
+        boot: u32,
+        request: RequestId,
+        result: StorageResult,
+    ) {
+        let host = self.nodes[node].host;
+        if self.power.boot_count(HostId(host as u32)) == boot {
+            self.node_input(node, Input::Storage { request, result });
         }
     }
 
