@@ -81,6 +81,14 @@ pub struct Hub {
     /// `pending` indexed by next attempt, so finding what is due does not scan a long queue (a
     /// database that is down for minutes queues thousands of messages).
     due: BTreeSet<(LocalTime, MessageId)>,
+    /// Databases whose delivery queue is in retry, with the one message that probes the database.
+    /// After a failed attempt (a rejection, a name that does not resolve, or a delivery left
+    /// unanswered) an Exchange queue goes into retry: it holds its messages and tries again at the
+    /// retry interval, instead of sending every queued message at a server that is not there. The
+    /// first acknowledgement takes the queue out of retry and releases everything it held.
+    retrying: BTreeMap<DbId, MessageId>,
+    /// Messages held by a queue in retry (not in `due`).
+    parked: BTreeMap<DbId, BTreeSet<MessageId>>,
     dumpster: BTreeMap<DbId, (VecDeque<DumpsterEntry>, u64)>,
     out: Vec<HubOutput>,
 }
@@ -96,6 +104,8 @@ impl Hub {
             now,
             pending: BTreeMap::new(),
             due: BTreeSet::new(),
+            retrying: BTreeMap::new(),
+            parked: BTreeMap::new(),
             dumpster: BTreeMap::new(),
             out: Vec::new(),
         }
@@ -132,7 +142,8 @@ impl Hub {
             }
             HubInput::Received { from, message } => self.receive(from, message),
             HubInput::Undeliverable { message } => {
-                if let Message::Deliver { msg, .. } = message {
+                if let Message::Deliver { msg, db, .. } = message {
+                    self.enter_retry(db, msg);
                     self.reschedule(msg, self.now + RETRY_AFTER_REJECT);
                 }
             }
@@ -156,9 +167,11 @@ impl Hub {
                 if !pending.resubmitted {
                     self.keep_in_dumpster(db, msg, pending.bytes);
                 }
+                self.leave_retry(db);
             }
             Message::DeliverReject { db, msg } => {
                 self.out.push(HubOutput::FlushName { db });
+                self.enter_retry(db, msg);
                 self.reschedule(msg, self.now + RETRY_AFTER_REJECT);
             }
             Message::ResubmitRequest { db, window } => self.resubmit(db, window),
@@ -181,6 +194,25 @@ impl Hub {
         }
     }
 
+    /// Puts `db`'s queue in retry with `msg` as its probe, unless it already is in retry.
+    fn enter_retry(&mut self, db: DbId, msg: MessageId) {
+        self.retrying.entry(db).or_insert(msg);
+    }
+
+    /// An acknowledgement from `db`: its queue leaves retry and everything it held is due now.
+    fn leave_retry(&mut self, db: DbId) {
+        self.retrying.remove(&db);
+        let held = self.parked.remove(&db).unwrap_or_default();
+        for msg in held {
+            if let Some(pending) = self.pending.get_mut(&msg) {
+                // A fresh start: the database just answered, so this is no retry of a lost attempt.
+                pending.attempts = 0;
+                pending.next_attempt = self.now;
+                self.due.insert((self.now, msg));
+            }
+        }
+    }
+
     fn send_due(&mut self) {
         let now = self.now;
         let retry = self.config.delivery_retry;
@@ -197,6 +229,16 @@ impl Hub {
         }
         due.sort_unstable();
         for msg in due {
+            let Some(pending) = self.pending.get(&msg) else { continue };
+            let db = pending.db;
+            // A second attempt means the first went unanswered: the queue goes into retry.
+            if pending.attempts >= 1 {
+                self.enter_retry(db, msg);
+            }
+            if self.retrying.get(&db).is_some_and(|&probe| probe != msg) {
+                self.parked.entry(db).or_default().insert(msg);
+                continue;
+            }
             let Some(pending) = self.pending.get_mut(&msg) else { continue };
             pending.next_attempt = now + retry;
             self.due.insert((pending.next_attempt, msg));

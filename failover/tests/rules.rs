@@ -1303,3 +1303,55 @@ fn a_switchover_is_lossless() {
     }
     all.finish_all();
 }
+
+fn deliveries(outputs: &[HubOutput]) -> Vec<u64> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            HubOutput::Send { message: Message::Deliver { msg, .. }, .. } => Some(*msg),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_queue_in_retry_probes_with_one_message_per_interval_and_releases_the_rest_on_the_first_acknowledgement()
+{
+    let config = HubConfig::default();
+    let retry = config.delivery_retry;
+    let mut hub = Hub::new(H0, config, LocalTime(0));
+    // The database is unreachable: nothing it is sent is ever answered.
+    let mut sent = Vec::new();
+    for msg in 1..=50 {
+        sent.extend(deliveries(
+            &hub.handle(LocalTime(msg * 100 * MS), HubInput::Submit { msg, db: DB, bytes: 1_000 }),
+        ));
+    }
+    assert_eq!(sent, (1..=50).collect::<Vec<_>>(), "first attempts go out as mail arrives");
+    // Over the next minute only one message per retry interval probes the database.
+    let mut retried = Vec::new();
+    let mut at = 5 * SEC;
+    while at < 65 * SEC {
+        retried.extend(deliveries(&hub.handle(LocalTime(at), HubInput::Wake)));
+        at += 100 * MS;
+    }
+    let intervals = Duration::from_secs(60).as_nanos() / retry.as_nanos();
+    assert!(
+        retried.len() as u128 <= intervals + 1 && !retried.is_empty(),
+        "a queue in retry sends one probe per interval, sent {} in a minute: {retried:?}",
+        retried.len()
+    );
+    assert_eq!(hub.queued(), 50, "nothing is dropped while the queue is in retry");
+    // The database comes back and acknowledges the probe: the rest goes out at once.
+    let probe = retried[0];
+    let outputs = hub.handle(
+        LocalTime(65 * SEC),
+        HubInput::Received {
+            from: Endpoint::Node(N1),
+            message: Message::DeliverAck { db: DB, msg: probe, epoch: 2 },
+        },
+    );
+    let released = deliveries(&outputs);
+    assert_eq!(released.len(), 49, "every held message is released on the first acknowledgement");
+    assert!(!released.contains(&probe));
+}
