@@ -179,3 +179,30 @@ fn each_shared_disk_hazard_is_safe_once_its_fencing_is_set_back_to_preempt_and_a
         }
     }
 }
+
+#[test]
+fn an_isolated_owner_with_live_storage_stops_and_is_preempted_before_the_survivor_mounts() {
+    for seed in 1..=5 {
+        let outcome = run("fast/scc-heartbeat-partition.toml", seed);
+        assert!(outcome.as_expected, "seed {seed}: {:?}", outcome.report.violations);
+        let stopped = events(&outcome).find_map(|(at, event)| {
+            matches!(event, Event::Dismounted { node, .. } if node.as_ref() == "mbx1").then_some(at)
+        });
+        let preempted = events(&outcome).find_map(|(at, event)| {
+            matches!(event, Event::Preempted { victims, .. } if victims.iter().any(|v| host_of(v) == "mbx1"))
+                .then_some(at)
+        });
+        let mounted = events(&outcome).find_map(|(at, event)| {
+            matches!(event, Event::Mounted { node, .. } if node.as_ref() == "mbx2").then_some(at)
+        });
+        match (stopped, preempted, mounted) {
+            (Some(stopped), Some(preempted), Some(mounted)) => {
+                assert!(
+                    stopped <= preempted && preempted <= mounted,
+                    "seed {seed}: {stopped} {preempted} {mounted}"
+                );
+            }
+            other => panic!("seed {seed}: expected stop, preempt, mount; got {other:?}"),
+        }
+    }
+}

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 /// The catalogue `drill list` shows by default, relative to the repository root.
 pub const LIST_DEFAULT: &[&str] = &["suites/fast", "suites/hazards", "suites/slow", "suites/nightly"];
 
-/// The scenarios `drill campaign` runs by default: every commit's tier and the hazards.
-pub const CAMPAIGN_DEFAULT: &[&str] = &["suites/fast", "suites/hazards"];
+/// The scenarios `drill campaign` runs by default: every commit's tier, the hazards and the slow tier
+/// (seconds in a release build).
+pub const CAMPAIGN_DEFAULT: &[&str] = &["suites/fast", "suites/hazards", "suites/slow"];
 
 /// The scenario paths to use: `given` if any, else those `defaults` that exist, found relative to the
 /// nearest directory at or above the current one that has a `suites/` directory. Paths found that way
