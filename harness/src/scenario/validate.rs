@@ -230,6 +230,7 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
         &ctx,
         file.storage.as_ref(),
         &file.lun,
+        &file.host,
         &hosts,
         &cluster,
         disk_witness_span.as_ref(),

@@ -2,7 +2,7 @@
 //! initiator and multipath settings. Defaults come from `reference/domain.md` sections 4 and 5.
 
 use super::{Ctx, HOUR, MINUTE, Result, SECOND, at_most, check_name, duration_of, list, positive};
-use crate::scenario::file::{LunFile, StorageFile};
+use crate::scenario::file::{HostFile, LunFile, StorageFile};
 use crate::scenario::model::{
     ClusterSpec, Enumeration, HostDef, HostRole, LunDef, MpioPolicy, NoPathRetry, QuorumModel, StorageSpec,
     WriteCache,
@@ -20,6 +20,7 @@ pub(super) fn validate_storage(
     ctx: &Ctx,
     file: Option<&StorageFile>,
     luns: &[LunFile],
+    host_files: &[HostFile],
     hosts: &[HostDef],
     cluster: &ClusterSpec,
     cluster_table: Option<&Spanned<String>>,
@@ -78,13 +79,14 @@ pub(super) fn validate_storage(
     let networks = array.networks.clone();
     // Every mailbox host reaches every controller: path i of a node is its NIC on the array's i-th
     // network, and persistent reservations must be registered on every path.
-    for host in hosts.iter().filter(|host| host.role == HostRole::Mailbox) {
+    for (host, entry) in hosts.iter().zip(host_files).filter(|(host, _)| host.role == HostRole::Mailbox) {
         if let Some(missing) = networks.iter().find(|network| !host.has_nic_on(network)) {
+            let span = entry.networks.last().map_or_else(|| entry.name.span(), Spanned::span);
             return Err(ctx.at_span(
-                ctx.table("host", hosts.iter().position(|other| other.name == host.name).unwrap_or(0)),
+                span,
                 format!(
-                    "mailbox host `{}` has no NIC on `{missing}`, an iSCSI network of array `{}` (its networks: {}); \
-                     every node needs a path to every controller",
+                    "mailbox host `{}` has no NIC on `{missing}`, an iSCSI network of array `{}` (the array's \
+                     networks: {}); every node needs a path to every controller",
                     host.name,
                     array.name,
                     list(networks.iter().map(String::as_str))
