@@ -184,6 +184,8 @@ pub enum Event {
         /// The database the LUN belongs to, if any (the world knows; the array does not).
         db: Option<Name>,
         nexus: Name,
+        /// The key the nexus was registered with when the write was applied (none if unregistered).
+        key: Option<u64>,
         epoch: u64,
         msgs: Vec<MessageId>,
         durable: bool,

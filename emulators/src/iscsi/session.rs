@@ -27,8 +27,11 @@ enum State {
 #[derive(Clone, Debug)]
 pub(super) struct Session {
     state: State,
-    /// Commands for this one nexus (`Via::Path`) that were in flight when the connection failed.
-    held: Vec<Io>,
+    /// Commands for this one nexus (`Via::Path`) that were in flight when the connection failed, with
+    /// the time their command timer runs out. A pinned command is never sent again after that: its
+    /// caller has been told it timed out, and a persistent-reservation REGISTER resent minutes later
+    /// could register a node that has since been fenced.
+    held: Vec<(Io, SimTime)>,
 }
 
 /// What a session's timers asked for.
@@ -39,6 +42,8 @@ enum Due {
     ConnectionFailed,
     /// `replacement_timeout` ran out: fail these pinned commands upward.
     Replaced(Vec<Io>),
+    /// These pinned commands' command timers ran out while the session was down.
+    Expired(Vec<Io>),
 }
 
 impl Session {
@@ -69,16 +74,16 @@ impl Session {
     /// through the outage, to be sent again.
     pub(super) fn log_in(&mut self, now: SimTime, config: &InitiatorConfig) -> Vec<Io> {
         self.state = State::LoggedIn { nop_sent_at: None, next_nop_at: now + config.noop_out_interval };
-        std::mem::take(&mut self.held)
+        std::mem::take(&mut self.held).into_iter().map(|(io, _)| io).collect()
     }
 
     fn fail(&mut self, now: SimTime) {
         self.state = State::Failed { since: now, next_login_at: now, replaced: false };
     }
 
-    /// Keeps a pinned command until the session logs in again or is replaced.
-    fn hold(&mut self, io: Io) {
-        self.held.push(io);
+    /// Keeps a pinned command until the session logs in again, is replaced, or `deadline` passes.
+    fn hold(&mut self, io: Io, deadline: SimTime) {
+        self.held.push((io, deadline));
     }
 
     fn poll(&mut self, now: SimTime, config: &InitiatorConfig) -> Due {
@@ -101,7 +106,16 @@ impl Session {
             State::Failed { since, replaced, .. } => {
                 if !*replaced && now >= *since + config.replacement_timeout {
                     *replaced = true;
-                    return Due::Replaced(std::mem::take(&mut self.held));
+                    return Due::Replaced(
+                        std::mem::take(&mut self.held).into_iter().map(|(io, _)| io).collect(),
+                    );
+                }
+                if self.held.iter().any(|&(_, deadline)| deadline <= now) {
+                    let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+                        .into_iter()
+                        .partition(|&(_, deadline)| deadline <= now);
+                    self.held = kept;
+                    return Due::Expired(expired.into_iter().map(|(io, _)| io).collect());
                 }
                 self.poll_login(now, config)
             }
@@ -126,7 +140,9 @@ impl Session {
             }
             State::Failed { since, next_login_at, replaced } => {
                 let replacement = (!replaced).then(|| since + config.replacement_timeout);
-                Some(replacement.map_or(next_login_at, |at| at.min(next_login_at)))
+                let expiry = self.held.iter().map(|&(_, deadline)| deadline).min();
+                let next = replacement.map_or(next_login_at, |at| at.min(next_login_at));
+                Some(expiry.map_or(next, |expiry| expiry.min(next)))
             }
         }
     }
@@ -152,13 +168,18 @@ impl Initiator {
                         out.push(InitiatorOutput::Complete { io: io.id, result: IoResult::NoPath });
                     }
                 }
+                Due::Expired(held) => {
+                    for io in held {
+                        out.push(InitiatorOutput::Complete { io: io.id, result: IoResult::TimedOut });
+                    }
+                }
             }
         }
     }
 
     /// The connection of path `index` failed: the path is down for multipath, and the commands in flight
     /// on it are requeued: multipath I/O to another path (or `no_path_retry`), pinned I/O to the session
-    /// itself, to wait for re-login or the replacement timeout.
+    /// itself, to wait for re-login, its command timer or the replacement timeout.
     fn on_connection_failed(
         &mut self,
         now: SimTime,
@@ -171,9 +192,10 @@ impl Initiator {
         let tags: Vec<u64> =
             self.in_flight.iter().filter(|(_, flight)| flight.path == path).map(|(&tag, _)| tag).collect();
         for tag in tags {
-            let Some(InFlight { io, .. }) = self.in_flight.remove(&tag) else { continue };
+            let Some(InFlight { io, deadline, .. }) = self.in_flight.remove(&tag) else { continue };
             match io.via {
-                Via::Path(_) => self.sessions[index].hold(io),
+                // The command timer started when it was sent keeps running while it waits.
+                Via::Path(_) => self.sessions[index].hold(io, deadline),
                 Via::Multipath => self.dispatch(now, io, out),
             }
         }

@@ -403,6 +403,24 @@ fn the_replacement_timeout_fails_pinned_commands_kept_by_a_dead_session() {
 }
 
 #[test]
+fn a_pinned_command_whose_timer_ran_out_while_its_session_was_down_times_out_and_is_never_resent() {
+    let mut rig = Rig::new(InitiatorConfig::default(), 2);
+    rig.run_until(secs(1));
+    rig.set_link(0, false);
+    let pinned = rig.submit_via(write(), Via::Path(P0));
+    // The command timer (30 s from 1 s) runs out before the session logs in again at about 40 s.
+    rig.run_until(secs(38));
+    rig.set_link(0, true);
+    rig.run_until(secs(60));
+    assert_eq!(rig.completions(), vec![(secs(31), pinned, IoResult::TimedOut)]);
+    assert_eq!(
+        rig.data_sends(),
+        vec![(secs(1), P0)],
+        "a command its caller gave up on must not go out again"
+    );
+}
+
+#[test]
 fn pinned_commands_are_resent_when_the_session_logs_in_before_the_replacement_timeout() {
     let mut rig = Rig::new(InitiatorConfig::default(), 2);
     rig.run_until(secs(1));

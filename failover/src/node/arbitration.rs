@@ -14,7 +14,7 @@ use crate::config::{ClusterConfig, DiskFencing};
 use crate::io::{ArbitrationStep, Output, StorageFailure, StorageOp, StorageResult};
 use crate::types::{DbId, HubId, LocalTime, LunId, MessageId, RequestId, ReservationKey, StoragePath};
 use core::time::Duration;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Who a claim (and its requests) belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -61,11 +61,18 @@ pub struct StorageRequest {
 pub struct StorageRequests {
     pub next_id: RequestId,
     pub pending: BTreeMap<RequestId, StorageRequest>,
+    /// Commands that change what a LUN holds or who may write it (writes and PR OUT), per LUN, that
+    /// the driver has not answered yet, whatever our own deadlines decided. One we gave up on may
+    /// still sit in the host's multipath queue or be retried on another path: a write would land with
+    /// its old epoch, a REGISTER would re-register us behind another owner's reservation. So no disk
+    /// is claimed until its list is empty (fence_scsi's "a manual reboot is required", and a reboot
+    /// empties it too).
+    pub unanswered: BTreeMap<LunId, BTreeSet<RequestId>>,
 }
 
 impl Default for StorageRequests {
     fn default() -> Self {
-        StorageRequests { next_id: 1, pending: BTreeMap::new() }
+        StorageRequests { next_id: 1, pending: BTreeMap::new(), unanswered: BTreeMap::new() }
     }
 }
 
@@ -98,6 +105,13 @@ impl Ctx<'_> {
         self.requests.next_id += 1;
         let deadline = timeout.map_or(LocalTime::NEVER, |timeout| self.now + timeout);
         self.requests.pending.insert(request, StorageRequest { lun, purpose, sent_at: self.now, deadline });
+        let changes_the_lun = !matches!(
+            op,
+            StorageOp::Connect | StorageOp::Read { .. } | StorageOp::ReadKeys | StorageOp::ReadReservation
+        );
+        if changes_the_lun {
+            self.requests.unanswered.entry(lun).or_default().insert(request);
+        }
         self.out.push(Output::Storage { request, lun, path, op });
         request
     }

@@ -60,8 +60,8 @@ pub struct DbRuntime {
     pub reseed_until: Option<LocalTime>,
     /// Shared-disk groups: the persistent-reservation claim of each disk being brought online or held.
     pub disks: BTreeMap<LunId, DiskClaim>,
-    /// Disks waiting to be claimed until our own earlier writes to them are answered (see
-    /// [`Node::unanswered_writes`]).
+    /// Disks waiting to be claimed until our own earlier writes and PR commands to them are answered
+    /// (see `StorageRequests::unanswered`).
     pub deferred_disks: BTreeSet<LunId>,
     /// Shared-disk groups: messages written to the array in this ownership term (a hub retry of one
     /// is a duplicate), and writes still waiting for the array.
@@ -117,12 +117,6 @@ pub struct Node {
     pub(crate) pending_decisions: BTreeMap<DbId, (Epoch, LocalTime)>,
     pub(crate) disk_witness: DiskWitnessState,
     pub(crate) storage: StorageRequests,
-    /// Writes the driver has not answered yet, per LUN, whatever our own deadlines decided. A write we
-    /// gave up on may still sit in the host's multipath queue or be retried on another path; if we
-    /// registered our key again while it did, it would land under the new registration with its old
-    /// epoch, after another owner's writes. So no disk is claimed until its writes are answered (the
-    /// reason fence_scsi demands a reboot of a fenced node before it rejoins).
-    pub(crate) unanswered_writes: BTreeMap<LunId, BTreeSet<crate::types::RequestId>>,
     pub(crate) disk: Disk,
     pub(crate) out: Vec<Output>,
 }
@@ -170,7 +164,6 @@ impl Node {
             pending_decisions: BTreeMap::new(),
             disk_witness: DiskWitnessState::default(),
             storage: StorageRequests::default(),
-            unanswered_writes: BTreeMap::new(),
             disk,
             config,
             out,
@@ -229,10 +222,10 @@ impl Node {
             Input::OperatorMove { db, to } => self.operator_move(db, to),
             Input::Undeliverable { .. } => {}
             Input::Storage { request, result } => {
-                for writes in self.unanswered_writes.values_mut() {
-                    writes.remove(&request);
+                for unanswered in self.storage.unanswered.values_mut() {
+                    unanswered.remove(&request);
                 }
-                self.unanswered_writes.retain(|_, writes| !writes.is_empty());
+                self.storage.unanswered.retain(|_, unanswered| !unanswered.is_empty());
                 self.storage_answer(request, result);
             }
         }

@@ -38,10 +38,10 @@ impl Node {
         Some(f(claim, &mut ctx))
     }
 
-    /// The disk resource `lun` of `db` starts coming online: connect, then arbitrate. While writes we
-    /// issued to that LUN earlier are still unanswered, the claim waits for them.
+    /// The disk resource `lun` of `db` starts coming online: connect, then arbitrate. While writes or PR
+    /// commands we issued to that LUN earlier are still unanswered, the claim waits for them.
     pub(super) fn start_disk_claim(&mut self, db: DbId, lun: LunId) {
-        if let Some(writes) = self.unanswered_writes.get(&lun).filter(|writes| !writes.is_empty()) {
+        if let Some(writes) = self.storage.unanswered.get(&lun).filter(|writes| !writes.is_empty()) {
             let writes = u32::try_from(writes.len()).unwrap_or(u32::MAX);
             self.out.push(Output::DiskArbitration {
                 db: Some(db),
@@ -159,7 +159,13 @@ impl Node {
                 self.with_group_claim(db, lun, |claim, ctx| claim.challenge(ctx, holder));
             }
             ClaimEvent::Vanished => {
-                self.with_group_claim(db, lun, |claim, ctx| claim.reassert(ctx));
+                // Re-asserting registers us again, which under type 5 lets us write: only a node still
+                // entitled to the disk may (a deposed owner that has not noticed yet must not).
+                if self.may_defend(db) {
+                    self.with_group_claim(db, lun, |claim, ctx| claim.reassert(ctx));
+                } else {
+                    self.with_group_claim(db, lun, |claim, ctx| claim.idle(ctx));
+                }
             }
             ClaimEvent::TakenBy(challenger) => {
                 if self.may_defend(db) {
@@ -212,7 +218,7 @@ impl Node {
                         .deferred_disks
                         .iter()
                         .copied()
-                        .filter(|lun| !self.unanswered_writes.contains_key(lun))
+                        .filter(|lun| !self.storage.unanswered.contains_key(lun))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -289,9 +295,7 @@ impl Node {
             out: &mut self.out,
         };
         let op = StorageOp::Write { block: msg, payload: msg, epoch };
-        let request =
-            ctx.send(lun, None, op, Purpose::Write { hub, db, msg }, Some(config.data_path_timeout));
-        self.unanswered_writes.entry(lun).or_default().insert(request);
+        ctx.send(lun, None, op, Purpose::Write { hub, db, msg }, Some(config.data_path_timeout));
     }
 
     fn write_answered(&mut self, hub: HubId, db: DbId, msg: MessageId, lun: LunId, result: &StorageResult) {

@@ -10,7 +10,12 @@
 //!   fenced;
 //! - **stale epoch**: the write carries an epoch lower than the highest epoch any node had mounted the
 //!   LUN's database in before that instant. This is how a takeover without fencing shows up: a zombie
-//!   owner's queued writes reach the disk after the new owner mounted.
+//!   owner's queued writes reach the disk after the new owner mounted;
+//! - **not the holder**: a reservation is held (by the array's own reservation, preemption and loss
+//!   records) and the write came through a nexus registered with another key. Type 5 lets every
+//!   registrant write, but in a cluster only the holder's node may: a write from another registered
+//!   node means a fenced node registered again (a stale REGISTER resent late, a re-assert by a
+//!   deposed owner) while someone else owned the disk.
 //!
 //! Violations are aggregated per (LUN, nexus, rule): one report with the first offending write, the
 //! number of writes and the epochs involved, so a hazard that lets thousands of writes through reads
@@ -40,6 +45,8 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
     // (lun, nexus) pairs preempted and not registered since, with when and by whom.
     let mut fenced: BTreeMap<(&Name, &Name), (SimTime, &Name)> = BTreeMap::new();
     let mut highest_mounted: BTreeMap<&Name, u64> = BTreeMap::new();
+    // The reservation holder's key per LUN, from the array's own records.
+    let mut holder: BTreeMap<&Name, u64> = BTreeMap::new();
     let mut findings: BTreeMap<(&Name, &Name, &'static str), Finding> = BTreeMap::new();
     for record in model.records {
         match &record.event {
@@ -47,15 +54,30 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
                 let highest = highest_mounted.entry(db).or_insert(*epoch);
                 *highest = (*highest).max(*epoch);
             }
-            Event::Preempted { lun, by, victims, .. } => {
+            Event::Preempted { lun, by, victims, key, victim_key, .. } => {
                 for victim in victims {
                     fenced.insert((lun, victim), (record.at, by));
                 }
+                if holder.get(lun) == Some(victim_key) {
+                    holder.insert(lun, *key);
+                }
             }
-            Event::Reservation { lun, nexus, action, .. } if action.as_ref() == "registered" => {
-                fenced.remove(&(lun, nexus));
+            Event::Reservation { lun, nexus, action, key } => match action.as_ref() {
+                "registered" => {
+                    fenced.remove(&(lun, nexus));
+                }
+                "reserved" => {
+                    holder.insert(lun, *key);
+                }
+                "released" | "cleared" => {
+                    holder.remove(lun);
+                }
+                _ => {}
+            },
+            Event::ReservationsLost { lun, .. } => {
+                holder.remove(lun);
             }
-            Event::LunWrite { lun, db, nexus, epoch, msgs, .. } => {
+            Event::LunWrite { lun, db, nexus, key, epoch, msgs, .. } => {
                 let mut note = |rule: &'static str, detail: String| {
                     let finding = findings.entry((lun, nexus, rule)).or_insert(Finding {
                         first_at: record.at,
@@ -75,6 +97,19 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
                             "{lun} applied a write (messages {msgs:?}, epoch {epoch}) from {nexus} at {}, after \
                              {by} preempted that nexus at {preempted_at}",
                             record.at
+                        ),
+                    );
+                }
+                if let Some(&held_by) = holder.get(lun)
+                    && *key != Some(held_by)
+                {
+                    note(
+                        "not-the-holder",
+                        format!(
+                            "{lun} applied a write (messages {msgs:?}, epoch {epoch}) from {nexus} at {}, registered \
+                             with key {} while key {held_by:#x} held the reservation",
+                            record.at,
+                            key.map_or_else(|| "none".to_string(), |key| format!("{key:#x}"))
                         ),
                     );
                 }

@@ -731,17 +731,17 @@ fn arbitration_step(step: failover::io::ArbitrationStep) -> &'static str {
     }
 }
 
-/// The DESIGN.md reference drill: four mailbox nodes, two heartbeat networks at 1 s, mail at 20
-/// messages per second, one simulated hour, no faults. (The two iSCSI paths per node arrive with the
-/// storage emulators; until then the reference has no storage traffic.)
+/// The DESIGN.md reference drill: four mailbox nodes, two heartbeat networks at 1 s, two iSCSI paths
+/// per node to a SAN array (a Single Copy Cluster, so every message is a write to a LUN), mail at 20
+/// messages per second, one simulated hour, no faults.
 const REFERENCE_DRILL: &str = r#"
 name = "reference-drill"
-description = "Benchmark workload: four nodes, two heartbeat networks, 20 messages/s, one hour."
+description = "Benchmark workload: four nodes, two heartbeat networks, two iSCSI paths each, 20 messages/s, one hour."
 tier = "nightly"
 duration = "1h"
 
 [cluster]
-kind = "ccr"
+kind = "scc"
 quorum = "node-majority"
 
 [[network]]
@@ -752,38 +752,61 @@ kind = "lan"
 name = "private"
 kind = "lan"
 
+[[network]]
+name = "iscsi-a"
+kind = "lan"
+mtu_bytes = 9000
+
+[[network]]
+name = "iscsi-b"
+kind = "lan"
+mtu_bytes = 9000
+
 [[host]]
 name = "mbx1"
 role = "mailbox"
-networks = ["public", "private"]
+networks = ["public", "private", "iscsi-a", "iscsi-b"]
 
 [[host]]
 name = "mbx2"
 role = "mailbox"
-networks = ["public", "private"]
+networks = ["public", "private", "iscsi-a", "iscsi-b"]
 
 [[host]]
 name = "mbx3"
 role = "mailbox"
-networks = ["public", "private"]
+networks = ["public", "private", "iscsi-a", "iscsi-b"]
 
 [[host]]
 name = "mbx4"
 role = "mailbox"
-networks = ["public", "private"]
+networks = ["public", "private", "iscsi-a", "iscsi-b"]
 
 [[host]]
 name = "hub1"
 role = "hub"
 networks = ["public"]
 
+[[host]]
+name = "san1"
+role = "array"
+networks = ["iscsi-a", "iscsi-b"]
+
+[[lun]]
+name = "sg1"
+
+[[lun]]
+name = "sg2"
+
 [[database]]
 name = "SG1"
 copies = ["mbx1", "mbx2"]
+disks = ["sg1"]
 
 [[database]]
 name = "SG2"
 copies = ["mbx3", "mbx4"]
+disks = ["sg2"]
 
 [workload]
 rate_per_second = 20.0

@@ -493,7 +493,7 @@ impl World<'_> {
         let events = storage.array.take_events();
         for event in events {
             let recorded = match event {
-                ArrayEvent::WriteApplied { lun, nexus, contents, durable, .. } => {
+                ArrayEvent::WriteApplied { lun, nexus, key, contents, durable, .. } => {
                     let epoch = contents.first().map_or(0, |content| content.epoch);
                     let db =
                         self.storage.as_ref().and_then(|s| s.lun_db.get(lun.0 as usize).cloned().flatten());
@@ -501,6 +501,7 @@ impl World<'_> {
                         lun: self.lun_name(lun),
                         db,
                         nexus: self.nexus_name(nexus),
+                        key,
                         epoch,
                         msgs: contents.iter().map(|content| content.payload).collect(),
                         durable,
