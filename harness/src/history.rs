@@ -269,6 +269,10 @@ pub enum Event {
         lun: Name,
         step: Name,
     },
+    /// Configuration, recorded at the start: the cluster's witness vote is the reservation on `lun`.
+    WitnessDisk {
+        lun: Name,
+    },
     /// Ground truth at the end of the run: the messages each LUN holds (durable or in cache), in
     /// block order, and the database the LUN belongs to.
     LunContents {

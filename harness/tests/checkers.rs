@@ -643,6 +643,69 @@ fn a_claim_on_a_witness_lease_the_node_does_not_hold_is_not_quorum() {
     assert!(quorum.iter().any(|(_, detail)| detail.contains("held by n2")), "{quorum:?}");
 }
 
+fn disk_witness_reserved_by(builder: HistoryBuilder, host: &str, key: u64) -> HistoryBuilder {
+    let nexus = name(&format!("{host}:iscsi-a"));
+    builder
+        .push(Event::Reservation {
+            lun: name("quorum"),
+            nexus: nexus.clone(),
+            action: name("registered"),
+            key,
+        })
+        .push(Event::Reservation { lun: name("quorum"), nexus, action: name("reserved"), key })
+}
+
+#[test]
+fn a_node_that_held_the_disk_witness_reservation_may_count_its_vote() {
+    let history = HistoryBuilder::new().started().push(Event::WitnessDisk { lun: name("quorum") }).at_ms(100);
+    let history = disk_witness_reserved_by(history, "n1", 1)
+        .at_ms(200)
+        .quorum("n1", true, &["n1", "witness"], 3)
+        .at_ms(3_000)
+        .ended();
+    assert!(found(&check_all(&history, &config(3_000)), Quorum).is_empty());
+}
+
+#[test]
+fn two_nodes_counting_the_disk_witness_at_once_is_a_quorum_violation() {
+    let history = HistoryBuilder::new().started().push(Event::WitnessDisk { lun: name("quorum") }).at_ms(100);
+    let history = disk_witness_reserved_by(history, "n1", 1)
+        .at_ms(200)
+        .quorum("n1", true, &["n1", "witness"], 3)
+        .at_ms(1_000)
+        .push(Event::Preempted {
+            lun: name("quorum"),
+            by: name("n2:iscsi-a"),
+            key: 2,
+            victim_key: 1,
+            victims: vec![name("n1:iscsi-a")],
+            aborted: 0,
+        })
+        .at_ms(2_000)
+        .quorum("n2", true, &["n2", "witness"], 3)
+        .at_ms(3_000)
+        .ended();
+    let report = check_all(&history, &config(3_000));
+    let quorum = found(&report, Quorum);
+    assert_eq!(quorum.len(), 1, "{quorum:?}");
+    assert_eq!(quorum[0].0, 2_000);
+    assert!(quorum[0].1.contains("both counted the disk witness"), "{}", quorum[0].1);
+}
+
+#[test]
+fn a_node_that_never_held_the_disk_witness_reservation_cannot_count_it() {
+    let history = HistoryBuilder::new().started().push(Event::WitnessDisk { lun: name("quorum") }).at_ms(100);
+    let history = disk_witness_reserved_by(history, "n1", 1)
+        .at_ms(200)
+        .quorum("n2", true, &["n2", "witness"], 3)
+        .at_ms(3_000)
+        .ended();
+    let report = check_all(&history, &config(3_000));
+    let quorum = found(&report, Quorum);
+    assert_eq!(quorum.len(), 1, "{quorum:?}");
+    assert!(quorum[0].1.contains("never held the disk witness"), "{}", quorum[0].1);
+}
+
 #[test]
 fn a_claim_that_outlives_its_witness_lease_fails_at_the_expiry() {
     let history = HistoryBuilder::new()

@@ -17,6 +17,13 @@
 //! The failover logic stops counting the witness before the true lease end, so honest nodes never
 //! trip this.
 //!
+//! A disk witness (a `witness-disk` record names its LUN) has no lease: its vote is the persistent
+//! reservation on that LUN, and a holder keeps counting it for a while after a challenger preempted it,
+//! because the protocol makes the challenger wait before it counts. So for a disk witness the checks
+//! are: a claim may count the witness only if its node held the witness LUN's reservation at some
+//! instant before (by the array's own reservation and preemption records); and no two nodes' live
+//! claims count the witness at the same time (the vote is exclusive), whatever the array says.
+//!
 //! Not checked: whether a node's vote for another node was real (node votes have no ground truth in
 //! the history); whether two claims agree on `total_votes` or on the configuration epoch; what a node
 //! did while it believed it had quorum (the single-writer checker judges the actions).
@@ -48,49 +55,115 @@ struct Reported {
     pairs: BTreeSet<(usize, usize)>,
 }
 
+/// The disk witness's ground truth: which hosts ever held the witness LUN's reservation.
+struct DiskWitness<'a> {
+    lun: &'a Name,
+    holder_key: Option<u64>,
+    ever_held: BTreeSet<Name>,
+}
+
+fn host_of(nexus: &Name) -> Name {
+    Name::from(nexus.split(':').next().unwrap_or(""))
+}
+
+impl DiskWitness<'_> {
+    /// Follows the array's records for the witness LUN; true when the holder changed.
+    fn observe(&mut self, event: &Event) -> bool {
+        match event {
+            Event::Reservation { lun, nexus, action, key } if lun == self.lun => match action.as_ref() {
+                "reserved" => {
+                    self.holder_key = Some(*key);
+                    self.ever_held.insert(host_of(nexus));
+                    true
+                }
+                "released" | "cleared" => {
+                    self.holder_key = None;
+                    true
+                }
+                _ => false,
+            },
+            Event::Preempted { lun, by, key, victim_key, .. } if lun == self.lun => {
+                if self.holder_key == Some(*victim_key) {
+                    self.holder_key = Some(*key);
+                    self.ever_held.insert(host_of(by));
+                }
+                true
+            }
+            Event::ReservationsLost { lun, .. } if lun == self.lun => {
+                self.holder_key = None;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether a claim's witness vote is backed by ground truth.
+enum WitnessTruth<'a> {
+    /// File share witness: the node holds an unexpired lock lease now.
+    Lease(Option<&'a Name>),
+    /// Disk witness: the node held the reservation at some instant before.
+    Disk(&'a BTreeSet<Name>),
+}
+
+impl WitnessTruth<'_> {
+    fn backs(&self, node: &Name) -> bool {
+        match self {
+            WitnessTruth::Lease(holder) => *holder == Some(node),
+            WitnessTruth::Disk(ever_held) => ever_held.contains(node),
+        }
+    }
+}
+
 pub(crate) fn check(model: &Model, end: SimTime, report: &mut CheckReport) {
     let mut claims: BTreeMap<Name, Claim> = BTreeMap::new();
     let mut reported = Reported::default();
     let mut expiry: Option<SimTime> = None;
+    let mut disk = model.records.iter().find_map(|record| match &record.event {
+        Event::WitnessDisk { lun } => Some(DiskWitness { lun, holder_key: None, ever_held: BTreeSet::new() }),
+        _ => None,
+    });
     for (pos, record) in model.records.iter().enumerate() {
         // A lease that ran out strictly before this record's instant expired with the claims as they
         // stood; a renewal recorded exactly at the expiry instant replaces it first.
         if let Some(until) = expiry.filter(|until| *until < record.at) {
-            evaluate(model, &claims, pos, until, &mut reported, report);
+            evaluate(model, &claims, pos, until, disk.as_ref(), &mut reported, report);
             expiry = None;
         }
-        let changed = match &record.event {
-            Event::Quorum { node, quorate, votes, total_votes } => {
-                claims.remove(node);
-                if *quorate {
-                    let claim = Claim {
-                        node: node.clone(),
-                        pos,
-                        at: record.at,
-                        votes: votes.iter().cloned().collect(),
-                        total_votes: *total_votes,
-                    };
-                    claims.insert(node.clone(), claim);
+        let disk_changed = disk.as_mut().is_some_and(|disk| disk.observe(&record.event));
+        let changed = disk_changed
+            || match &record.event {
+                Event::Quorum { node, quorate, votes, total_votes } => {
+                    claims.remove(node);
+                    if *quorate {
+                        let claim = Claim {
+                            node: node.clone(),
+                            pos,
+                            at: record.at,
+                            votes: votes.iter().cloned().collect(),
+                            total_votes: *total_votes,
+                        };
+                        claims.insert(node.clone(), claim);
+                    }
+                    true
                 }
-                true
-            }
-            Event::HostDown { host, .. } => claims.remove(host).is_some(),
-            Event::WitnessLease { until, .. } => {
-                expiry = Some(*until);
-                true
-            }
-            Event::WitnessReset { .. } => {
-                expiry = None;
-                true
-            }
-            _ => false,
-        };
+                Event::HostDown { host, .. } => claims.remove(host).is_some(),
+                Event::WitnessLease { until, .. } => {
+                    expiry = Some(*until);
+                    true
+                }
+                Event::WitnessReset { .. } => {
+                    expiry = None;
+                    true
+                }
+                _ => false,
+            };
         if changed {
-            evaluate(model, &claims, pos.saturating_add(1), record.at, &mut reported, report);
+            evaluate(model, &claims, pos.saturating_add(1), record.at, disk.as_ref(), &mut reported, report);
         }
     }
     if let Some(until) = expiry.filter(|until| *until <= end) {
-        evaluate(model, &claims, model.records.len(), until, &mut reported, report);
+        evaluate(model, &claims, model.records.len(), until, disk.as_ref(), &mut reported, report);
     }
 }
 
@@ -100,17 +173,51 @@ fn evaluate(
     claims: &BTreeMap<Name, Claim>,
     n: usize,
     t: SimTime,
+    disk: Option<&DiskWitness<'_>>,
     reported: &mut Reported,
     report: &mut CheckReport,
 ) {
     let holder = model.witness_holder(n, t);
+    let truth = match disk {
+        Some(disk) => WitnessTruth::Disk(&disk.ever_held),
+        None => WitnessTruth::Lease(holder),
+    };
     let corrected: Vec<(&Claim, BTreeSet<&Name>)> = claims
         .values()
         .map(|claim| {
-            let real = claim.votes.iter().filter(|vote| &***vote != WITNESS || holder == Some(&claim.node));
+            let real = claim.votes.iter().filter(|vote| &***vote != WITNESS || truth.backs(&claim.node));
             (claim, real.collect())
         })
         .collect();
+
+    // A disk witness vote is exclusive: two nodes counting it at once is two partitions sharing one
+    // vote, whatever else they hold.
+    if disk.is_some() {
+        let counting: Vec<&Claim> = corrected
+            .iter()
+            .filter(|(_, votes)| votes.iter().any(|vote| &***vote == WITNESS))
+            .map(|(claim, _)| *claim)
+            .collect();
+        for (index, first) in counting.iter().enumerate() {
+            for second in counting.iter().skip(index.saturating_add(1)) {
+                let key = (first.pos.min(second.pos), first.pos.max(second.pos));
+                if !reported.pairs.insert(key) {
+                    continue;
+                }
+                report.violations.push(Violation {
+                    check: ViolationKind::Quorum,
+                    time_ms: t.as_millis(),
+                    detail: format!(
+                        "{} (votes {}) and {} (votes {}) both counted the disk witness at {t}",
+                        first.node,
+                        list(first.votes.iter()),
+                        second.node,
+                        list(second.votes.iter())
+                    ),
+                });
+            }
+        }
+    }
 
     for (claim, votes) in &corrected {
         let majority =
@@ -120,9 +227,10 @@ fn evaluate(
         }
         let witness_note =
             if claim.votes.iter().any(|vote| &**vote == WITNESS) && !votes.iter().any(|v| &***v == WITNESS) {
-                match holder {
-                    Some(other) => format!(", but the witness lock was held by {other}"),
-                    None => ", but nobody held the witness lock".to_string(),
+                match (disk, holder) {
+                    (Some(_), _) => ", but it never held the disk witness's reservation".to_string(),
+                    (None, Some(other)) => format!(", but the witness lock was held by {other}"),
+                    (None, None) => ", but nobody held the witness lock".to_string(),
                 }
             } else {
                 String::new()

@@ -244,6 +244,9 @@ impl<'s> World<'s> {
     /// Schedules the boot of every node, the workload, the fault schedule and the end.
     fn start(&mut self) {
         self.record(Event::RunStarted { scenario: Name::from(self.scenario.name.as_str()), seed: self.seed });
+        if let Some(lun) = &self.scenario.cluster.disk_witness {
+            self.record(Event::WitnessDisk { lun: Name::from(lun.as_str()) });
+        }
         for node in 0..self.nodes.len() {
             self.boot(node);
         }
