@@ -549,3 +549,17 @@ fn a_node_does_not_register_on_a_disk_while_its_own_earlier_writes_to_it_are_una
     );
     c.finish(&sim);
 }
+
+#[test]
+fn a_node_that_takes_a_free_disk_witness_reservation_counts_it_only_after_the_arbitration_delay() {
+    let sim = formed(disk_witness_config(), N0);
+    let mut c = Checks::new();
+    let won = first_step(&sim, N0, |step| *step == ArbitrationStep::Won);
+    let counted = witness_intervals(&sim, N0, sim.now()).first().map(|&(start, _)| start);
+    let delay = ns(sim.config.arbitration_delay);
+    c.check(
+        matches!((won, counted), (Some(won), Some(counted)) if counted >= won + delay),
+        format!("won the free reservation at {won:?}, counted the vote from {counted:?}; a previous holder may count it for {delay} ns"),
+    );
+    c.finish(&sim);
+}

@@ -192,6 +192,9 @@ pub struct DiskClaim {
     pub timer: LocalTime,
     /// The reservation has been ours at least once (the disk came online).
     pub won: bool,
+    /// This claim preempted a holder and waited the arbitration delay before reading it back, so a
+    /// previous holder has stopped counting it by the time we win.
+    pub waited: bool,
 }
 
 impl DiskClaim {
@@ -207,6 +210,7 @@ impl DiskClaim {
             connect_failures: 0,
             timer: LocalTime::NEVER,
             won: false,
+            waited: false,
         };
         if connect {
             claim.connect(ctx);
@@ -421,6 +425,7 @@ impl DiskClaim {
                 }
                 if acquiring {
                     self.record(ctx, ArbitrationStep::Challenged { victim });
+                    self.waited = true;
                     self.step = ClaimStep::ArbitrationWait;
                     self.timer = ctx.now + ctx.config.arbitration_delay;
                 } else {

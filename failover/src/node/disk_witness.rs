@@ -24,6 +24,10 @@ pub struct DiskWitnessState {
     pub claim: Option<DiskClaim>,
     /// Our conservative view of until when the vote is ours.
     pub valid_until: Option<LocalTime>,
+    /// We count the vote only from here: a reservation we took without preempting and waiting (it was
+    /// free, say after an array reboot dropped it) may still be counted by its previous holder until
+    /// that holder's validity runs out, which is at most an arbitration delay after it last saw it.
+    pub counting_from: Option<LocalTime>,
     /// When we started needing the witness without holding it (the arbitration delay runs from here).
     pub wanted_since: Option<LocalTime>,
     /// Do not start another acquisition before this.
@@ -34,13 +38,15 @@ pub struct DiskWitnessState {
 
 impl DiskWitnessState {
     pub fn holds(&self, now: LocalTime) -> bool {
-        self.valid_until.is_some_and(|until| until > now)
+        self.valid_until.is_some_and(|until| until > now) && self.counting_from.is_none_or(|from| now >= from)
     }
 
-    pub fn next_deadline(&self) -> Option<LocalTime> {
+    pub fn next_deadline(&self, now: LocalTime) -> Option<LocalTime> {
         let timer = self.claim.as_ref().and_then(DiskClaim::next_timer);
         let attempt = self.claim.is_none().then_some(self.next_attempt);
-        [timer, attempt, self.valid_until].into_iter().flatten().min()
+        // Once passed, `counting_from` is no deadline any more (a past value would hide the others).
+        let counting_from = self.counting_from.filter(|&from| from > now);
+        [timer, attempt, self.valid_until, counting_from].into_iter().flatten().min()
     }
 }
 
@@ -74,6 +80,7 @@ impl Node {
                 // Stop counting before the release leaves, so we never count a vote we gave away.
                 self.disk_witness.claim = None;
                 self.disk_witness.valid_until = None;
+                self.disk_witness.counting_from = None;
                 let config = self.config.clone();
                 let mut ctx = Ctx {
                     now: self.now,
@@ -133,6 +140,13 @@ impl Node {
         match event {
             ClaimEvent::Connected => self.disk_witness.connected = true,
             ClaimEvent::Won { sent_at } | ClaimEvent::Confirmed { sent_at } => {
+                let waited = self.disk_witness.claim.as_ref().is_some_and(|claim| claim.waited);
+                if matches!(event, ClaimEvent::Won { .. }) && !waited {
+                    // Won without preempting and waiting (the reservation was free, say after an
+                    // array reboot dropped it): a previous holder may count it for up to an
+                    // arbitration delay after its last check, so we count it only after that.
+                    self.disk_witness.counting_from = Some(self.now + self.config.arbitration_delay);
+                }
                 let until =
                     sent_at + self.config.arbitration_delay.saturating_sub(self.config.takeover_margin);
                 self.disk_witness.valid_until =

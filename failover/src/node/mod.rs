@@ -350,7 +350,7 @@ impl Node {
         };
         consider(self.detector.next_expiry(self.now));
         consider(self.witness.next_deadline(self.config.heartbeat_interval * 2));
-        consider(self.disk_witness.next_deadline());
+        consider(self.disk_witness.next_deadline(self.now));
         consider(self.storage_deadline());
         for runtime in self.dbs.values() {
             consider(runtime.next_replay_at);
