@@ -75,6 +75,9 @@ pub enum StorageOp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StorageFailure {
     UnitAttention,
+    /// The array refused the command itself (CHECK CONDITION, ILLEGAL REQUEST: a block beyond the
+    /// LUN's capacity, say). The paths are fine; failing over would not help.
+    IllegalRequest,
     DataProtect,
     NotReady,
     NotPresented,

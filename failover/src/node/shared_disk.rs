@@ -319,7 +319,7 @@ impl Node {
                 self.out.push(Output::DiskArbitration { db: Some(db), lun, step: ArbitrationStep::Fenced });
                 self.stop_db(db, StopReason::Fenced);
             }
-            StorageResult::Failed(StorageFailure::UnitAttention) => {
+            StorageResult::Failed(StorageFailure::UnitAttention | StorageFailure::IllegalRequest) => {
                 // Reported once per condition (a reset, an array reboot): the hub's retry will succeed,
                 // and a real preemption shows up as RESERVATION CONFLICT on that retry.
                 self.send(Endpoint::Hub(hub), Message::DeliverReject { db, msg });

@@ -220,7 +220,8 @@ fn result_for(result: IoResult) -> StorageResult {
         IoResult::Status(Status::CheckCondition(sense)) => StorageResult::Failed(match sense {
             Sense::UnitAttention(_) => StorageFailure::UnitAttention,
             Sense::DataProtect => StorageFailure::DataProtect,
-            Sense::NotReady | Sense::IllegalRequest => StorageFailure::NotReady,
+            Sense::NotReady => StorageFailure::NotReady,
+            Sense::IllegalRequest => StorageFailure::IllegalRequest,
             Sense::LunNotPresented => StorageFailure::NotPresented,
         }),
         IoResult::NoPath => StorageResult::Failed(StorageFailure::NoPath),
