@@ -221,3 +221,29 @@ fn an_isolated_owner_with_live_storage_stops_and_is_preempted_before_the_survivo
         }
     }
 }
+
+#[test]
+fn a_write_refused_on_a_path_the_owner_never_registered_leads_to_registration_not_failover() {
+    for seed in 1..=5 {
+        let outcome = run("fast/scc-path-returns-unregistered.toml", seed);
+        assert!(outcome.as_expected, "seed {seed}: {:?}", outcome.report.violations);
+        let refused_at = events(&outcome)
+            .find_map(|(at, event)| {
+                matches!(event, Event::LunWriteRejected { nexus, reason, .. }
+                    if host_of(nexus) == "mbx1" && reason.as_ref() == "reservation-conflict")
+                .then_some(at)
+            })
+            .expect("a write goes down the returning, unregistered path and is refused");
+        let reasserted_after = events(&outcome).any(|(at, event)| {
+            at >= refused_at
+                && matches!(event, Event::DiskArbitration { node, step, .. } if node.as_ref() == "mbx1" && step.as_ref() == "reasserted")
+        });
+        assert!(reasserted_after, "seed {seed}: the owner must register the returning path");
+        assert_eq!(
+            steps(&outcome, "mbx1", "fenced"),
+            0,
+            "seed {seed}: a refused write on our own path is no fence"
+        );
+        assert_eq!(outcome.metrics().failovers, 1, "seed {seed}: only the initial activation");
+    }
+}

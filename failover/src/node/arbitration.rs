@@ -312,6 +312,16 @@ impl DiskClaim {
         self.register_everywhere(ctx);
     }
 
+    /// Checks the reservation now instead of at the next defense interval (a write was refused, and
+    /// only the array can say whether we were preempted or a path of ours is merely unregistered).
+    pub fn check_now(&mut self, ctx: &mut Ctx<'_>) {
+        if self.step == ClaimStep::Held {
+            self.timer = LocalTime::NEVER;
+            self.step = ClaimStep::Checking;
+            self.send(ctx, None, StorageOp::ReadReservation);
+        }
+    }
+
     /// Time-driven steps: connect retries, the end of the arbitration delay, defense checks.
     pub fn on_time(&mut self, ctx: &mut Ctx<'_>) {
         if ctx.now < self.timer {

@@ -66,6 +66,9 @@ pub struct DbRuntime {
     /// Shared-disk groups: messages written to the array in this ownership term (a hub retry of one
     /// is a duplicate), and writes still waiting for the array.
     pub committed: BTreeSet<MessageId>,
+    /// LUNs where a write of ours was refused with RESERVATION CONFLICT and the check that tells a
+    /// preemption from an unregistered path is still out.
+    pub conflicts: BTreeSet<LunId>,
     pub writing: BTreeSet<MessageId>,
     pub next_data_check: LocalTime,
 }
@@ -93,6 +96,7 @@ impl DbRuntime {
             disks: BTreeMap::new(),
             deferred_disks: BTreeSet::new(),
             committed: BTreeSet::new(),
+            conflicts: BTreeSet::new(),
             writing: BTreeSet::new(),
             next_data_check: LocalTime::NEVER,
         }

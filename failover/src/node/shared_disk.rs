@@ -168,14 +168,33 @@ impl Node {
                 }
             }
             ClaimEvent::TakenBy(challenger) => {
-                if self.may_defend(db) {
+                let refused = self.dbs.get_mut(&db).is_some_and(|runtime| runtime.conflicts.remove(&lun));
+                if refused {
+                    // A write of ours was refused and another key holds the disk: we were preempted.
+                    // Stop, and do not register again on our own; only a new decision by a quorate
+                    // coordinator brings the group back here.
+                    self.out.push(Output::DiskArbitration {
+                        db: Some(db),
+                        lun,
+                        step: ArbitrationStep::Fenced,
+                    });
+                    self.stop_db(db, StopReason::Fenced);
+                } else if self.may_defend(db) {
                     self.with_group_claim(db, lun, |claim, ctx| claim.defend(ctx, challenger));
                 } else {
                     // Not entitled to the disk any more: leave it; our next write is refused and we stop.
                     self.with_group_claim(db, lun, |claim, ctx| claim.idle(ctx));
                 }
             }
-            ClaimEvent::Connected | ClaimEvent::Confirmed { .. } => {}
+            ClaimEvent::Confirmed { .. } => {
+                // The reservation is still ours, so a refused write went down a path we have not
+                // registered: register on every path again (entitled owners only).
+                let conflicted = self.dbs.get_mut(&db).is_some_and(|runtime| runtime.conflicts.remove(&lun));
+                if conflicted && self.may_defend(db) {
+                    self.with_group_claim(db, lun, |claim, ctx| claim.reassert(ctx));
+                }
+            }
+            ClaimEvent::Connected => {}
         }
     }
 
@@ -313,11 +332,18 @@ impl Node {
                 self.send(Endpoint::Hub(hub), Message::DeliverAck { db, msg, epoch });
             }
             StorageResult::ReservationConflict => {
+                let active = runtime.role == CopyRole::Active;
+                if active {
+                    runtime.conflicts.insert(lun);
+                }
                 self.send(Endpoint::Hub(hub), Message::DeliverReject { db, msg });
-                // We were preempted: another node owns the disk now. Stop, and do not register again on
-                // our own; only a new decision by a quorate coordinator brings the group back here.
-                self.out.push(Output::DiskArbitration { db: Some(db), lun, step: ArbitrationStep::Fenced });
-                self.stop_db(db, StopReason::Fenced);
+                if !active {
+                    return;
+                }
+                // Either we were preempted (another node owns the disk) or the write went down a path
+                // of ours that is not registered (it came back after we registered the others). Only
+                // the array can tell: read the reservation now, and decide on the answer.
+                self.with_group_claim(db, lun, |claim, ctx| claim.check_now(ctx));
             }
             StorageResult::Failed(StorageFailure::UnitAttention | StorageFailure::IllegalRequest) => {
                 // Reported once per condition (a reset, an array reboot): the hub's retry will succeed,
