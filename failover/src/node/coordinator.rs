@@ -56,6 +56,9 @@ impl Node {
             return;
         }
         let view: Vec<NodeId> = self.counted_peers().into_iter().chain([self.id]).collect();
+        if !self.view_confirmed(&view) {
+            return;
+        }
         let dbs: Vec<DbId> = self.config.databases.iter().map(|db| db.id).collect();
         for db in dbs {
             let Some(copy) = self.disk.copies.get(&db) else { continue };
@@ -117,6 +120,20 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// Views can overlap without being equal: a node that just booted counts a peer that does not count
+    /// it yet, and that peer, alone with the witness, coordinates its own view. Two coordinators would
+    /// then pick the same next epoch for different owners. So a coordinator decides only when every
+    /// peer in its view counts it back, and no peer counts a lower-id node that we do not (that node
+    /// may be coordinating a view we only partly see).
+    fn view_confirmed(&self, view: &[NodeId]) -> bool {
+        view.iter().filter(|&&peer| peer != self.id).all(|&peer| {
+            self.detector.report(peer).is_some_and(|report| {
+                report.counts.contains(&self.id)
+                    && !report.counts.iter().any(|&other| other < self.id && !view.contains(&other))
+            })
+        })
     }
 
     /// Best copy selection: a healthy passive with the most logs, ties broken by activation preference.
