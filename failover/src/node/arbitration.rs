@@ -176,6 +176,11 @@ pub enum ClaimEvent {
     Vanished,
     /// A defense check found `challenger` holding the reservation. The owner calls `defend` or `idle`.
     TakenBy(ReservationKey),
+    /// Defending: our paths are registered again. Registering can take long (a dead path waits for its
+    /// request timeout), so the owner re-checks that it is still entitled, then calls
+    /// `counter_preempt` or `idle`: a defense that preempts after our vote or ownership lapsed could
+    /// take the disk back from a challenger that has already won it.
+    ReadyToDefend(ReservationKey),
 }
 
 #[derive(Clone, Debug)]
@@ -306,6 +311,11 @@ impl DiskClaim {
         self.register_everywhere(ctx);
     }
 
+    /// After `ReadyToDefend`, while still entitled: preempt the challenger back.
+    pub fn counter_preempt(&mut self, ctx: &mut Ctx<'_>, challenger: ReservationKey) {
+        self.preempt(ctx, challenger);
+    }
+
     /// After `Vanished`: register and reserve again.
     pub fn reassert(&mut self, ctx: &mut Ctx<'_>) {
         self.mode = ClaimMode::Reassert;
@@ -332,8 +342,16 @@ impl DiskClaim {
             ClaimStep::ConnectRetry => self.connect(ctx),
             ClaimStep::ArbitrationWait => self.verify(ctx),
             ClaimStep::Held => {
+                // Down every path at once: one silently dead path must not hold the check up past the
+                // vote's validity (or make a healthy owner think its disk is gone); the first answer
+                // that shows our key settles it.
                 self.step = ClaimStep::Checking;
-                self.send(ctx, None, StorageOp::ReadReservation);
+                if ctx.config.storage_paths == 0 {
+                    self.send(ctx, None, StorageOp::ReadReservation);
+                }
+                for path in 0..ctx.config.storage_paths {
+                    self.send(ctx, Some(StoragePath(path)), StorageOp::ReadReservation);
+                }
             }
             _ => {}
         }
@@ -399,7 +417,9 @@ impl DiskClaim {
                         self.send(ctx, None, StorageOp::ReadReservation);
                     }
                     ClaimMode::Reassert => self.reserve(ctx),
-                    ClaimMode::Defend { challenger, .. } => self.preempt(ctx, challenger),
+                    ClaimMode::Defend { challenger, .. } => {
+                        return Some(ClaimEvent::ReadyToDefend(challenger));
+                    }
                 }
                 None
             }
@@ -480,9 +500,17 @@ impl DiskClaim {
                     return Some(ClaimEvent::Confirmed { sent_at });
                 }
                 match result {
-                    StorageResult::Reservation(None) => Some(ClaimEvent::Vanished),
-                    StorageResult::Reservation(Some(challenger)) => Some(ClaimEvent::TakenBy(*challenger)),
-                    // An unanswered check proves nothing either way; the data-path check judges paths.
+                    StorageResult::Reservation(None) => {
+                        self.waiting.clear();
+                        Some(ClaimEvent::Vanished)
+                    }
+                    StorageResult::Reservation(Some(challenger)) => {
+                        self.waiting.clear();
+                        Some(ClaimEvent::TakenBy(*challenger))
+                    }
+                    // A failed or unanswered check proves nothing either way; another path may still
+                    // answer, and the data-path check judges paths.
+                    _ if !self.waiting.is_empty() => None,
                     _ => {
                         self.idle(ctx);
                         None

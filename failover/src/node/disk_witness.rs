@@ -172,6 +172,16 @@ impl Node {
             ClaimEvent::Vanished => {
                 self.with_witness_claim(|claim, ctx| claim.reassert(ctx));
             }
+            ClaimEvent::ReadyToDefend(challenger) => {
+                if self.disk_witness.holds(self.now) {
+                    self.with_witness_claim(|claim, ctx| claim.counter_preempt(ctx, challenger));
+                } else {
+                    // Our vote lapsed while we registered: the challenger may count it already.
+                    self.disk_witness.claim = None;
+                    self.disk_witness.valid_until = None;
+                    self.disk_witness.next_attempt = self.now;
+                }
+            }
             ClaimEvent::TakenBy(challenger) => {
                 if self.disk_witness.holds(self.now) {
                     self.with_witness_claim(|claim, ctx| claim.defend(ctx, challenger));

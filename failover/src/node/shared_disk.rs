@@ -194,6 +194,13 @@ impl Node {
                     self.with_group_claim(db, lun, |claim, ctx| claim.reassert(ctx));
                 }
             }
+            ClaimEvent::ReadyToDefend(challenger) => {
+                if self.may_defend(db) {
+                    self.with_group_claim(db, lun, |claim, ctx| claim.counter_preempt(ctx, challenger));
+                } else {
+                    self.with_group_claim(db, lun, |claim, ctx| claim.idle(ctx));
+                }
+            }
             ClaimEvent::Connected => {}
         }
     }
