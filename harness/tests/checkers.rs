@@ -1112,3 +1112,38 @@ fn arbitrary_malformed_histories_never_panic() {
         assert_eq!(sorted, report.violations.iter().collect::<Vec<_>>());
     }
 }
+
+// Fencing at the shared disk.
+
+fn lun_write(builder: HistoryBuilder, nexus: &str, epoch: u64, msg: u64) -> HistoryBuilder {
+    builder.push(Event::LunWrite {
+        lun: name("sg1"),
+        db: Some(name("SG1")),
+        nexus: name(nexus),
+        key: None,
+        epoch,
+        msgs: vec![msg],
+        durable: true,
+    })
+}
+
+#[test]
+fn two_hosts_writing_a_lun_in_the_same_epoch_is_a_split_brain() {
+    let history = lun_write(HistoryBuilder::new().started().at_ms(100), "n1:iscsi-a", 2, 1).at_ms(200);
+    let history = lun_write(history, "n2:iscsi-b", 2, 2).at_ms(1_000).ended();
+    let report = check_all(&history, &config(1_000));
+    let split = found(&report, SplitBrain);
+    assert_eq!(split.len(), 1, "{split:?}");
+    assert_eq!(split[0].0, 200);
+    assert!(split[0].1.contains("two-writers-in-one-epoch"), "{}", split[0].1);
+}
+
+#[test]
+fn a_new_owner_writing_in_a_newer_epoch_after_the_old_one_is_not_a_split_brain() {
+    let history = lun_write(HistoryBuilder::new().started().at_ms(100), "n1:iscsi-a", 1, 1)
+        .at_ms(200)
+        .mounted("n2", "SG1", 2, 0);
+    let history = lun_write(history, "n2:iscsi-b", 2, 2).at_ms(1_000).ended();
+    let report = check_all(&history, &config(1_000));
+    assert!(found(&report, SplitBrain).is_empty(), "{:?}", report.violations);
+}

@@ -15,7 +15,11 @@
 //!   records) and the write came through a nexus registered with another key. Type 5 lets every
 //!   registrant write, but in a cluster only the holder's node may: a write from another registered
 //!   node means a fenced node registered again (a stale REGISTER resent late, a re-assert by a
-//!   deposed owner) while someone else owned the disk.
+//!   deposed owner) while someone else owned the disk;
+//! - **two writers in one epoch**: an epoch is one owner's term, so every write the LUN applied in
+//!   epoch `e` must come from one host. Two hosts writing in the same epoch means two nodes believed
+//!   they owned the same term (two coordinators deciding the same epoch), whatever the reservations
+//!   said.
 //!
 //! Violations are aggregated per (LUN, nexus, rule): one report with the first offending write, the
 //! number of writes and the epochs involved, so a hazard that lets thousands of writes through reads
@@ -47,6 +51,8 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
     let mut highest_mounted: BTreeMap<&Name, u64> = BTreeMap::new();
     // The reservation holder's key per LUN, from the array's own records.
     let mut holder: BTreeMap<&Name, u64> = BTreeMap::new();
+    // The first host that wrote each (LUN, epoch).
+    let mut epoch_writer: BTreeMap<(&Name, u64), &str> = BTreeMap::new();
     let mut findings: BTreeMap<(&Name, &Name, &'static str), Finding> = BTreeMap::new();
     for record in model.records {
         match &record.event {
@@ -110,6 +116,18 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
                              with key {} while key {held_by:#x} held the reservation",
                             record.at,
                             key.map_or_else(|| "none".to_string(), |key| format!("{key:#x}"))
+                        ),
+                    );
+                }
+                let host = nexus.split(':').next().unwrap_or("");
+                let first_writer = *epoch_writer.entry((lun, *epoch)).or_insert(host);
+                if first_writer != host {
+                    note(
+                        "two-writers-in-one-epoch",
+                        format!(
+                            "{lun} applied a write (messages {msgs:?}) in epoch {epoch} from {nexus} at {}, but {first_writer} \
+                             had already written in that epoch",
+                            record.at
                         ),
                     );
                 }
