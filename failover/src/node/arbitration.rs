@@ -91,7 +91,18 @@ pub struct Ctx<'a> {
     pub out: &'a mut Vec<Output>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of node `node` (its PR key) at `now`.
+    pub fn new(
+        now: LocalTime,
+        node: crate::types::NodeId,
+        config: &'a ClusterConfig,
+        requests: &'a mut StorageRequests,
+        out: &'a mut Vec<Output>,
+    ) -> Ctx<'a> {
+        Ctx { now, config, key: crate::types::reservation_key(node), requests, out }
+    }
+
     /// Sends one command; `timeout: None` waits for the driver's answer however long it takes.
     pub fn send(
         &mut self,

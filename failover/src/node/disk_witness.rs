@@ -16,7 +16,7 @@ use super::Node;
 use super::arbitration::{ClaimEvent, ClaimFor, ClaimStep, Ctx, DiskClaim, Purpose};
 use crate::config::DiskFencing;
 use crate::io::{CopyRole, StorageOp, StorageResult};
-use crate::types::{LocalTime, RequestId, node_of_key, reservation_key};
+use crate::types::{LocalTime, RequestId, node_of_key};
 
 #[derive(Clone, Debug, Default)]
 pub struct DiskWitnessState {
@@ -54,13 +54,7 @@ impl Node {
     fn with_witness_claim<R>(&mut self, f: impl FnOnce(&mut DiskClaim, &mut Ctx<'_>) -> R) -> Option<R> {
         let config = self.config.clone();
         let claim = self.disk_witness.claim.as_mut()?;
-        let mut ctx = Ctx {
-            now: self.now,
-            config: &config,
-            key: reservation_key(self.id),
-            requests: &mut self.storage,
-            out: &mut self.out,
-        };
+        let mut ctx = Ctx::new(self.now, self.id, &config, &mut self.storage, &mut self.out);
         Some(f(claim, &mut ctx))
     }
 
@@ -81,22 +75,11 @@ impl Node {
                 self.disk_witness.claim = None;
                 self.disk_witness.valid_until = None;
                 self.disk_witness.counting_from = None;
-                let config = self.config.clone();
-                let mut ctx = Ctx {
-                    now: self.now,
-                    config: &config,
-                    key: reservation_key(self.id),
-                    requests: &mut self.storage,
-                    out: &mut self.out,
-                };
-                let key = ctx.key;
-                ctx.send(
-                    lun,
-                    None,
-                    StorageOp::Release { key },
-                    Purpose::Release,
-                    Some(config.storage_request_timeout),
-                );
+                let timeout = self.config.storage_request_timeout;
+                self.with_storage(|ctx| {
+                    let key = ctx.key;
+                    ctx.send(lun, None, StorageOp::Release { key }, Purpose::Release, Some(timeout))
+                });
                 return;
             }
             self.with_witness_claim(|claim, ctx| claim.on_time(ctx));
@@ -113,16 +96,9 @@ impl Node {
             self.disk_witness.next_attempt = self.disk_witness.next_attempt.max(since + delay);
             return;
         }
-        let config = self.config.clone();
-        let mut ctx = Ctx {
-            now: self.now,
-            config: &config,
-            key: reservation_key(self.id),
-            requests: &mut self.storage,
-            out: &mut self.out,
-        };
         let connect = !self.disk_witness.connected;
-        self.disk_witness.claim = Some(DiskClaim::start(&mut ctx, lun, ClaimFor::Witness, connect));
+        let claim = self.with_storage(|ctx| DiskClaim::start(ctx, lun, ClaimFor::Witness, connect));
+        self.disk_witness.claim = Some(claim);
     }
 
     pub(super) fn disk_witness_answer(

@@ -12,7 +12,7 @@ use crate::config::ResourceKind;
 use crate::io::{
     ArbitrationStep, CopyRole, Message, Output, StopReason, StorageFailure, StorageOp, StorageResult,
 };
-use crate::types::{DbId, Endpoint, HubId, LocalTime, LunId, MessageId, RequestId, reservation_key};
+use crate::types::{DbId, Endpoint, HubId, LocalTime, LunId, MessageId, RequestId};
 
 impl Node {
     pub(super) fn is_shared_disk(&self, db: DbId) -> bool {
@@ -28,14 +28,15 @@ impl Node {
     ) -> Option<R> {
         let config = self.config.clone();
         let claim = self.dbs.get_mut(&db)?.disks.get_mut(&lun)?;
-        let mut ctx = Ctx {
-            now: self.now,
-            config: &config,
-            key: reservation_key(self.id),
-            requests: &mut self.storage,
-            out: &mut self.out,
-        };
+        let mut ctx = Ctx::new(self.now, self.id, &config, &mut self.storage, &mut self.out);
         Some(f(claim, &mut ctx))
+    }
+
+    /// Runs `f` with a context for storage commands (for sends that borrow no claim).
+    pub(super) fn with_storage<R>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        let config = std::sync::Arc::clone(&self.config);
+        let mut ctx = Ctx::new(self.now, self.id, &config, &mut self.storage, &mut self.out);
+        f(&mut ctx)
     }
 
     /// The disk resource `lun` of `db` starts coming online: connect, then arbitrate. While writes or PR
@@ -53,15 +54,7 @@ impl Node {
             }
             return;
         }
-        let config = self.config.clone();
-        let mut ctx = Ctx {
-            now: self.now,
-            config: &config,
-            key: reservation_key(self.id),
-            requests: &mut self.storage,
-            out: &mut self.out,
-        };
-        let claim = DiskClaim::start(&mut ctx, lun, ClaimFor::Group(db), true);
+        let claim = self.with_storage(|ctx| DiskClaim::start(ctx, lun, ClaimFor::Group(db), true));
         if let Some(runtime) = self.dbs.get_mut(&db) {
             runtime.disks.insert(lun, claim);
         }
@@ -270,7 +263,7 @@ impl Node {
         }
         runtime.next_data_check = self.now + self.config.data_path_check_interval;
         let luns = self.config.database(db).map(|config| config.shared_disks()).unwrap_or_default();
-        let config = self.config.clone();
+        let timeout = self.config.data_path_timeout;
         for lun in luns {
             let in_flight = self
                 .storage
@@ -280,20 +273,9 @@ impl Node {
             if in_flight {
                 continue;
             }
-            let mut ctx = Ctx {
-                now: self.now,
-                config: &config,
-                key: reservation_key(self.id),
-                requests: &mut self.storage,
-                out: &mut self.out,
-            };
-            ctx.send(
-                lun,
-                None,
-                StorageOp::Read { block: 0 },
-                Purpose::DataCheck { db },
-                Some(config.data_path_timeout),
-            );
+            self.with_storage(|ctx| {
+                ctx.send(lun, None, StorageOp::Read { block: 0 }, Purpose::DataCheck { db }, Some(timeout))
+            });
         }
     }
 
@@ -312,16 +294,9 @@ impl Node {
             return; // a retry of a write still in flight: its answer acknowledges it
         }
         let lun = luns[(msg % luns.len() as u64) as usize];
-        let config = self.config.clone();
-        let mut ctx = Ctx {
-            now: self.now,
-            config: &config,
-            key: reservation_key(self.id),
-            requests: &mut self.storage,
-            out: &mut self.out,
-        };
         let op = StorageOp::Write { block: msg, payload: msg, epoch };
-        ctx.send(lun, None, op, Purpose::Write { hub, db, msg }, Some(config.data_path_timeout));
+        let timeout = self.config.data_path_timeout;
+        self.with_storage(|ctx| ctx.send(lun, None, op, Purpose::Write { hub, db, msg }, Some(timeout)));
     }
 
     fn write_answered(&mut self, hub: HubId, db: DbId, msg: MessageId, lun: LunId, result: &StorageResult) {

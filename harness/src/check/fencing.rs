@@ -119,7 +119,7 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
                         ),
                     );
                 }
-                let host = nexus.split(':').next().unwrap_or("");
+                let host = super::nexus_host(nexus);
                 let first_writer = *epoch_writer.entry((lun, *epoch)).or_insert(host);
                 if first_writer != host {
                     note(

@@ -63,7 +63,7 @@ struct DiskWitness<'a> {
 }
 
 fn host_of(nexus: &Name) -> Name {
-    Name::from(nexus.split(':').next().unwrap_or(""))
+    Name::from(super::nexus_host(nexus))
 }
 
 impl DiskWitness<'_> {
