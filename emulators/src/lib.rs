@@ -9,6 +9,8 @@
 //! - [`fabric`]: NICs on named networks, directed links with latency, jitter, bandwidth and MTU, and
 //!   the switches they share; faults are NIC down, one-way or two-way cuts, loss, latency spikes, MTU
 //!   mismatches, bandwidth cuts and switch loss.
+//! - [`host`]: whether each host is off, running or paused, and its NICs' receive rings: the one gate
+//!   everything running on a host obeys.
 //! - [`power`]: per-host cords and per-rack power, with boot counts so a restarted host is told apart.
 //! - [`witness`]: the file share witness, an exclusive lock kept alive by renewal; it can go down, be
 //!   slow, or reboot and lose the lock.
@@ -24,6 +26,7 @@
 
 pub mod dns;
 pub mod fabric;
+pub mod host;
 pub mod ids;
 pub mod iscsi;
 pub mod power;

@@ -161,11 +161,14 @@ pub enum CopyRole {
 /// Messages between nodes and hubs. Sizes for the fabric come from [`Message::wire_bytes`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
-    /// Sent on every path to every peer each heartbeat interval. `hears_you` is true when the sender
-    /// has heard from the receiver on this path recently: a link is up only if it works both ways.
+    /// Sent on every path to every peer each heartbeat interval. `sent_at` is the sender's clock;
+    /// `echo` returns the `sent_at` of the freshest heartbeat the sender received from the receiver on
+    /// this path, while it hears the receiver there. A link is up only if it works both ways, and the
+    /// echo proves it on the receiver's own clock (see `detector`).
     Heartbeat {
         from: NodeId,
-        hears_you: bool,
+        sent_at: LocalTime,
+        echo: Option<LocalTime>,
         counts: Vec<NodeId>,
         quorate: bool,
         dbs: Vec<DbAdvert>,

@@ -44,6 +44,28 @@ pub enum DismountReason {
     Fenced,
 }
 
+/// Why a host stopped executing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostDownReason {
+    /// Its power went: everything volatile on it is gone.
+    Power,
+    /// It was paused (a VM stun or suspend): it keeps its state and resumes where it stopped.
+    Freeze,
+}
+
+/// Why a scheduled fault changed nothing when it fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoEffect {
+    /// A role target (`active`, `owner-of:…`) named no host at that instant.
+    NoTarget,
+    /// The target was already in the state the fault puts it in (off, paused, down, cut…).
+    AlreadySo,
+    /// The target's host was off or paused, so software on it could not be hit.
+    HostNotRunning,
+}
+
 /// Every kind of event a run records. The JSON form is `{"at":…,"event":"kebab-name",…fields}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -52,16 +74,23 @@ pub enum Event {
         scenario: Name,
         seed: u64,
     },
-    /// A fault (or its healing) was injected. `target` is the resolved host or network.
+    /// A fault (or its healing) was injected and took effect. `target` is the resolved host or network.
     Fault {
         kind: Name,
         target: Name,
         detail: String,
     },
+    /// A scheduled fault changed nothing when it fired, and why (its target was already in that
+    /// state, or a role target named nobody at that instant). It is not a fault of the run.
+    FaultWithoutEffect {
+        kind: Name,
+        target: Name,
+        reason: NoEffect,
+    },
     /// Ground truth from the power emulator and the kernel: a host stopped executing.
     HostDown {
         host: Name,
-        reason: Name,
+        reason: HostDownReason,
     },
     /// Ground truth: a host runs again (`boot` true after power-on, false after a freeze ends).
     HostUp {
@@ -297,6 +326,18 @@ impl History {
     pub fn push(&mut self, at: SimTime, event: Event) {
         debug_assert!(self.records.last().is_none_or(|last| last.at <= at), "history must be in time order");
         self.records.push(Record { at, event });
+    }
+
+    /// Inserts an event at `index`, which must hold a record of the same instant or be the end. Fault
+    /// injection uses it to put a fault before the effects it caused in the same instant: the fault is
+    /// recorded only once it is known to have taken effect.
+    pub fn insert(&mut self, index: usize, at: SimTime, event: Event) {
+        debug_assert!(
+            self.records[index..].iter().all(|record| record.at == at),
+            "only same-instant insertion keeps the history in time order"
+        );
+        debug_assert!(self.records[..index].last().is_none_or(|last| last.at <= at));
+        self.records.insert(index, Record { at, event });
     }
 
     pub fn records(&self) -> &[Record] {

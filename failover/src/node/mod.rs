@@ -16,7 +16,7 @@ mod shared_disk;
 
 use crate::config::ClusterConfig;
 use crate::copy::CopyStore;
-use crate::detector::{Detector, PeerReport};
+use crate::detector::{Detector, HeartbeatSeen, PeerReport};
 use crate::io::{CopyRole, DbAdvert, Input, Message, Output};
 use crate::types::{DbId, Endpoint, Epoch, Generation, LocalTime, LunId, MessageId, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -135,7 +135,8 @@ impl Node {
         now: LocalTime,
     ) -> (Node, Vec<Output>) {
         let peers: Vec<NodeId> = config.nodes.iter().copied().filter(|&n| n != id).collect();
-        let detector = Detector::new(&peers, &config.paths, config.failure_timeout());
+        let detector =
+            Detector::new(&peers, &config.paths, config.failure_timeout(), config.heartbeat_interval);
         let mut out = Vec::new();
         let mut dbs = BTreeMap::new();
         for db in &config.databases {
@@ -237,7 +238,7 @@ impl Node {
 
     fn receive(&mut self, from: Endpoint, path: Option<crate::types::PathId>, message: Message) {
         match message {
-            Message::Heartbeat { from: peer, hears_you, counts, quorate, dbs } => {
+            Message::Heartbeat { from: peer, sent_at, echo, counts, quorate, dbs } => {
                 let Some(path) = path else { return };
                 if !self.peers.contains(&peer) {
                     return;
@@ -246,7 +247,7 @@ impl Node {
                     self.observe_advert(peer, advert);
                 }
                 let report = PeerReport { received_at: Some(self.now), counts, quorate, dbs };
-                self.detector.received(self.now, peer, path, hears_you, report);
+                self.detector.received(self.now, HeartbeatSeen { peer, path, sent_at, echo }, report);
             }
             Message::Activate { db, epoch, previous_owner } => self.activate(db, epoch, previous_owner),
             Message::LogClosed { db, epoch, generation } => self.note_log_closed(db, epoch, generation),
@@ -313,8 +314,8 @@ impl Node {
             let peer = self.peers[index];
             for path_index in 0..self.config.paths.len() {
                 let path = self.config.paths[path_index];
-                let hears_you = self.detector.hears(self.now, peer, path);
-                if hears_you {
+                let echo = self.detector.echo_for(self.now, peer, path);
+                if echo.is_some() {
                     self.detector.note_hears_you_sent(self.now, peer);
                 }
                 self.out.push(Output::Send {
@@ -322,7 +323,8 @@ impl Node {
                     path: Some(path),
                     message: Message::Heartbeat {
                         from: self.id,
-                        hears_you,
+                        sent_at: self.now,
+                        echo,
                         counts: counts.clone(),
                         quorate: self.quorate,
                         dbs: dbs.clone(),

@@ -20,7 +20,7 @@
 //! Records after the declared end of the run are ignored (and noted), so every checker sees the same
 //! prefix of the history.
 
-use crate::history::{Event, History, MessageId, Name, Record};
+use crate::history::{Event, History, HostDownReason, MessageId, Name, Record};
 use kernel::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -54,6 +54,34 @@ impl Span {
     /// True when some state of the history lies inside both spans.
     pub fn overlaps(&self, other: &Span) -> bool {
         self.start.pos < other.end_pos() && other.start.pos < self.end_pos()
+    }
+
+    /// The states inside both spans, if any.
+    pub fn intersection(&self, other: &Span) -> Option<Span> {
+        if !self.overlaps(other) {
+            return None;
+        }
+        let start = if self.start.pos >= other.start.pos { self.start } else { other.start };
+        let end = match (self.end, other.end) {
+            (Some(a), Some(b)) => Some(if a.pos <= b.pos { a } else { b }),
+            (end, None) | (None, end) => end,
+        };
+        Some(Span { start, end })
+    }
+
+    /// This span without `other`: up to two pieces, before and after it.
+    fn minus(&self, other: &Span) -> Vec<Span> {
+        if !self.overlaps(other) {
+            return vec![*self];
+        }
+        let mut pieces = Vec::new();
+        if self.start.pos < other.start.pos {
+            pieces.push(Span { start: self.start, end: Some(other.start) });
+        }
+        if let Some(resumed) = other.end.filter(|end| end.pos < self.end_pos()) {
+            pieces.push(Span { start: resumed, end: self.end });
+        }
+        pieces
     }
 }
 
@@ -291,17 +319,9 @@ impl<'h> Model<'h> {
                         .push(format!("{node} dismounted {db} at {} without an open mount", record.at)),
                 },
                 Event::HostDown { host, reason } => {
-                    let kind = match &**reason {
-                        "power" => DownKind::PowerLoss,
-                        "freeze" => DownKind::Freeze,
-                        other => {
-                            self.notes.push(format!(
-                                "host-down of {host} at {} has reason {other:?}, neither power nor freeze; \
-                                 its mounts were kept as for a freeze",
-                                record.at
-                            ));
-                            DownKind::Freeze
-                        }
+                    let kind = match reason {
+                        HostDownReason::Power => DownKind::PowerLoss,
+                        HostDownReason::Freeze => DownKind::Freeze,
                     };
                     // A frozen host may also lose power: the freeze interval ends and a power-loss one starts.
                     if let Some(index) = open_downs.remove(host) {
@@ -395,6 +415,16 @@ impl<'h> Model<'h> {
     /// True when `host` was executing after the first `n` records (neither powered off nor frozen).
     pub fn running_after(&self, host: &Name, n: usize) -> bool {
         self.downs.get(host).is_none_or(|downs| !downs.iter().any(|down| down.span.open_after(n)))
+    }
+
+    /// The parts of `span` during which `host` was executing: the span without the host's downs (a
+    /// frozen host keeps its mounts but does nothing with them).
+    pub fn executing(&self, host: &Name, span: Span) -> Vec<Span> {
+        let mut pieces = vec![span];
+        for down in self.downs.get(host).into_iter().flatten() {
+            pieces = pieces.iter().flat_map(|piece| piece.minus(&down.span)).collect();
+        }
+        pieces
     }
 
     /// The mounts of `db`, in the order they happened.

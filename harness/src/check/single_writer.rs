@@ -2,9 +2,12 @@
 //!
 //! Checked, per database, in true time and recorded causal order:
 //!
-//! - no two different nodes have the database mounted at once. Mount intervals come from the model: a
-//!   frozen owner keeps its mount, so a takeover from a frozen (not powered-off) owner overlaps until
-//!   the old owner dismounts. Each overlapping pair is reported once, at the first instant of overlap.
+//! - no two different nodes have the database mounted at once *while both execute*. A frozen owner
+//!   keeps its mount but does nothing with it, so the time its host is paused does not count; when it
+//!   resumes it must step down before it does anything else. An overlap that lasts no true time and
+//!   holds no commit of either node (the resumed node dismounted in the instant it resumed) is the
+//!   harmless history of a zombie that was stopped in time; any longer overlap, or a commit inside it,
+//!   is a split-brain. Each overlapping pair is reported once, at the first instant of overlap.
 //!   Shared-disk databases are exempt: their LUN is the oracle (`fencing`), because an owner fenced at
 //!   the disk cannot write however long it believes it is mounted;
 //! - every `committed` comes from a node that has the database mounted at that instant;
@@ -18,7 +21,7 @@
 //! epoch higher than, or merely different from, its writer's own mount.
 
 use super::CheckReport;
-use super::model::{Model, Mount};
+use super::model::{Model, Mount, Span};
 use crate::history::{Event, MessageId, Name};
 use crate::verdict::{Violation, ViolationKind};
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,26 +40,53 @@ fn overlapping_mounts(model: &Model, report: &mut CheckReport) {
         let mounts: Vec<_> = model.mounts_of(&db).collect();
         for (later_index, later) in mounts.iter().enumerate() {
             for earlier in mounts.iter().take(later_index) {
-                if earlier.node == later.node || !earlier.span.overlaps(&later.span) {
+                if earlier.node == later.node {
                     continue;
                 }
-                // Mounts are in start order, so the overlap begins when the later one mounts.
+                let Some(overlap) = harmful_overlap(model, earlier, later) else { continue };
                 report.violations.push(Violation {
                     check: ViolationKind::SplitBrain,
-                    time_ms: later.span.start.at.as_millis(),
+                    time_ms: overlap.start.at.as_millis(),
                     detail: format!(
-                        "{db} was mounted on {} (epoch {}, since {}) and on {} (epoch {}, since {}) at once",
+                        "{db} was mounted on {} (epoch {}, since {}) and on {} (epoch {}, since {}) at once, \
+                         both executing, from {}",
                         earlier.node,
                         earlier.epoch,
                         earlier.span.start.at,
                         later.node,
                         later.epoch,
-                        later.span.start.at
+                        later.span.start.at,
+                        overlap.start.at
                     ),
                 });
             }
         }
     }
+}
+
+/// The first stretch in which both mounts were held by executing hosts, unless it is the instant a
+/// frozen owner resumed and stepped down in, with no commit of either node inside it.
+fn harmful_overlap(model: &Model, earlier: &Mount, later: &Mount) -> Option<Span> {
+    let earlier_pieces = model.executing(&earlier.node, earlier.span);
+    let later_pieces = model.executing(&later.node, later.span);
+    for a in &earlier_pieces {
+        for b in &later_pieces {
+            let Some(overlap) = a.intersection(b) else { continue };
+            let lasted = overlap.end.is_none_or(|end| end.at > overlap.start.at);
+            let end = overlap.end.map_or(model.records.len(), |end| end.pos);
+            let committed = model.records[overlap.start.pos..end].iter().any(|record| {
+                matches!(&record.event, Event::Committed { node, db, .. }
+                    if db == &earlier.db && (node == &earlier.node || node == &later.node))
+            });
+            // The one harmless overlap: a resumed zombie that stepped down in the instant it resumed.
+            let at_resume = matches!(&model.records[overlap.start.pos].event, Event::HostUp { host, .. }
+                if host == &earlier.node || host == &later.node);
+            if lasted || committed || !at_resume {
+                return Some(overlap);
+            }
+        }
+    }
+    None
 }
 
 fn writes_and_acks(model: &Model, report: &mut CheckReport) {

@@ -128,6 +128,9 @@ pub(crate) struct HostFile {
     pub rack: Option<Spanned<String>>,
     pub clock_offset: Option<Spanned<SignedDurationText>>,
     pub clock_drift_ppm: Option<Spanned<f64>>,
+    /// Receive descriptors per NIC, held while the host is paused.
+    pub receive_ring_packets: Option<Spanned<i64>>,
+    pub receive_ring_overflow: Option<emulators::host::RingOverflow>,
 }
 
 #[derive(Debug, Deserialize)]

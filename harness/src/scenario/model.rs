@@ -232,6 +232,8 @@ pub struct HostDef {
     pub clock_offset_nanos: i64,
     /// Clock drift in parts per million; positive runs fast.
     pub clock_drift_ppm: f64,
+    /// Each NIC's receive ring, which holds packets while the host is paused.
+    pub receive_ring: emulators::host::RingConfig,
 }
 
 impl HostDef {

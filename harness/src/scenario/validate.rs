@@ -480,9 +480,34 @@ fn validate_hosts(ctx: &Ctx, entries: &[HostFile], networks: &[NetworkDef]) -> R
             rack,
             clock_offset_nanos,
             clock_drift_ppm,
+            receive_ring: receive_ring(ctx, entry)?,
         });
     }
     Ok(hosts)
+}
+
+/// A host's receive rings: `receive_ring_packets` per NIC (default 256) and what a full ring drops.
+fn receive_ring(ctx: &Ctx, entry: &HostFile) -> Result<emulators::host::RingConfig> {
+    /// A paused host holds at most this many packets per NIC: far beyond any real driver's ring
+    /// (e1000 allows 4,096), and small enough that a resume never floods the run.
+    const MAX_RING_PACKETS: i64 = 65_536;
+    let mut ring = emulators::host::RingConfig::default();
+    if let Some(packets) = &entry.receive_ring_packets {
+        if !(0..=MAX_RING_PACKETS).contains(packets.get_ref()) {
+            return Err(ctx.at(
+                packets,
+                format!(
+                    "`receive_ring_packets` of {} is outside 0..={MAX_RING_PACKETS} (real NICs have 64 to 4,096 receive descriptors)",
+                    packets.get_ref()
+                ),
+            ));
+        }
+        ring.packets = *packets.get_ref() as u32;
+    }
+    if let Some(overflow) = entry.receive_ring_overflow {
+        ring.overflow = overflow;
+    }
+    Ok(ring)
 }
 
 fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<ClusterSpec> {
@@ -1329,6 +1354,36 @@ fn rules(kind: FaultKind) -> Rules {
     }
 }
 
+/// Why `kind` cannot hit a host of `role`, if it cannot: a fault that would change nothing is refused
+/// here rather than recorded as injected.
+fn refusal_for_role(kind: FaultKind, role: HostRole, next_write: bool) -> Option<&'static str> {
+    match (kind, role) {
+        (FaultKind::Freeze | FaultKind::Resume, HostRole::Array) => {
+            Some("a SAN array's controllers cannot be paused like a VM; use controller-reboot or power-off")
+        }
+        (FaultKind::Freeze, role) if next_write && role != HostRole::Mailbox => Some(
+            "trigger = \"next-write\" waits for a cluster node's shared-disk write; only mailbox hosts write",
+        ),
+        (FaultKind::ClockStep, HostRole::Witness | HostRole::Array) => Some(
+            "the file share witness and the array keep true time in this model; step the clock of a mailbox or hub host",
+        ),
+        _ => None,
+    }
+}
+
+/// The fault a nemesis kind injects.
+fn nemesis_fault_kind(kind: NemesisKind) -> FaultKind {
+    match kind {
+        NemesisKind::PowerCycle => FaultKind::PowerOff,
+        NemesisKind::NicFlap => FaultKind::NicDown,
+        NemesisKind::LinkCut | NemesisKind::OneWayCut => FaultKind::LinkCut,
+        NemesisKind::WitnessDown => FaultKind::WitnessDown,
+        NemesisKind::Freeze => FaultKind::Freeze,
+        NemesisKind::ClockStep => FaultKind::ClockStep,
+        NemesisKind::ResourceCrash => FaultKind::ResourceCrash,
+    }
+}
+
 fn value_description(kind: FaultKind, rule: ValueRule) -> String {
     match rule {
         ValueRule::Probability => {
@@ -1477,6 +1532,21 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
             (_, None) => Target::All,
         },
     };
+    let next_write =
+        fault.trigger.as_ref().is_some_and(|trigger| *trigger.get_ref() == FaultTrigger::NextWrite);
+    let role = match &target {
+        Target::Host(name) => world.host(name).map(|host| host.role),
+        Target::Witness => Some(HostRole::Witness),
+        Target::Switch(_) | Target::All => None,
+        Target::Active | Target::Passive | Target::OwnerOf(_) | Target::PassiveOf(_) => {
+            Some(HostRole::Mailbox)
+        }
+    };
+    if let (Some(role), Some(text)) = (role, &fault.target)
+        && let Some(reason) = refusal_for_role(kind, role, next_write)
+    {
+        return Err(ctx.at(text, format!("{kind} cannot hit `{target}`, a {} host: {reason}", role.as_str())));
+    }
     if kind == FaultKind::CorruptLog
         && let Some(database) = database
         && database.copies.len() < 2
@@ -1530,6 +1600,21 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
                         database.name,
                         name.get_ref(),
                         list(database.resources.iter().map(|resource| resource.name.as_str()))
+                    ),
+                ));
+            }
+            if let Some(resource) =
+                database.resources.iter().find(|resource| &resource.name == name.get_ref())
+                && resource.kind != ResourceKind::Database
+            {
+                return Err(ctx.at(
+                    name,
+                    format!(
+                        "resource-crash of `{}` is not modelled: only the database resource's process can crash \
+                         today (a failed IP, name or disk resource would need its own health check); \
+                         leave `resource` out or name `{}`",
+                        name.get_ref(),
+                        database.database_resource().map_or("database", |resource| resource.name.as_str())
                     ),
                 ));
             }
@@ -1897,6 +1982,22 @@ fn validate_nemesis(
                     return Err(
                         ctx.at(target, format!("`{}` is listed twice in nemesis targets", target.get_ref()))
                     );
+                }
+                if let Some(host) = world.host(target.get_ref())
+                    && let Some((kind, reason)) = kinds.iter().find_map(|&kind| {
+                        let fault = nemesis_fault_kind(kind);
+                        refusal_for_role(fault, host.role, false).map(|reason| (kind, reason))
+                    })
+                {
+                    return Err(ctx.at(
+                        target,
+                        format!(
+                            "nemesis kind {} cannot hit `{}`, a {} host: {reason}",
+                            kind.as_str(),
+                            host.name,
+                            host.role.as_str()
+                        ),
+                    ));
                 }
                 names.push(target.get_ref().clone());
             }

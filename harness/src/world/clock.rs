@@ -1,25 +1,27 @@
-//! Per-node clocks: an offset, a drift and steps on top of true time.
+//! Per-host clocks: an offset, a drift and steps on top of true time.
 //!
-//! A node's software only ever sees its own clock; checkers only ever see true time. Converting the
+//! A host's software only ever sees its own clock; checkers only ever see true time. Converting the
 //! node's wake-up requests back to true time rounds up, so a timer never fires before its local time.
 
 use failover::LocalTime;
 use kernel::SimTime;
 
 #[derive(Clone, Debug)]
-pub struct NodeClock {
+pub struct HostClock {
     offset_nanos: i64,
     drift_ppm: f64,
     /// Sum of every clock-step fault so far.
     steps_nanos: i64,
 }
 
-/// Local clocks start far from zero so that negative offsets and steps stay representable.
-const CLOCK_BASE_NANOS: i64 = 1_000_000 * 1_000_000_000;
+/// Local clocks start far from zero so that negative offsets and steps stay representable: 10,000
+/// days, far beyond the ±30 days an offset may have plus any step (an `i64` of nanoseconds holds 292
+/// years).
+const CLOCK_BASE_NANOS: i64 = 10_000 * 86_400 * 1_000_000_000;
 
-impl NodeClock {
+impl HostClock {
     pub fn new(offset_nanos: i64, drift_ppm: f64) -> Self {
-        NodeClock { offset_nanos, drift_ppm, steps_nanos: 0 }
+        HostClock { offset_nanos, drift_ppm, steps_nanos: 0 }
     }
 
     pub fn step(&mut self, nanos: i64) {
@@ -62,7 +64,7 @@ mod tests {
 
     #[test]
     fn a_clock_without_offset_or_drift_tracks_true_time() {
-        let clock = NodeClock::new(0, 0.0);
+        let clock = HostClock::new(0, 0.0);
         let at = SimTime::from_secs(5);
         assert_eq!(clock.true_time(clock.local(at)), at);
         assert_eq!(clock.local(at).since(clock.local(SimTime::ZERO)).as_secs(), 5);
@@ -70,7 +72,7 @@ mod tests {
 
     #[test]
     fn a_fast_clock_reaches_a_local_deadline_early_in_true_time() {
-        let clock = NodeClock::new(0, 1_000.0); // 0.1 % fast
+        let clock = HostClock::new(0, 1_000.0); // 0.1 % fast
         let deadline = clock.local(SimTime::ZERO) + std::time::Duration::from_secs(1_000);
         let at = clock.true_time(deadline);
         assert!(at < SimTime::from_secs(1_000));
@@ -79,7 +81,7 @@ mod tests {
 
     #[test]
     fn a_step_moves_local_time_but_not_true_time() {
-        let mut clock = NodeClock::new(-30_000_000_000, 0.0);
+        let mut clock = HostClock::new(-30_000_000_000, 0.0);
         let before = clock.local(SimTime::from_secs(10));
         clock.step(60_000_000_000);
         assert_eq!(clock.local(SimTime::from_secs(10)).since(before).as_secs(), 60);

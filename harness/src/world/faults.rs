@@ -2,8 +2,9 @@
 //! at the instant each fault fires (role targets such as `active` follow the cluster), and healed by
 //! their inverse when the fault has a duration.
 
+use super::wake::Component;
 use super::{Ev, World};
-use crate::history::{Event, Name};
+use crate::history::{Event, Name, NoEffect};
 use crate::scenario::{
     FaultKind, FaultSpec, FaultTrigger, FaultValue, LinkDirection, NemesisKind, Scenario, Target,
 };
@@ -20,6 +21,8 @@ pub struct Action {
     pub spec: FaultSpec,
     /// Set on automatic heals: the hosts the original fault hit, so the heal undoes exactly that.
     pub resolved: Option<(usize, Option<usize>)>,
+    /// An automatic heal (the inverse of a fault with a `duration`), not a fault of the schedule.
+    pub heal: bool,
 }
 
 /// The whole fault schedule: the fixed faults, then the nemesis's draws from the seed.
@@ -27,7 +30,7 @@ pub fn schedule(scenario: &Scenario, rng: &mut RngStream) -> Vec<Action> {
     let mut actions: Vec<Action> = scenario
         .faults
         .iter()
-        .map(|spec| Action { at: spec.at, spec: spec.clone(), resolved: None })
+        .map(|spec| Action { at: spec.at, spec: spec.clone(), resolved: None, heal: false })
         .collect();
     if let Some(nemesis) = &scenario.nemesis {
         if nemesis.kinds.is_empty() || nemesis.targets.is_empty() {
@@ -106,7 +109,7 @@ pub fn schedule(scenario: &Scenario, rng: &mut RngStream) -> Vec<Action> {
                 }),
             };
             if let Some(spec) = spec {
-                actions.push(Action { at, spec, resolved: None });
+                actions.push(Action { at, spec, resolved: None, heal: false });
             }
         }
     }
@@ -169,14 +172,12 @@ impl World<'_> {
         }
     }
 
-    fn node_on(&self, host: usize) -> Option<usize> {
-        self.nodes.iter().position(|slot| slot.host == host)
-    }
-
     fn network_id(&self, name: Option<&String>) -> Option<emulators::NetworkId> {
         name.and_then(|name| self.fabric.network_id(name))
     }
 
+    /// Fires one fault. It is recorded as a `fault` only if it changed some device's state, and then
+    /// before the effects it caused; otherwise as a `fault-without-effect` with the reason.
     pub(super) fn apply(&mut self, action: Action) {
         let now = self.now();
         let spec = &action.spec;
@@ -190,6 +191,37 @@ impl World<'_> {
             (_, Some(host)) => self.host_names[host].clone(),
             (_, None) => Name::from("none"),
         };
+        let mark = self.history.len();
+        let effect = self.inject(&action, host, peer);
+        let kind = Name::from(spec.kind.as_str());
+        match effect {
+            Ok(()) => {
+                let detail = self.fault_detail(&action, peer);
+                tracing::info!(t = %now, kind = %kind, target = %target_name, "fault");
+                self.history.insert(mark, now, Event::Fault { kind, target: target_name, detail });
+                self.last_fault_at = now;
+            }
+            Err(reason) => {
+                tracing::info!(t = %now, kind = %kind, target = %target_name, ?reason, "fault without effect");
+                self.record(Event::FaultWithoutEffect { kind, target: target_name, reason });
+            }
+        }
+        // Faults with a duration heal by their inverse, against the same hosts, even when the fault
+        // found its target already so: the heal then restores the state the scenario asked for.
+        if !action.heal
+            && let (Some(duration), Some(heal_kind)) = (spec.duration, inverse(spec.kind))
+        {
+            let mut heal = action.clone();
+            heal.spec.kind = heal_kind;
+            heal.spec.duration = None;
+            heal.resolved = host.map(|host| (host, peer));
+            heal.heal = true;
+            self.queue.schedule(SimTime::ZERO + spec.at + duration, Ev::Fault(Box::new(heal)));
+        }
+    }
+
+    fn fault_detail(&self, action: &Action, peer: Option<usize>) -> String {
+        let spec = &action.spec;
         let mut detail = String::new();
         if let Some(network) = &spec.network {
             detail.push_str(&format!("network={network} "));
@@ -197,310 +229,280 @@ impl World<'_> {
         if let Some(peer) = peer {
             detail.push_str(&format!("peer={} direction={:?} ", self.host_names[peer], spec.direction));
         }
-        if action.resolved.is_some() {
+        if action.heal {
             detail.push_str("automatic heal ");
         }
-        tracing::info!(t = %now, kind = spec.kind.as_str(), target = %target_name, "fault");
-        self.record(Event::Fault {
-            kind: Name::from(spec.kind.as_str()),
-            target: target_name,
-            detail: detail.trim().to_string(),
-        });
-        self.last_fault_at = now;
+        detail.trim().to_string()
+    }
 
+    /// Carries a fault out on the device it belongs to.
+    fn inject(&mut self, action: &Action, host: Option<usize>, peer: Option<usize>) -> Result<(), NoEffect> {
+        let spec = &action.spec;
+        match spec.kind {
+            FaultKind::PowerOff | FaultKind::PowerOn | FaultKind::PowerCycle => {
+                self.inject_power(action, host.ok_or(NoEffect::NoTarget)?)
+            }
+            FaultKind::Freeze | FaultKind::Resume | FaultKind::ClockStep => {
+                self.inject_run_state(action, host.ok_or(NoEffect::NoTarget)?)
+            }
+            FaultKind::NicDown
+            | FaultKind::NicUp
+            | FaultKind::LinkCut
+            | FaultKind::LinkHeal
+            | FaultKind::LinkLoss
+            | FaultKind::LatencySpike
+            | FaultKind::Mtu
+            | FaultKind::SwitchDown
+            | FaultKind::SwitchUp => self.inject_fabric(action, host, peer),
+            FaultKind::WitnessDown | FaultKind::WitnessUp | FaultKind::WitnessSlow => {
+                self.inject_witness(spec)
+            }
+            FaultKind::ResourceCrash | FaultKind::Move | FaultKind::CorruptLog => {
+                self.inject_software(spec, host.ok_or(NoEffect::NoTarget)?)
+            }
+            FaultKind::ControllerReboot
+            | FaultKind::LunOffline
+            | FaultKind::LunOnline
+            | FaultKind::LunLatency => self.inject_san(action),
+            FaultKind::HealAll => {
+                self.heal_all();
+                Ok(())
+            }
+        }
+    }
+
+    fn inject_power(&mut self, action: &Action, host: usize) -> Result<(), NoEffect> {
+        let changed = match action.spec.kind {
+            FaultKind::PowerOn => self.power_on_host(host),
+            FaultKind::PowerCycle => {
+                let changed = self.power_off_host(host);
+                let back = action.spec.duration.unwrap_or(Duration::from_secs(10));
+                let mut heal = action.clone();
+                heal.spec.kind = FaultKind::PowerOn;
+                heal.resolved = Some((host, None));
+                heal.heal = true;
+                self.queue.schedule(self.now() + back, Ev::Fault(Box::new(heal)));
+                changed
+            }
+            _ => self.power_off_host(host),
+        };
+        if changed { Ok(()) } else { Err(NoEffect::AlreadySo) }
+    }
+
+    /// Pause, resume and clock steps: what the host's run state owns.
+    fn inject_run_state(&mut self, action: &Action, host: usize) -> Result<(), NoEffect> {
+        let spec = &action.spec;
+        match spec.kind {
+            FaultKind::Freeze if spec.trigger == FaultTrigger::NextWrite && !action.heal => {
+                // Armed: the freeze fires at the node's next shared-disk write, which it holds, and
+                // schedules its own resume then. Validation only accepts this on mailbox hosts.
+                let node = self.node_on(host).ok_or(NoEffect::NoTarget)?;
+                let storage = self.storage.as_mut().ok_or(NoEffect::NoTarget)?;
+                storage.initiators[node].freeze_on_next_write = Some(spec.duration);
+                Ok(())
+            }
+            FaultKind::Freeze => self.freeze_host(host, None).then_some(()).ok_or(NoEffect::AlreadySo),
+            FaultKind::Resume => self.resume_host(host).then_some(()).ok_or(NoEffect::AlreadySo),
+            _ => {
+                let Some(FaultValue::SignedDuration(step)) = spec.value else {
+                    return Err(NoEffect::NoTarget);
+                };
+                self.clocks[host].step(step);
+                // Software that is running notices the jump at once; a paused guest on resume.
+                if self.hosts.is_running(HostId(host as u32)) {
+                    if let Some(node) = self.node_on(host) {
+                        self.wake_component(Component::Node(node));
+                    }
+                    if let Some(hub) = self.hubs.iter().position(|slot| slot.host == host) {
+                        self.wake_component(Component::Hub(hub));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn inject_fabric(
+        &mut self,
+        action: &Action,
+        host: Option<usize>,
+        peer: Option<usize>,
+    ) -> Result<(), NoEffect> {
+        let spec = &action.spec;
         let network = self.network_id(spec.network.as_ref());
         let direction =
             if spec.direction == LinkDirection::OneWay { Direction::Forward } else { Direction::Both };
+        let nic = |world: &Self, host: Option<usize>| {
+            host.zip(network).filter(|&(host, network)| world.fabric.has_nic(HostId(host as u32), network))
+        };
         match spec.kind {
-            FaultKind::PowerOff => {
-                if let Some(host) = host {
-                    self.power_off(host);
-                }
-            }
-            FaultKind::PowerOn => {
-                if let Some(host) = host {
-                    self.power_on(host);
-                }
-            }
-            FaultKind::PowerCycle => {
-                if let Some(host) = host {
-                    self.power_off(host);
-                    let back = spec.duration.unwrap_or(Duration::from_secs(10));
-                    let mut heal = action.clone();
-                    heal.spec.kind = FaultKind::PowerOn;
-                    heal.resolved = Some((host, None));
-                    self.queue.schedule(now + back, Ev::Fault(Box::new(heal)));
-                }
-            }
             FaultKind::NicDown | FaultKind::NicUp => {
-                if let (Some(host), Some(network)) = (host, network)
-                    && self.fabric.has_nic(HostId(host as u32), network)
-                {
-                    self.fabric.set_nic_up(HostId(host as u32), network, spec.kind == FaultKind::NicUp);
-                }
+                let (host, network) = nic(self, host).ok_or(NoEffect::NoTarget)?;
+                self.fabric.set_nic_up(HostId(host as u32), network, spec.kind == FaultKind::NicUp);
             }
             FaultKind::LinkCut | FaultKind::LinkHeal => {
-                if let (Some(host), Some(peer), Some(network)) = (host, peer, network) {
-                    let (a, b) = (HostId(host as u32), HostId(peer as u32));
-                    if self.fabric.has_nic(a, network) && self.fabric.has_nic(b, network) {
-                        if spec.kind == FaultKind::LinkCut {
-                            self.fabric.cut_link(a, b, network, direction);
-                        } else {
-                            self.fabric.heal_link(a, b, network, direction);
-                        }
-                    }
+                let ((a, network), (b, _)) =
+                    nic(self, host).zip(nic(self, peer)).ok_or(NoEffect::NoTarget)?;
+                let (a, b) = (HostId(a as u32), HostId(b as u32));
+                if spec.kind == FaultKind::LinkCut {
+                    self.fabric.cut_link(a, b, network, direction);
+                } else {
+                    self.fabric.heal_link(a, b, network, direction);
                 }
             }
             FaultKind::LinkLoss => {
-                let probability = match (action.resolved, spec.value) {
-                    (None, Some(FaultValue::Probability(p))) => p,
+                let probability = match (action.heal, spec.value) {
+                    (false, Some(FaultValue::Probability(p))) => p,
                     _ => 0.0,
                 };
-                if let Some(network) = network {
-                    match (host, peer) {
-                        (Some(host), Some(peer))
-                            if self.fabric.has_nic(HostId(host as u32), network)
-                                && self.fabric.has_nic(HostId(peer as u32), network) =>
-                        {
-                            self.fabric.set_link_loss(
-                                HostId(host as u32),
-                                HostId(peer as u32),
-                                network,
-                                probability,
-                            );
-                            if direction == Direction::Both {
-                                self.fabric.set_link_loss(
-                                    HostId(peer as u32),
-                                    HostId(host as u32),
-                                    network,
-                                    probability,
-                                );
-                            }
+                let network = network.ok_or(NoEffect::NoTarget)?;
+                match nic(self, host).zip(nic(self, peer)) {
+                    Some(((a, _), (b, _))) => {
+                        let (a, b) = (HostId(a as u32), HostId(b as u32));
+                        self.fabric.set_link_loss(a, b, network, probability);
+                        if direction == Direction::Both {
+                            self.fabric.set_link_loss(b, a, network, probability);
                         }
-                        _ => self.fabric.set_network_loss(network, probability),
                     }
+                    None => self.fabric.set_network_loss(network, probability),
                 }
             }
             FaultKind::LatencySpike => {
-                let extra = match (action.resolved, spec.value) {
-                    (None, Some(FaultValue::Duration(extra))) => extra,
+                let extra = match (action.heal, spec.value) {
+                    (false, Some(FaultValue::Duration(extra))) => extra,
                     _ => Duration::ZERO,
                 };
-                if let Some(network) = network {
-                    self.fabric.set_latency_spike(network, extra);
-                }
+                self.fabric.set_latency_spike(network.ok_or(NoEffect::NoTarget)?, extra);
             }
             FaultKind::Mtu => {
-                let mtu = match (action.resolved, spec.value) {
-                    (None, Some(FaultValue::Bytes(bytes))) => Some(bytes),
+                let mtu = match (action.heal, spec.value) {
+                    (false, Some(FaultValue::Bytes(bytes))) => Some(bytes),
                     _ => None,
                 };
-                match (host, peer, network) {
-                    (Some(host), Some(peer), Some(network))
-                        if self.fabric.has_nic(HostId(host as u32), network)
-                            && self.fabric.has_nic(HostId(peer as u32), network) =>
-                    {
-                        let (a, b) = (HostId(host as u32), HostId(peer as u32));
+                match (nic(self, host), nic(self, peer)) {
+                    (Some((a, network)), Some((b, _))) => {
+                        let (a, b) = (HostId(a as u32), HostId(b as u32));
                         self.fabric.set_link_mtu_override(a, b, network, mtu);
                         self.fabric.set_link_mtu_override(b, a, network, mtu);
                     }
-                    (Some(host), None, Some(network))
-                        if self.fabric.has_nic(HostId(host as u32), network) =>
-                    {
-                        self.fabric.set_mtu_override(HostId(host as u32), network, mtu);
+                    (Some((a, network)), None) => {
+                        self.fabric.set_mtu_override(HostId(a as u32), network, mtu)
                     }
-                    _ => {}
+                    _ => return Err(NoEffect::NoTarget),
                 }
             }
-            FaultKind::SwitchDown | FaultKind::SwitchUp => {
-                if let Target::Switch(name) | Target::Host(name) = &spec.target {
-                    self.fabric.set_switch_up(name, spec.kind == FaultKind::SwitchUp);
-                }
+            _ => {
+                let (Target::Switch(name) | Target::Host(name)) = &spec.target else {
+                    return Err(NoEffect::NoTarget);
+                };
+                self.fabric.set_switch_up(name, spec.kind == FaultKind::SwitchUp);
             }
-            FaultKind::WitnessDown => self.set_witness_up(false),
+        }
+        Ok(())
+    }
+
+    fn inject_witness(&mut self, spec: &FaultSpec) -> Result<(), NoEffect> {
+        let witness = self.witness.as_mut().ok_or(NoEffect::NoTarget)?;
+        match spec.kind {
+            FaultKind::WitnessDown => {
+                if !witness.is_up() {
+                    return Err(NoEffect::AlreadySo);
+                }
+                self.set_witness_up(false);
+            }
             FaultKind::WitnessUp => {
+                witness.set_extra_delay(Duration::ZERO);
                 self.set_witness_up(true);
-                if let Some(witness) = self.witness.as_mut() {
-                    witness.set_extra_delay(Duration::ZERO);
-                }
             }
-            FaultKind::WitnessSlow => {
-                if let (Some(witness), Some(FaultValue::Duration(extra))) =
-                    (self.witness.as_mut(), spec.value)
-                {
-                    witness.set_extra_delay(extra);
-                }
+            _ => {
+                let Some(FaultValue::Duration(extra)) = spec.value else { return Err(NoEffect::NoTarget) };
+                witness.set_extra_delay(extra);
             }
-            FaultKind::Freeze if spec.trigger == FaultTrigger::NextWrite && action.resolved.is_none() => {
-                // Armed: the freeze fires at the node's next shared-disk write, which it holds, and
-                // schedules its own resume then.
-                if let Some(node) = host.and_then(|host| self.node_on(host))
-                    && let Some(storage) = self.storage.as_mut()
-                {
-                    storage.initiators[node].freeze_on_next_write = Some(spec.duration);
-                }
-                return;
-            }
-            FaultKind::Freeze => {
-                if let Some(node) = host.and_then(|host| self.node_on(host)) {
-                    self.freeze(node, None);
-                }
-            }
-            FaultKind::Resume => {
-                if let Some(node) = host.and_then(|host| self.node_on(host)) {
-                    self.resume(node);
-                }
-            }
-            FaultKind::ClockStep => {
-                if let (Some(node), Some(FaultValue::SignedDuration(step))) =
-                    (host.and_then(|h| self.node_on(h)), spec.value)
-                {
-                    self.nodes[node].clock.step(step);
-                    self.node_input(node, Input::Wake);
-                }
-            }
+        }
+        Ok(())
+    }
+
+    /// Faults of the software on a mailbox node: a crash, an operator move, a corrupted log.
+    fn inject_software(&mut self, spec: &FaultSpec, host: usize) -> Result<(), NoEffect> {
+        let node = self.node_on(host).ok_or(NoEffect::NoTarget)?;
+        match spec.kind {
             FaultKind::ResourceCrash => {
-                let db = spec.database.as_deref().and_then(|db| self.db_id(db)).unwrap_or(DbId(0));
-                if let Some(node) = host.and_then(|host| self.node_on(host)) {
-                    self.node_input(node, Input::ResourceFailed { db });
+                if !self.hosts.is_running(HostId(host as u32)) || self.nodes[node].node.is_none() {
+                    return Err(NoEffect::HostNotRunning);
                 }
+                let db = spec.database.as_deref().and_then(|db| self.db_id(db)).unwrap_or(DbId(0));
+                self.node_input(node, Input::ResourceFailed { db });
             }
             FaultKind::Move => {
-                let db = spec.database.as_deref().and_then(|db| self.db_id(db));
+                let db = spec.database.as_deref().and_then(|db| self.db_id(db)).ok_or(NoEffect::NoTarget)?;
                 let to =
                     spec.to.as_ref().and_then(|to| self.scenario.hosts.iter().position(|h| &h.name == to));
-                if let (Some(db), Some(to)) = (db, to.and_then(|host| self.node_on(host))) {
-                    for node in 0..self.nodes.len() {
-                        self.node_input(node, Input::OperatorMove { db, to: NodeId(to as u16) });
-                    }
+                let to = to.and_then(|host| self.node_on(host)).ok_or(NoEffect::NoTarget)?;
+                // The operator's command reaches every node; only the coordinator acts on it.
+                for node in 0..self.nodes.len() {
+                    self.node_input(node, Input::OperatorMove { db, to: NodeId(to as u16) });
                 }
             }
-            FaultKind::CorruptLog => {
+            _ => {
                 let db = spec.database.as_deref().and_then(|db| self.db_id(db)).unwrap_or(DbId(0));
-                if let Some(host) = host {
-                    self.corrupt_next.insert((host, db));
-                }
+                self.corrupt_next.insert((host, db));
             }
-            FaultKind::ControllerReboot => {
-                if let Some(storage) = self.storage.as_mut() {
-                    storage.array.reboot_controllers(now);
-                }
-                self.drain_array_events();
-            }
-            FaultKind::LunOffline | FaultKind::LunOnline => {
-                let lun = spec
-                    .lun
-                    .as_deref()
-                    .and_then(|name| self.scenario.luns.iter().position(|l| l.name == name));
-                if let (Some(storage), Some(lun)) = (self.storage.as_mut(), lun) {
-                    storage
-                        .array
-                        .set_lun_offline(emulators::LunId(lun as u16), spec.kind == FaultKind::LunOffline);
-                }
-            }
-            FaultKind::LunLatency => {
-                let extra = match (action.resolved, spec.value) {
-                    (None, Some(FaultValue::Duration(extra))) => extra,
+        }
+        Ok(())
+    }
+
+    fn inject_san(&mut self, action: &Action) -> Result<(), NoEffect> {
+        let now = self.now();
+        let spec = &action.spec;
+        let lun = spec
+            .lun
+            .as_deref()
+            .and_then(|name| self.scenario.luns.iter().position(|l| l.name == name))
+            .map(|lun| emulators::LunId(lun as u16));
+        let storage = self.storage.as_mut().ok_or(NoEffect::NoTarget)?;
+        match spec.kind {
+            FaultKind::ControllerReboot => storage.array.reboot_controllers(now),
+            FaultKind::LunOffline | FaultKind::LunOnline => storage
+                .array
+                .set_lun_offline(lun.ok_or(NoEffect::NoTarget)?, spec.kind == FaultKind::LunOffline),
+            _ => {
+                let extra = match (action.heal, spec.value) {
+                    (false, Some(FaultValue::Duration(extra))) => extra,
                     _ => Duration::ZERO,
                 };
-                let lun = spec
-                    .lun
-                    .as_deref()
-                    .and_then(|name| self.scenario.luns.iter().position(|l| l.name == name))
-                    .map(|lun| emulators::LunId(lun as u16));
-                if let Some(storage) = self.storage.as_mut() {
-                    storage.array.set_latency(lun, extra);
-                }
-            }
-            FaultKind::HealAll => {
-                if let Some(storage) = self.storage.as_mut() {
-                    storage.array.set_latency(None, Duration::ZERO);
-                    for lun in 0..self.scenario.luns.len() {
-                        storage.array.set_lun_offline(emulators::LunId(lun as u16), false);
-                    }
-                }
-                self.fabric.heal_all();
-                self.corrupt_next.clear();
-                self.set_witness_up(true);
-                for host in 0..self.scenario.hosts.len() {
-                    self.power_on(host);
-                }
-                for node in 0..self.nodes.len() {
-                    self.resume(node);
-                }
+                storage.array.set_latency(lun, extra);
             }
         }
+        self.drain_array_events();
+        Ok(())
+    }
 
-        // Faults with a duration heal by their inverse, against the same hosts.
-        if action.resolved.is_none()
-            && let (Some(duration), Some(heal_kind)) = (spec.duration, inverse(spec.kind))
-            && let Some(host) = host.or(self.witness_host)
-        {
-            let mut heal = action.clone();
-            heal.spec.kind = heal_kind;
-            heal.spec.duration = None;
-            heal.resolved = Some((host, peer));
-            self.queue.schedule(SimTime::ZERO + spec.at + duration, Ev::Fault(Box::new(heal)));
+    fn heal_all(&mut self) {
+        if let Some(storage) = self.storage.as_mut() {
+            storage.array.set_latency(None, Duration::ZERO);
+            for lun in 0..self.scenario.luns.len() {
+                storage.array.set_lun_offline(emulators::LunId(lun as u16), false);
+            }
+        }
+        self.fabric.heal_all();
+        self.corrupt_next.clear();
+        self.set_witness_up(true);
+        for host in 0..self.scenario.hosts.len() {
+            self.power_on_host(host);
+            self.resume_host(host);
         }
     }
 
-    fn power_off(&mut self, host: usize) {
-        let now = self.now();
-        if !self.power.pull_cord(now, HostId(host as u32)) {
-            return;
+    /// Pauses a host (a VM freeze); it resumes after `resume_after`, if given.
+    pub(super) fn freeze_host(&mut self, host: usize, resume_after: Option<Duration>) -> bool {
+        if !self.pause_host(host) {
+            return false;
         }
-        self.record(Event::HostDown { host: self.host_names[host].clone(), reason: Name::from("power") });
-        if let Some(node) = self.node_on(host) {
-            let slot = &mut self.nodes[node];
-            if let Some(running) = slot.node.take() {
-                slot.disk = Some(running.into_disk());
-            }
-            slot.frozen = false;
-            slot.held.clear();
-            slot.wake_generation += 1;
-            slot.wake_at = None;
-            self.mounted.retain(|_, owner| owner.0 as usize != node);
-            self.storage_host_power_loss(node);
-        }
-        if Some(host) == self.witness_host {
-            self.set_witness_up(false);
-        }
-        if self.storage.as_ref().is_some_and(|storage| storage.array_host == host) {
-            self.array_power(false);
-        }
-    }
-
-    fn power_on(&mut self, host: usize) {
-        let now = self.now();
-        if !self.power.power_on(now, HostId(host as u32)) {
-            return;
-        }
-        self.record(Event::HostUp { host: self.host_names[host].clone(), boot: true });
-        if self.storage.as_ref().is_some_and(|storage| storage.array_host == host) {
-            self.array_power(true);
-        }
-        if let Some(node) = self.node_on(host) {
-            self.boot(node);
-        }
-        if Some(host) == self.witness_host {
-            self.set_witness_up(true);
-        }
-    }
-
-    /// Freezes a node's VM: it runs nothing until resumed (after `resume_after`, if given).
-    pub(super) fn freeze(&mut self, node: usize, resume_after: Option<Duration>) {
-        if self.nodes[node].frozen || self.nodes[node].node.is_none() {
-            return;
-        }
-        self.nodes[node].frozen = true;
-        let name = self.node_name(node);
-        self.record(Event::HostDown { host: name.clone(), reason: Name::from("freeze") });
         if let Some(after) = resume_after {
-            let host = self.nodes[node].host;
             let spec = FaultSpec {
                 at: (self.now() + after).saturating_since(SimTime::ZERO),
                 kind: FaultKind::Resume,
-                target: Target::Host(name.to_string()),
+                target: Target::Host(self.host_names[host].to_string()),
                 network: None,
                 peer: None,
                 direction: LinkDirection::Both,
@@ -512,29 +514,13 @@ impl World<'_> {
                 lun: None,
                 trigger: FaultTrigger::At,
             };
-            let at = spec.at;
-            let heal = Action { at, spec, resolved: Some((host, None)) };
+            let heal = Action { at: spec.at, spec, resolved: Some((host, None)), heal: true };
             self.queue.schedule(self.now() + after, Ev::Fault(Box::new(heal)));
         }
+        true
     }
 
-    fn resume(&mut self, node: usize) {
-        if !self.nodes[node].frozen {
-            return;
-        }
-        self.nodes[node].frozen = false;
-        let name = self.node_name(node);
-        self.record(Event::HostUp { host: name, boot: false });
-        // The resumed node first notices how much time passed, then gets what queued up meanwhile.
-        self.node_input(node, Input::Wake);
-        let held = std::mem::take(&mut self.nodes[node].held);
-        for input in held {
-            self.node_input(node, input);
-        }
-        self.storage_resume(node);
-    }
-
-    fn set_witness_up(&mut self, up: bool) {
+    pub(super) fn set_witness_up(&mut self, up: bool) {
         let now = self.now();
         let Some(witness) = self.witness.as_mut() else { return };
         if witness.is_up() == up {

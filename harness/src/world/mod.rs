@@ -9,72 +9,52 @@
 mod build;
 mod clock;
 mod faults;
+mod gate;
+mod hub;
+mod node;
 mod storage;
+mod wake;
 
 use crate::check::{self, CheckConfig};
-use crate::history::{DismountReason, Event, History, Name};
+use crate::history::{Event, History, Name};
 use crate::run::{RunOutcome, judge};
 use crate::scenario::{HostRole, Scenario};
-use clock::NodeClock;
+use clock::HostClock;
 use emulators::dns::{Dns, DnsConfig};
 use emulators::fabric::{Fabric, PathState, Transmission};
-use emulators::power::Power;
-use emulators::witness::{FileShareWitness, WitnessConfig, WitnessReply};
+use emulators::host::Hosts;
+use emulators::witness::{FileShareWitness, WitnessConfig};
 use emulators::{HostId, NetworkId};
-use failover::io::{ResourceState, StopReason};
-use failover::{
-    ClusterConfig, DbId, Disk, Endpoint, Hub, HubId, HubInput, HubOutput, Input, Message, Node, NodeId,
-    Output, WitnessAnswer, WitnessOp,
-};
+use failover::{ClusterConfig, DbId, Disk, Hub, HubId, Node, NodeId, Output};
 use faults::Action;
+use gate::Packet;
 use kernel::{EventQueue, RngStream, SeedTree, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// TTL the cluster registers its network names with (the Exchange standby guidance, 300 s).
-const NAME_TTL: Duration = Duration::from_secs(300);
+use wake::{Component, WakeSlot};
 
 enum Ev {
-    NodeWake {
-        node: usize,
+    /// A state machine asked to be woken; stale generations are ignored.
+    Wake {
+        component: Component,
         generation: u64,
     },
-    HubWake {
-        hub: usize,
-        generation: u64,
+    /// A packet reaches `host` on its NIC on `network`: delivered, queued in the ring, or lost, as the
+    /// host's run state decides.
+    Arrive {
+        host: usize,
+        network: NetworkId,
+        packet: Packet,
     },
-    NodeInput {
-        node: usize,
-        input: Input,
-    },
-    HubInput {
-        hub: usize,
-        input: HubInput,
-    },
-    WitnessArrive {
-        node: usize,
-        op: WitnessOp,
+    /// Something happening on `host` itself (an answer from its own storage stack, a process crash):
+    /// handled if the host runs, held while it is paused, lost if it is off.
+    Local {
+        host: usize,
+        packet: Packet,
     },
     Submit,
     Fault(Box<Action>),
-    /// A node's initiator asked to be woken.
-    InitiatorWake {
-        node: usize,
-        generation: u64,
-    },
-    /// A command PDU from `node` reaches the array controller on its path `path`.
-    AtArray {
-        node: usize,
-        path: u8,
-        tag: u64,
-        lun: emulators::LunId,
-        command: Box<emulators::san::Command>,
-    },
-    NopAtArray {
-        node: usize,
-        path: u8,
-    },
     /// The array presented a LUN a node asked to connect (`boot` is the node's boot it is for).
     ConnectAnswer {
         node: usize,
@@ -86,11 +66,6 @@ enum Ev {
     ArrayTask {
         task: emulators::san::TaskId,
     },
-    /// A response PDU or NOP-In reaches a node's initiator.
-    InitiatorIn {
-        node: usize,
-        input: Box<emulators::iscsi::InitiatorInput>,
-    },
     End,
 }
 
@@ -98,18 +73,16 @@ struct NodeSlot {
     host: usize,
     node: Option<Node>,
     disk: Option<Disk>,
-    clock: NodeClock,
-    frozen: bool,
-    held: Vec<Input>,
-    wake_generation: u64,
-    wake_at: Option<SimTime>,
+    /// Outputs the node produced after its host paused mid-step (a freeze triggered by one of its own
+    /// writes): the guest's queue, carried out when it resumes.
+    outbox: Vec<Output>,
+    wake: WakeSlot,
 }
 
 struct HubSlot {
     host: usize,
     hub: Hub,
-    wake_generation: u64,
-    wake_at: Option<SimTime>,
+    wake: WakeSlot,
 }
 
 pub struct World<'s> {
@@ -119,7 +92,12 @@ pub struct World<'s> {
     history: History,
     fabric: Fabric,
     networks: Vec<NetworkId>,
-    power: Power,
+    /// Power, pause and receive rings of every host: the one "is this host executing?" gate.
+    hosts: Hosts<Packet>,
+    /// Each host's clock; the software on a host only ever reads its own.
+    clocks: Vec<HostClock>,
+    /// Local events that came while their host was paused, handled when it resumes.
+    local_held: Vec<Vec<Packet>>,
     witness: Option<FileShareWitness>,
     witness_host: Option<usize>,
     dns: Dns,
@@ -146,6 +124,24 @@ pub fn run_scenario(scenario: &Scenario, seed: u64) -> RunOutcome {
     world.finish()
 }
 
+/// Power, pause state and receive rings for every host of the scenario.
+fn build_hosts(scenario: &Scenario) -> Hosts<Packet> {
+    let mut hosts = Hosts::new();
+    for (index, host) in scenario.hosts.iter().enumerate() {
+        hosts.add_host(HostId(index as u32), host.receive_ring);
+    }
+    let mut racks: BTreeMap<&str, Vec<HostId>> = BTreeMap::new();
+    for (index, host) in scenario.hosts.iter().enumerate() {
+        if let Some(rack) = &host.rack {
+            racks.entry(rack.as_str()).or_default().push(HostId(index as u32));
+        }
+    }
+    for (rack, members) in &racks {
+        hosts.add_rack(rack, members);
+    }
+    hosts
+}
+
 impl<'s> World<'s> {
     pub fn new(scenario: &'s Scenario, seed: u64) -> World<'s> {
         let seeds = SeedTree::new(seed);
@@ -154,19 +150,6 @@ impl<'s> World<'s> {
         let hub_hosts = build::hosts_with_role(scenario, HostRole::Hub);
         let config = Arc::new(build::cluster_config(scenario, &mailbox_hosts, &hub_hosts));
         let storage = storage::build(scenario, &seeds, &mailbox_hosts, &networks);
-        let mut power = Power::new();
-        for index in 0..scenario.hosts.len() {
-            power.add_host(HostId(index as u32));
-        }
-        let mut racks: BTreeMap<&str, Vec<HostId>> = BTreeMap::new();
-        for (index, host) in scenario.hosts.iter().enumerate() {
-            if let Some(rack) = &host.rack {
-                racks.entry(rack.as_str()).or_default().push(HostId(index as u32));
-            }
-        }
-        for (rack, hosts) in &racks {
-            power.add_rack(rack, hosts);
-        }
         let witness_host = scenario
             .cluster
             .witness
@@ -178,20 +161,19 @@ impl<'s> World<'s> {
                 WitnessConfig { lock_lease: scenario.cluster.witness_lease, ..WitnessConfig::default() },
             )
         });
+        let clocks: Vec<HostClock> = scenario
+            .hosts
+            .iter()
+            .map(|host| HostClock::new(host.clock_offset_nanos, host.clock_drift_ppm))
+            .collect();
         let nodes = mailbox_hosts
             .iter()
             .map(|&host| NodeSlot {
                 host,
                 node: None,
                 disk: Some(Disk::default()),
-                clock: NodeClock::new(
-                    scenario.hosts[host].clock_offset_nanos,
-                    scenario.hosts[host].clock_drift_ppm,
-                ),
-                frozen: false,
-                held: Vec::new(),
-                wake_generation: 0,
-                wake_at: None,
+                outbox: Vec::new(),
+                wake: WakeSlot::default(),
             })
             .collect();
         let hub_config = build::hub_config(scenario);
@@ -200,9 +182,8 @@ impl<'s> World<'s> {
             .enumerate()
             .map(|(index, &host)| HubSlot {
                 host,
-                hub: Hub::new(HubId(index as u16), hub_config.clone(), failover::LocalTime::ZERO),
-                wake_generation: 0,
-                wake_at: None,
+                hub: Hub::new(HubId(index as u16), hub_config.clone(), clocks[host].local(SimTime::ZERO)),
+                wake: WakeSlot::default(),
             })
             .collect();
         World {
@@ -212,7 +193,9 @@ impl<'s> World<'s> {
             history: History::new(),
             fabric,
             networks,
-            power,
+            hosts: build_hosts(scenario),
+            clocks,
+            local_held: (0..scenario.hosts.len()).map(|_| Vec::new()).collect(),
             witness,
             witness_host,
             dns: Dns::new(DnsConfig::default()),
@@ -250,6 +233,9 @@ impl<'s> World<'s> {
         for node in 0..self.nodes.len() {
             self.boot(node);
         }
+        for hub in 0..self.hubs.len() {
+            self.wake_component(Component::Hub(hub));
+        }
         let start = SimTime::ZERO + self.scenario.workload.start;
         if self.scenario.workload.rate_per_second > 0.0 {
             self.queue.schedule(start, Ev::Submit);
@@ -265,33 +251,15 @@ impl<'s> World<'s> {
         while let Some((_, event)) = self.queue.pop() {
             match event {
                 Ev::End => break,
-                Ev::NodeWake { node, generation } => {
-                    if self.nodes[node].wake_generation == generation {
-                        self.nodes[node].wake_at = None;
-                        self.node_input(node, Input::Wake);
-                    }
-                }
-                Ev::HubWake { hub, generation } => {
-                    if self.hubs[hub].wake_generation == generation {
-                        self.hubs[hub].wake_at = None;
-                        self.hub_input(hub, HubInput::Wake);
-                    }
-                }
-                Ev::NodeInput { node, input } => self.node_input(node, input),
-                Ev::HubInput { hub, input } => self.hub_input(hub, input),
-                Ev::WitnessArrive { node, op } => self.witness_arrive(node, op),
+                Ev::Wake { component, generation } => self.wake_fired(component, generation),
+                Ev::Arrive { host, network, packet } => self.arrive(host, network, packet),
+                Ev::Local { host, packet } => self.deliver_local(host, packet),
                 Ev::Submit => self.submit(),
                 Ev::Fault(action) => self.apply(*action),
-                Ev::InitiatorWake { node, generation } => self.initiator_wake(node, generation),
-                Ev::AtArray { node, path, tag, lun, command } => {
-                    self.at_array(node, path, tag, lun, *command)
-                }
-                Ev::NopAtArray { node, path } => self.nop_at_array(node, path),
                 Ev::ArrayTask { task } => self.array_task(task),
                 Ev::ConnectAnswer { node, boot, request, result } => {
                     self.connect_answer(node, boot, request, result)
                 }
-                Ev::InitiatorIn { node, input } => self.initiator_input(node, *input),
             }
         }
         self.record_lun_contents();
@@ -327,170 +295,6 @@ impl<'s> World<'s> {
         }
     }
 
-    // ----- nodes -----
-
-    fn boot(&mut self, node: usize) {
-        let now = self.now();
-        let slot = &mut self.nodes[node];
-        let Some(disk) = slot.disk.take() else { return };
-        let local = slot.clock.local(now);
-        let (booted, outputs) = Node::boot(NodeId(node as u16), Arc::clone(&self.config), disk, local);
-        slot.node = Some(booted);
-        slot.frozen = false;
-        // At time zero the lab is already running: sessions are logged in and LUNs discovered.
-        if now > SimTime::ZERO {
-            self.storage_host_boot(node);
-        }
-        self.carry_out(node, outputs);
-    }
-
-    fn node_input(&mut self, node: usize, input: Input) {
-        let now = self.now();
-        let host = self.nodes[node].host;
-        if !self.power.is_on(HostId(host as u32)) {
-            return;
-        }
-        let slot = &mut self.nodes[node];
-        if slot.frozen {
-            // A frozen VM does not drain its NIC's receive ring, so packets sent to it are lost; local
-            // events (a crashed process, an operator command) wait and are handled when it resumes.
-            if !matches!(input, Input::Wake | Input::Received { .. } | Input::Witness { .. }) {
-                slot.held.push(input);
-            }
-            return;
-        }
-        let local = slot.clock.local(now);
-        let Some(running) = slot.node.as_mut() else { return };
-        let outputs = running.handle(local, input);
-        self.carry_out(node, outputs);
-    }
-
-    fn node_name(&self, node: usize) -> Name {
-        self.host_names[self.nodes[node].host].clone()
-    }
-
-    fn carry_out(&mut self, node: usize, outputs: Vec<Output>) {
-        let name = self.node_name(node);
-        for output in outputs {
-            match output {
-                Output::Send { to, path, message } => self.send_from_node(node, to, path, message),
-                Output::WakeAt(local) => {
-                    let at = self.nodes[node].clock.true_time(local).max(self.now());
-                    let slot = &mut self.nodes[node];
-                    if slot.wake_at != Some(at) {
-                        slot.wake_generation += 1;
-                        slot.wake_at = Some(at);
-                        let generation = slot.wake_generation;
-                        self.queue.schedule(at, Ev::NodeWake { node, generation });
-                    }
-                }
-                Output::WitnessRequest(op) => self.witness_request(node, op),
-                Output::Storage { request, lun, path, op } => {
-                    self.storage_request(node, request, lun, path, op)
-                }
-                Output::DiskArbitration { db, lun, step } => {
-                    let db = db.map(|db| self.db_names[db.0 as usize].clone());
-                    let lun = self
-                        .scenario
-                        .luns
-                        .get(lun.0 as usize)
-                        .map_or_else(|| Name::from("?"), |lun| Name::from(lun.name.as_str()));
-                    let step = Name::from(arbitration_step(step));
-                    self.record(Event::DiskArbitration { node: name.clone(), db, lun, step });
-                }
-                Output::RegisterName { db } => {
-                    let host = self.nodes[node].host;
-                    let now = self.now();
-                    self.dns.register(
-                        now,
-                        &self.db_names[db.0 as usize],
-                        HostId(host as u32),
-                        Some(NAME_TTL),
-                    );
-                }
-                Output::QuorumChanged { quorate, votes, total_votes } => {
-                    let votes = votes
-                        .into_iter()
-                        .map(|voter| match voter {
-                            failover::Voter::Node(id) => self.node_name(id.0 as usize),
-                            failover::Voter::Witness => Name::from("witness"),
-                        })
-                        .collect();
-                    self.record(Event::Quorum { node: name.clone(), quorate, votes, total_votes });
-                }
-                Output::Mounted { db, epoch, generation, lost_logs } => {
-                    tracing::info!(t = %self.now(), node = %name, db = %self.db_names[db.0 as usize], epoch, lost_logs, "mounted");
-                    self.mounted.insert(db, NodeId(node as u16));
-                    self.last_owner.insert(db, NodeId(node as u16));
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Mounted { node: name.clone(), db, epoch, generation, lost_logs });
-                }
-                Output::Dismounted { db, reason } => {
-                    if self.mounted.get(&db) == Some(&NodeId(node as u16)) {
-                        self.mounted.remove(&db);
-                    }
-                    let reason = match reason {
-                        StopReason::QuorumLost => DismountReason::QuorumLost,
-                        StopReason::Moved => DismountReason::Moved,
-                        StopReason::ResourceFailed => DismountReason::ResourceFailed,
-                        StopReason::Deposed => DismountReason::Deposed,
-                        StopReason::Fenced => DismountReason::Fenced,
-                    };
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Dismounted { node: name.clone(), db, reason });
-                }
-                Output::Committed { db, msg, epoch, generation } => {
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Committed { node: name.clone(), db, msg, epoch, generation });
-                }
-                Output::DuplicateSuppressed { db, msg } => {
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::DuplicateSuppressed { node: name.clone(), db, msg });
-                }
-                Output::LogClosed { db, generation, epoch } => {
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::LogClosed { node: name.clone(), db, generation, epoch });
-                }
-                Output::LogReplayed { db, generation, epoch, messages } => {
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::LogReplayed { node: name.clone(), db, generation, epoch, messages });
-                }
-                Output::RolledBack { db, to_generation } => {
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::RolledBack { node: name.clone(), db, to_generation });
-                }
-                Output::ResourceState { db, resource, state } => {
-                    let resource_name = self.scenario.databases[db.0 as usize]
-                        .resources
-                        .get(resource)
-                        .map_or_else(|| Name::from("?"), |r| Name::from(r.name.as_str()));
-                    let state = Name::from(match state {
-                        ResourceState::OnlinePending => "online-pending",
-                        ResourceState::Online => "online",
-                        ResourceState::Offline => "offline",
-                        ResourceState::Failed => "failed",
-                        ResourceState::Restarting => "restarting",
-                    });
-                    let group = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Resource {
-                        node: name.clone(),
-                        group,
-                        resource: resource_name,
-                        state,
-                    });
-                }
-                Output::FailoverDecided { db, from, to, epoch, reason } => {
-                    let from = from.map(|id| self.node_name(id.0 as usize));
-                    let to = self.node_name(to.0 as usize);
-                    let reason = Name::from(format!("{reason:?}").to_lowercase().as_str());
-                    tracing::info!(t = %self.now(), db = %self.db_names[db.0 as usize], ?from, %to, epoch, %reason, "failover decided");
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Failover { db, from, to, epoch, reason });
-                }
-            }
-        }
-    }
-
     // ----- the network -----
 
     /// The network a message takes when the sender does not pin a path: the sender's first NIC (in
@@ -515,204 +319,26 @@ impl<'s> World<'s> {
             .or_else(|| preference.first().copied())
     }
 
-    /// Puts a message on the wire; returns its arrival time, or `None` if it was dropped.
-    fn transmit(
+    /// Puts `packet` on the wire from `from` to `to` at `at` (now, or later for a reply that leaves
+    /// after a service delay). It arrives at the receiver's NIC, whose host decides its fate, or is
+    /// dropped by the fabric. A host that is not running sends nothing.
+    fn send_packet(
         &mut self,
+        at: SimTime,
         from: usize,
         to: usize,
         network: Option<NetworkId>,
         bytes: u64,
-    ) -> Option<SimTime> {
-        let now = self.now();
-        if !self.power.is_on(HostId(from as u32)) {
-            return None;
-        }
-        let network = network.or_else(|| self.route(from, to))?;
-        match self.fabric.transmit_message(now, HostId(from as u32), HostId(to as u32), network, bytes) {
-            Transmission::Delivered { at } => Some(at),
-            Transmission::Dropped(_) => None,
-        }
-    }
-
-    fn send_from_node(
-        &mut self,
-        node: usize,
-        to: Endpoint,
-        path: Option<failover::PathId>,
-        mut message: Message,
+        packet: Packet,
     ) {
-        let from_host = self.nodes[node].host;
-        let network = path.and_then(|path| self.networks.get(path.0 as usize).copied());
-        match to {
-            Endpoint::Node(peer) => {
-                let peer = peer.0 as usize;
-                let to_host = self.nodes[peer].host;
-                if let Message::LogData { db, corrupt, .. } = &mut message
-                    && self.corrupt_next.remove(&(to_host, *db))
-                {
-                    *corrupt = true;
-                }
-                if let Some(at) = self.transmit(from_host, to_host, network, message.wire_bytes()) {
-                    let from = Endpoint::Node(NodeId(node as u16));
-                    self.queue.schedule(
-                        at,
-                        Ev::NodeInput { node: peer, input: Input::Received { from, path, message } },
-                    );
-                }
-            }
-            Endpoint::Hub(hub) => {
-                let hub = hub.0 as usize;
-                let to_host = self.hubs[hub].host;
-                if let Some(at) = self.transmit(from_host, to_host, network, message.wire_bytes()) {
-                    let from = Endpoint::Node(NodeId(node as u16));
-                    self.queue
-                        .schedule(at, Ev::HubInput { hub, input: HubInput::Received { from, message } });
-                }
-            }
-            Endpoint::DatabaseName(_) => {}
-        }
-    }
-
-    // ----- the witness -----
-
-    fn witness_request(&mut self, node: usize, op: WitnessOp) {
-        let Some(witness_host) = self.witness_host else { return };
-        let from_host = self.nodes[node].host;
-        if let Some(at) = self.transmit(from_host, witness_host, None, 200) {
-            self.queue.schedule(at, Ev::WitnessArrive { node, op });
-        }
-    }
-
-    fn witness_arrive(&mut self, node: usize, op: WitnessOp) {
-        let now = self.now();
-        let (Some(witness_host), Some(witness)) = (self.witness_host, self.witness.as_mut()) else { return };
-        if !self.power.is_on(HostId(witness_host as u32)) {
+        if !self.hosts.is_running(HostId(from as u32)) {
             return;
         }
-        let node_host = self.nodes[node].host;
-        let reply = witness.request(
-            now,
-            HostId(node_host as u32),
-            match op {
-                WitnessOp::Acquire => emulators::witness::WitnessOp::Acquire,
-                WitnessOp::Renew => emulators::witness::WitnessOp::Renew,
-                WitnessOp::Release => emulators::witness::WitnessOp::Release,
-            },
-        );
-        let delay = witness.response_delay();
-        let answer = match reply {
-            WitnessReply::Granted { lease_until } => {
-                let host = self.host_names[node_host].clone();
-                self.record(Event::WitnessLease { host, until: lease_until });
-                WitnessAnswer::Granted { lease: lease_until - now }
-            }
-            WitnessReply::Released => {
-                self.record(Event::WitnessReset { reason: Name::from("released") });
-                WitnessAnswer::Released
-            }
-            WitnessReply::Denied { .. } | WitnessReply::NotHeld => WitnessAnswer::Denied,
-            WitnessReply::Unavailable => WitnessAnswer::Unavailable,
-        };
-        // The answer leaves after the share's response delay and crosses the network back.
-        let send_at = now + delay;
-        let network = self.route(witness_host, node_host);
-        if let Some(network) = network
-            && let Transmission::Delivered { at } = self.fabric.transmit_message(
-                send_at,
-                HostId(witness_host as u32),
-                HostId(node_host as u32),
-                network,
-                200,
-            )
+        let Some(network) = network.or_else(|| self.route(from, to)) else { return };
+        if let Transmission::Delivered { at: arrives } =
+            self.fabric.transmit_message(at, HostId(from as u32), HostId(to as u32), network, bytes)
         {
-            self.queue.schedule(at, Ev::NodeInput { node, input: Input::Witness { op, answer } });
-        }
-    }
-
-    // ----- hubs and clients -----
-
-    fn submit(&mut self) {
-        let now = self.now();
-        let stop = SimTime::ZERO + self.scenario.workload.stop;
-        if now >= stop || self.db_names.is_empty() || self.hubs.is_empty() {
-            return;
-        }
-        let msg = self.next_message;
-        self.next_message += 1;
-        let db = DbId(self.workload.below(self.db_names.len() as u64) as u16);
-        let hub = (msg as usize) % self.hubs.len();
-        let bytes = u32::try_from(self.scenario.workload.message_size_bytes).unwrap_or(u32::MAX);
-        if self.power.is_on(HostId(self.hubs[hub].host as u32)) {
-            let hub_name = self.host_names[self.hubs[hub].host].clone();
-            self.record(Event::Submitted { msg, db: self.db_names[db.0 as usize].clone(), hub: hub_name });
-            self.hub_input(hub, HubInput::Submit { msg, db, bytes });
-        }
-        let mean = Duration::from_secs_f64(1.0 / self.scenario.workload.rate_per_second);
-        let next = now + self.workload.exponential(mean);
-        self.queue.schedule(next, Ev::Submit);
-    }
-
-    fn hub_input(&mut self, hub: usize, input: HubInput) {
-        let now = self.now();
-        let host = self.hubs[hub].host;
-        if !self.power.is_on(HostId(host as u32)) {
-            return;
-        }
-        // Hubs keep true time: nothing in this slice skews a hub's clock.
-        let local = failover::LocalTime(now.as_nanos());
-        let outputs = self.hubs[hub].hub.handle(local, input);
-        for output in outputs {
-            match output {
-                HubOutput::Send { to, message } => self.send_from_hub(hub, to, message),
-                HubOutput::WakeAt(local) => {
-                    let at = SimTime::from_nanos(local.0).max(now);
-                    let slot = &mut self.hubs[hub];
-                    if slot.wake_at != Some(at) {
-                        slot.wake_generation += 1;
-                        slot.wake_at = Some(at);
-                        let generation = slot.wake_generation;
-                        self.queue.schedule(at, Ev::HubWake { hub, generation });
-                    }
-                }
-                HubOutput::ClientAck { msg, db, node, epoch } => {
-                    let node = self.node_name(node.0 as usize);
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Acked { msg, db, node, epoch });
-                }
-                HubOutput::FlushName { .. } => self.dns.flush_cache(HostId(host as u32)),
-                HubOutput::Resubmitted { db, count } => {
-                    let hub_name = self.host_names[host].clone();
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Resubmitted { hub: hub_name, db, count });
-                }
-            }
-        }
-    }
-
-    fn send_from_hub(&mut self, hub: usize, to: Endpoint, message: Message) {
-        let now = self.now();
-        let from_host = self.hubs[hub].host;
-        let target = match to {
-            Endpoint::DatabaseName(db) => self
-                .dns
-                .resolve(now, HostId(from_host as u32), &self.db_names[db.0 as usize])
-                .and_then(|host| self.nodes.iter().position(|slot| slot.host == host.0 as usize)),
-            Endpoint::Node(node) => Some(node.0 as usize),
-            Endpoint::Hub(_) => None,
-        };
-        let Some(node) = target else {
-            // The name does not resolve yet: the hub tries again shortly.
-            self.queue.schedule(
-                now + Duration::from_millis(1),
-                Ev::HubInput { hub, input: HubInput::Undeliverable { message } },
-            );
-            return;
-        };
-        let to_host = self.nodes[node].host;
-        if let Some(at) = self.transmit(from_host, to_host, None, message.wire_bytes()) {
-            let from = Endpoint::Hub(HubId(hub as u16));
-            self.queue
-                .schedule(at, Ev::NodeInput { node, input: Input::Received { from, path: None, message } });
+            self.queue.schedule(arrives, Ev::Arrive { host: to, network, packet });
         }
     }
 }

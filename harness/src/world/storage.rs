@@ -12,6 +12,8 @@
 //! oracle): applied and rejected writes with their nexus and epoch, reservation changes, preemptions
 //! and aborts, lost caches and torn writes.
 
+use super::gate::Packet;
+use super::wake::{Component, WakeSlot};
 use super::{Ev, World};
 use crate::history::{Event, Name};
 use crate::scenario::{self, Scenario};
@@ -49,10 +51,7 @@ pub(super) struct Storage {
 
 pub(super) struct InitiatorSlot {
     pub initiator: Initiator,
-    pub wake_generation: u64,
-    pub wake_at: Option<SimTime>,
-    /// Storage requests issued by a node that froze before its guest sent them; they go out on resume.
-    pub held: Vec<(RequestId, failover::LunId, Option<StoragePath>, StorageOp)>,
+    pub wake: WakeSlot,
     /// A `freeze` with `trigger = "next-write"` waits here for the node's next write: the auto-resume
     /// delay, if any.
     pub freeze_on_next_write: Option<Option<std::time::Duration>>,
@@ -141,13 +140,7 @@ pub(super) fn build(
                 &lun_ids,
                 SimTime::ZERO,
             );
-            InitiatorSlot {
-                initiator,
-                wake_generation: 0,
-                wake_at: None,
-                held: Vec::new(),
-                freeze_on_next_write: None,
-            }
+            InitiatorSlot { initiator, wake: WakeSlot::default(), freeze_on_next_write: None }
         })
         .collect();
     let lun_db = scenario
@@ -266,7 +259,7 @@ impl World<'_> {
         let Some(storage) = self.storage.as_mut() else {
             let input =
                 Input::Storage { request, result: StorageResult::Failed(StorageFailure::NotPresented) };
-            self.queue.schedule(now, Ev::NodeInput { node, input });
+            self.schedule_local(now, host, Packet::Node { node, input });
             return;
         };
         let slot = &mut storage.initiators[node];
@@ -274,19 +267,13 @@ impl World<'_> {
             && let Some(resume_after) = slot.freeze_on_next_write.take()
         {
             // The armed freeze fires now: this write, issued by the database just before the VM
-            // stopped, stays in the guest's queue until it resumes.
-            slot.held.push((request, lun, path, op));
-            self.freeze(node, resume_after);
-            return;
-        }
-        if self.nodes[node].frozen {
-            if let Some(storage) = self.storage.as_mut() {
-                storage.initiators[node].held.push((request, lun, path, op));
-            }
+            // stopped, stays in the guest's queue (the node's outbox) until it resumes.
+            self.freeze_host(host, resume_after);
+            self.nodes[node].outbox.push(failover::Output::Storage { request, lun, path, op });
             return;
         }
         if let StorageOp::Connect = op {
-            let array_on = self.power.is_on(HostId(self.storage.as_ref().map_or(0, |s| s.array_host) as u32));
+            let array_on = self.hosts.is_on(HostId(self.storage.as_ref().map_or(0, |s| s.array_host) as u32));
             let Some(storage) = self.storage.as_mut() else { return };
             let visible_at =
                 if array_on { storage.array.present(now, HostId(host as u32), LunId(lun.0)) } else { None };
@@ -298,7 +285,7 @@ impl World<'_> {
             let at = visible_at.unwrap_or(now);
             self.drain_array_events();
             // Request ids restart with every boot: an answer for an earlier boot must not reach the next.
-            let boot = self.power.boot_count(HostId(host as u32));
+            let boot = self.hosts.boot_count(HostId(host as u32));
             self.queue.schedule(at, Ev::ConnectAnswer { node, boot, request, result });
             return;
         }
@@ -311,14 +298,15 @@ impl World<'_> {
         self.initiator_input(node, input);
     }
 
-    /// Feeds one input to a node's initiator and carries out what it asks.
+    /// An input for a node's initiator from its own host; it passes the host gate.
     pub(super) fn initiator_input(&mut self, node: usize, input: InitiatorInput) {
-        let now = self.now();
         let host = self.nodes[node].host;
-        if !self.power.is_on(HostId(host as u32)) || self.nodes[node].frozen {
-            // A frozen guest runs nothing: PDUs sent to it are lost, its timers wait for the resume.
-            return;
-        }
+        self.deliver_local(host, Packet::Initiator { node, input: Box::new(input) });
+    }
+
+    /// Feeds one input to the initiator of a node whose host runs, and carries out what it asks.
+    pub(super) fn run_initiator(&mut self, node: usize, input: InitiatorInput) {
+        let now = self.now();
         let Some(storage) = self.storage_mut() else { return };
         let outputs = storage.initiators[node].initiator.handle(now, input);
         self.carry_out_initiator(node, outputs);
@@ -339,22 +327,18 @@ impl World<'_> {
                         Command::Write { .. } => bytes.max(NOP_BYTES + storage.write_payload_bytes),
                         _ => bytes,
                     };
-                    if let Some(network) = network
-                        && let Some(at) = self.transmit(host, array_host, Some(network), bytes)
-                    {
-                        self.queue.schedule(
-                            at,
-                            Ev::AtArray { node, path: path.0, tag, lun, command: Box::new(command) },
-                        );
+                    if let Some(network) = network {
+                        let command = Box::new(command);
+                        let packet = Packet::ArrayCommand { node, path: path.0, tag, lun, command };
+                        self.send_packet(now, host, array_host, Some(network), bytes, packet);
                     }
                 }
                 InitiatorOutput::SendNop { path } => {
                     let network = storage.networks.get(path.0 as usize).copied();
                     let array_host = storage.array_host;
-                    if let Some(network) = network
-                        && let Some(at) = self.transmit(host, array_host, Some(network), NOP_BYTES)
-                    {
-                        self.queue.schedule(at, Ev::NopAtArray { node, path: path.0 });
+                    if let Some(network) = network {
+                        let packet = Packet::ArrayNop { node, path: path.0 };
+                        self.send_packet(now, host, array_host, Some(network), NOP_BYTES, packet);
                     }
                 }
                 InitiatorOutput::Complete { io, result } => {
@@ -382,17 +366,7 @@ impl World<'_> {
                     let lun = self.lun_name(lun);
                     self.record(Event::QueueReleased { host: host_name.clone(), lun, count });
                 }
-                InitiatorOutput::WakeAt(at) => {
-                    let at = at.max(now);
-                    let Some(storage) = self.storage.as_mut() else { return };
-                    let slot = &mut storage.initiators[node];
-                    if slot.wake_at != Some(at) {
-                        slot.wake_generation += 1;
-                        slot.wake_at = Some(at);
-                        let generation = slot.wake_generation;
-                        self.queue.schedule(at, Ev::InitiatorWake { node, generation });
-                    }
-                }
+                InitiatorOutput::WakeAt(at) => self.wake_at(Component::Initiator(node), at),
             }
         }
     }
@@ -406,19 +380,9 @@ impl World<'_> {
         result: StorageResult,
     ) {
         let host = self.nodes[node].host;
-        if self.power.boot_count(HostId(host as u32)) == boot {
+        if self.hosts.boot_count(HostId(host as u32)) == boot {
             self.node_input(node, Input::Storage { request, result });
         }
-    }
-
-    pub(super) fn initiator_wake(&mut self, node: usize, generation: u64) {
-        let Some(storage) = self.storage.as_mut() else { return };
-        let slot = &mut storage.initiators[node];
-        if slot.wake_generation != generation {
-            return;
-        }
-        slot.wake_at = None;
-        self.initiator_input(node, InitiatorInput::Wake);
     }
 
     /// A command PDU reached the array controller on `path`'s network.
@@ -426,9 +390,6 @@ impl World<'_> {
         let now = self.now();
         let host = self.nodes[node].host;
         let Some(storage) = self.storage.as_mut() else { return };
-        if !self.power.is_on(HostId(storage.array_host as u32)) {
-            return;
-        }
         let nexus = Nexus { host: HostId(host as u32), controller: ControllerId(path) };
         match storage.array.submit(now, nexus, lun, command, tag) {
             Submitted::Accepted { task, completes_at } => {
@@ -456,18 +417,15 @@ impl World<'_> {
     /// A NOP-Out reached the controller; a live controller answers with a NOP-In.
     pub(super) fn nop_at_array(&mut self, node: usize, path: u8) {
         let Some(storage) = self.storage.as_ref() else { return };
-        if !self.power.is_on(HostId(storage.array_host as u32))
-            || !storage.array.port_answers(self.now(), ControllerId(path))
-        {
+        if !storage.array.port_answers(self.now(), ControllerId(path)) {
             return;
         }
         let (array_host, network) = (storage.array_host, storage.networks.get(path as usize).copied());
         let host = self.nodes[node].host;
-        if let Some(network) = network
-            && let Some(at) = self.transmit(array_host, host, Some(network), NOP_BYTES)
-        {
-            let input = InitiatorInput::NopIn { path: PathIndex(path) };
-            self.queue.schedule(at, Ev::InitiatorIn { node, input: Box::new(input) });
+        if let Some(network) = network {
+            let input = Box::new(InitiatorInput::NopIn { path: PathIndex(path) });
+            let packet = Packet::Initiator { node, input };
+            self.send_packet(self.now(), array_host, host, Some(network), NOP_BYTES, packet);
         }
     }
 
@@ -480,11 +438,10 @@ impl World<'_> {
                 Status::Good(reply) => reply.wire_bytes(),
                 _ => 0,
             };
-        if let Some(network) = network
-            && let Some(at) = self.transmit(array_host, host, Some(network), bytes)
-        {
-            let input = InitiatorInput::Response { path: PathIndex(path), tag, status };
-            self.queue.schedule(at, Ev::InitiatorIn { node, input: Box::new(input) });
+        if let Some(network) = network {
+            let input = Box::new(InitiatorInput::Response { path: PathIndex(path), tag, status });
+            let packet = Packet::Initiator { node, input };
+            self.send_packet(self.now(), array_host, host, Some(network), bytes, packet);
         }
     }
 
@@ -583,10 +540,8 @@ impl World<'_> {
         let Some(storage) = self.storage.as_mut() else { return };
         let slot = &mut storage.initiators[node];
         let _ = slot.initiator.reset(now);
-        slot.held.clear();
         slot.freeze_on_next_write = None;
-        slot.wake_generation += 1;
-        slot.wake_at = None;
+        slot.wake.cancel();
         storage.array.initiator_power_loss(now, HostId(host as u32));
         storage.array.host_rebooted(HostId(host as u32));
         self.drain_array_events();
@@ -601,18 +556,7 @@ impl World<'_> {
         let _ = storage.array.rescan(now, HostId(host as u32));
         let outputs = storage.initiators[node].initiator.reset(now);
         self.carry_out_initiator(node, outputs);
-        self.initiator_input(node, InitiatorInput::Wake);
-    }
-
-    /// A frozen node resumed: the guest's initiator notices the time that passed, then sends what the
-    /// database had queued before the freeze.
-    pub(super) fn storage_resume(&mut self, node: usize) {
-        self.initiator_input(node, InitiatorInput::Wake);
-        let Some(storage) = self.storage.as_mut() else { return };
-        let held = std::mem::take(&mut storage.initiators[node].held);
-        for (request, lun, path, op) in held {
-            self.storage_request(node, request, lun, path, op);
-        }
+        self.wake_component(Component::Initiator(node));
     }
 
     pub(super) fn array_power(&mut self, on: bool) {

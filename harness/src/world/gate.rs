@@ -1,0 +1,210 @@
+//! The host gate: everything addressed to a host passes its run state, and pause, resume, power loss
+//! and boot act on every component the host carries.
+//!
+//! A packet from the network goes through `arrive` (delivered, queued in the NIC's receive ring, or
+//! lost); a local event (a process crash, an answer from the host's own storage stack) goes through
+//! `deliver_local` (handled, held until resume, or lost). Nothing else decides whether a host runs.
+
+use super::wake::Component;
+use super::{Ev, World};
+use crate::history::{Event, HostDownReason};
+use emulators::host::{Arrival, RunState};
+use emulators::iscsi::InitiatorInput;
+use emulators::{HostId, LunId, NetworkId};
+use failover::{HubInput, Input, WitnessOp};
+
+/// Something delivered to one component of a host.
+#[derive(Debug)]
+pub(super) enum Packet {
+    Node {
+        node: usize,
+        input: Input,
+    },
+    Hub {
+        hub: usize,
+        input: HubInput,
+    },
+    /// A lock request reaching the file share witness.
+    Witness {
+        node: usize,
+        op: WitnessOp,
+    },
+    /// A command PDU from `node`'s initiator reaching the array controller of its path `path`.
+    ArrayCommand {
+        node: usize,
+        path: u8,
+        tag: u64,
+        lun: LunId,
+        command: Box<emulators::san::Command>,
+    },
+    ArrayNop {
+        node: usize,
+        path: u8,
+    },
+    /// A response PDU or NOP-In reaching a node's initiator.
+    Initiator {
+        node: usize,
+        input: Box<InitiatorInput>,
+    },
+}
+
+impl World<'_> {
+    /// A packet reached `host` on `network`.
+    pub(super) fn arrive(&mut self, host: usize, network: NetworkId, packet: Packet) {
+        if let Arrival::Deliver(packet) = self.hosts.arrive(HostId(host as u32), network, packet) {
+            self.dispatch(packet);
+        }
+    }
+
+    /// Something happened on `host` itself.
+    pub(super) fn deliver_local(&mut self, host: usize, packet: Packet) {
+        match self.hosts.state(HostId(host as u32)) {
+            RunState::Running => self.dispatch(packet),
+            RunState::Paused => self.local_held[host].push(packet),
+            RunState::Off => {}
+        }
+    }
+
+    /// Hands a packet to its component; only called while the component's host runs.
+    fn dispatch(&mut self, packet: Packet) {
+        match packet {
+            Packet::Node { node, input } => self.run_node(node, input),
+            Packet::Hub { hub, input } => self.run_hub(hub, input),
+            Packet::Witness { node, op } => self.witness_arrive(node, op),
+            Packet::ArrayCommand { node, path, tag, lun, command } => {
+                self.at_array(node, path, tag, lun, *command)
+            }
+            Packet::ArrayNop { node, path } => self.nop_at_array(node, path),
+            Packet::Initiator { node, input } => self.run_initiator(node, *input),
+        }
+    }
+
+    /// The components `host` carries.
+    fn components_on(&self, host: usize) -> Vec<Component> {
+        let mut components = Vec::new();
+        if let Some(node) = self.node_on(host) {
+            if self.storage.is_some() {
+                components.push(Component::Initiator(node));
+            }
+            components.push(Component::Node(node));
+        }
+        if let Some(hub) = self.hubs.iter().position(|slot| slot.host == host) {
+            components.push(Component::Hub(hub));
+        }
+        components
+    }
+
+    pub(super) fn node_on(&self, host: usize) -> Option<usize> {
+        self.nodes.iter().position(|slot| slot.host == host)
+    }
+
+    /// Pauses a running host (a VM stun or suspend). Returns whether it was running.
+    pub(super) fn pause_host(&mut self, host: usize) -> bool {
+        let now = self.now();
+        if !self.hosts.pause(now, HostId(host as u32)) {
+            return false;
+        }
+        let name = self.host_names[host].clone();
+        self.record(Event::HostDown { host: name, reason: HostDownReason::Freeze });
+        true
+    }
+
+    /// Resumes a paused host: its clock has run on, so every machine on it is woken first (the
+    /// initiator, whose sessions may have timed out, then what the node had queued before the pause,
+    /// then the node and the hub); then the receive rings are drained in arrival order, then local
+    /// events that waited.
+    pub(super) fn resume_host(&mut self, host: usize) -> bool {
+        let Some(waiting) = self.hosts.resume(HostId(host as u32)) else { return false };
+        let name = self.host_names[host].clone();
+        self.record(Event::HostUp { host: name, boot: false });
+        let node = self.node_on(host);
+        if let Some(node) = node {
+            if self.storage.is_some() {
+                self.wake_component(Component::Initiator(node));
+            }
+            let outbox = std::mem::take(&mut self.nodes[node].outbox);
+            self.carry_out(node, outbox);
+            self.wake_component(Component::Node(node));
+        }
+        if let Some(hub) = self.hubs.iter().position(|slot| slot.host == host) {
+            self.wake_component(Component::Hub(hub));
+        }
+        for (network, packet) in waiting {
+            self.arrive(host, network, packet);
+        }
+        for packet in std::mem::take(&mut self.local_held[host]) {
+            self.deliver_local(host, packet);
+        }
+        true
+    }
+
+    /// Cuts a host's power: everything volatile on it is gone.
+    pub(super) fn power_off_host(&mut self, host: usize) -> bool {
+        let now = self.now();
+        if !self.hosts.power_off(now, HostId(host as u32)) {
+            return false;
+        }
+        self.host_lost_power(host);
+        true
+    }
+
+    /// Drops the volatile state of every component of a host that just lost power.
+    pub(super) fn host_lost_power(&mut self, host: usize) {
+        self.record(Event::HostDown { host: self.host_names[host].clone(), reason: HostDownReason::Power });
+        self.local_held[host].clear();
+        for component in self.components_on(host) {
+            if let Some(slot) = self.wake_slot(component) {
+                slot.cancel();
+            }
+        }
+        if let Some(node) = self.node_on(host) {
+            let slot = &mut self.nodes[node];
+            if let Some(running) = slot.node.take() {
+                slot.disk = Some(running.into_disk());
+            }
+            slot.outbox.clear();
+            self.mounted.retain(|_, owner| owner.0 as usize != node);
+            self.storage_host_power_loss(node);
+        }
+        if Some(host) == self.witness_host {
+            self.set_witness_up(false);
+        }
+        if self.storage.as_ref().is_some_and(|storage| storage.array_host == host) {
+            self.array_power(false);
+        }
+    }
+
+    /// Restores a host's power. Returns whether it booted.
+    pub(super) fn power_on_host(&mut self, host: usize) -> bool {
+        let now = self.now();
+        if !self.hosts.power_on(now, HostId(host as u32)) {
+            return false;
+        }
+        self.host_booted(host);
+        true
+    }
+
+    /// Boots every component of a host that just got power back.
+    pub(super) fn host_booted(&mut self, host: usize) {
+        self.record(Event::HostUp { host: self.host_names[host].clone(), boot: true });
+        if self.storage.as_ref().is_some_and(|storage| storage.array_host == host) {
+            self.array_power(true);
+        }
+        if let Some(node) = self.node_on(host) {
+            self.boot(node);
+        }
+        // The hub's queues and dumpster live in its queue database on disk (mail.que), so they
+        // survive; it only has to notice the time that passed.
+        if let Some(hub) = self.hubs.iter().position(|slot| slot.host == host) {
+            self.wake_component(Component::Hub(hub));
+        }
+        if Some(host) == self.witness_host {
+            self.set_witness_up(true);
+        }
+    }
+
+    /// Schedules a local event for `host` at `at`.
+    pub(super) fn schedule_local(&mut self, at: kernel::SimTime, host: usize, packet: Packet) {
+        self.queue.schedule(at, Ev::Local { host, packet });
+    }
+}

@@ -1,0 +1,93 @@
+//! Hubs and their clients in the world: the mail workload, hub inputs through the host gate, and
+//! delivery to the database's active copy by DNS name.
+
+use super::gate::Packet;
+use super::wake::Component;
+use super::{Ev, World};
+use crate::history::Event;
+use emulators::HostId;
+use failover::{DbId, Endpoint, HubId, HubInput, HubOutput, Input, Message};
+use kernel::SimTime;
+use std::time::Duration;
+
+impl World<'_> {
+    pub(super) fn submit(&mut self) {
+        let now = self.now();
+        let stop = SimTime::ZERO + self.scenario.workload.stop;
+        if now >= stop || self.db_names.is_empty() || self.hubs.is_empty() {
+            return;
+        }
+        let msg = self.next_message;
+        self.next_message += 1;
+        let db = DbId(self.workload.below(self.db_names.len() as u64) as u16);
+        let hub = (msg as usize) % self.hubs.len();
+        let bytes = u32::try_from(self.scenario.workload.message_size_bytes).unwrap_or(u32::MAX);
+        // A client reaches a hub only while its host runs: a paused or dark hub accepts nothing.
+        if self.hosts.is_running(HostId(self.hubs[hub].host as u32)) {
+            let hub_name = self.host_names[self.hubs[hub].host].clone();
+            self.record(Event::Submitted { msg, db: self.db_names[db.0 as usize].clone(), hub: hub_name });
+            self.hub_input(hub, HubInput::Submit { msg, db, bytes });
+        }
+        let mean = Duration::from_secs_f64(1.0 / self.scenario.workload.rate_per_second);
+        let next = now + self.workload.exponential(mean);
+        self.queue.schedule(next, Ev::Submit);
+    }
+
+    /// An input for a hub from its own host; it passes the host gate.
+    pub(super) fn hub_input(&mut self, hub: usize, input: HubInput) {
+        let host = self.hubs[hub].host;
+        self.deliver_local(host, Packet::Hub { hub, input });
+    }
+
+    /// Runs one input through a hub whose host runs.
+    pub(super) fn run_hub(&mut self, hub: usize, input: HubInput) {
+        let now = self.now();
+        let host = self.hubs[hub].host;
+        let local = self.clocks[host].local(now);
+        let outputs = self.hubs[hub].hub.handle(local, input);
+        for output in outputs {
+            match output {
+                HubOutput::Send { to, message } => self.send_from_hub(hub, to, message),
+                HubOutput::WakeAt(local) => {
+                    let at = self.clocks[host].true_time(local);
+                    self.wake_at(Component::Hub(hub), at);
+                }
+                HubOutput::ClientAck { msg, db, node, epoch } => {
+                    let node = self.node_name(node.0 as usize);
+                    let db = self.db_names[db.0 as usize].clone();
+                    self.record(Event::Acked { msg, db, node, epoch });
+                }
+                HubOutput::FlushName { .. } => self.dns.flush_cache(HostId(host as u32)),
+                HubOutput::Resubmitted { db, count } => {
+                    let hub_name = self.host_names[host].clone();
+                    let db = self.db_names[db.0 as usize].clone();
+                    self.record(Event::Resubmitted { hub: hub_name, db, count });
+                }
+            }
+        }
+    }
+
+    fn send_from_hub(&mut self, hub: usize, to: Endpoint, message: Message) {
+        let now = self.now();
+        let from_host = self.hubs[hub].host;
+        let target = match to {
+            Endpoint::DatabaseName(db) => self
+                .dns
+                .resolve(now, HostId(from_host as u32), &self.db_names[db.0 as usize])
+                .and_then(|host| self.nodes.iter().position(|slot| slot.host == host.0 as usize)),
+            Endpoint::Node(node) => Some(node.0 as usize),
+            Endpoint::Hub(_) => None,
+        };
+        let Some(node) = target else {
+            // The name does not resolve yet: the hub tries again shortly.
+            let packet = Packet::Hub { hub, input: HubInput::Undeliverable { message } };
+            self.schedule_local(now + Duration::from_millis(1), from_host, packet);
+            return;
+        };
+        let to_host = self.nodes[node].host;
+        let bytes = message.wire_bytes();
+        let from = Endpoint::Hub(HubId(hub as u16));
+        let packet = Packet::Node { node, input: Input::Received { from, path: None, message } };
+        self.send_packet(now, from_host, to_host, None, bytes, packet);
+    }
+}

@@ -1,0 +1,258 @@
+//! The failover nodes in the world: boot, inputs through the host gate, and carrying out every
+//! `Output` through the emulators (fabric, witness, DNS, storage) into the history.
+
+use super::gate::Packet;
+use super::wake::Component;
+use super::{World, arbitration_step};
+use crate::history::{DismountReason, Event, Name};
+use emulators::HostId;
+use emulators::host::RunState;
+use emulators::witness::WitnessReply;
+use failover::io::{ResourceState, StopReason};
+use failover::{Endpoint, HubInput, Input, Message, Node, NodeId, Output, WitnessAnswer, WitnessOp};
+use kernel::SimTime;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// TTL the cluster registers its network names with (the Exchange standby guidance, 300 s).
+const NAME_TTL: Duration = Duration::from_secs(300);
+
+impl World<'_> {
+    pub(super) fn boot(&mut self, node: usize) {
+        let now = self.now();
+        let host = self.nodes[node].host;
+        let local = self.clocks[host].local(now);
+        let slot = &mut self.nodes[node];
+        let Some(disk) = slot.disk.take() else { return };
+        let (booted, outputs) = Node::boot(NodeId(node as u16), Arc::clone(&self.config), disk, local);
+        slot.node = Some(booted);
+        slot.wake.cancel();
+        // At time zero the lab is already running: sessions are logged in and LUNs discovered.
+        if now > SimTime::ZERO {
+            self.storage_host_boot(node);
+        }
+        self.carry_out(node, outputs);
+    }
+
+    /// An input for a node from its own host (a crash, an operator command, its storage stack): it
+    /// passes the host gate like everything else.
+    pub(super) fn node_input(&mut self, node: usize, input: Input) {
+        let host = self.nodes[node].host;
+        self.deliver_local(host, Packet::Node { node, input });
+    }
+
+    /// Runs one input through a node whose host runs.
+    pub(super) fn run_node(&mut self, node: usize, input: Input) {
+        let host = self.nodes[node].host;
+        let local = self.clocks[host].local(self.now());
+        let Some(running) = self.nodes[node].node.as_mut() else { return };
+        let outputs = running.handle(local, input);
+        self.carry_out(node, outputs);
+    }
+
+    pub(super) fn node_name(&self, node: usize) -> Name {
+        self.host_names[self.nodes[node].host].clone()
+    }
+
+    /// Carries out a node's outputs. If the host pauses part-way (a freeze triggered by one of these
+    /// outputs), the rest wait in the node's outbox, as they would in the paused guest.
+    pub(super) fn carry_out(&mut self, node: usize, outputs: Vec<Output>) {
+        let name = self.node_name(node);
+        let host = self.nodes[node].host;
+        let mut outputs = outputs.into_iter();
+        while let Some(output) = outputs.next() {
+            if !self.hosts.is_running(HostId(host as u32)) {
+                if self.hosts.state(HostId(host as u32)) == RunState::Paused {
+                    self.nodes[node].outbox.push(output);
+                    self.nodes[node].outbox.extend(outputs);
+                }
+                return;
+            }
+            match output {
+                Output::Send { to, path, message } => self.send_from_node(node, to, path, message),
+                Output::WakeAt(local) => {
+                    let at = self.clocks[host].true_time(local);
+                    self.wake_at(Component::Node(node), at);
+                }
+                Output::WitnessRequest(op) => self.witness_request(node, op),
+                Output::Storage { request, lun, path, op } => {
+                    self.storage_request(node, request, lun, path, op)
+                }
+                Output::DiskArbitration { db, lun, step } => {
+                    let db = db.map(|db| self.db_names[db.0 as usize].clone());
+                    let lun = self
+                        .scenario
+                        .luns
+                        .get(lun.0 as usize)
+                        .map_or_else(|| Name::from("?"), |lun| Name::from(lun.name.as_str()));
+                    let step = Name::from(arbitration_step(step));
+                    self.record(Event::DiskArbitration { node: name.clone(), db, lun, step });
+                }
+                Output::RegisterName { db } => {
+                    let now = self.now();
+                    self.dns.register(
+                        now,
+                        &self.db_names[db.0 as usize],
+                        HostId(host as u32),
+                        Some(NAME_TTL),
+                    );
+                }
+                Output::QuorumChanged { quorate, votes, total_votes } => {
+                    let votes = votes
+                        .into_iter()
+                        .map(|voter| match voter {
+                            failover::Voter::Node(id) => self.node_name(id.0 as usize),
+                            failover::Voter::Witness => Name::from("witness"),
+                        })
+                        .collect();
+                    self.record(Event::Quorum { node: name.clone(), quorate, votes, total_votes });
+                }
+                Output::Mounted { db, epoch, generation, lost_logs } => {
+                    tracing::info!(t = %self.now(), node = %name, db = %self.db_names[db.0 as usize], epoch, lost_logs, "mounted");
+                    self.mounted.insert(db, NodeId(node as u16));
+                    self.last_owner.insert(db, NodeId(node as u16));
+                    let db = self.db_names[db.0 as usize].clone();
+                    self.record(Event::Mounted { node: name.clone(), db, epoch, generation, lost_logs });
+                }
+                Output::Dismounted { db, reason } => {
+                    if self.mounted.get(&db) == Some(&NodeId(node as u16)) {
+                        self.mounted.remove(&db);
+                    }
+                    let reason = match reason {
+                        StopReason::QuorumLost => DismountReason::QuorumLost,
+                        StopReason::Moved => DismountReason::Moved,
+                        StopReason::ResourceFailed => DismountReason::ResourceFailed,
+                        StopReason::Deposed => DismountReason::Deposed,
+                        StopReason::Fenced => DismountReason::Fenced,
+                    };
+                    let db = self.db_names[db.0 as usize].clone();
+                    self.record(Event::Dismounted { node: name.clone(), db, reason });
+                }
+                Output::Committed { db, msg, epoch, generation } => {
+                    let db = self.db_names[db.0 as usize].clone();
+                    self.record(Event::Committed { node: name.clone(), db, msg, epoch, generation });
+                }
+                Output::DuplicateSuppressed { db, msg } => {
+                    let db = self.db_names[db.0 as usize].clone();
+                    self.record(Event::DuplicateSuppressed { node: name.clone(), db, msg });
+                }
+                Output::LogClosed { db, generation, epoch } => {
+                    let db = self.db_names[db.0 as usize].clone();
+                    self.record(Event::LogClosed { node: name.clone(), db, generation, epoch });
+                }
+                Output::LogReplayed { db, generation, epoch, messages } => {
+                    let db = self.db_names[db.0 as usize].clone();
+                    self.record(Event::LogReplayed { node: name.clone(), db, generation, epoch, messages });
+                }
+                Output::RolledBack { db, to_generation } => {
+                    let db = self.db_names[db.0 as usize].clone();
+                    self.record(Event::RolledBack { node: name.clone(), db, to_generation });
+                }
+                Output::ResourceState { db, resource, state } => {
+                    let resource_name = self.scenario.databases[db.0 as usize]
+                        .resources
+                        .get(resource)
+                        .map_or_else(|| Name::from("?"), |r| Name::from(r.name.as_str()));
+                    let state = Name::from(match state {
+                        ResourceState::OnlinePending => "online-pending",
+                        ResourceState::Online => "online",
+                        ResourceState::Offline => "offline",
+                        ResourceState::Failed => "failed",
+                        ResourceState::Restarting => "restarting",
+                    });
+                    let group = self.db_names[db.0 as usize].clone();
+                    self.record(Event::Resource {
+                        node: name.clone(),
+                        group,
+                        resource: resource_name,
+                        state,
+                    });
+                }
+                Output::FailoverDecided { db, from, to, epoch, reason } => {
+                    let from = from.map(|id| self.node_name(id.0 as usize));
+                    let to = self.node_name(to.0 as usize);
+                    let reason = Name::from(format!("{reason:?}").to_lowercase().as_str());
+                    tracing::info!(t = %self.now(), db = %self.db_names[db.0 as usize], ?from, %to, epoch, %reason, "failover decided");
+                    let db = self.db_names[db.0 as usize].clone();
+                    self.record(Event::Failover { db, from, to, epoch, reason });
+                }
+            }
+        }
+    }
+
+    fn send_from_node(
+        &mut self,
+        node: usize,
+        to: Endpoint,
+        path: Option<failover::PathId>,
+        mut message: Message,
+    ) {
+        let from_host = self.nodes[node].host;
+        let network = path.and_then(|path| self.networks.get(path.0 as usize).copied());
+        match to {
+            Endpoint::Node(peer) => {
+                let peer = peer.0 as usize;
+                let to_host = self.nodes[peer].host;
+                if let Message::LogData { db, corrupt, .. } = &mut message
+                    && self.corrupt_next.remove(&(to_host, *db))
+                {
+                    *corrupt = true;
+                }
+                let bytes = message.wire_bytes();
+                let from = Endpoint::Node(NodeId(node as u16));
+                let packet = Packet::Node { node: peer, input: Input::Received { from, path, message } };
+                self.send_packet(self.now(), from_host, to_host, network, bytes, packet);
+            }
+            Endpoint::Hub(hub) => {
+                let hub = hub.0 as usize;
+                let to_host = self.hubs[hub].host;
+                let bytes = message.wire_bytes();
+                let from = Endpoint::Node(NodeId(node as u16));
+                let packet = Packet::Hub { hub, input: HubInput::Received { from, message } };
+                self.send_packet(self.now(), from_host, to_host, network, bytes, packet);
+            }
+            Endpoint::DatabaseName(_) => {}
+        }
+    }
+
+    // ----- the witness -----
+
+    fn witness_request(&mut self, node: usize, op: WitnessOp) {
+        let Some(witness_host) = self.witness_host else { return };
+        let from_host = self.nodes[node].host;
+        self.send_packet(self.now(), from_host, witness_host, None, 200, Packet::Witness { node, op });
+    }
+
+    /// A lock request reached the witness share (whose host runs: the gate saw to that).
+    pub(super) fn witness_arrive(&mut self, node: usize, op: WitnessOp) {
+        let now = self.now();
+        let (Some(witness_host), Some(witness)) = (self.witness_host, self.witness.as_mut()) else { return };
+        let node_host = self.nodes[node].host;
+        let reply = witness.request(
+            now,
+            HostId(node_host as u32),
+            match op {
+                WitnessOp::Acquire => emulators::witness::WitnessOp::Acquire,
+                WitnessOp::Renew => emulators::witness::WitnessOp::Renew,
+                WitnessOp::Release => emulators::witness::WitnessOp::Release,
+            },
+        );
+        let delay = witness.response_delay();
+        let answer = match reply {
+            WitnessReply::Granted { lease_until } => {
+                let host = self.host_names[node_host].clone();
+                self.record(Event::WitnessLease { host, until: lease_until });
+                WitnessAnswer::Granted { lease: lease_until - now }
+            }
+            WitnessReply::Released => {
+                self.record(Event::WitnessReset { reason: Name::from("released") });
+                WitnessAnswer::Released
+            }
+            WitnessReply::Denied { .. } | WitnessReply::NotHeld => WitnessAnswer::Denied,
+            WitnessReply::Unavailable => WitnessAnswer::Unavailable,
+        };
+        // The answer leaves after the share's response delay and crosses the network back.
+        let packet = Packet::Node { node, input: Input::Witness { op, answer } };
+        self.send_packet(now + delay, witness_host, node_host, None, 200, packet);
+    }
+}

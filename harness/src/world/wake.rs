@@ -1,0 +1,97 @@
+//! The one timer rule for every state machine the world drives (failover nodes, hubs, iSCSI
+//! initiators): each asks to be woken at one instant; a newer request supersedes the older, whose
+//! queued event is then ignored by its stale generation. A timer that comes due while its host is not
+//! running is dropped: the resume (or the boot) wakes every machine on the host, and each asks again.
+
+use super::{Ev, World};
+use failover::{HubInput, Input};
+use kernel::SimTime;
+
+/// A state machine the world drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Component {
+    Node(usize),
+    Hub(usize),
+    Initiator(usize),
+}
+
+/// When one state machine wants to be woken next.
+#[derive(Clone, Debug, Default)]
+pub(super) struct WakeSlot {
+    generation: u64,
+    at: Option<SimTime>,
+}
+
+impl WakeSlot {
+    /// Asks for a wake at `at`; returns the generation to schedule, or `None` if that wake is already
+    /// scheduled.
+    fn arm(&mut self, at: SimTime) -> Option<u64> {
+        if self.at == Some(at) {
+            return None;
+        }
+        self.generation += 1;
+        self.at = Some(at);
+        Some(self.generation)
+    }
+
+    /// Whether the wake of `generation` is the current one; it is consumed if so.
+    fn fire(&mut self, generation: u64) -> bool {
+        if self.generation != generation || self.at.is_none() {
+            return false;
+        }
+        self.at = None;
+        true
+    }
+
+    /// Forgets the scheduled wake (power loss, or a resume that wakes the machine anyway).
+    pub(super) fn cancel(&mut self) {
+        self.generation += 1;
+        self.at = None;
+    }
+}
+
+impl World<'_> {
+    pub(super) fn host_of(&self, component: Component) -> usize {
+        match component {
+            Component::Node(node) | Component::Initiator(node) => self.nodes[node].host,
+            Component::Hub(hub) => self.hubs[hub].host,
+        }
+    }
+
+    pub(super) fn wake_slot(&mut self, component: Component) -> Option<&mut WakeSlot> {
+        match component {
+            Component::Node(node) => Some(&mut self.nodes[node].wake),
+            Component::Hub(hub) => Some(&mut self.hubs[hub].wake),
+            Component::Initiator(node) => {
+                self.storage.as_mut().map(|storage| &mut storage.initiators[node].wake)
+            }
+        }
+    }
+
+    /// `component` asks to be woken at true time `at` (never in the past).
+    pub(super) fn wake_at(&mut self, component: Component, at: SimTime) {
+        let at = at.max(self.now());
+        if let Some(generation) = self.wake_slot(component).and_then(|slot| slot.arm(at)) {
+            self.queue.schedule(at, Ev::Wake { component, generation });
+        }
+    }
+
+    pub(super) fn wake_fired(&mut self, component: Component, generation: u64) {
+        let current = self.wake_slot(component).is_some_and(|slot| slot.fire(generation));
+        if current && self.hosts.is_running(emulators::HostId(self.host_of(component) as u32)) {
+            self.wake_component(component);
+        }
+    }
+
+    /// Wakes `component` now (it re-evaluates what time alone changed and asks for its next wake).
+    pub(super) fn wake_component(&mut self, component: Component) {
+        if let Some(slot) = self.wake_slot(component) {
+            slot.cancel();
+        }
+        match component {
+            Component::Node(node) => self.node_input(node, Input::Wake),
+            Component::Hub(hub) => self.hub_input(hub, HubInput::Wake),
+            Component::Initiator(node) => self.initiator_input(node, emulators::iscsi::InitiatorInput::Wake),
+        }
+    }
+}
