@@ -134,8 +134,9 @@ fn two_coordinators_never_pick_the_same_epoch_after_a_reboot_race() {
 /// FIXME(issue 8): the single-writer checker counts a frozen owner's mount as still serving, so a
 /// takeover from a frozen owner overlaps it until the owner resumes and dismounts, and is reported as a
 /// split-brain. On these nightly seeds that false positive is the only violation. This test pins
-/// today's behaviour so that it goes red when the checker is fixed: then delete it and add seeds 1 and
-/// 2 back to `NIGHTLY_SEEDS` in `scenarios.rs`.
+/// today's behaviour so that it goes red when the checker is fixed: then delete it and give
+/// `ccr-nemesis` seeds 1 to 3 again in `NIGHTLY_SEEDS` (`scenarios.rs`), if seed 2's data loss is gone
+/// too, or else its passing seeds.
 #[test]
 fn a_takeover_from_a_frozen_owner_is_still_reported_as_a_split_brain_on_nightly_seeds_1_and_5() {
     let scenario = load_relative("nightly/ccr-nemesis.toml");
