@@ -1,10 +1,11 @@
-//! Data-driven tests of scenario loading over the files in `suites/`.
+//! Tests of scenario loading over the files in `suites/` and the documentation.
 //!
-//! Every file in `suites/malformed/` states, in its leading comments, the error it must produce:
-//! `# expect: <part of the message>` and `# at: <line>:<column>`. Adding a malformed case is adding a
-//! file; no test code changes. Every catalogue file in `suites/fast/` and `suites/hazards/` must load.
+//! Each file of `suites/malformed/` is its own test in `suites/tests/scenarios.rs` (it must fail with
+//! the message and location its leading comments declare), and every catalogue file's loading is
+//! checked in `suites/tests/catalogue.rs`. Here: no truncated or mangled catalogue file panics the
+//! loader, and docs/scenarios.md matches what the parser accepts.
 
-use harness::scenario::{self, Scenario, ScenarioError, Tier};
+use harness::scenario;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -23,117 +24,6 @@ fn toml_files(name: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-/// Loads a file, turning a panic into a test failure message instead of aborting the whole loop.
-fn load_without_panic(path: &Path) -> Result<Result<Scenario, ScenarioError>, String> {
-    panic::catch_unwind(AssertUnwindSafe(|| scenario::load(path))).map_err(|payload| {
-        let message = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
-            .unwrap_or_default();
-        format!("{}: loading panicked: {message}", path.display())
-    })
-}
-
-/// The expectation a malformed file declares in its leading comments.
-struct Expectation {
-    substring: String,
-    line: usize,
-    column: usize,
-}
-
-fn expectation(path: &Path) -> Result<Expectation, String> {
-    let text = std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    let mut substring = None;
-    let mut location = None;
-    for line in text.lines().take_while(|line| line.starts_with('#')) {
-        if let Some(rest) = line.strip_prefix("# expect:") {
-            substring = Some(rest.trim().to_string());
-        } else if let Some(rest) = line.strip_prefix("# at:") {
-            let parsed = rest.trim().split_once(':').and_then(|(line, column)| {
-                Some((line.trim().parse::<usize>().ok()?, column.trim().parse::<usize>().ok()?))
-            });
-            location =
-                Some(parsed.ok_or_else(|| format!("{}: `# at:` is not <line>:<column>", path.display()))?);
-        }
-    }
-    let substring = substring.ok_or_else(|| format!("{}: no `# expect:` comment", path.display()))?;
-    let (line, column) = location.ok_or_else(|| format!("{}: no `# at:` comment", path.display()))?;
-    Ok(Expectation { substring, line, column })
-}
-
-fn check_malformed(path: &Path) -> Result<(), String> {
-    let expected = expectation(path)?;
-    let error = match load_without_panic(path)? {
-        Ok(_) => {
-            return Err(format!("{}: loaded, but should fail with `{}`", path.display(), expected.substring));
-        }
-        Err(error) => error,
-    };
-    let mut problems = Vec::new();
-    if !error.message.contains(&expected.substring) {
-        problems.push(format!("message `{}` does not contain `{}`", error.message, expected.substring));
-    }
-    if (error.line, error.column) != (expected.line, expected.column) {
-        problems.push(format!(
-            "located at {}:{}, expected {}:{}",
-            error.line, error.column, expected.line, expected.column
-        ));
-    }
-    let shown = error.to_string();
-    let position = format!("{}:{}:{}: ", path.display(), error.line, error.column);
-    if !shown.starts_with(&position) {
-        problems.push(format!("Display does not start with `{position}`"));
-    }
-    if !shown.contains(&error.source_line) || !shown.contains('^') {
-        problems.push("Display lacks the source line and caret".to_string());
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{}:\n    {}\n{shown}", path.display(), problems.join("\n    ")))
-    }
-}
-
-#[test]
-fn every_malformed_scenario_fails_with_its_declared_message_and_location() {
-    let files = toml_files("malformed");
-    assert!(files.len() >= 14, "expected at least 14 malformed scenarios, found {}", files.len());
-    let failures: Vec<String> = files.iter().filter_map(|path| check_malformed(path).err()).collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} malformed scenarios misbehaved:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
-}
-
-#[test]
-fn every_catalogue_scenario_loads_and_sits_in_the_directory_of_its_tier() {
-    let mut failures = Vec::new();
-    let mut count = 0;
-    for (directory, tier) in [("fast", Tier::Fast), ("hazards", Tier::Hazard)] {
-        for path in toml_files(directory) {
-            count += 1;
-            match load_without_panic(&path) {
-                Err(panicked) => failures.push(panicked),
-                Ok(Err(error)) => failures.push(error.to_string()),
-                Ok(Ok(scenario)) if scenario.tier != tier => {
-                    failures.push(format!(
-                        "{}: tier {} in the {directory} directory",
-                        path.display(),
-                        scenario.tier
-                    ));
-                }
-                Ok(Ok(_)) => {}
-            }
-        }
-    }
-    assert!(count > 0, "no catalogue scenarios found");
-    assert!(failures.is_empty(), "catalogue scenarios failed to load:\n{}", failures.join("\n"));
 }
 
 /// Cutting a valid file short or dropping one of its lines produces every kind of malformation at

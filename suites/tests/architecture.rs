@@ -2,10 +2,15 @@
 //!
 //! The dependency rule is read from every workspace member's `Cargo.toml` (not from `cargo metadata`,
 //! so the check needs no network and no build): `failover` depends on no workspace crate and only on
-//! an allow-list; `kernel` on no workspace crate; `emulators` never on `failover` or `harness`;
+//! an allow-list; `kernel` on no workspace crate; `emulators` on `kernel` and no other workspace crate;
 //! `reports` on none of `failover`, `emulators` or `harness`; `harness` ties them together; `suites`
-//! uses `harness`. The source of `failover` is then scanned, outside comments, for the clock, RNG,
-//! I/O and hash-ordered collections it must never touch.
+//! uses `harness`.
+//!
+//! Then sources are scanned outside comments, `use` groups expanded (`use std::{fs, time::Instant}`
+//! counts as `std::fs` and `std::time::Instant`): `failover` for the clock, RNG, I/O, processes,
+//! threads, printing and hash-ordered collections it must never touch, and `harness/src/check` for
+//! anything of the world, the failover logic or the emulators (checkers read only the history).
+//! Each rule also has a test that it bites on a sample and one that it lets a harmless sample through.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -43,17 +48,33 @@ impl Workspace {
     fn load() -> Workspace {
         let root = repository_root();
         let manifest = read_toml(&root.join("Cargo.toml"));
+        let member_dirs: Vec<String> = manifest
+            .get("workspace")
+            .and_then(|workspace| workspace.get("members"))
+            .and_then(toml::Value::as_array)
+            .expect("workspace members")
+            .iter()
+            .map(|dir| dir.as_str().expect("member paths are strings").to_string())
+            .collect();
+        let members: Vec<(String, toml::Table)> = member_dirs
+            .into_iter()
+            .map(|dir| {
+                let member = read_toml(&root.join(&dir).join("Cargo.toml"));
+                (dir, member)
+            })
+            .collect();
+        Workspace::from_manifests(&manifest, &members)
+    }
+
+    /// The workspace described by its root manifest and each member's (directory, manifest).
+    fn from_manifests(manifest: &toml::Table, member_manifests: &[(String, toml::Table)]) -> Workspace {
         let workspace =
             manifest.get("workspace").and_then(toml::Value::as_table).expect("a [workspace] table");
         let shared =
             workspace.get("dependencies").and_then(toml::Value::as_table).cloned().unwrap_or_default();
-        let member_dirs =
-            workspace.get("members").and_then(toml::Value::as_array).expect("workspace members");
         let mut members = BTreeMap::new();
         let mut dependencies = BTreeMap::new();
-        for dir in member_dirs {
-            let dir = dir.as_str().expect("member paths are strings");
-            let member = read_toml(&root.join(dir).join("Cargo.toml"));
+        for (dir, member) in member_manifests {
             let name = member
                 .get("package")
                 .and_then(|package| package.get("name"))
@@ -61,14 +82,14 @@ impl Workspace {
                 .unwrap_or_else(|| panic!("{dir}/Cargo.toml names no package"))
                 .to_string();
             let mut found = BTreeSet::new();
-            collect_dependencies(&member, &shared, &mut found);
+            collect_dependencies(member, &shared, &mut found);
             // Platform-specific tables: [target.'cfg(...)'.dependencies] and friends.
             if let Some(targets) = member.get("target").and_then(toml::Value::as_table) {
                 for target in targets.values().filter_map(toml::Value::as_table) {
                     collect_dependencies(target, &shared, &mut found);
                 }
             }
-            members.insert(dir.to_string(), name.clone());
+            members.insert(dir.clone(), name.clone());
             dependencies.insert(name, found);
         }
         Workspace { members, dependencies }
@@ -95,6 +116,15 @@ impl Workspace {
         self.dependencies_of(package, kinds)
             .into_iter()
             .filter(|name| forbidden.contains(&name.as_str()))
+            .collect()
+    }
+
+    /// The workspace crates `package` depends on (in any table) other than those in `allowed`.
+    fn workspace_dependencies_beyond(&self, package: &str, allowed: &[&str]) -> Vec<String> {
+        let own = self.own_crates();
+        self.dependencies_of(package, ALL)
+            .into_iter()
+            .filter(|name| own.contains(name) && !allowed.contains(&name.as_str()))
             .collect()
     }
 }
@@ -172,13 +202,53 @@ fn the_kernel_depends_on_no_workspace_crate() {
     assert_eq!(workspace.forbidden_dependencies(KERNEL, ALL, &own), Vec::<String>::new());
 }
 
+/// Hardware does not know what software runs on it, and needs nothing of the workspace but virtual
+/// time and seeded randomness.
 #[test]
-fn emulators_never_depend_on_the_failover_logic_or_the_harness() {
+fn emulators_depend_on_the_kernel_and_on_no_other_workspace_crate() {
     let workspace = Workspace::load();
-    assert_eq!(
-        workspace.forbidden_dependencies(EMULATORS, ALL, &[FAILOVER, HARNESS, SUITES]),
-        Vec::<String>::new()
+    assert_eq!(workspace.workspace_dependencies_beyond(EMULATORS, &[KERNEL]), Vec::<String>::new());
+}
+
+/// A workspace of kernel, emulators and failover whose emulators declare `emulators_dependencies`
+/// (the body of its `[dependencies]`, then any further tables). `fail` is failover under another name.
+fn sample_workspace(emulators_dependencies: &str) -> Workspace {
+    let manifest: toml::Table = r#"
+        [workspace]
+        members = ["kernel", "emulators", "failover"]
+        [workspace.dependencies]
+        drill-kernel = { path = "kernel" }
+        fail = { path = "failover", package = "drill-failover" }
+    "#
+    .parse()
+    .expect("the sample root manifest");
+    let member = |name: &str, dependencies: &str| {
+        let text = format!("[package]\nname = \"{name}\"\n[dependencies]\n{dependencies}");
+        text.parse::<toml::Table>().unwrap_or_else(|error| panic!("the sample {name}: {error}"))
+    };
+    let members = vec![
+        ("kernel".to_string(), member(KERNEL, "")),
+        ("emulators".to_string(), member(EMULATORS, emulators_dependencies)),
+        ("failover".to_string(), member(FAILOVER, "serde = \"1\"")),
+    ];
+    Workspace::from_manifests(&manifest, &members)
+}
+
+#[test]
+fn the_emulators_rule_bites_on_any_workspace_crate_but_the_kernel_renamed_or_not() {
+    let renamed = sample_workspace("drill-kernel.workspace = true\nfail.workspace = true");
+    assert_eq!(renamed.workspace_dependencies_beyond(EMULATORS, &[KERNEL]), [FAILOVER]);
+    let for_tests_only =
+        sample_workspace("drill-kernel.workspace = true\n[dev-dependencies]\ndrill-failover = \"0.1\"");
+    assert_eq!(for_tests_only.workspace_dependencies_beyond(EMULATORS, &[KERNEL]), [FAILOVER]);
+}
+
+#[test]
+fn the_emulators_rule_lets_them_use_the_kernel_and_outside_crates() {
+    let workspace = sample_workspace(
+        "drill-kernel.workspace = true\nserde = \"1\"\n[dev-dependencies]\ntempfile = \"3\"",
     );
+    assert_eq!(workspace.workspace_dependencies_beyond(EMULATORS, &[KERNEL]), Vec::<String>::new());
 }
 
 #[test]
@@ -236,6 +306,22 @@ const FAILOVER_BANS: &[(&str, &str)] = &[
     ("std::net", "network I/O: messages are outputs the driver sends"),
     ("tokio", "an async runtime: the tokio driver lives outside failover"),
     ("turmoil", "a simulator: failover never knows it is simulated"),
+    ("std::io", "I/O: bytes leave as outputs the driver writes"),
+    ("std::process", "processes: failover runs inside whatever process drives it"),
+    ("std::thread", "threads: a node is one state machine driven by one caller"),
+    ("println!", "printing is I/O: what happened leaves as an output"),
+    ("print!", "printing is I/O: what happened leaves as an output"),
+    ("eprintln!", "printing is I/O: what happened leaves as an output"),
+    ("eprint!", "printing is I/O: what happened leaves as an output"),
+];
+
+/// What the checkers' code may not mention: they judge the history (`crate::history`) and nothing else,
+/// so they cannot see the world, a node's own state or the emulators' live state.
+const CHECK_BANS: &[(&str, &str)] = &[
+    ("crate::world", "the simulated world: checkers read only the recorded history"),
+    ("super::world", "the simulated world: checkers read only the recorded history"),
+    ("failover::", "the failover logic: checkers judge what happened, never a node's belief"),
+    ("emulators::", "the emulators: their ground truth reaches checkers only through the history"),
 ];
 
 /// `text` with every comment (line, block, nested block, doc) replaced by spaces, newlines kept so
@@ -347,21 +433,189 @@ fn rust_files(directory: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
+/// Whether `code` mentions `ban`. A macro ban matches only the whole macro name: `print!` is not
+/// found inside `eprint!`, nor `println!` inside `eprintln!`.
+fn mentions(code: &str, ban: &str) -> bool {
+    let whole_name = ban.ends_with('!');
+    code.match_indices(ban).any(|(index, _)| {
+        !whole_name || !code[..index].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// `(line, ban, reason)` for every banned mention in the code of `text`, once per line and ban, in line
+/// order. Each line of code is scanned, and so is every path a `use` declaration imports, groups
+/// expanded: `use std::{fs, time::Instant};` imports `std::fs` and `std::time::Instant`. An imported
+/// path is scanned as `path::`, because importing `crate::world` itself is using it.
+fn banned_mentions_in<'a>(text: &str, bans: &'a [(&'a str, &'a str)]) -> Vec<(usize, &'a str, &'a str)> {
+    let code = code_without_comments(text);
+    let mut found = BTreeSet::new();
+    for (number, line) in code.lines().enumerate() {
+        for (index, (ban, _)) in bans.iter().enumerate() {
+            if mentions(line, ban) {
+                found.insert((number + 1, index));
+            }
+        }
+    }
+    for (line, path) in imported_paths(&code) {
+        let path = format!("{path}::");
+        for (index, (ban, _)) in bans.iter().enumerate() {
+            if mentions(&path, ban) {
+                found.insert((line, index));
+            }
+        }
+    }
+    found.into_iter().map(|(line, index)| (line, bans[index].0, bans[index].1)).collect()
+}
+
 /// `file:line: \`ban\` (reason)` for every banned mention in the code of `files`.
-fn banned_mentions(files: &[PathBuf]) -> Vec<String> {
+fn banned_mentions(files: &[PathBuf], bans: &[(&str, &str)]) -> Vec<String> {
     let mut found = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file)
             .unwrap_or_else(|error| panic!("cannot read {}: {error}", file.display()));
-        for (number, line) in code_without_comments(&text).lines().enumerate() {
-            for (ban, reason) in FAILOVER_BANS {
-                if line.contains(ban) {
-                    found.push(format!("{}:{}: `{ban}` ({reason})", file.display(), number + 1));
-                }
-            }
+        for (line, ban, reason) in banned_mentions_in(&text, bans) {
+            found.push(format!("{}:{line}: `{ban}` ({reason})", file.display()));
         }
     }
     found
+}
+
+/// What `use` trees are made of; everything else is `Other`.
+#[derive(Debug, PartialEq)]
+enum Token {
+    Word(String),
+    PathSeparator,
+    Open,
+    Close,
+    Comma,
+    Star,
+    Semicolon,
+    Other,
+}
+
+/// The tokens of `code` (comments already blanked), each with its line. A string literal is one
+/// `Other`, so that a `use` inside a string is not read as an import.
+fn tokens(code: &str) -> Vec<(usize, Token)> {
+    let chars: Vec<char> = code.chars().collect();
+    let word_char = |c: char| c.is_alphanumeric() || c == '_';
+    let mut found = Vec::new();
+    let mut line = 1;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let start = i;
+        let token = if c == '\n' || c.is_whitespace() {
+            i += 1;
+            None
+        } else if word_char(c) {
+            while i < chars.len() && word_char(chars[i]) {
+                i += 1;
+            }
+            Some(Token::Word(chars[start..i].iter().collect()))
+        } else if c == ':' && chars.get(i + 1) == Some(&':') {
+            i += 2;
+            Some(Token::PathSeparator)
+        } else if c == '"' {
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                i += if chars[i] == '\\' { 2 } else { 1 };
+            }
+            i = (i + 1).min(chars.len());
+            Some(Token::Other)
+        } else {
+            i += 1;
+            Some(match c {
+                '{' => Token::Open,
+                '}' => Token::Close,
+                ',' => Token::Comma,
+                '*' => Token::Star,
+                ';' => Token::Semicolon,
+                _ => Token::Other,
+            })
+        };
+        if let Some(token) = token {
+            found.push((line, token));
+        }
+        line += chars[start..i].iter().filter(|&&c| c == '\n').count();
+    }
+    found
+}
+
+/// Every path that a `use` declaration in `code` imports, with the line of its last segment, groups
+/// expanded: `use std::{io::{self, Write}, time::Instant as Now};` imports `std::io` (line of
+/// `self`), `std::io::Write` and `std::time::Instant`.
+fn imported_paths(code: &str) -> Vec<(usize, String)> {
+    let tokens = tokens(code);
+    let mut found = Vec::new();
+    for (index, (_, token)) in tokens.iter().enumerate() {
+        if *token != Token::Word("use".to_string()) {
+            continue;
+        }
+        let mut position = index + 1;
+        let mut paths = Vec::new();
+        if use_tree(&tokens, &mut position, &[], &mut paths).is_some()
+            && tokens.get(position).is_some_and(|(_, token)| *token == Token::Semicolon)
+        {
+            found.extend(paths);
+        }
+    }
+    found
+}
+
+/// Reads one use tree at `position`, appending its paths (below `prefix`) to `paths`; `None` when the
+/// tokens there are not a use tree.
+fn use_tree(
+    tokens: &[(usize, Token)],
+    position: &mut usize,
+    prefix: &[String],
+    paths: &mut Vec<(usize, String)>,
+) -> Option<()> {
+    let at = |position: usize| tokens.get(position).map(|(_, token)| token);
+    let mut path = prefix.to_vec();
+    if at(*position) == Some(&Token::PathSeparator) {
+        *position += 1; // `use ::std::fs;`
+    }
+    loop {
+        let (line, token) = tokens.get(*position)?;
+        *position += 1;
+        match token {
+            Token::Word(segment) => path.push(segment.clone()),
+            Token::Star => {
+                path.push("*".to_string());
+                paths.push((*line, path.join("::")));
+                return Some(());
+            }
+            Token::Open => loop {
+                if at(*position) == Some(&Token::Close) {
+                    *position += 1;
+                    return Some(());
+                }
+                use_tree(tokens, position, &path, paths)?;
+                match at(*position) {
+                    Some(Token::Comma) => *position += 1,
+                    Some(Token::Close) => {
+                        *position += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            },
+            _ => return None,
+        }
+        match at(*position) {
+            Some(Token::PathSeparator) => *position += 1,
+            next => {
+                if next == Some(&Token::Word("as".to_string())) {
+                    *position += 2; // the new name is not part of the imported path
+                }
+                if path.last().is_some_and(|segment| segment == "self") {
+                    path.pop();
+                }
+                paths.push((*line, path.join("::")));
+                return Some(());
+            }
+        }
+    }
 }
 
 #[test]
@@ -369,8 +623,17 @@ fn failover_code_reads_no_clock_draws_no_unseeded_randomness_does_no_io_and_uses
     let mut files = Vec::new();
     rust_files(&repository_root().join("failover").join("src"), &mut files);
     assert!(!files.is_empty(), "failover/src holds the failover logic");
-    let found = banned_mentions(&files);
+    let found = banned_mentions(&files, FAILOVER_BANS);
     assert!(found.is_empty(), "failover must stay sans-IO and deterministic:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_checkers_use_nothing_of_the_world_the_failover_logic_or_the_emulators() {
+    let mut files = Vec::new();
+    rust_files(&repository_root().join("harness").join("src").join("check"), &mut files);
+    assert!(!files.is_empty(), "harness/src/check holds the checkers");
+    let found = banned_mentions(&files, CHECK_BANS);
+    assert!(found.is_empty(), "checkers read only the history:\n{}", found.join("\n"));
 }
 
 #[test]
@@ -392,10 +655,123 @@ use std::collections::HashMap;
     let directory = tempfile::tempdir().unwrap();
     let file = directory.path().join("lib.rs");
     std::fs::write(&file, text).unwrap();
-    let found = banned_mentions(&[file]);
+    let found = banned_mentions(&[file], FAILOVER_BANS);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
         found[0].ends_with(":5: `HashMap` (iteration order differs per process: use BTreeMap)"),
         "{found:?}"
     );
+}
+
+/// `(line, ban)` of every banned mention in `text`.
+fn found_in(text: &str, bans: &[(&str, &str)]) -> Vec<(usize, String)> {
+    banned_mentions_in(text, bans).into_iter().map(|(line, ban, _)| (line, ban.to_string())).collect()
+}
+
+#[test]
+fn the_source_scan_expands_grouped_imports_however_they_are_laid_out() {
+    let text = "\
+use std::{fs, time::Instant};
+use ::std::{
+    io::{self, Write},
+    process as proc,
+    collections::{BTreeMap, HashSet},
+};
+use std::*;
+";
+    assert_eq!(
+        imported_paths(&code_without_comments(text)),
+        [
+            (1, "std::fs".to_string()),
+            (1, "std::time::Instant".to_string()),
+            (3, "std::io".to_string()),
+            (3, "std::io::Write".to_string()),
+            (4, "std::process".to_string()),
+            (5, "std::collections::BTreeMap".to_string()),
+            (5, "std::collections::HashSet".to_string()),
+            (7, "std::*".to_string()),
+        ]
+    );
+    let found = found_in(text, FAILOVER_BANS);
+    let expected: Vec<(usize, String)> =
+        [(1, "std::time"), (1, "std::fs"), (3, "std::io"), (4, "std::process"), (5, "HashSet")]
+            .map(|(line, ban)| (line, ban.to_string()))
+            .into();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn failover_may_not_do_io_start_processes_or_threads_or_print() {
+    let text = "\
+fn f() {
+    std::thread::sleep(d);
+    let child = std::process::Command::new(\"sh\");
+    std::io::stdout();
+    println!(\"a\"); print!(\"b\");
+    eprintln!(\"c\"); eprint!(\"d\");
+}
+";
+    let expected: Vec<(usize, String)> = [
+        (2, "std::thread"),
+        (3, "std::process"),
+        (4, "std::io"),
+        (5, "println!"),
+        (5, "print!"),
+        (6, "eprintln!"),
+        (6, "eprint!"),
+    ]
+    .map(|(line, ban)| (line, ban.to_string()))
+    .into();
+    assert_eq!(found_in(text, FAILOVER_BANS), expected);
+}
+
+#[test]
+fn the_failover_scan_lets_its_own_io_module_formatting_and_comments_through() {
+    let text = "\
+//! Never println! here: use std::{io, process} is what the driver does.
+use crate::io::{Input, Output};
+use core::{fmt::Write, time::Duration};
+pub use self::io::Message;
+fn print_summary(f: &mut core::fmt::Formatter) -> core::fmt::Result { write!(f, \"{}\", format!(\"x\")) }
+let reprint = sprint_all; // eprint!(\"no\")
+let use_count = 1; let text = \"use std::{fs};\";
+";
+    assert_eq!(found_in(text, FAILOVER_BANS), Vec::<(usize, String)>::new());
+}
+
+#[test]
+fn the_checkers_scan_bites_on_the_world_failover_and_emulators_grouped_renamed_or_inline() {
+    let text = "\
+use crate::{history::Event, world::World};
+use super::super::world;
+use failover as logic;
+fn state(node: &failover::Node) {}
+use emulators::san::{Lun};
+pub(crate) use super::world::*;
+";
+    let expected: Vec<(usize, String)> = [
+        (1, "crate::world"),
+        (2, "super::world"),
+        (3, "failover::"),
+        (4, "failover::"),
+        (5, "emulators::"),
+        (6, "super::world"),
+    ]
+    .map(|(line, ban)| (line, ban.to_string()))
+    .into();
+    assert_eq!(found_in(text, CHECK_BANS), expected);
+}
+
+#[test]
+fn the_checkers_scan_lets_the_history_verdicts_and_kernel_through() {
+    let text = "\
+//! Rebuilds the world from the history; never reads crate::world or failover::Node.
+use super::model::{Model, Mount};
+use crate::history::{Event, Name};
+use crate::verdict::{Violation, ViolationKind};
+use kernel::SimTime;
+fn count(event: &Event) -> bool { matches!(event, Event::Failover { .. }) }
+let failovers = metrics.failovers; let world_view = \"the world\";
+";
+    assert_eq!(found_in(text, CHECK_BANS), Vec::<(usize, String)>::new());
 }

@@ -1,73 +1,72 @@
-//! The catalogue as tests: every fast and hazard scenario gives its expected outcome for seeds 1 to 20.
-//!
-//! A hazard scenario passes only when drill finds exactly the violation it declares, so these tests
-//! also prove the checkers bite on unsafe-but-real configurations.
+//! Named behaviour tests over the catalogue, and the catalogue's own health: every file loads and sits
+//! in the directory of its tier, and no tier lost scenarios. Running each file for its seeds is
+//! `scenarios.rs`, one test per file.
 
-use harness::scenario::{self, Scenario};
+use drill_suites::{MALFORMED_DIRECTORY, TIER_DIRECTORIES, catalogue_root, scenario_files};
+use harness::history::Event;
+use harness::scenario::{self, Scenario, Tier};
+use harness::verdict::ViolationKind;
 use harness::world::run_scenario;
-use std::path::{Path, PathBuf};
-
-const SEEDS: std::ops::RangeInclusive<u64> = 1..=20;
-
-fn catalogue(tier_dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(tier_dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|error| panic!("cannot read {}: {error}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
-        .collect();
-    files.sort();
-    files
-}
+use std::path::Path;
 
 fn load(path: &Path) -> Scenario {
     scenario::load(path).unwrap_or_else(|error| panic!("{error}"))
 }
 
-fn assert_as_expected_for_every_seed(path: &Path) {
-    let scenario = load(path);
-    let mut surprises = Vec::new();
-    for seed in SEEDS {
-        let outcome = run_scenario(&scenario, seed);
-        if !outcome.as_expected {
-            let violations: Vec<String> = outcome
-                .report
-                .violations
-                .iter()
-                .take(3)
-                .map(|violation| {
-                    format!("{} at {} ms: {}", violation.check, violation.time_ms, violation.detail)
-                })
-                .collect();
-            surprises.push(format!("seed {seed}: verdict {} ({})", outcome.verdict, violations.join("; ")));
+fn load_relative(relative: &str) -> Scenario {
+    load(&catalogue_root().join(relative))
+}
+
+/// How many files each directory held when this was last updated. A directory that cannot be listed
+/// or whose files stopped being found would otherwise pass as having nothing to test; a scenario
+/// removed on purpose lowers its number here.
+const AT_LEAST: &[(&str, usize)] =
+    &[("fast", 17), ("hazards", 4), ("slow", 2), ("nightly", 2), (MALFORMED_DIRECTORY, 31)];
+
+#[test]
+fn no_tier_of_the_catalogue_lost_scenarios() {
+    for (directory, at_least) in AT_LEAST {
+        let files = scenario_files(directory);
+        assert!(
+            files.len() >= *at_least,
+            "suites/{directory} holds {} scenarios, expected at least {at_least}: {files:?}",
+            files.len()
+        );
+    }
+    let counted: Vec<&str> = AT_LEAST.iter().map(|(directory, _)| *directory).collect();
+    for directory in TIER_DIRECTORIES {
+        assert!(counted.contains(&directory), "suites/{directory} has no minimum here");
+    }
+}
+
+/// The slow and nightly files run only with `--run-ignored`; this keeps them loadable on every commit.
+#[test]
+fn every_catalogue_scenario_loads_and_sits_in_the_directory_of_its_tier() {
+    let tiers =
+        [("fast", Tier::Fast), ("hazards", Tier::Hazard), ("slow", Tier::Slow), ("nightly", Tier::Nightly)];
+    assert_eq!(tiers.map(|(directory, _)| directory), TIER_DIRECTORIES);
+    let mut failures = Vec::new();
+    for (directory, tier) in tiers {
+        for path in scenario_files(directory) {
+            match scenario::load(&path) {
+                Err(error) => failures.push(error.to_string()),
+                Ok(scenario) if scenario.tier != tier => {
+                    failures.push(format!(
+                        "{}: tier {} in the {directory} directory",
+                        path.display(),
+                        scenario.tier
+                    ));
+                }
+                Ok(_) => {}
+            }
         }
     }
-    assert!(surprises.is_empty(), "{} was not as expected:\n{}", path.display(), surprises.join("\n"));
-}
-
-#[test]
-fn every_fast_scenario_gives_its_expected_outcome_for_twenty_seeds() {
-    let files = catalogue("fast");
-    assert!(files.len() >= 6, "the fast catalogue lost scenarios: {files:?}");
-    for path in files {
-        assert_as_expected_for_every_seed(&path);
-    }
-}
-
-#[test]
-fn every_hazard_scenario_is_caught_for_twenty_seeds() {
-    let files = catalogue("hazards");
-    assert!(files.len() >= 2, "the hazard catalogue lost scenarios: {files:?}");
-    for path in files {
-        let scenario = load(&path);
-        assert!(scenario.expect.is_some(), "{} is a hazard without `expect`", path.display());
-        assert_as_expected_for_every_seed(&path);
-    }
+    assert!(failures.is_empty(), "catalogue scenarios failed to load:\n{}", failures.join("\n"));
 }
 
 #[test]
 fn the_pull_cord_failover_moves_the_database_and_resubmits_from_the_dumpster() {
-    let scenario = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fast/ccr-pull-cord.toml"));
+    let scenario = load_relative("fast/ccr-pull-cord.toml");
     let outcome = run_scenario(&scenario, 1);
     let metrics = outcome.metrics();
     assert!(metrics.acked > 1_000, "the workload must really run: {metrics:?}");
@@ -75,15 +74,17 @@ fn the_pull_cord_failover_moves_the_database_and_resubmits_from_the_dumpster() {
     assert!(metrics.rto_ms > 0 && metrics.rto_ms <= 60_000, "an outage within the RTO: {metrics:?}");
     assert_eq!(metrics.lost_acked, 0);
     assert_eq!(metrics.duplicates, 0, "the store must suppress resubmitted duplicates");
-    let resubmitted = outcome.history.records().iter().any(
-        |record| matches!(&record.event, harness::history::Event::Resubmitted { count, .. } if *count > 0),
-    );
+    let resubmitted = outcome
+        .history
+        .records()
+        .iter()
+        .any(|record| matches!(&record.event, Event::Resubmitted { count, .. } if *count > 0));
     assert!(resubmitted, "a lossy mount must ask the hubs to resubmit");
 }
 
 #[test]
 fn the_lossy_failover_really_loses_logs_and_the_dumpster_makes_them_whole() {
-    let scenario = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fast/ccr-lossy-failover.toml"));
+    let scenario = load_relative("fast/ccr-lossy-failover.toml");
     let mut most_lost_logs = 0;
     for seed in 1..=5 {
         let outcome = run_scenario(&scenario, seed);
@@ -92,7 +93,7 @@ fn the_lossy_failover_really_loses_logs_and_the_dumpster_makes_them_whole() {
             .records()
             .iter()
             .filter_map(|record| match &record.event {
-                harness::history::Event::Mounted { lost_logs, epoch, .. } if *epoch > 1 => Some(*lost_logs),
+                Event::Mounted { lost_logs, epoch, .. } if *epoch > 1 => Some(*lost_logs),
                 _ => None,
             })
             .max()
@@ -110,7 +111,7 @@ fn the_lossy_failover_really_loses_logs_and_the_dumpster_makes_them_whole() {
 /// messages were lost. A coordinator now decides only when its view counts it back.
 #[test]
 fn two_coordinators_never_pick_the_same_epoch_after_a_reboot_race() {
-    let scenario = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("nightly/ccr-nemesis.toml"));
+    let scenario = load_relative("nightly/ccr-nemesis.toml");
     for seed in [7, 32] {
         let outcome = run_scenario(&scenario, seed);
         let mut decided: Vec<(u64, String)> = outcome
@@ -118,7 +119,7 @@ fn two_coordinators_never_pick_the_same_epoch_after_a_reboot_race() {
             .records()
             .iter()
             .filter_map(|record| match &record.event {
-                harness::history::Event::Failover { db, epoch, .. } => Some((*epoch, db.to_string())),
+                Event::Failover { db, epoch, .. } => Some((*epoch, db.to_string())),
                 _ => None,
             })
             .collect();
@@ -127,5 +128,40 @@ fn two_coordinators_never_pick_the_same_epoch_after_a_reboot_race() {
         decided.dedup();
         assert_eq!(decided.len(), all, "seed {seed}: an epoch was decided twice for the same database");
         assert_eq!(outcome.metrics().lost_acked, 0, "seed {seed}: acknowledged mail was lost");
+    }
+}
+
+/// FIXME(issue 8): the single-writer checker counts a frozen owner's mount as still serving, so a
+/// takeover from a frozen owner overlaps it until the owner resumes and dismounts, and is reported as a
+/// split-brain. On these nightly seeds that false positive is the only violation. This test pins
+/// today's behaviour so that it goes red when the checker is fixed: then delete it and give
+/// `ccr-nemesis` seeds 1 to 3 again in `NIGHTLY_SEEDS` (`scenarios.rs`), if seed 2's data loss is gone
+/// too, or else its passing seeds.
+#[test]
+fn a_takeover_from_a_frozen_owner_is_still_reported_as_a_split_brain_on_nightly_seeds_1_and_5() {
+    let scenario = load_relative("nightly/ccr-nemesis.toml");
+    for seed in [1, 5] {
+        let outcome = run_scenario(&scenario, seed);
+        let kinds: Vec<ViolationKind> =
+            outcome.report.violations.iter().map(|violation| violation.check).collect();
+        assert_eq!(kinds, [ViolationKind::SplitBrain], "seed {seed}: {:?}", outcome.report.violations);
+        let violation = &outcome.report.violations[0];
+        let mut frozen: Vec<&str> = Vec::new();
+        for record in
+            outcome.history.records().iter().take_while(|record| record.at.as_millis() <= violation.time_ms)
+        {
+            match &record.event {
+                Event::HostDown { host, reason } if reason.as_ref() == "freeze" => frozen.push(host.as_ref()),
+                Event::HostUp { host, .. } | Event::HostDown { host, .. } => {
+                    frozen.retain(|name| name != &host.as_ref())
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            frozen.iter().any(|host| violation.detail.starts_with(&format!("SG1 was mounted on {host} ("))),
+            "seed {seed}: the earlier mount is not a frozen owner's (frozen: {frozen:?}): {}",
+            violation.detail
+        );
     }
 }

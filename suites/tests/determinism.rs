@@ -1,23 +1,12 @@
 //! Determinism is a feature: one scenario, one seed and one commit give a byte-identical history.
 
+use drill_suites::{catalogue_root, scenario_files};
 use harness::scenario;
 use harness::world::run_scenario;
-use std::path::{Path, PathBuf};
-
-fn scenarios(tier_dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(tier_dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("catalogue directory")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
-        .collect();
-    files.sort();
-    files
-}
 
 #[test]
 fn the_same_seed_twice_gives_the_same_history_digest_for_every_fast_scenario() {
-    for path in scenarios("fast").into_iter().chain(scenarios("hazards")) {
+    for path in scenario_files("fast").into_iter().chain(scenario_files("hazards")) {
         let scenario = scenario::load(&path).unwrap_or_else(|error| panic!("{error}"));
         for seed in [1, 7] {
             let first = run_scenario(&scenario, seed).history.sha256();
@@ -29,7 +18,7 @@ fn the_same_seed_twice_gives_the_same_history_digest_for_every_fast_scenario() {
 
 #[test]
 fn two_seeds_of_a_scenario_with_random_faults_give_different_histories() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("nightly/ccr-nemesis.toml");
+    let path = catalogue_root().join("nightly/ccr-nemesis.toml");
     let scenario = scenario::load(&path).unwrap_or_else(|error| panic!("{error}"));
     let one = run_scenario(&scenario, 1);
     let two = run_scenario(&scenario, 2);
@@ -47,7 +36,7 @@ fn two_seeds_of_a_scenario_with_random_faults_give_different_histories() {
 
 #[test]
 fn a_history_written_to_json_lines_reads_back_to_the_same_digest() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fast/ccr-pull-cord.toml");
+    let path = catalogue_root().join("fast/ccr-pull-cord.toml");
     let scenario = scenario::load(&path).unwrap_or_else(|error| panic!("{error}"));
     let outcome = run_scenario(&scenario, 3);
     let mut bytes = Vec::new();

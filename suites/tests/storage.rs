@@ -3,8 +3,8 @@
 //! queue, a data-path failover, a re-asserted reservation), so a scenario that quietly stopped
 //! testing anything would fail here.
 //!
-//! The slow tier (seed 001's LUN enumeration lab) is `#[ignore]`d here: run it with
-//! `cargo nextest run --workspace --run-ignored only` (about a minute in a debug build).
+//! The slow tier's RTO test (seed 001's LUN enumeration lab) is `#[ignore]`d here, like the slow files'
+//! own tests in `scenarios.rs`: run them with `cargo nextest run --workspace --run-ignored only`.
 
 use harness::history::{Event, Name, Record};
 use harness::run::RunOutcome;
