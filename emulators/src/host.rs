@@ -75,10 +75,20 @@ pub struct RingCounts {
     pub dropped_off: u64,
 }
 
+/// What waited for a host that resumed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Resumed<P> {
+    /// Every packet its rings held, in arrival order, with the NIC it arrived on.
+    pub packets: Vec<(NetworkId, P)>,
+    /// Packets its full rings dropped during this pause.
+    pub dropped: u64,
+}
+
 #[derive(Debug)]
 struct HostRuntime<P> {
     config: RingConfig,
     paused_since: Option<SimTime>,
+    dropped_this_pause: u64,
     /// Per NIC: (arrival number, packet), oldest first.
     rings: BTreeMap<NetworkId, VecDeque<(u64, P)>>,
     counts: RingCounts,
@@ -109,7 +119,13 @@ impl<P> Hosts<P> {
         self.power.add_host(host);
         self.hosts.insert(
             host,
-            HostRuntime { config, paused_since: None, rings: BTreeMap::new(), counts: RingCounts::default() },
+            HostRuntime {
+                config,
+                paused_since: None,
+                dropped_this_pause: 0,
+                rings: BTreeMap::new(),
+                counts: RingCounts::default(),
+            },
         );
     }
 
@@ -151,13 +167,15 @@ impl<P> Hosts<P> {
         if self.state(host) != RunState::Running {
             return false;
         }
-        self.runtime_mut(host).paused_since = Some(now);
+        let runtime = self.runtime_mut(host);
+        runtime.paused_since = Some(now);
+        runtime.dropped_this_pause = 0;
         true
     }
 
     /// Resumes a paused host: returns what waited in its rings, in arrival order, or `None` if the
     /// host was not paused.
-    pub fn resume(&mut self, host: HostId) -> Option<Vec<(NetworkId, P)>> {
+    pub fn resume(&mut self, host: HostId) -> Option<Resumed<P>> {
         if self.state(host) != RunState::Paused {
             return None;
         }
@@ -168,7 +186,8 @@ impl<P> Hosts<P> {
             waiting.extend(ring.drain(..).map(|(arrival, packet)| (arrival, network, packet)));
         }
         waiting.sort_by_key(|(arrival, _, _)| *arrival);
-        Some(waiting.into_iter().map(|(_, network, packet)| (network, packet)).collect())
+        let packets = waiting.into_iter().map(|(_, network, packet)| (network, packet)).collect();
+        Some(Resumed { packets, dropped: runtime.dropped_this_pause })
     }
 
     /// Pulls the host's cord. Returns whether it went off; a paused host loses its pause and its rings.
@@ -229,6 +248,7 @@ impl<P> Hosts<P> {
                     return Arrival::Queued;
                 }
                 runtime.counts.dropped_full += 1;
+                runtime.dropped_this_pause += 1;
                 if overflow == RingOverflow::DropOldest && capacity > 0 {
                     ring.pop_front();
                     ring.push_back((arrival, packet));
@@ -285,7 +305,10 @@ mod tests {
         assert_eq!(hosts.arrive(H, SAN, 1), Arrival::Queued);
         assert_eq!(hosts.arrive(H, LAN, 2), Arrival::Queued);
         assert_eq!(hosts.arrive(H, SAN, 3), Arrival::Queued);
-        assert_eq!(hosts.resume(H), Some(vec![(SAN, 1), (LAN, 2), (SAN, 3)]));
+        assert_eq!(
+            hosts.resume(H),
+            Some(Resumed { packets: vec![(SAN, 1), (LAN, 2), (SAN, 3)], dropped: 0 })
+        );
         assert!(hosts.is_running(H));
         assert_eq!(hosts.resume(H), None, "resuming a running host does nothing");
     }
@@ -297,7 +320,7 @@ mod tests {
         for packet in 1..=4 {
             hosts.arrive(H, LAN, packet);
         }
-        assert_eq!(hosts.resume(H), Some(vec![(LAN, 1), (LAN, 2)]));
+        assert_eq!(hosts.resume(H), Some(Resumed { packets: vec![(LAN, 1), (LAN, 2)], dropped: 2 }));
         assert_eq!(hosts.ring_counts(H), RingCounts { queued: 2, dropped_full: 2, dropped_off: 0 });
     }
 
@@ -308,7 +331,7 @@ mod tests {
         for packet in 1..=4 {
             hosts.arrive(H, LAN, packet);
         }
-        assert_eq!(hosts.resume(H), Some(vec![(LAN, 3), (LAN, 4)]));
+        assert_eq!(hosts.resume(H), Some(Resumed { packets: vec![(LAN, 3), (LAN, 4)], dropped: 2 }));
     }
 
     #[test]
@@ -332,7 +355,8 @@ mod tests {
         assert_eq!(hosts.state(H), RunState::Running, "a host boots running, not paused");
         assert_eq!(hosts.arrive(H, LAN, 3), Arrival::Deliver(3));
         assert!(hosts.pause(t(4), H));
-        assert_eq!(hosts.resume(H), Some(Vec::new()), "nothing queued before the power loss survived");
+        let resumed = hosts.resume(H).map(|resumed| resumed.packets);
+        assert_eq!(resumed, Some(Vec::new()), "nothing queued before the power loss survived");
     }
 
     #[test]

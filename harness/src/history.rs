@@ -92,6 +92,13 @@ pub enum Event {
         host: Name,
         reason: HostDownReason,
     },
+    /// Ground truth: a paused host resumed and its NICs' receive rings handed it `packets` that arrived
+    /// while it was paused (oldest first); `dropped` more arrived at full rings and were lost.
+    RingDrained {
+        host: Name,
+        packets: u64,
+        dropped: u64,
+    },
     /// Ground truth: a host runs again (`boot` true after power-on, false after a freeze ends).
     HostUp {
         host: Name,

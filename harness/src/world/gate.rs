@@ -114,9 +114,11 @@ impl World<'_> {
     /// then the node and the hub); then the receive rings are drained in arrival order, then local
     /// events that waited.
     pub(super) fn resume_host(&mut self, host: usize) -> bool {
-        let Some(waiting) = self.hosts.resume(HostId(host as u32)) else { return false };
+        let Some(resumed) = self.hosts.resume(HostId(host as u32)) else { return false };
         let name = self.host_names[host].clone();
-        self.record(Event::HostUp { host: name, boot: false });
+        self.record(Event::HostUp { host: name.clone(), boot: false });
+        let (packets, dropped) = (resumed.packets.len() as u64, resumed.dropped);
+        self.record(Event::RingDrained { host: name, packets, dropped });
         let node = self.node_on(host);
         if let Some(node) = node {
             if self.storage.is_some() {
@@ -129,7 +131,7 @@ impl World<'_> {
         if let Some(hub) = self.hubs.iter().position(|slot| slot.host == host) {
             self.wake_component(Component::Hub(hub));
         }
-        for (network, packet) in waiting {
+        for (network, packet) in resumed.packets {
             self.arrive(host, network, packet);
         }
         for packet in std::mem::take(&mut self.local_held[host]) {

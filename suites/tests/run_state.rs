@@ -1,0 +1,114 @@
+//! Hosts own their run state: a pass of the freeze scenarios must show that the freeze really held
+//! everything on the host, not only that no checker complained.
+//!
+//! - `ccr-frozen-witness-host`: the hub that serves the file share witness is frozen from 55 s to
+//!   145 s and the active node loses power at 60 s. The frozen hub accepts and delivers nothing and
+//!   grants no lock, so the passive cannot fail over until it resumes.
+//! - `ccr-frozen-owner-resumes`: the active node is frozen for 40 s with heartbeats queued in its
+//!   receive ring; once resumed it never acts on what it knew before the freeze.
+
+use drill_suites::catalogue_root;
+use harness::history::{Event, HostDownReason, Record};
+use harness::scenario;
+use harness::world::run_scenario;
+
+const SEEDS: std::ops::RangeInclusive<u64> = 1..=5;
+
+fn secs(record: &Record) -> f64 {
+    record.at.as_nanos() as f64 / 1e9
+}
+
+fn load(relative: &str) -> scenario::Scenario {
+    scenario::load(&catalogue_root().join(relative)).unwrap_or_else(|error| panic!("{error}"))
+}
+
+#[test]
+fn a_frozen_witness_host_delivers_no_mail_grants_no_lock_and_holds_the_failover_until_it_resumes() {
+    let scenario = load("fast/ccr-frozen-witness-host.toml");
+    for seed in SEEDS {
+        let outcome = run_scenario(&scenario, seed);
+        assert!(outcome.as_expected, "seed {seed}: {:?}", outcome.report.violations);
+        let records = outcome.history.records();
+        let frozen = records
+            .iter()
+            .find(|r| matches!(&r.event, Event::HostDown { host, reason: HostDownReason::Freeze } if &**host == "hub1"))
+            .map(secs)
+            .expect("hub1 was frozen");
+        let resumed = records
+            .iter()
+            .find(|r| matches!(&r.event, Event::HostUp { host, boot: false } if &**host == "hub1"))
+            .map(secs)
+            .expect("hub1 resumed");
+        assert_eq!((frozen, resumed), (55.0, 145.0), "seed {seed}");
+        let during = |r: &&Record| secs(r) > frozen && secs(r) < resumed;
+        let hub_work: Vec<&Record> = records
+            .iter()
+            .filter(during)
+            .filter(|r| {
+                matches!(
+                    &r.event,
+                    Event::Submitted { .. }
+                        | Event::Committed { .. }
+                        | Event::Acked { .. }
+                        | Event::WitnessLease { .. }
+                )
+            })
+            .collect();
+        assert!(
+            hub_work.is_empty(),
+            "seed {seed}: the frozen hub worked: {:?}",
+            &hub_work[..hub_work.len().min(3)]
+        );
+        let failovers: Vec<f64> = records
+            .iter()
+            .filter(|r| matches!(&r.event, Event::Mounted { node, .. } if &**node == "mbx2"))
+            .map(secs)
+            .collect();
+        assert!(
+            !failovers.is_empty() && failovers.iter().all(|&at| at >= resumed),
+            "seed {seed}: mbx2 must mount, and only after the witness host resumed: {failovers:?}"
+        );
+        let metrics = outcome.metrics();
+        assert!(metrics.rto_ms >= 80_000, "seed {seed}: the outage must span the freeze: {metrics:?}");
+        assert_eq!(metrics.lost_acked, 0, "seed {seed}");
+        assert!(metrics.acked > 1_000, "seed {seed}: the workload must run before and after: {metrics:?}");
+    }
+}
+
+#[test]
+fn a_resumed_owner_drains_heartbeats_from_its_ring_and_never_acts_on_stale_state() {
+    let scenario = load("fast/ccr-frozen-owner-resumes.toml");
+    for seed in SEEDS {
+        let outcome = run_scenario(&scenario, seed);
+        assert!(outcome.as_expected, "seed {seed}: {:?}", outcome.report.violations);
+        let records = outcome.history.records();
+        let drained = records.iter().find_map(|r| match &r.event {
+            Event::RingDrained { host, packets, .. } if &**host == "mbx1" => Some((secs(r), *packets)),
+            _ => None,
+        });
+        let (resumed, packets) = drained.expect("mbx1 resumed and drained its rings");
+        assert!(packets >= 40, "seed {seed}: 40 s of heartbeats should wait in the ring, got {packets}");
+        let takeover = records
+            .iter()
+            .find(|r| matches!(&r.event, Event::Mounted { node, epoch: 2, .. } if &**node == "mbx2"))
+            .map(secs)
+            .expect("mbx2 took over");
+        assert!(takeover < resumed, "seed {seed}: the takeover happened during the freeze");
+        let stale: Vec<&Record> = records
+            .iter()
+            .filter(|r| secs(r) >= resumed)
+            .filter(|r| match &r.event {
+                Event::Mounted { node, .. } | Event::Committed { node, .. } => &**node == "mbx1",
+                Event::Acked { node, .. } => &**node == "mbx1",
+                Event::Failover { epoch, .. } => *epoch <= 2,
+                _ => false,
+            })
+            .collect();
+        assert!(stale.is_empty(), "seed {seed}: the resumed node acted on stale state: {stale:?}");
+        let stepped_down = records.iter().any(|r| {
+            secs(r) == resumed && matches!(&r.event, Event::Dismounted { node, .. } if &**node == "mbx1")
+        });
+        assert!(stepped_down, "seed {seed}: mbx1 must step down in the instant it resumes");
+        assert_eq!(outcome.metrics().lost_acked, 0);
+    }
+}
