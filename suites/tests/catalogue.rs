@@ -160,3 +160,30 @@ fn the_nightly_nemesis_still_finds_the_two_known_bugs_on_seeds_2_and_30() {
         );
     }
 }
+
+/// Every fault is a typed value that writes itself back as a `[[fault]]` table: replacing each
+/// catalogue file's fault schedule by the tables its loaded faults write gives back the same faults.
+/// (Shrinking will write reduced schedules this way.)
+#[test]
+fn every_catalogue_fault_schedule_writes_back_as_toml_and_loads_as_the_same_faults() {
+    let mut checked = 0;
+    for directory in TIER_DIRECTORIES {
+        for path in scenario_files(directory) {
+            let original = load(&path);
+            let text = std::fs::read_to_string(&path).expect("catalogue file");
+            let mut document: toml::Table = text.parse().expect("catalogue file is TOML");
+            let written: Vec<toml::Value> =
+                original.faults.iter().map(|fault| toml::Value::Table(fault.to_toml())).collect();
+            checked += written.len();
+            if written.is_empty() {
+                document.remove("fault");
+            } else {
+                document.insert("fault".to_string(), toml::Value::Array(written));
+            }
+            let rewritten = scenario::parse(&path, &document.to_string())
+                .unwrap_or_else(|error| panic!("{} written back does not load: {error}", path.display()));
+            assert_eq!(rewritten.faults, original.faults, "{}", path.display());
+        }
+    }
+    assert!(checked >= 20, "the catalogue should hold many scheduled faults, found {checked}");
+}

@@ -8,6 +8,7 @@
 //! and no input, however malformed, makes loading panic.
 
 mod error;
+mod fault;
 mod file;
 mod model;
 mod target;
@@ -15,11 +16,12 @@ mod units;
 mod validate;
 
 pub use error::ScenarioError;
+pub use fault::{FabricFault, Fault, FaultSpec, PowerFault, RunFault, SanFault, SoftwareFault, WitnessFault};
 pub use model::{
     CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskFencing, Enumeration, FailoverPolicy, FaultKind,
-    FaultSpec, FaultTrigger, FaultValue, HostDef, HostRole, LinkDirection, LunDef, MountDial, MpioPolicy,
-    NemesisKind, NemesisSpec, NetworkDef, NetworkKind, NoPathRetry, OutageWindow, QuorumModel, ResourceDef,
-    ResourceKind, Scenario, StorageSpec, Target, Tier, TransportSpec, WorkloadSpec, WriteCache,
+    FaultTrigger, FaultValue, HostDef, HostRole, LinkDirection, LunDef, MountDial, MpioPolicy, NemesisKind,
+    NemesisSpec, NetworkDef, NetworkKind, NoPathRetry, OutageWindow, QuorumModel, ResourceDef, ResourceKind,
+    Scenario, StorageSpec, Target, Tier, TransportSpec, WorkloadSpec, WriteCache,
 };
 pub use units::{parse_bandwidth, parse_signed_duration, parse_size};
 

@@ -1,6 +1,7 @@
 //! The validated scenario: plain Rust values with every default filled in and every cross-reference
 //! checked, so the world builder can trust it without checking again.
 
+use super::fault::FaultSpec;
 use crate::verdict::ViolationKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -443,34 +444,6 @@ pub struct WorkloadSpec {
     pub stop: Duration,
 }
 
-/// One scheduled fault.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FaultSpec {
-    pub at: Duration,
-    pub kind: FaultKind,
-    /// What the fault hits. Kinds with an implied target get it filled in: `witness-*` get
-    /// `Witness`, `resource-crash` and `move` get `OwnerOf(database)`, `corrupt-log` gets
-    /// `PassiveOf(database)` (the copy that receives the log) and `heal-all` gets `All`.
-    pub target: Target,
-    pub network: Option<String>,
-    /// The other end of a link, for `link-*` faults.
-    pub peer: Option<Target>,
-    /// For `link-*` faults: `OneWay` affects only traffic from `target` to `peer`.
-    pub direction: LinkDirection,
-    /// Heal automatically this long after `at`, by the kind's inverse.
-    pub duration: Option<Duration>,
-    pub value: Option<FaultValue>,
-    pub database: Option<String>,
-    /// For `resource-crash`: the resource that fails; `None` means the database resource.
-    pub resource: Option<String>,
-    /// For `move`: the mailbox host that becomes active.
-    pub to: Option<String>,
-    /// For `lun-*` faults: the LUN; `None` on `lun-latency` means every LUN.
-    pub lun: Option<String>,
-    /// When the fault fires: at `at`, or at the target's first matching action after `at`.
-    pub trigger: FaultTrigger,
-}
-
 /// When a scheduled fault fires.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -511,10 +484,12 @@ pub enum FaultKind {
     LunOffline,
     LunOnline,
     LunLatency,
+    RackPowerOff,
+    RackPowerOn,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 26] = [
+    pub const ALL: [FaultKind; 28] = [
         FaultKind::PowerOff,
         FaultKind::PowerOn,
         FaultKind::PowerCycle,
@@ -541,6 +516,8 @@ impl FaultKind {
         FaultKind::LunOffline,
         FaultKind::LunOnline,
         FaultKind::LunLatency,
+        FaultKind::RackPowerOff,
+        FaultKind::RackPowerOn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -571,6 +548,8 @@ impl FaultKind {
             FaultKind::LunOffline => "lun-offline",
             FaultKind::LunOnline => "lun-online",
             FaultKind::LunLatency => "lun-latency",
+            FaultKind::RackPowerOff => "rack-power-off",
+            FaultKind::RackPowerOn => "rack-power-on",
         }
     }
 
@@ -578,11 +557,13 @@ impl FaultKind {
     /// nic-down (nic-up), link-cut (link-heal), link-loss, latency-spike and mtu (the network's own
     /// loss, latency or MTU again), switch-down (switch-up), witness-down and witness-slow
     /// (witness-up), freeze (resume), lun-offline (lun-online) and lun-latency (no extra latency). A
-    /// step, a crash, a move, a reboot or a heal has nothing to undo.
+    /// step, a crash, a move, a reboot or a heal has nothing to undo. rack-power-off heals by
+    /// rack-power-on.
     pub fn has_inverse(self) -> bool {
         matches!(
             self,
             FaultKind::PowerOff
+                | FaultKind::RackPowerOff
                 | FaultKind::NicDown
                 | FaultKind::LinkCut
                 | FaultKind::LinkLoss
@@ -602,6 +583,7 @@ impl FaultKind {
         matches!(
             self,
             FaultKind::PowerOn
+                | FaultKind::RackPowerOn
                 | FaultKind::NicUp
                 | FaultKind::LinkHeal
                 | FaultKind::SwitchUp

@@ -167,19 +167,20 @@ database = "SG1"
 "#,
     )
     .expect("faults load");
-    let summary: Vec<(u64, FaultKind, String)> = scenario
-        .faults
-        .iter()
-        .map(|fault| (fault.at.as_secs(), fault.kind, fault.target.to_string()))
-        .collect();
+    let summary: Vec<(u64, Fault)> =
+        scenario.faults.iter().map(|fault| (fault.at.as_secs(), fault.fault.clone())).collect();
+    let database = "SG1".to_string();
     assert_eq!(
         summary,
         [
-            (60, FaultKind::WitnessDown, "witness".to_string()),
-            (60, FaultKind::ResourceCrash, "owner-of:SG1".to_string()),
-            (90, FaultKind::Move, "owner-of:SG1".to_string()),
-            (100, FaultKind::CorruptLog, "passive-of:SG1".to_string()),
-            (120, FaultKind::WitnessUp, "witness".to_string()),
+            (60, Fault::Witness(WitnessFault::Down)),
+            (
+                60,
+                Fault::Software(SoftwareFault::ResourceCrash { database: database.clone(), resource: None })
+            ),
+            (90, Fault::Software(SoftwareFault::Move { database: database.clone(), to: "mbx2".to_string() })),
+            (100, Fault::Software(SoftwareFault::CorruptLog { database })),
+            (120, Fault::Witness(WitnessFault::Up)),
         ]
     );
 }
@@ -220,20 +221,36 @@ value = "-30s"
 "#,
     )
     .expect("faults load");
-    let values: Vec<Option<FaultValue>> = scenario.faults.iter().map(|fault| fault.value).collect();
+    let faults: Vec<Fault> = scenario.faults.iter().map(|fault| fault.fault.clone()).collect();
+    let host = |name: &str| Target::Host(name.to_string());
     assert_eq!(
-        values,
+        faults,
         [
-            Some(FaultValue::Probability(0.25)),
-            Some(FaultValue::Duration(Duration::from_millis(200))),
-            Some(FaultValue::Bytes(1400)),
-            Some(FaultValue::SignedDuration(-30_000_000_000)),
+            Fault::Fabric(FabricFault::LinkLoss {
+                target: host("mbx1"),
+                peer: host("mbx2"),
+                network: "private".to_string(),
+                direction: LinkDirection::OneWay,
+                probability: 0.25,
+            }),
+            Fault::Fabric(FabricFault::LatencySpike {
+                target: Target::Active,
+                network: "public".to_string(),
+                extra: Duration::from_millis(200),
+            }),
+            Fault::Fabric(FabricFault::Mtu {
+                target: Target::Passive,
+                peer: None,
+                network: "private".to_string(),
+                bytes: Some(1400),
+            }),
+            Fault::Run(RunFault::ClockStep {
+                target: Target::OwnerOf("SG1".to_string()),
+                step_nanos: -30_000_000_000
+            }),
         ]
     );
-    let loss = scenario.faults.first().expect("a fault");
-    assert_eq!(loss.direction, LinkDirection::OneWay);
-    assert_eq!(loss.peer, Some(Target::Host("mbx2".to_string())));
-    assert_eq!(loss.duration, Some(Duration::from_secs(30)));
+    assert_eq!(scenario.faults[0].duration, Some(Duration::from_secs(30)));
 }
 
 #[test]

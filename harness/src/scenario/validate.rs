@@ -2,15 +2,18 @@
 //! located at the value that causes it.
 
 use super::error::{ScenarioError, header_span};
+use super::fault::{
+    FabricFault, Fault, FaultSpec, PowerFault, RunFault, SanFault, SoftwareFault, WitnessFault,
+};
 use super::file::{
     ChecksFile, ClusterFile, DatabaseFile, FaultFile, HostFile, NemesisFile, NetworkFile, ResourceFile,
     ScenarioFile, TransportFile, WorkloadFile,
 };
 use super::model::{
-    CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskFencing, FailoverPolicy, FaultKind, FaultSpec,
-    FaultTrigger, FaultValue, HostDef, HostRole, LinkDirection, LunDef, MountDial, NemesisKind, NemesisSpec,
-    NetworkDef, NetworkKind, OutageWindow, QuorumModel, ResourceDef, ResourceKind, Scenario, Target, Tier,
-    TransportSpec, WorkloadSpec,
+    CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskFencing, FailoverPolicy, FaultKind, FaultTrigger,
+    FaultValue, HostDef, HostRole, LinkDirection, LunDef, MountDial, NemesisKind, NemesisSpec, NetworkDef,
+    NetworkKind, OutageWindow, QuorumModel, ResourceDef, ResourceKind, Scenario, Target, Tier, TransportSpec,
+    WorkloadSpec,
 };
 use super::units::{DurationText, SizeText, parse_signed_duration};
 use crate::verdict::ViolationKind;
@@ -1296,6 +1299,8 @@ enum TargetRule {
     Switch,
     /// The file share witness; optional, implied.
     Witness,
+    /// A rack named by some host's `rack`; required.
+    Rack,
     /// Implied by the database (or everything, for heal-all); not written.
     Implied,
 }
@@ -1333,6 +1338,7 @@ fn rules(kind: FaultKind) -> Rules {
         FaultKind::LatencySpike => Rules { network: true, value: Some(ValueRule::Duration), ..base },
         FaultKind::Mtu => Rules { network: true, value: Some(ValueRule::Bytes), ..base },
         FaultKind::SwitchDown | FaultKind::SwitchUp => Rules { target: TargetRule::Switch, ..base },
+        FaultKind::RackPowerOff | FaultKind::RackPowerOn => Rules { target: TargetRule::Rack, ..base },
         FaultKind::WitnessDown | FaultKind::WitnessUp => Rules { target: TargetRule::Witness, ..base },
         FaultKind::WitnessSlow => {
             Rules { target: TargetRule::Witness, value: Some(ValueRule::Duration), ..base }
@@ -1486,6 +1492,7 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
     };
     require(fault.target.is_some() || rules.target != TargetRule::Host, "target", "the host they hit")?;
     require(fault.target.is_some() || rules.target != TargetRule::Switch, "target", "the switch they hit")?;
+    require(fault.target.is_some() || rules.target != TargetRule::Rack, "target", "the rack they hit")?;
     require(fault.network.is_some() || !rules.network, "network", "the network of the NIC or link")?;
     require(fault.peer.is_some() || !rules.peer, "peer", "the host at the other end of the link")?;
     require(fault.database.is_some() || !rules.database, "database", "the database they act on")?;
@@ -1524,6 +1531,10 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
             Some(text) => switch_target(ctx, world, text, kind)?,
             None => return Err(ctx.at(&fault.kind, format!("{kind} faults need `target`"))),
         },
+        TargetRule::Rack => match &fault.target {
+            Some(text) => rack_target(ctx, world, text)?,
+            None => return Err(ctx.at(&fault.kind, format!("{kind} faults need `target`"))),
+        },
         TargetRule::Witness => witness_target(ctx, world, fault, kind)?,
         TargetRule::Array => array_target(ctx, world, fault, kind)?,
         TargetRule::Implied => match (kind, database) {
@@ -1554,6 +1565,12 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
         return Err(ctx.at(
             &fault.kind,
             format!("corrupt-log needs a database that ships logs; `{}` has only one copy", database.name),
+        ));
+    }
+    if kind == FaultKind::CorruptLog && world.cluster.kind == ClusterKind::Scc {
+        return Err(ctx.at(
+            &fault.kind,
+            "corrupt-log corrupts a shipped log, but a Single Copy Cluster ships no logs (its one copy is on the array); use lun faults",
         ));
     }
 
@@ -1680,21 +1697,108 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
         }
         None => None,
     };
-    Ok(FaultSpec {
-        at,
-        kind,
+    let parts = FaultParts {
         target,
         network,
         peer,
         direction: fault.direction.as_ref().map_or(LinkDirection::Both, |direction| *direction.get_ref()),
-        duration,
         value,
         database: database.map(|database| database.name.clone()),
         resource,
         to,
         lun,
         trigger: fault.trigger.as_ref().map_or(FaultTrigger::At, |trigger| *trigger.get_ref()),
-    })
+    };
+    Ok(FaultSpec { at, fault: typed_fault(kind, parts), duration })
+}
+
+/// What validation gathered for one fault, before it becomes the typed value of its device.
+struct FaultParts {
+    target: Target,
+    network: Option<String>,
+    peer: Option<Target>,
+    direction: LinkDirection,
+    value: Option<FaultValue>,
+    database: Option<String>,
+    resource: Option<String>,
+    to: Option<String>,
+    lun: Option<String>,
+    trigger: FaultTrigger,
+}
+
+/// The typed fault for `kind`. Validation has already required every key the kind needs (`rules`),
+/// so a missing one here falls back to an empty value rather than failing twice.
+fn typed_fault(kind: FaultKind, parts: FaultParts) -> Fault {
+    let FaultParts { target, network, peer, direction, value, database, resource, to, lun, trigger } = parts;
+    let network = network.unwrap_or_default();
+    let database = database.unwrap_or_default();
+    let duration_value = match value {
+        Some(FaultValue::Duration(extra)) => extra,
+        _ => Duration::ZERO,
+    };
+    let named = |target: &Target| match target {
+        Target::Host(name) | Target::Switch(name) => name.clone(),
+        other => other.to_string(),
+    };
+    match kind {
+        FaultKind::PowerOff => Fault::Power(PowerFault::Off { target }),
+        FaultKind::PowerOn => Fault::Power(PowerFault::On { target }),
+        FaultKind::PowerCycle => Fault::Power(PowerFault::Cycle { target }),
+        FaultKind::RackPowerOff => Fault::Power(PowerFault::RackOff { rack: named(&target) }),
+        FaultKind::RackPowerOn => Fault::Power(PowerFault::RackOn { rack: named(&target) }),
+        FaultKind::Freeze => Fault::Run(RunFault::Freeze { target, trigger }),
+        FaultKind::Resume => Fault::Run(RunFault::Resume { target }),
+        FaultKind::ClockStep => {
+            let step_nanos = match value {
+                Some(FaultValue::SignedDuration(step)) => step,
+                _ => 0,
+            };
+            Fault::Run(RunFault::ClockStep { target, step_nanos })
+        }
+        FaultKind::NicDown => Fault::Fabric(FabricFault::NicDown { target, network }),
+        FaultKind::NicUp => Fault::Fabric(FabricFault::NicUp { target, network }),
+        FaultKind::LinkCut | FaultKind::LinkHeal | FaultKind::LinkLoss => {
+            let peer = peer.unwrap_or(Target::All);
+            match (kind, value) {
+                (FaultKind::LinkCut, _) => {
+                    Fault::Fabric(FabricFault::LinkCut { target, peer, network, direction })
+                }
+                (FaultKind::LinkHeal, _) => {
+                    Fault::Fabric(FabricFault::LinkHeal { target, peer, network, direction })
+                }
+                (_, value) => {
+                    let probability = match value {
+                        Some(FaultValue::Probability(probability)) => probability,
+                        _ => 0.0,
+                    };
+                    Fault::Fabric(FabricFault::LinkLoss { target, peer, network, direction, probability })
+                }
+            }
+        }
+        FaultKind::LatencySpike => {
+            Fault::Fabric(FabricFault::LatencySpike { target, network, extra: duration_value })
+        }
+        FaultKind::Mtu => {
+            let bytes = match value {
+                Some(FaultValue::Bytes(bytes)) => Some(bytes),
+                _ => None,
+            };
+            Fault::Fabric(FabricFault::Mtu { target, peer, network, bytes })
+        }
+        FaultKind::SwitchDown => Fault::Fabric(FabricFault::SwitchDown { switch: named(&target) }),
+        FaultKind::SwitchUp => Fault::Fabric(FabricFault::SwitchUp { switch: named(&target) }),
+        FaultKind::WitnessDown => Fault::Witness(WitnessFault::Down),
+        FaultKind::WitnessUp => Fault::Witness(WitnessFault::Up),
+        FaultKind::WitnessSlow => Fault::Witness(WitnessFault::Slow { extra: duration_value }),
+        FaultKind::ResourceCrash => Fault::Software(SoftwareFault::ResourceCrash { database, resource }),
+        FaultKind::Move => Fault::Software(SoftwareFault::Move { database, to: to.unwrap_or_default() }),
+        FaultKind::CorruptLog => Fault::Software(SoftwareFault::CorruptLog { database }),
+        FaultKind::HealAll => Fault::HealAll,
+        FaultKind::ControllerReboot => Fault::San(SanFault::ControllerReboot),
+        FaultKind::LunOffline => Fault::San(SanFault::LunOffline { lun: lun.unwrap_or_default() }),
+        FaultKind::LunOnline => Fault::San(SanFault::LunOnline { lun: lun.unwrap_or_default() }),
+        FaultKind::LunLatency => Fault::San(SanFault::LunLatency { lun, extra: duration_value }),
+    }
 }
 
 /// `controller-reboot` and `lun-*` faults hit the SAN array; `target` may name it or be left out.
@@ -1713,6 +1817,21 @@ fn array_target(ctx: &Ctx, world: &World, fault: &FaultFile, kind: FaultKind) ->
 }
 
 /// Parses and resolves a host-like target: a role, `owner-of:`/`passive-of:` a database, or a host.
+/// A rack named by some host's `rack` key.
+fn rack_target(ctx: &Ctx, world: &World, text: &Spanned<String>) -> Result<Target> {
+    let mut racks: Vec<&str> = world.hosts.iter().filter_map(|host| host.rack.as_deref()).collect();
+    racks.dedup();
+    if !racks.contains(&text.get_ref().as_str()) {
+        let known = if racks.is_empty() {
+            "no host has a `rack`".to_string()
+        } else {
+            format!("racks are: {}", list(racks))
+        };
+        return Err(ctx.at(text, format!("unknown rack `{}`; {known}", text.get_ref())));
+    }
+    Ok(Target::Host(text.get_ref().clone()))
+}
+
 fn host_target(ctx: &Ctx, world: &World, text: &Spanned<String>, what: &str) -> Result<Target> {
     let target = Target::parse(text.get_ref()).map_err(|message| ctx.at(text, message))?;
     let database_named = |name: &str| -> Result<&DatabaseDef> {

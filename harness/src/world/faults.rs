@@ -1,12 +1,17 @@
 //! Fault injection: the scenario's fixed schedule and the seeded nemesis, resolved against the world
-//! at the instant each fault fires (role targets such as `active` follow the cluster), and healed by
-//! their inverse when the fault has a duration.
+//! at the instant each fault fires (role targets such as `active` follow the cluster), carried out by
+//! the device the typed fault belongs to, and healed by its inverse when the fault has a duration.
+//!
+//! One `inject_*` function per device. A fault is recorded as `fault` only once it changed its
+//! device's state; otherwise as `fault-without-effect` with the reason. Kinds that could never take
+//! effect on a target kind were refused when the scenario loaded.
 
 use super::wake::Component;
 use super::{Ev, World};
 use crate::history::{Event, Name, NoEffect};
 use crate::scenario::{
-    FaultKind, FaultSpec, FaultTrigger, FaultValue, LinkDirection, NemesisKind, Scenario, Target,
+    FabricFault, Fault, FaultSpec, FaultTrigger, LinkDirection, NemesisKind, PowerFault, RunFault, SanFault,
+    Scenario, SoftwareFault, Target, WitnessFault,
 };
 use emulators::HostId;
 use emulators::fabric::Direction;
@@ -14,10 +19,9 @@ use failover::{DbId, Input, NodeId};
 use kernel::{RngStream, SimTime};
 use std::time::Duration;
 
-/// One fault to fire: the scenario's description plus, for heals, the hosts resolved at injection.
+/// One fault to fire: the scenario's fault plus, for heals, the hosts resolved at injection.
 #[derive(Clone, Debug)]
 pub struct Action {
-    pub at: Duration,
     pub spec: FaultSpec,
     /// Set on automatic heals: the hosts the original fault hit, so the heal undoes exactly that.
     pub resolved: Option<(usize, Option<usize>)>,
@@ -25,13 +29,15 @@ pub struct Action {
     pub heal: bool,
 }
 
+impl Action {
+    fn scheduled(spec: FaultSpec) -> Action {
+        Action { spec, resolved: None, heal: false }
+    }
+}
+
 /// The whole fault schedule: the fixed faults, then the nemesis's draws from the seed.
 pub fn schedule(scenario: &Scenario, rng: &mut RngStream) -> Vec<Action> {
-    let mut actions: Vec<Action> = scenario
-        .faults
-        .iter()
-        .map(|spec| Action { at: spec.at, spec: spec.clone(), resolved: None, heal: false })
-        .collect();
+    let mut actions: Vec<Action> = scenario.faults.iter().cloned().map(Action::scheduled).collect();
     if let Some(nemesis) = &scenario.nemesis {
         if nemesis.kinds.is_empty() || nemesis.targets.is_empty() {
             return actions;
@@ -46,90 +52,64 @@ pub fn schedule(scenario: &Scenario, rng: &mut RngStream) -> Vec<Action> {
             let target = nemesis.targets[rng.below(nemesis.targets.len() as u64) as usize].clone();
             let duration = (rng.duration_up_to(nemesis.max_fault_duration)).max(Duration::from_secs(1));
             let duration = duration.min(nemesis.stop.saturating_sub(at)).max(Duration::from_millis(1));
-            let host = scenario.host(&target);
-            let network = host.and_then(|host| {
-                let networks = &host.networks;
-                (!networks.is_empty()).then(|| networks[rng.below(networks.len() as u64) as usize].clone())
-            });
-            let peer = scenario
-                .hosts
-                .iter()
-                .filter(|other| other.name != target && network.as_ref().is_some_and(|n| other.has_nic_on(n)))
-                .map(|other| other.name.clone())
-                .next();
-            let base = FaultSpec {
-                at,
-                kind: FaultKind::PowerOff,
-                target: Target::Host(target.clone()),
-                network: None,
-                peer: None,
-                direction: LinkDirection::Both,
-                duration: Some(duration),
-                value: None,
-                database: None,
-                resource: None,
-                to: None,
-                lun: None,
-                trigger: FaultTrigger::At,
-            };
-            let spec = match kind {
-                NemesisKind::PowerCycle => Some(base),
-                NemesisKind::NicFlap => Some(FaultSpec { kind: FaultKind::NicDown, network, ..base }),
-                NemesisKind::LinkCut | NemesisKind::OneWayCut => peer.map(|peer| FaultSpec {
-                    kind: FaultKind::LinkCut,
-                    network,
-                    peer: Some(Target::Host(peer)),
-                    direction: if kind == NemesisKind::OneWayCut {
-                        LinkDirection::OneWay
-                    } else {
-                        LinkDirection::Both
-                    },
-                    ..base
-                }),
-                NemesisKind::WitnessDown => {
-                    Some(FaultSpec { kind: FaultKind::WitnessDown, target: Target::Witness, ..base })
-                }
-                NemesisKind::Freeze => Some(FaultSpec { kind: FaultKind::Freeze, ..base }),
-                NemesisKind::ClockStep => {
-                    let magnitude = rng.duration_up_to(Duration::from_secs(30)).as_nanos() as i64;
-                    let step = if rng.chance(0.5) { magnitude } else { -magnitude };
-                    Some(FaultSpec {
-                        kind: FaultKind::ClockStep,
-                        value: Some(FaultValue::SignedDuration(step)),
-                        duration: None,
-                        ..base
-                    })
-                }
-                NemesisKind::ResourceCrash => scenario.databases.first().map(|db| FaultSpec {
-                    kind: FaultKind::ResourceCrash,
-                    target: Target::OwnerOf(db.name.clone()),
-                    database: Some(db.name.clone()),
-                    duration: None,
-                    ..base
-                }),
-            };
-            if let Some(spec) = spec {
-                actions.push(Action { at, spec, resolved: None, heal: false });
+            if let Some((fault, heals)) = nemesis_fault(scenario, rng, kind, &target) {
+                let duration = heals.then_some(duration);
+                actions.push(Action::scheduled(FaultSpec { at, fault, duration }));
             }
         }
     }
-    actions.sort_by_key(|action| action.at);
+    actions.sort_by_key(|action| action.spec.at);
     actions
 }
 
-/// The fault that undoes `kind`, for automatic heals.
-fn inverse(kind: FaultKind) -> Option<FaultKind> {
+/// One nemesis draw as a typed fault against `target`, and whether it heals after its duration.
+fn nemesis_fault(
+    scenario: &Scenario,
+    rng: &mut RngStream,
+    kind: NemesisKind,
+    target: &str,
+) -> Option<(Fault, bool)> {
+    let host = scenario.host(target);
+    let network = host.and_then(|host| {
+        let networks = &host.networks;
+        (!networks.is_empty()).then(|| networks[rng.below(networks.len() as u64) as usize].clone())
+    });
+    let peer = scenario
+        .hosts
+        .iter()
+        .filter(|other| other.name != target && network.as_ref().is_some_and(|n| other.has_nic_on(n)))
+        .map(|other| other.name.clone())
+        .next();
+    let host_target = Target::Host(target.to_string());
     Some(match kind {
-        FaultKind::PowerOff => FaultKind::PowerOn,
-        FaultKind::NicDown => FaultKind::NicUp,
-        FaultKind::LinkCut => FaultKind::LinkHeal,
-        FaultKind::LinkLoss | FaultKind::LatencySpike | FaultKind::Mtu => kind,
-        FaultKind::SwitchDown => FaultKind::SwitchUp,
-        FaultKind::WitnessDown | FaultKind::WitnessSlow => FaultKind::WitnessUp,
-        FaultKind::Freeze => FaultKind::Resume,
-        FaultKind::LunOffline => FaultKind::LunOnline,
-        FaultKind::LunLatency => kind,
-        _ => return None,
+        NemesisKind::PowerCycle => (Fault::Power(PowerFault::Off { target: host_target }), true),
+        NemesisKind::NicFlap => {
+            (Fault::Fabric(FabricFault::NicDown { target: host_target, network: network? }), true)
+        }
+        NemesisKind::LinkCut | NemesisKind::OneWayCut => {
+            let direction =
+                if kind == NemesisKind::OneWayCut { LinkDirection::OneWay } else { LinkDirection::Both };
+            let fault = FabricFault::LinkCut {
+                target: host_target,
+                peer: Target::Host(peer?),
+                network: network?,
+                direction,
+            };
+            (Fault::Fabric(fault), true)
+        }
+        NemesisKind::WitnessDown => (Fault::Witness(WitnessFault::Down), true),
+        NemesisKind::Freeze => {
+            (Fault::Run(RunFault::Freeze { target: host_target, trigger: FaultTrigger::At }), true)
+        }
+        NemesisKind::ClockStep => {
+            let magnitude = rng.duration_up_to(Duration::from_secs(30)).as_nanos() as i64;
+            let step_nanos = if rng.chance(0.5) { magnitude } else { -magnitude };
+            (Fault::Run(RunFault::ClockStep { target: host_target, step_nanos }), false)
+        }
+        NemesisKind::ResourceCrash => {
+            let database = scenario.databases.first()?.name.clone();
+            (Fault::Software(SoftwareFault::ResourceCrash { database, resource: None }), false)
+        }
     })
 }
 
@@ -172,62 +152,120 @@ impl World<'_> {
         }
     }
 
-    fn network_id(&self, name: Option<&String>) -> Option<emulators::NetworkId> {
-        name.and_then(|name| self.fabric.network_id(name))
+    /// The host a software fault hits, from the database it names. A crash hits the process that
+    /// serves the database, so a database mounted nowhere gives no target.
+    fn software_host(&self, fault: &SoftwareFault) -> Option<usize> {
+        let node_host = |node: usize| self.nodes.get(node).map(|slot| slot.host);
+        match fault {
+            SoftwareFault::ResourceCrash { database, .. } => {
+                let db = self.db_id(database)?;
+                self.mounted.get(&db).and_then(|node| node_host(node.0 as usize))
+            }
+            SoftwareFault::CorruptLog { database } => {
+                self.db_id(database).and_then(|db| self.passive_of(db)).and_then(node_host)
+            }
+            SoftwareFault::Move { to, .. } => self.scenario.hosts.iter().position(|host| &host.name == to),
+        }
+    }
+
+    /// The hosts a fault hits now: its target (or the host its device lives on) and, for a link, the peer.
+    fn resolve_fault(&self, fault: &Fault) -> (Option<usize>, Option<usize>) {
+        let peer = match fault {
+            Fault::Fabric(
+                FabricFault::LinkCut { peer, .. }
+                | FabricFault::LinkHeal { peer, .. }
+                | FabricFault::LinkLoss { peer, .. },
+            )
+            | Fault::Fabric(FabricFault::Mtu { peer: Some(peer), .. }) => self.resolve(peer),
+            _ => None,
+        };
+        let host = match fault {
+            Fault::Witness(_) => self.witness_host,
+            Fault::San(_) => self.storage.as_ref().map(|storage| storage.array_host),
+            Fault::Software(software) => self.software_host(software),
+            other => other.target().and_then(|target| self.resolve(target)),
+        };
+        (host, peer)
+    }
+
+    /// What the history names as a fault's target.
+    fn target_name(&self, fault: &Fault, host: Option<usize>) -> Name {
+        match (fault, host) {
+            (Fault::Fabric(FabricFault::SwitchDown { switch } | FabricFault::SwitchUp { switch }), _) => {
+                Name::from(switch.as_str())
+            }
+            (Fault::Power(PowerFault::RackOff { rack } | PowerFault::RackOn { rack }), _) => {
+                Name::from(rack.as_str())
+            }
+            (Fault::HealAll, _) => Name::from("all"),
+            (_, Some(host)) => self.host_names[host].clone(),
+            (_, None) => Name::from("none"),
+        }
     }
 
     /// Fires one fault. It is recorded as a `fault` only if it changed some device's state, and then
     /// before the effects it caused; otherwise as a `fault-without-effect` with the reason.
     pub(super) fn apply(&mut self, action: Action) {
         let now = self.now();
-        let spec = &action.spec;
         let (host, peer) = match action.resolved {
             Some((host, peer)) => (Some(host), peer),
-            None => (self.resolve(&spec.target), spec.peer.as_ref().and_then(|peer| self.resolve(peer))),
+            None => self.resolve_fault(&action.spec.fault),
         };
-        let target_name = match (&spec.target, host) {
-            (Target::Switch(name), _) => Name::from(name.as_str()),
-            (Target::All, _) => Name::from("all"),
-            (_, Some(host)) => self.host_names[host].clone(),
-            (_, None) => Name::from("none"),
-        };
+        let target_name = self.target_name(&action.spec.fault, host);
+        let kind = action.spec.fault.kind();
         let mark = self.history.len();
         let effect = self.inject(&action, host, peer);
-        let kind = Name::from(spec.kind.as_str());
         match effect {
             Ok(()) => {
                 let detail = self.fault_detail(&action, peer);
-                tracing::info!(t = %now, kind = %kind, target = %target_name, "fault");
-                self.history.insert(mark, now, Event::Fault { kind, target: target_name, detail });
+                tracing::info!(t = %now, kind = kind.as_str(), target = %target_name, "fault");
+                let event = Event::Fault { kind: Name::from(kind.as_str()), target: target_name, detail };
+                self.history.insert(mark, now, event);
                 self.last_fault_at = now;
             }
             Err(reason) => {
-                tracing::info!(t = %now, kind = %kind, target = %target_name, ?reason, "fault without effect");
+                tracing::info!(t = %now, kind = kind.as_str(), target = %target_name, ?reason, "fault without effect");
+                let kind = Name::from(kind.as_str());
                 self.record(Event::FaultWithoutEffect { kind, target: target_name, reason });
             }
         }
         // Faults with a duration heal by their inverse, against the same hosts, even when the fault
         // found its target already so: the heal then restores the state the scenario asked for.
         if !action.heal
-            && let (Some(duration), Some(heal_kind)) = (spec.duration, inverse(spec.kind))
+            && let (Some(duration), Some(inverse)) = (action.spec.duration, action.spec.fault.inverse())
         {
-            let mut heal = action.clone();
-            heal.spec.kind = heal_kind;
-            heal.spec.duration = None;
-            heal.resolved = host.map(|host| (host, peer));
-            heal.heal = true;
-            self.queue.schedule(SimTime::ZERO + spec.at + duration, Ev::Fault(Box::new(heal)));
+            let at = action.spec.at + duration;
+            let heal = Action {
+                spec: FaultSpec { at, fault: inverse, duration: None },
+                resolved: host.map(|host| (host, peer)),
+                heal: true,
+            };
+            self.queue.schedule(SimTime::ZERO + at, Ev::Fault(Box::new(heal)));
         }
     }
 
     fn fault_detail(&self, action: &Action, peer: Option<usize>) -> String {
-        let spec = &action.spec;
         let mut detail = String::new();
-        if let Some(network) = &spec.network {
+        let (network, direction) = match &action.spec.fault {
+            Fault::Fabric(
+                FabricFault::LinkCut { network, direction, .. }
+                | FabricFault::LinkHeal { network, direction, .. }
+                | FabricFault::LinkLoss { network, direction, .. },
+            ) => (Some(network), Some(*direction)),
+            Fault::Fabric(
+                FabricFault::NicDown { network, .. }
+                | FabricFault::NicUp { network, .. }
+                | FabricFault::LatencySpike { network, .. }
+                | FabricFault::Mtu { network, .. },
+            ) => (Some(network), None),
+            _ => (None, None),
+        };
+        if let Some(network) = network {
             detail.push_str(&format!("network={network} "));
         }
         if let Some(peer) = peer {
-            detail.push_str(&format!("peer={} direction={:?} ", self.host_names[peer], spec.direction));
+            let direction = direction.unwrap_or(LinkDirection::Both);
+            detail.push_str(&format!("peer={} direction={direction:?} ", self.host_names[peer]));
         }
         if action.heal {
             detail.push_str("automatic heal ");
@@ -237,77 +275,78 @@ impl World<'_> {
 
     /// Carries a fault out on the device it belongs to.
     fn inject(&mut self, action: &Action, host: Option<usize>, peer: Option<usize>) -> Result<(), NoEffect> {
-        let spec = &action.spec;
-        match spec.kind {
-            FaultKind::PowerOff | FaultKind::PowerOn | FaultKind::PowerCycle => {
-                self.inject_power(action, host.ok_or(NoEffect::NoTarget)?)
-            }
-            FaultKind::Freeze | FaultKind::Resume | FaultKind::ClockStep => {
-                self.inject_run_state(action, host.ok_or(NoEffect::NoTarget)?)
-            }
-            FaultKind::NicDown
-            | FaultKind::NicUp
-            | FaultKind::LinkCut
-            | FaultKind::LinkHeal
-            | FaultKind::LinkLoss
-            | FaultKind::LatencySpike
-            | FaultKind::Mtu
-            | FaultKind::SwitchDown
-            | FaultKind::SwitchUp => self.inject_fabric(action, host, peer),
-            FaultKind::WitnessDown | FaultKind::WitnessUp | FaultKind::WitnessSlow => {
-                self.inject_witness(spec)
-            }
-            FaultKind::ResourceCrash | FaultKind::Move | FaultKind::CorruptLog => {
-                self.inject_software(spec, host.ok_or(NoEffect::NoTarget)?)
-            }
-            FaultKind::ControllerReboot
-            | FaultKind::LunOffline
-            | FaultKind::LunOnline
-            | FaultKind::LunLatency => self.inject_san(action),
-            FaultKind::HealAll => {
+        match &action.spec.fault {
+            Fault::Power(fault) => self.inject_power(action, fault, host),
+            Fault::Run(fault) => self.inject_run_state(action, fault, host.ok_or(NoEffect::NoTarget)?),
+            Fault::Fabric(fault) => self.inject_fabric(fault, host, peer),
+            Fault::Witness(fault) => self.inject_witness(fault),
+            Fault::Software(fault) => self.inject_software(fault, host.ok_or(NoEffect::NoTarget)?),
+            Fault::San(fault) => self.inject_san(fault),
+            Fault::HealAll => {
                 self.heal_all();
                 Ok(())
             }
         }
     }
 
-    fn inject_power(&mut self, action: &Action, host: usize) -> Result<(), NoEffect> {
-        let changed = match action.spec.kind {
-            FaultKind::PowerOn => self.power_on_host(host),
-            FaultKind::PowerCycle => {
+    fn inject_power(
+        &mut self,
+        action: &Action,
+        fault: &PowerFault,
+        host: Option<usize>,
+    ) -> Result<(), NoEffect> {
+        let now = self.now();
+        let changed = match fault {
+            PowerFault::RackOff { rack } => {
+                let hosts = self.hosts.rack_power_off(now, rack);
+                for &host in &hosts {
+                    self.host_lost_power(host.0 as usize);
+                }
+                !hosts.is_empty() || self.hosts.has_rack(rack)
+            }
+            PowerFault::RackOn { rack } => {
+                let was_dark = self.hosts.has_rack(rack) && !self.hosts.is_rack_powered(rack);
+                for host in self.hosts.rack_power_on(now, rack) {
+                    self.host_booted(host.0 as usize);
+                }
+                was_dark
+            }
+            PowerFault::On { .. } => self.power_on_host(host.ok_or(NoEffect::NoTarget)?),
+            PowerFault::Cycle { .. } => {
+                let host = host.ok_or(NoEffect::NoTarget)?;
                 let changed = self.power_off_host(host);
                 let back = action.spec.duration.unwrap_or(Duration::from_secs(10));
-                let mut heal = action.clone();
-                heal.spec.kind = FaultKind::PowerOn;
-                heal.resolved = Some((host, None));
-                heal.heal = true;
-                self.queue.schedule(self.now() + back, Ev::Fault(Box::new(heal)));
+                let at = (now + back).saturating_since(SimTime::ZERO);
+                let on =
+                    Fault::Power(PowerFault::On { target: Target::Host(self.host_names[host].to_string()) });
+                let heal = Action {
+                    spec: FaultSpec { at, fault: on, duration: None },
+                    resolved: Some((host, None)),
+                    heal: true,
+                };
+                self.queue.schedule(now + back, Ev::Fault(Box::new(heal)));
                 changed
             }
-            _ => self.power_off_host(host),
+            PowerFault::Off { .. } => self.power_off_host(host.ok_or(NoEffect::NoTarget)?),
         };
         if changed { Ok(()) } else { Err(NoEffect::AlreadySo) }
     }
 
     /// Pause, resume and clock steps: what the host's run state owns.
-    fn inject_run_state(&mut self, action: &Action, host: usize) -> Result<(), NoEffect> {
-        let spec = &action.spec;
-        match spec.kind {
-            FaultKind::Freeze if spec.trigger == FaultTrigger::NextWrite && !action.heal => {
+    fn inject_run_state(&mut self, action: &Action, fault: &RunFault, host: usize) -> Result<(), NoEffect> {
+        match fault {
+            RunFault::Freeze { trigger: FaultTrigger::NextWrite, .. } if !action.heal => {
                 // Armed: the freeze fires at the node's next shared-disk write, which it holds, and
                 // schedules its own resume then. Validation only accepts this on mailbox hosts.
                 let node = self.node_on(host).ok_or(NoEffect::NoTarget)?;
                 let storage = self.storage.as_mut().ok_or(NoEffect::NoTarget)?;
-                storage.initiators[node].freeze_on_next_write = Some(spec.duration);
+                storage.initiators[node].freeze_on_next_write = Some(action.spec.duration);
                 Ok(())
             }
-            FaultKind::Freeze => self.freeze_host(host, None).then_some(()).ok_or(NoEffect::AlreadySo),
-            FaultKind::Resume => self.resume_host(host).then_some(()).ok_or(NoEffect::AlreadySo),
-            _ => {
-                let Some(FaultValue::SignedDuration(step)) = spec.value else {
-                    return Err(NoEffect::NoTarget);
-                };
-                self.clocks[host].step(step);
+            RunFault::Freeze { .. } => self.freeze_host(host, None).then_some(()).ok_or(NoEffect::AlreadySo),
+            RunFault::Resume { .. } => self.resume_host(host).then_some(()).ok_or(NoEffect::AlreadySo),
+            RunFault::ClockStep { step_nanos, .. } => {
+                self.clocks[host].step(*step_nanos);
                 // Software that is running notices the jump at once; a paused guest on resume.
                 if self.hosts.is_running(HostId(host as u32)) {
                     if let Some(node) = self.node_on(host) {
@@ -324,154 +363,144 @@ impl World<'_> {
 
     fn inject_fabric(
         &mut self,
-        action: &Action,
+        fault: &FabricFault,
         host: Option<usize>,
         peer: Option<usize>,
     ) -> Result<(), NoEffect> {
-        let spec = &action.spec;
-        let network = self.network_id(spec.network.as_ref());
-        let direction =
-            if spec.direction == LinkDirection::OneWay { Direction::Forward } else { Direction::Both };
-        let nic = |world: &Self, host: Option<usize>| {
-            host.zip(network).filter(|&(host, network)| world.fabric.has_nic(HostId(host as u32), network))
+        let nic = |world: &Self, host: Option<usize>, network: &str| {
+            let network = world.fabric.network_id(network)?;
+            host.filter(|&host| world.fabric.has_nic(HostId(host as u32), network))
+                .map(|host| (HostId(host as u32), network))
         };
-        match spec.kind {
-            FaultKind::NicDown | FaultKind::NicUp => {
-                let (host, network) = nic(self, host).ok_or(NoEffect::NoTarget)?;
-                self.fabric.set_nic_up(HostId(host as u32), network, spec.kind == FaultKind::NicUp);
+        let way = |direction: LinkDirection| {
+            if direction == LinkDirection::OneWay { Direction::Forward } else { Direction::Both }
+        };
+        match fault {
+            FabricFault::NicDown { network, .. } | FabricFault::NicUp { network, .. } => {
+                let (host, network) = nic(self, host, network).ok_or(NoEffect::NoTarget)?;
+                self.fabric.set_nic_up(host, network, matches!(fault, FabricFault::NicUp { .. }));
             }
-            FaultKind::LinkCut | FaultKind::LinkHeal => {
+            FabricFault::LinkCut { network, direction, .. }
+            | FabricFault::LinkHeal { network, direction, .. } => {
                 let ((a, network), (b, _)) =
-                    nic(self, host).zip(nic(self, peer)).ok_or(NoEffect::NoTarget)?;
-                let (a, b) = (HostId(a as u32), HostId(b as u32));
-                if spec.kind == FaultKind::LinkCut {
-                    self.fabric.cut_link(a, b, network, direction);
+                    nic(self, host, network).zip(nic(self, peer, network)).ok_or(NoEffect::NoTarget)?;
+                if matches!(fault, FabricFault::LinkCut { .. }) {
+                    self.fabric.cut_link(a, b, network, way(*direction));
                 } else {
-                    self.fabric.heal_link(a, b, network, direction);
+                    self.fabric.heal_link(a, b, network, way(*direction));
                 }
             }
-            FaultKind::LinkLoss => {
-                let probability = match (action.heal, spec.value) {
-                    (false, Some(FaultValue::Probability(p))) => p,
-                    _ => 0.0,
-                };
-                let network = network.ok_or(NoEffect::NoTarget)?;
-                match nic(self, host).zip(nic(self, peer)) {
-                    Some(((a, _), (b, _))) => {
-                        let (a, b) = (HostId(a as u32), HostId(b as u32));
-                        self.fabric.set_link_loss(a, b, network, probability);
-                        if direction == Direction::Both {
-                            self.fabric.set_link_loss(b, a, network, probability);
-                        }
-                    }
-                    None => self.fabric.set_network_loss(network, probability),
+            FabricFault::LinkLoss { network, direction, probability, .. } => {
+                let ((a, network), (b, _)) =
+                    nic(self, host, network).zip(nic(self, peer, network)).ok_or(NoEffect::NoTarget)?;
+                self.fabric.set_link_loss(a, b, network, *probability);
+                if *direction == LinkDirection::Both {
+                    self.fabric.set_link_loss(b, a, network, *probability);
                 }
             }
-            FaultKind::LatencySpike => {
-                let extra = match (action.heal, spec.value) {
-                    (false, Some(FaultValue::Duration(extra))) => extra,
-                    _ => Duration::ZERO,
-                };
-                self.fabric.set_latency_spike(network.ok_or(NoEffect::NoTarget)?, extra);
+            FabricFault::LatencySpike { network, extra, .. } => {
+                let network = self.fabric.network_id(network).ok_or(NoEffect::NoTarget)?;
+                self.fabric.set_latency_spike(network, *extra);
             }
-            FaultKind::Mtu => {
-                let mtu = match (action.heal, spec.value) {
-                    (false, Some(FaultValue::Bytes(bytes))) => Some(bytes),
-                    _ => None,
-                };
-                match (nic(self, host), nic(self, peer)) {
-                    (Some((a, network)), Some((b, _))) => {
-                        let (a, b) = (HostId(a as u32), HostId(b as u32));
-                        self.fabric.set_link_mtu_override(a, b, network, mtu);
-                        self.fabric.set_link_mtu_override(b, a, network, mtu);
+            FabricFault::Mtu { network, bytes, peer: with_peer, .. } => {
+                let (a, network) = nic(self, host, network).ok_or(NoEffect::NoTarget)?;
+                match (with_peer, nic(self, peer, &self.networks_name(network))) {
+                    (Some(_), Some((b, _))) => {
+                        self.fabric.set_link_mtu_override(a, b, network, *bytes);
+                        self.fabric.set_link_mtu_override(b, a, network, *bytes);
                     }
-                    (Some((a, network)), None) => {
-                        self.fabric.set_mtu_override(HostId(a as u32), network, mtu)
-                    }
-                    _ => return Err(NoEffect::NoTarget),
+                    (Some(_), None) => return Err(NoEffect::NoTarget),
+                    (None, _) => self.fabric.set_mtu_override(a, network, *bytes),
                 }
             }
-            _ => {
-                let (Target::Switch(name) | Target::Host(name)) = &spec.target else {
-                    return Err(NoEffect::NoTarget);
-                };
-                self.fabric.set_switch_up(name, spec.kind == FaultKind::SwitchUp);
+            FabricFault::SwitchDown { switch } | FabricFault::SwitchUp { switch } => {
+                self.fabric.set_switch_up(switch, matches!(fault, FabricFault::SwitchUp { .. }));
             }
         }
         Ok(())
     }
 
-    fn inject_witness(&mut self, spec: &FaultSpec) -> Result<(), NoEffect> {
+    fn networks_name(&self, network: emulators::NetworkId) -> String {
+        self.networks
+            .iter()
+            .position(|&id| id == network)
+            .map(|index| self.scenario.networks[index].name.clone())
+            .unwrap_or_default()
+    }
+
+    fn inject_witness(&mut self, fault: &WitnessFault) -> Result<(), NoEffect> {
         let witness = self.witness.as_mut().ok_or(NoEffect::NoTarget)?;
-        match spec.kind {
-            FaultKind::WitnessDown => {
+        match fault {
+            WitnessFault::Down => {
                 if !witness.is_up() {
                     return Err(NoEffect::AlreadySo);
                 }
                 self.set_witness_up(false);
             }
-            FaultKind::WitnessUp => {
+            WitnessFault::Up => {
                 witness.set_extra_delay(Duration::ZERO);
                 self.set_witness_up(true);
             }
-            _ => {
-                let Some(FaultValue::Duration(extra)) = spec.value else { return Err(NoEffect::NoTarget) };
-                witness.set_extra_delay(extra);
-            }
+            WitnessFault::Slow { extra } => witness.set_extra_delay(*extra),
         }
         Ok(())
     }
 
     /// Faults of the software on a mailbox node: a crash, an operator move, a corrupted log.
-    fn inject_software(&mut self, spec: &FaultSpec, host: usize) -> Result<(), NoEffect> {
+    fn inject_software(&mut self, fault: &SoftwareFault, host: usize) -> Result<(), NoEffect> {
         let node = self.node_on(host).ok_or(NoEffect::NoTarget)?;
-        match spec.kind {
-            FaultKind::ResourceCrash => {
+        match fault {
+            SoftwareFault::ResourceCrash { database, .. } => {
                 if !self.hosts.is_running(HostId(host as u32)) || self.nodes[node].node.is_none() {
                     return Err(NoEffect::HostNotRunning);
                 }
-                let db = spec.database.as_deref().and_then(|db| self.db_id(db)).unwrap_or(DbId(0));
+                let db = self.db_id(database).ok_or(NoEffect::NoTarget)?;
                 self.node_input(node, Input::ResourceFailed { db });
             }
-            FaultKind::Move => {
-                let db = spec.database.as_deref().and_then(|db| self.db_id(db)).ok_or(NoEffect::NoTarget)?;
-                let to =
-                    spec.to.as_ref().and_then(|to| self.scenario.hosts.iter().position(|h| &h.name == to));
-                let to = to.and_then(|host| self.node_on(host)).ok_or(NoEffect::NoTarget)?;
+            SoftwareFault::Move { database, .. } => {
+                let db = self.db_id(database).ok_or(NoEffect::NoTarget)?;
+                // A switchover moves a database that is being served; with none, there is nothing to move.
+                if !self.mounted.contains_key(&db) {
+                    return Err(NoEffect::NoTarget);
+                }
                 // The operator's command reaches every node; only the coordinator acts on it.
-                for node in 0..self.nodes.len() {
-                    self.node_input(node, Input::OperatorMove { db, to: NodeId(to as u16) });
+                for each in 0..self.nodes.len() {
+                    self.node_input(each, Input::OperatorMove { db, to: NodeId(node as u16) });
                 }
             }
-            _ => {
-                let db = spec.database.as_deref().and_then(|db| self.db_id(db)).unwrap_or(DbId(0));
+            SoftwareFault::CorruptLog { database } => {
+                let db = self.db_id(database).ok_or(NoEffect::NoTarget)?;
                 self.corrupt_next.insert((host, db));
             }
         }
         Ok(())
     }
 
-    fn inject_san(&mut self, action: &Action) -> Result<(), NoEffect> {
+    fn inject_san(&mut self, fault: &SanFault) -> Result<(), NoEffect> {
         let now = self.now();
-        let spec = &action.spec;
-        let lun = spec
-            .lun
-            .as_deref()
-            .and_then(|name| self.scenario.luns.iter().position(|l| l.name == name))
-            .map(|lun| emulators::LunId(lun as u16));
-        let storage = self.storage.as_mut().ok_or(NoEffect::NoTarget)?;
-        match spec.kind {
-            FaultKind::ControllerReboot => storage.array.reboot_controllers(now),
-            FaultKind::LunOffline | FaultKind::LunOnline => storage
-                .array
-                .set_lun_offline(lun.ok_or(NoEffect::NoTarget)?, spec.kind == FaultKind::LunOffline),
-            _ => {
-                let extra = match (action.heal, spec.value) {
-                    (false, Some(FaultValue::Duration(extra))) => extra,
-                    _ => Duration::ZERO,
-                };
-                storage.array.set_latency(lun, extra);
+        let lun_id = |world: &Self, name: &str| {
+            world
+                .scenario
+                .luns
+                .iter()
+                .position(|lun| lun.name == name)
+                .map(|lun| emulators::LunId(lun as u16))
+        };
+        let lun = match fault {
+            SanFault::LunOffline { lun } | SanFault::LunOnline { lun } => {
+                Some(lun_id(self, lun).ok_or(NoEffect::NoTarget)?)
             }
+            SanFault::LunLatency { lun: Some(lun), .. } => Some(lun_id(self, lun).ok_or(NoEffect::NoTarget)?),
+            _ => None,
+        };
+        let storage = self.storage.as_mut().ok_or(NoEffect::NoTarget)?;
+        match fault {
+            SanFault::ControllerReboot => storage.array.reboot_controllers(now),
+            SanFault::LunOffline { .. } | SanFault::LunOnline { .. } => {
+                let offline = matches!(fault, SanFault::LunOffline { .. });
+                storage.array.set_lun_offline(lun.ok_or(NoEffect::NoTarget)?, offline);
+            }
+            SanFault::LunLatency { extra, .. } => storage.array.set_latency(lun, *extra),
         }
         self.drain_array_events();
         Ok(())
@@ -487,6 +516,12 @@ impl World<'_> {
         self.fabric.heal_all();
         self.corrupt_next.clear();
         self.set_witness_up(true);
+        let racks: Vec<String> = self.scenario.hosts.iter().filter_map(|host| host.rack.clone()).collect();
+        for rack in racks {
+            for host in self.hosts.rack_power_on(self.now(), &rack) {
+                self.host_booted(host.0 as usize);
+            }
+        }
         for host in 0..self.scenario.hosts.len() {
             self.power_on_host(host);
             self.resume_host(host);
@@ -499,22 +534,10 @@ impl World<'_> {
             return false;
         }
         if let Some(after) = resume_after {
-            let spec = FaultSpec {
-                at: (self.now() + after).saturating_since(SimTime::ZERO),
-                kind: FaultKind::Resume,
-                target: Target::Host(self.host_names[host].to_string()),
-                network: None,
-                peer: None,
-                direction: LinkDirection::Both,
-                duration: None,
-                value: None,
-                database: None,
-                resource: None,
-                to: None,
-                lun: None,
-                trigger: FaultTrigger::At,
-            };
-            let heal = Action { at: spec.at, spec, resolved: Some((host, None)), heal: true };
+            let at = (self.now() + after).saturating_since(SimTime::ZERO);
+            let target = Target::Host(self.host_names[host].to_string());
+            let spec = FaultSpec { at, fault: Fault::Run(RunFault::Resume { target }), duration: None };
+            let heal = Action { spec, resolved: Some((host, None)), heal: true };
             self.queue.schedule(self.now() + after, Ev::Fault(Box::new(heal)));
         }
         true

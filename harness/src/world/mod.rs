@@ -8,6 +8,8 @@
 
 mod build;
 mod clock;
+#[cfg(test)]
+mod fault_matrix;
 mod faults;
 mod gate;
 mod hub;
@@ -241,7 +243,7 @@ impl<'s> World<'s> {
             self.queue.schedule(start, Ev::Submit);
         }
         for action in faults::schedule(self.scenario, &mut self.nemesis) {
-            self.queue.schedule(SimTime::ZERO + action.at, Ev::Fault(Box::new(action)));
+            self.queue.schedule(SimTime::ZERO + action.spec.at, Ev::Fault(Box::new(action)));
         }
         self.queue.schedule(SimTime::ZERO + self.scenario.duration, Ev::End);
     }
@@ -249,21 +251,29 @@ impl<'s> World<'s> {
     pub fn run(&mut self) {
         self.start();
         while let Some((_, event)) = self.queue.pop() {
-            match event {
-                Ev::End => break,
-                Ev::Wake { component, generation } => self.wake_fired(component, generation),
-                Ev::Arrive { host, network, packet } => self.arrive(host, network, packet),
-                Ev::Local { host, packet } => self.deliver_local(host, packet),
-                Ev::Submit => self.submit(),
-                Ev::Fault(action) => self.apply(*action),
-                Ev::ArrayTask { task } => self.array_task(task),
-                Ev::ConnectAnswer { node, boot, request, result } => {
-                    self.connect_answer(node, boot, request, result)
-                }
+            if !self.handle(event) {
+                break;
             }
         }
         self.record_lun_contents();
         self.record(Event::RunEnded);
+    }
+
+    /// Handles one event; returns `false` at the end of the run.
+    fn handle(&mut self, event: Ev) -> bool {
+        match event {
+            Ev::End => return false,
+            Ev::Wake { component, generation } => self.wake_fired(component, generation),
+            Ev::Arrive { host, network, packet } => self.arrive(host, network, packet),
+            Ev::Local { host, packet } => self.deliver_local(host, packet),
+            Ev::Submit => self.submit(),
+            Ev::Fault(action) => self.apply(*action),
+            Ev::ArrayTask { task } => self.array_task(task),
+            Ev::ConnectAnswer { node, boot, request, result } => {
+                self.connect_answer(node, boot, request, result)
+            }
+        }
+        true
     }
 
     /// Runs the checkers over the history and judges the outcome.
