@@ -1,7 +1,7 @@
 //! A database copy on one node's disk: log generations, the replay position, and the ownership
 //! record as this node last knew it. This is the part of a node that survives power loss.
 
-use crate::types::{Epoch, Generation, MessageId, NodeId};
+use crate::types::{Epoch, Generation, HubId, LocalTime, MessageId, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One closed (or, for the active copy, open) log generation.
@@ -28,6 +28,18 @@ pub struct CopyStore {
     pub owner: Option<NodeId>,
     /// Where each epoch began, as far as this copy knows: epoch `e` writes generations after `start`.
     pub epoch_starts: Vec<(Epoch, Generation)>,
+    /// A lossy mount's request to the hubs, until every hub has acknowledged it.
+    pub resubmission: Option<OwedResubmission>,
+}
+
+/// After a lossy mount, every hub must resubmit what it delivered since `since` (this node's clock):
+/// the mail the missing logs held. The request is kept on disk and repeated until each hub has
+/// acknowledged it, so neither a request lost on the network nor a later, lossless remount of the same
+/// copy loses that mail.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OwedResubmission {
+    pub since: LocalTime,
+    pub acknowledged: BTreeSet<HubId>,
 }
 
 impl CopyStore {

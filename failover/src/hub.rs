@@ -174,7 +174,12 @@ impl Hub {
                 self.enter_retry(db, msg);
                 self.reschedule(msg, self.now + RETRY_AFTER_REJECT);
             }
-            Message::ResubmitRequest { db, window } => self.resubmit(db, window),
+            Message::ResubmitRequest { db, window } => {
+                self.resubmit(db, window);
+                if let Endpoint::Node(_) = from {
+                    self.out.push(HubOutput::Send { to: from, message: Message::ResubmitAck { db } });
+                }
+            }
             _ => {}
         }
     }

@@ -208,10 +208,15 @@ pub enum Message {
         db: DbId,
         epoch_starts: Vec<(Epoch, Generation)>,
     },
-    /// Ask a hub to resubmit what it delivered to `db` within the last `window`.
+    /// Ask a hub to resubmit what it delivered to `db` within the last `window`. Repeated until the
+    /// hub answers with `ResubmitAck`; the store suppresses what a repeat delivers twice.
     ResubmitRequest {
         db: DbId,
         window: Duration,
+    },
+    /// A hub resubmitted what a `ResubmitRequest` asked for.
+    ResubmitAck {
+        db: DbId,
     },
     /// A hub delivers a message to the database's active copy.
     Deliver {

@@ -132,30 +132,23 @@ fn two_coordinators_never_pick_the_same_epoch_after_a_reboot_race() {
     }
 }
 
-/// FIXME(issue 8): two known bugs the nightly nemesis finds. Seed 2 of `ccr-nemesis` loses 34
-/// acknowledged messages: they were acknowledged just before the owner froze, the passive mounted
-/// after losing a log, and no resubmission reached it (its public NIC went down). Seed 30 of both
-/// nemesis scenarios breaks quorum: the witness went down while a node counted a lock it had been
-/// granted (the witness carries no boot epoch: "partition in time"). This test pins today's
-/// behaviour so that it goes red when either is fixed: then add the seed to `NIGHTLY_SEEDS`
-/// (`scenarios.rs`) and drop it here.
+/// FIXME(issue 8): the known bug the nightly nemesis still finds. Seed 30 of both nemesis scenarios
+/// breaks quorum: the witness went down while a node counted a lock it had been granted (the witness
+/// carries no boot epoch: "partition in time"). This test pins today's behaviour so that it goes red
+/// when the bug is fixed: then add seed 30 to the nightly seeds and drop this test. (Seed 2 of
+/// `ccr-nemesis`, which lost 34 acknowledged messages, passes since a lossy mount repeats its
+/// resubmission request until every hub answers.)
 #[test]
-fn the_nightly_nemesis_still_finds_the_two_known_bugs_on_seeds_2_and_30() {
-    let ccr = load_relative("nightly/ccr-nemesis.toml");
-    let scc = load_relative("nightly/scc-nemesis.toml");
-    for (scenario, seed, expected) in [
-        (&ccr, 2, ViolationKind::DataLoss),
-        (&ccr, 30, ViolationKind::Quorum),
-        (&scc, 30, ViolationKind::Quorum),
-    ] {
-        let outcome = run_scenario(scenario, seed);
+fn the_nightly_nemesis_still_finds_the_partition_in_time_bug_on_seed_30() {
+    for relative in ["nightly/ccr-nemesis.toml", "nightly/scc-nemesis.toml"] {
+        let scenario = load_relative(relative);
+        let outcome = run_scenario(&scenario, 30);
         let kinds: BTreeSet<ViolationKind> =
             outcome.report.violations.iter().map(|violation| violation.check).collect();
         assert_eq!(
             kinds,
-            BTreeSet::from([expected]),
-            "{} seed {seed}: {:?}",
-            scenario.name,
+            BTreeSet::from([ViolationKind::Quorum]),
+            "{relative}: {:?}",
             outcome.report.violations
         );
     }

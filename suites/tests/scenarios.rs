@@ -30,11 +30,10 @@ const ON_DEMAND_SEEDS: RangeInclusive<u64> = 1..=3;
 
 /// Nightly scenarios that run other seeds than 1 to 3 here (nightly campaigns run many more).
 ///
-/// `ccr-nemesis`, seeds 1 to 30 checked after the host run-state gate and the single-writer
-/// refinement (issue 7): all pass but 2 and 30. Seed 2 loses 34 acknowledged messages and seed 30 breaks
-/// quorum (a claim counting a witness lock nobody held); both are known bugs pinned in `catalogue.rs`
-/// (FIXME(issue 8)) and listed in ARCHITECTURE.md. `scc-nemesis` fails seed 30 the same way.
-const NIGHTLY_SEEDS: &[(&str, &[u64])] = &[("ccr-nemesis", &[1, 3, 4])];
+/// `ccr-nemesis`, seeds 1 to 60, and `scc-nemesis`, seeds 1 to 40, checked after the host run-state
+/// gate, the single-writer refinement and the repeated resubmission request (issue 7): all pass but
+/// seed 30 of both (the partition-in-time bug, pinned in `catalogue.rs`, FIXME(issue 8)).
+const NIGHTLY_SEEDS: &[(&str, &[u64])] = &[];
 
 fn main() {
     let arguments = Arguments::from_args();

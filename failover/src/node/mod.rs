@@ -50,6 +50,8 @@ pub struct DbRuntime {
     pub copy_requested_at: Option<LocalTime>,
     pub inspect_failures: BTreeMap<Generation, u32>,
     pub next_replay_at: Option<LocalTime>,
+    /// While this copy is active and owes a resubmission request: when to repeat it.
+    pub next_resubmit_at: Option<LocalTime>,
     /// The owner's newest closed and current generations, as last heard (for the mount dial).
     pub source_last_generation: Generation,
     pub source_current_generation: Generation,
@@ -87,6 +89,7 @@ impl DbRuntime {
             copy_requested_at: None,
             inspect_failures: BTreeMap::new(),
             next_replay_at: None,
+            next_resubmit_at: None,
             source_last_generation: 0,
             source_current_generation: 0,
             last_copy_at: None,
@@ -267,6 +270,11 @@ impl Node {
             }
             Message::LineageReply { db, epoch_starts } => self.lineage_reply(db, epoch_starts),
             Message::Deliver { hub, db, msg, bytes, .. } => self.deliver(hub, db, msg, bytes),
+            Message::ResubmitAck { db } => {
+                if let Endpoint::Hub(hub) = from {
+                    self.resubmission_acknowledged(db, hub);
+                }
+            }
             Message::ResubmitRequest { .. } | Message::DeliverAck { .. } | Message::DeliverReject { .. } => {}
         }
     }
@@ -281,6 +289,7 @@ impl Node {
             self.coordinate();
         }
         self.advance_replication();
+        self.repeat_resubmissions();
         self.advance_activations();
         self.advance_onlining();
         self.advance_storage();
@@ -360,6 +369,7 @@ impl Node {
         consider(self.storage_deadline());
         for runtime in self.dbs.values() {
             consider(runtime.next_replay_at);
+            consider(runtime.next_resubmit_at);
             consider(runtime.onlining.as_ref().map(|onlining| onlining.step_done_at));
             consider(runtime.activation.as_ref().map(|activation| activation.deadline));
             consider(runtime.reseed_until);

@@ -5,7 +5,7 @@
 //! reseed, within the LLR depth) or reseeds from scratch.
 
 use super::Node;
-use crate::copy::LogFile;
+use crate::copy::{LogFile, OwedResubmission};
 use crate::io::{CopyRole, DbAdvert, Message, Output, StopReason};
 use crate::types::{DbId, Endpoint, Epoch, Generation, HubId, LocalTime, MessageId, NodeId};
 
@@ -237,12 +237,64 @@ impl Node {
         runtime.last_write_at = now;
         self.out.push(Output::Mounted { db, epoch, generation, lost_logs });
         if !previous_reachable {
-            // A lossy mount: ask every hub for what it delivered since the last log we hold.
+            // A lossy mount: every hub owes us what it delivered since the last log we hold. A
+            // request still owed from an earlier lossy mount keeps its (earlier) start.
             let window =
                 last_copy_at.map_or(WHOLE_DUMPSTER, |at| now.since(at)) + self.config.resubmit_margin;
-            for index in 0..self.config.hubs.len() {
-                let hub = self.config.hubs[index];
-                self.send(Endpoint::Hub(hub), Message::ResubmitRequest { db, window });
+            let since = now - window;
+            if let Some(copy) = self.disk.copies.get_mut(&db) {
+                let owed = copy.resubmission.get_or_insert(OwedResubmission { since, ..Default::default() });
+                owed.since = owed.since.min(since);
+                owed.acknowledged.clear();
+            }
+        }
+        self.request_resubmission(db);
+    }
+
+    /// Sends the owed resubmission request to every hub that has not acknowledged it, and plans the
+    /// repeat; does nothing when nothing is owed.
+    pub(super) fn request_resubmission(&mut self, db: DbId) {
+        let now = self.now;
+        let hubs = self.config.hubs.clone();
+        let Some(owed) = self.disk.copies.get(&db).and_then(|copy| copy.resubmission.clone()) else {
+            if let Some(runtime) = self.dbs.get_mut(&db) {
+                runtime.next_resubmit_at = None;
+            }
+            return;
+        };
+        let window = now.since(owed.since);
+        for hub in hubs.into_iter().filter(|hub| !owed.acknowledged.contains(hub)) {
+            self.send(Endpoint::Hub(hub), Message::ResubmitRequest { db, window });
+        }
+        if let Some(runtime) = self.dbs.get_mut(&db) {
+            runtime.next_resubmit_at = Some(now + self.config.copy_timeout);
+        }
+    }
+
+    /// Repeats owed resubmission requests of the databases this node serves.
+    pub(super) fn repeat_resubmissions(&mut self) {
+        let due: Vec<DbId> = self
+            .dbs
+            .iter()
+            .filter(|(_, runtime)| runtime.role == CopyRole::Active)
+            .filter(|(_, runtime)| runtime.next_resubmit_at.is_some_and(|at| self.now >= at))
+            .map(|(&db, _)| db)
+            .collect();
+        for db in due {
+            self.request_resubmission(db);
+        }
+    }
+
+    /// A hub resubmitted what we asked for; once every hub has, nothing is owed.
+    pub(super) fn resubmission_acknowledged(&mut self, db: DbId, hub: HubId) {
+        let hubs = self.config.hubs.len();
+        let Some(copy) = self.disk.copies.get_mut(&db) else { return };
+        let Some(owed) = copy.resubmission.as_mut() else { return };
+        owed.acknowledged.insert(hub);
+        if owed.acknowledged.len() >= hubs {
+            copy.resubmission = None;
+            if let Some(runtime) = self.dbs.get_mut(&db) {
+                runtime.next_resubmit_at = None;
             }
         }
     }
