@@ -8,6 +8,7 @@
 use crate::types::{DbId, HubId, LunId, NodeId, PathId};
 use core::time::Duration;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How votes are counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +130,10 @@ pub struct ClusterConfig {
     pub heartbeat_interval: Duration,
     /// `SameSubnetThreshold`: missed heartbeats before a path is down.
     pub heartbeat_threshold: u32,
+    /// How long after booting each node sends its first heartbeat, so that nodes need not beat in
+    /// lockstep; every later heartbeat follows at `heartbeat_interval`. A node not listed beats at once
+    /// (see [`ClusterConfig::heartbeat_phase_of`]). Each phase must be below `heartbeat_interval`.
+    pub heartbeat_phase: BTreeMap<NodeId, Duration>,
     pub failover: FailoverPolicy,
     pub mount_dial: MountDial,
     /// Restarts on the same node before the group fails over (LifeKeeper local recovery).
@@ -182,6 +187,11 @@ impl ClusterConfig {
         self.heartbeat_interval * self.heartbeat_threshold
     }
 
+    /// The offset of `node`'s first heartbeat after boot: its entry in `heartbeat_phase`, or zero.
+    pub fn heartbeat_phase_of(&self, node: NodeId) -> Duration {
+        self.heartbeat_phase.get(&node).copied().unwrap_or(Duration::ZERO)
+    }
+
     pub fn total_votes(&self) -> u32 {
         let nodes = self.nodes.len() as u32;
         if self.uses_witness() { nodes + 1 } else { nodes }
@@ -213,6 +223,7 @@ impl ClusterConfig {
             quorum: QuorumModel::NodeAndFileShareMajority,
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_threshold: 5,
+            heartbeat_phase: BTreeMap::new(),
             failover: FailoverPolicy::Automatic,
             mount_dial: MountDial::GoodAvailability,
             local_restart_attempts: 3,

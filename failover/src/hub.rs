@@ -4,6 +4,11 @@
 //!
 //! The dumpster is FIFO per database, bounded by size (`MaxDumpsterSizePerStorageGroup`, 18 MB) and
 //! age (`MaxDumpsterTime`, 7 days); disabling it is an unsafe-but-real setting the hazard suite covers.
+//!
+//! A hub addresses a database by its network name ([`Endpoint::DatabaseName`]) and is never told that
+//! the database moved: as with Exchange's hub transport, the host's DNS resolver cache decides where
+//! a delivery goes, so after a failover the hub keeps sending to the old owner (and its queue stays in
+//! retry) until the cached answer's TTL runs out. Nothing here flushes that cache.
 
 use crate::config::HubConfig;
 use crate::io::Message;
@@ -44,10 +49,6 @@ pub enum HubOutput {
         node: NodeId,
         epoch: Epoch,
     },
-    /// Forget the cached address of `db`'s name (after a rejection from a node that is not active).
-    FlushName {
-        db: DbId,
-    },
     Resubmitted {
         db: DbId,
         count: u64,
@@ -60,7 +61,7 @@ struct Pending {
     bytes: u32,
     next_attempt: LocalTime,
     resubmitted: bool,
-    /// Delivery attempts so far; a retry re-resolves the name, since the copy may have moved.
+    /// Delivery attempts so far; a second attempt means the first went unanswered.
     attempts: u32,
     /// A resubmission is not a client request: no client is waiting for it.
     client_waiting: bool,
@@ -170,7 +171,6 @@ impl Hub {
                 self.leave_retry(db);
             }
             Message::DeliverReject { db, msg } => {
-                self.out.push(HubOutput::FlushName { db });
                 self.enter_retry(db, msg);
                 self.reschedule(msg, self.now + RETRY_AFTER_REJECT);
             }
@@ -222,7 +222,6 @@ impl Hub {
         let now = self.now;
         let retry = self.config.delivery_retry;
         let id = self.id;
-        let mut flushed: Vec<DbId> = Vec::new();
         // Due messages in message-id order, as the queue scan always sent them.
         let mut due: Vec<MessageId> = Vec::new();
         while let Some(&(at, msg)) = self.due.first() {
@@ -248,11 +247,6 @@ impl Hub {
             pending.next_attempt = now + retry;
             self.due.insert((pending.next_attempt, msg));
             pending.attempts += 1;
-            // An unanswered delivery may mean the name points at a node that died: look it up again.
-            if pending.attempts > 1 && !flushed.contains(&pending.db) {
-                flushed.push(pending.db);
-                self.out.push(HubOutput::FlushName { db: pending.db });
-            }
             self.out.push(HubOutput::Send {
                 to: Endpoint::DatabaseName(pending.db),
                 message: Message::Deliver {

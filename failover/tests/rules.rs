@@ -1399,3 +1399,44 @@ fn a_queue_in_retry_probes_with_one_message_per_interval_and_releases_the_rest_o
     assert_eq!(released.len(), 49, "every held message is released on the first acknowledgement");
     assert!(!released.contains(&probe));
 }
+
+/// The instants at which `node` sent heartbeats (one instant per round, whatever the peers and paths).
+fn heartbeat_instants(sim: &Sim, node: NodeId) -> Vec<u64> {
+    let instants: BTreeSet<u64> = sim
+        .outputs_of(node)
+        .filter(|(_, output)| matches!(output, Output::Send { message: Message::Heartbeat { .. }, .. }))
+        .map(|(at, _)| at)
+        .collect();
+    instants.into_iter().collect()
+}
+
+/// Heartbeat phases (issue 7): a node's first heartbeat after each boot waits for its phase and every
+/// later one follows at the interval, so two nodes booted together beat offset by their phases instead
+/// of in lockstep.
+#[test]
+fn a_heartbeat_phase_offsets_every_heartbeat_of_its_node_by_that_phase_after_each_boot() {
+    let mut config = two_node();
+    config.heartbeat_phase.insert(N1, Duration::from_millis(250));
+    let mut sim = Sim::new(config);
+    sim.run_until(secs(4) + 500 * MS);
+    let mut checks = Checks::new();
+    let n0 = heartbeat_instants(&sim, N0);
+    let n1 = heartbeat_instants(&sim, N1);
+    checks.check(
+        n0 == [0, secs(1), secs(2), secs(3), secs(4)],
+        format!("N0 (phase 0) beats on the second: {n0:?}"),
+    );
+    let offset: Vec<u64> = n0.iter().map(|at| at + 250 * MS).collect();
+    checks.check(n1 == offset, format!("N1 (phase 250 ms) beats 250 ms after N0: {n1:?}"));
+    // The phase counts from each boot, not from time zero.
+    sim.power_off(N1);
+    sim.run_until(secs(6));
+    sim.power_on(N1);
+    sim.run_until(secs(8));
+    let after_boot: Vec<u64> = heartbeat_instants(&sim, N1).into_iter().filter(|&at| at >= secs(6)).collect();
+    checks.check(
+        after_boot == [secs(6) + 250 * MS, secs(7) + 250 * MS],
+        format!("N1 rebooted at 6 s beats at 6.25 s and then every second: {after_boot:?}"),
+    );
+    checks.finish(&sim);
+}

@@ -14,7 +14,7 @@ pub mod exit_code {
     pub const SAFETY: i32 = 1;
     /// Bad input or usage.
     pub const BAD_INPUT: i32 = 2;
-    /// Only recovery time or liveness missed.
+    /// Only recovery time, liveness or the failover bound missed.
     pub const LIVENESS: i32 = 3;
 }
 

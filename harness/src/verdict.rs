@@ -20,19 +20,23 @@ pub enum ViolationKind {
     Rto,
     /// After the final heal the cluster did not converge within the bound.
     Liveness,
+    /// The cluster failed over more often than the scenario's `max_failovers` allows.
+    Failovers,
 }
 
 impl ViolationKind {
-    pub const ALL: [ViolationKind; 6] = [
+    pub const ALL: [ViolationKind; 7] = [
         ViolationKind::SplitBrain,
         ViolationKind::DataLoss,
         ViolationKind::Lineage,
         ViolationKind::Quorum,
         ViolationKind::Rto,
         ViolationKind::Liveness,
+        ViolationKind::Failovers,
     ];
 
-    /// Safety violations are never acceptable in a design; the rest are availability shortfalls.
+    /// Safety violations are never acceptable in a design; the rest are availability shortfalls (an
+    /// unwanted failover is an interruption of service, not a safety breach).
     pub fn is_safety(self) -> bool {
         matches!(
             self,
@@ -51,6 +55,7 @@ impl ViolationKind {
             ViolationKind::Quorum => "quorum",
             ViolationKind::Rto => "rto",
             ViolationKind::Liveness => "liveness",
+            ViolationKind::Failovers => "failovers",
         }
     }
 
@@ -81,7 +86,7 @@ pub enum Verdict {
     Pass,
     /// A safety property broke.
     Fail,
-    /// Only recovery time or liveness broke.
+    /// Only recovery time, liveness or the failover bound broke.
     Liveness,
 }
 

@@ -9,7 +9,7 @@ use kernel::SimTime;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ViolationKind::{DataLoss, Lineage, Liveness, Quorum, Rto, SplitBrain};
+use ViolationKind::{DataLoss, Failovers, Lineage, Liveness, Quorum, Rto, SplitBrain};
 
 fn name(text: &str) -> Name {
     Arc::from(text)
@@ -109,8 +109,13 @@ impl HistoryBuilder {
     }
 
     fn failover(self, db: &str, from: &str, to: &str, epoch: u64) -> Self {
-        let from = Some(name(from));
-        self.push(Event::Failover { db: name(db), from, to: name(to), epoch, reason: name("node-down") })
+        self.failover_for(db, Some(from), to, epoch, "ownerdown")
+    }
+
+    /// A `failover` decision with its reason as the world records it (`initial`, `ownerdown`, ...).
+    fn failover_for(self, db: &str, from: Option<&str>, to: &str, epoch: u64, reason: &str) -> Self {
+        let from = from.map(name);
+        self.push(Event::Failover { db: name(db), from, to: name(to), epoch, reason: name(reason) })
     }
 
     /// Ends the run with `run-ended` at the current instant.
@@ -129,6 +134,7 @@ fn config(end_ms: u64) -> CheckConfig {
     CheckConfig {
         rto: Duration::from_secs(30),
         max_lost_acked: 0,
+        max_failovers: None,
         liveness_bound: Duration::from_millis(end_ms),
         expected_outage: None,
         final_heal: SimTime::ZERO,
@@ -1141,6 +1147,7 @@ fn arbitrary_malformed_histories_never_panic() {
         let budgets = CheckConfig {
             rto: Duration::from_nanos(random.pick(&numbers)),
             max_lost_acked: random.pick(&numbers),
+            max_failovers: if round % 2 == 0 { None } else { Some(random.pick(&numbers) % 4) },
             liveness_bound: if round % 5 == 0 { Duration::MAX } else { Duration::from_secs(round) },
             expected_outage: if round % 2 == 0 { None } else { Some((window_start, window_end)) },
             final_heal: SimTime::from_nanos(random.pick(&numbers)),
@@ -1187,4 +1194,75 @@ fn a_new_owner_writing_in_a_newer_epoch_after_the_old_one_is_not_a_split_brain()
     let history = lun_write(history, "n2:iscsi-b", 2, 2).at_ms(1_000).ended();
     let report = check_all(&history, &config(1_000));
     assert!(found(&report, SplitBrain).is_empty(), "{:?}", report.violations);
+}
+
+// The failover bound.
+
+/// The initial activation of SG1 on n1 and of SG2 on n2, then whatever `then` adds, ending at 60 s.
+fn activations_then(then: impl FnOnce(HistoryBuilder) -> HistoryBuilder) -> History {
+    let builder = HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .failover_for("SG1", None, "n1", 1, "initial")
+        .mounted("n1", "SG1", 1, 0)
+        .failover_for("SG2", None, "n2", 1, "initial")
+        .mounted("n2", "SG2", 1, 0);
+    then(builder).at_ms(60_000).ended()
+}
+
+fn bounded(max_failovers: u64) -> CheckConfig {
+    CheckConfig { max_failovers: Some(max_failovers), ..config(60_000) }
+}
+
+#[test]
+fn initial_activations_are_no_failovers_even_under_a_bound_of_zero() {
+    let history = activations_then(|builder| builder);
+    let report = check_all(&history, &bounded(0));
+    assert_clean(&report);
+    assert_eq!(report.metrics.failovers, 2, "the metric still counts every decision");
+}
+
+#[test]
+fn one_failover_breaks_a_bound_of_zero_at_the_failover() {
+    let history = activations_then(|builder| {
+        builder
+            .at_ms(20_000)
+            .dismounted("n1", "SG1")
+            .failover("SG1", "n1", "n2", 2)
+            .mounted("n2", "SG1", 2, 0)
+    });
+    let report = check_all(&history, &bounded(0));
+    let violations = found(&report, Failovers);
+    assert_eq!(violations.len(), 1, "{:?}", report.violations);
+    assert_eq!(violations[0].0, 20_000);
+    assert!(violations[0].1.contains("SG1 failed over from n1 to n2"), "{}", violations[0].1);
+    assert!(violations[0].1.contains("max_failovers = 0"), "{}", violations[0].1);
+    assert_eq!(report.violations.len(), 1, "nothing else is wrong: {:?}", report.violations);
+}
+
+#[test]
+fn failovers_within_the_bound_pass_and_the_first_beyond_it_is_reported_once_with_the_total() {
+    let history = activations_then(|builder| {
+        builder
+            .at_ms(10_000)
+            .failover_for("SG1", Some("n1"), "n2", 2, "operator")
+            .at_ms(20_000)
+            .failover_for("SG2", Some("n2"), "n1", 2, "resourcefailed")
+            .at_ms(30_000)
+            .failover_for("SG1", Some("n2"), "n2", 3, "remount")
+    });
+    assert!(found(&check_all(&history, &bounded(3)), Failovers).is_empty());
+    let report = check_all(&history, &bounded(1));
+    let violations = found(&report, Failovers);
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].0, 20_000, "the second counted failover is the first beyond a bound of 1");
+    assert!(violations[0].1.contains("(3 in the run)"), "{}", violations[0].1);
+}
+
+#[test]
+fn without_a_bound_any_number_of_failovers_passes() {
+    let history = activations_then(|builder| {
+        builder.at_ms(10_000).failover("SG1", "n1", "n2", 2).at_ms(20_000).failover("SG1", "n2", "n1", 3)
+    });
+    assert!(found(&check_all(&history, &config(60_000)), Failovers).is_empty());
 }

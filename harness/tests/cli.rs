@@ -108,6 +108,15 @@ fn a_seed_that_is_not_a_number_is_a_usage_error_with_exit_two() {
 }
 
 #[test]
+fn bench_with_a_missing_scenario_file_exits_two_naming_it_before_measuring_anything() {
+    let output = drill(&["bench", "--scenario", "suites/bench/no-such-drill.toml"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(stderr(&output).contains("suites/bench/no-such-drill.toml"), "{}", describe(&output));
+    assert!(stderr(&output).contains("cannot read scenario file"), "{}", describe(&output));
+    assert!(output.stdout.is_empty(), "{}", describe(&output));
+}
+
+#[test]
 fn help_lists_every_subcommand_and_exits_zero() {
     let output = drill(&["--help"]);
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));

@@ -9,12 +9,18 @@ pub const TIER_DIRECTORIES: [&str; 4] = ["fast", "hazards", "slow", "nightly"];
 /// The directory of deliberately broken files, each stating the error it must produce.
 pub const MALFORMED_DIRECTORY: &str = "malformed";
 
+/// The directory of benchmark workloads: `drill bench` runs `bench/reference-drill.toml`. They are no
+/// tier of the catalogue (no catalogue test runs them, `drill list` and `drill campaign` do not look
+/// here); `tests/catalogue.rs` only checks that they load.
+pub const BENCH_DIRECTORY: &str = "bench";
+
 /// The directory that holds the catalogue (this crate's own).
 pub fn catalogue_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The `.toml` files of one catalogue directory (`fast`, `hazards`, `slow`, `nightly`, `malformed`),
+/// The `.toml` files of one catalogue directory (`fast`, `hazards`, `slow`, `nightly`, `malformed`,
+/// `bench`),
 /// sorted by path so that tests are listed and failures reported in a stable order.
 ///
 /// # Panics

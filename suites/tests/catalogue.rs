@@ -2,7 +2,7 @@
 //! in the directory of its tier, and no tier lost scenarios. Running each file for its seeds is
 //! `scenarios.rs`, one test per file.
 
-use drill_suites::{MALFORMED_DIRECTORY, TIER_DIRECTORIES, catalogue_root, scenario_files};
+use drill_suites::{BENCH_DIRECTORY, MALFORMED_DIRECTORY, TIER_DIRECTORIES, catalogue_root, scenario_files};
 use harness::history::Event;
 use harness::scenario::{self, Scenario, Tier};
 use harness::verdict::ViolationKind;
@@ -21,8 +21,14 @@ fn load_relative(relative: &str) -> Scenario {
 /// How many files each directory held when this was last updated. A directory that cannot be listed
 /// or whose files stopped being found would otherwise pass as having nothing to test; a scenario
 /// removed on purpose lowers its number here.
-const AT_LEAST: &[(&str, usize)] =
-    &[("fast", 19), ("hazards", 4), ("slow", 2), ("nightly", 2), (MALFORMED_DIRECTORY, 31)];
+const AT_LEAST: &[(&str, usize)] = &[
+    ("fast", 19),
+    ("hazards", 4),
+    ("slow", 2),
+    ("nightly", 2),
+    (MALFORMED_DIRECTORY, 35),
+    (BENCH_DIRECTORY, 1),
+];
 
 #[test]
 fn no_tier_of_the_catalogue_lost_scenarios() {
@@ -63,6 +69,25 @@ fn every_catalogue_scenario_loads_and_sits_in_the_directory_of_its_tier() {
         }
     }
     assert!(failures.is_empty(), "catalogue scenarios failed to load:\n{}", failures.join("\n"));
+}
+
+/// `drill bench` loads its workload from `bench/`; a file there that stopped loading would only show
+/// when someone benchmarks.
+#[test]
+fn every_benchmark_workload_loads_and_the_reference_drill_is_among_them() {
+    let files = scenario_files(BENCH_DIRECTORY);
+    assert!(files.iter().any(|path| path.ends_with("bench/reference-drill.toml")), "{files:?}");
+    for path in files {
+        let scenario = load(&path);
+        assert!(
+            scenario.faults.is_empty() && scenario.nemesis.is_none(),
+            "{}: a workload, not a test",
+            path.display()
+        );
+    }
+    let reference = load_relative("bench/reference-drill.toml");
+    let mailboxes = reference.hosts_with_role(scenario::HostRole::Mailbox).count();
+    assert_eq!((mailboxes, reference.duration.as_secs()), (4, 3_600), "DESIGN.md's drill: 4 nodes, 1 h");
 }
 
 #[test]

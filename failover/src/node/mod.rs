@@ -162,7 +162,8 @@ impl Node {
             now,
             booted_at: now,
             detector,
-            next_heartbeat: now,
+            // The first heartbeat waits for this node's phase; the rest follow at the interval.
+            next_heartbeat: now + config.heartbeat_phase_of(id),
             next_health_check: now + config.health_check_interval,
             witness: WitnessState::default(),
             quorate: false,

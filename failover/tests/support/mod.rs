@@ -934,8 +934,7 @@ impl Sim {
                     }
                     continue;
                 }
-                HubOutput::ClientAck { .. } | HubOutput::FlushName { .. } | HubOutput::Resubmitted { .. } => {
-                }
+                HubOutput::ClientAck { .. } | HubOutput::Resubmitted { .. } => {}
             }
             self.records.push(Record { at: self.now, actor: Actor::Hub(id), what: What::Hub(output) });
         }
@@ -1202,9 +1201,7 @@ impl Sim {
                     | Output::DuplicateSuppressed { .. }
                     | Output::Storage { .. },
                 )
-                | What::Hub(
-                    HubOutput::Send { .. } | HubOutput::ClientAck { .. } | HubOutput::FlushName { .. },
-                ) => {
+                | What::Hub(HubOutput::Send { .. } | HubOutput::ClientAck { .. }) => {
                     continue;
                 }
                 // Renewals are periodic noise: show a grant only when the holder changes.

@@ -3,7 +3,8 @@
 //! Three workloads, all measured in the same process so that the ratio is against a baseline taken on
 //! the same machine in the same run:
 //!
-//! - the **reference drill** (4 nodes, full failover logic, mail at 20/s), built by the world module and
+//! - the **reference drill** (4 nodes, full failover logic, mail at 20/s): the scenario file
+//!   [`reference_drill_path`] (or another given with `--scenario`), loaded and run by the caller and
 //!   handed in as a callback, so this module depends on nothing but the kernel and the fabric;
 //! - the **heartbeat-only workload on the kernel** ([`kernel_heartbeat`]): event queue plus fabric;
 //! - the **identical heartbeat workload on turmoil** ([`turmoil_heartbeat`]) at its default 1 ms tick.
@@ -21,6 +22,7 @@ pub mod turmoil_heartbeat;
 use core::time::Duration;
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 /// How often every host sends a heartbeat to every peer on every heartbeat network.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
@@ -85,12 +87,20 @@ impl HeartbeatRun {
     }
 }
 
-/// What the reference drill reports: the simulated time it covered and the events it processed.
-pub type ReferenceDrill = fn() -> (Duration, u64);
+/// The reference drill `drill bench` runs by default: `suites/bench/reference-drill.toml` of the
+/// workspace this binary was built from, found at compile time so that `drill bench` works from any
+/// directory of the machine that built it.
+pub fn reference_drill_path() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).join("suites").join("bench").join("reference-drill.toml")
+}
+
+/// One run of the reference drill: the simulated time it covered and the events it processed.
+pub type ReferenceDrill<'a> = &'a dyn Fn() -> (Duration, u64);
 
 /// What to measure.
-#[derive(Clone, Copy, Debug)]
-pub struct BenchOptions {
+#[derive(Clone, Copy)]
+pub struct BenchOptions<'a> {
     /// Hosts in the heartbeat workloads (the reference drill has its own, 4 nodes).
     pub hosts: usize,
     /// Simulated time of the kernel heartbeat workload.
@@ -104,10 +114,10 @@ pub struct BenchOptions {
     /// Seed of both heartbeat workloads.
     pub seed: u64,
     /// The reference drill, run and timed as a whole; `None` leaves its figures out.
-    pub reference: Option<ReferenceDrill>,
+    pub reference: Option<ReferenceDrill<'a>>,
 }
 
-impl Default for BenchOptions {
+impl Default for BenchOptions<'_> {
     fn default() -> Self {
         BenchOptions {
             hosts: 4,
@@ -166,7 +176,7 @@ pub struct BenchFigures {
 /// # Panics
 /// If the two simulators disagree on the heartbeat count by more than one round, or the kernel loses a
 /// heartbeat on its loss-free LANs: the comparison would then not be of identical work.
-pub fn run(options: &BenchOptions) -> BenchFigures {
+pub fn run(options: &BenchOptions<'_>) -> BenchFigures {
     let repetitions = options.repetitions.max(1);
     let kernel_workload =
         HeartbeatWorkload { hosts: options.hosts, sim_duration: options.sim_duration, seed: options.seed };

@@ -2,12 +2,13 @@
 //!
 //! The history holds what the harness carried out on the nodes' behalf (mounts, commits, replays,
 //! acknowledgements, quorum claims) and the emulators' ground truth (hosts going down and up, the
-//! witness lock, what each LUN applied). [`check_all`] rebuilds the world from it once ([`model`]) and runs seven checkers over
+//! witness lock, what each LUN applied). [`check_all`] rebuilds the world from it once ([`model`]) and runs eight checkers over
 //! that reconstruction, each in its own module with a doc comment saying exactly what it does and does
 //! not check. A history that is malformed or cut short never panics a checker: what cannot be judged
 //! becomes a note in the report.
 
 mod data_loss;
+mod failovers;
 mod fencing;
 mod lineage;
 mod liveness;
@@ -29,6 +30,8 @@ pub struct CheckConfig {
     pub rto: Duration,
     /// How many acknowledged messages may be missing from the final active copy (the mount dial).
     pub max_lost_acked: u64,
+    /// How many failovers after the initial activation the run may decide; `None` bounds nothing.
+    pub max_failovers: Option<u64>,
     /// How long after the final heal the cluster has to converge.
     pub liveness_bound: Duration,
     /// A declared unavailability window (start, end or open-ended): outages inside it do not count
@@ -92,6 +95,7 @@ pub fn check_all(history: &History, config: &CheckConfig) -> CheckReport {
     quorum::check(&model, config.end, &mut report);
     recovery::check(&model, config, &mut report);
     liveness::check(&model, config, &mut report);
+    failovers::check(&model, config, &mut report);
 
     let metrics = &mut report.metrics;
     for record in model.records {

@@ -85,6 +85,10 @@ pub struct BenchArgs {
     /// Print the figures as one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// The scenario timed as the reference drill [default: suites/bench/reference-drill.toml of the
+    /// workspace drill was built from].
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
 }
 
 #[cfg(test)]
@@ -117,6 +121,16 @@ mod tests {
         assert_eq!(campaign.seeds, 5);
         assert_eq!(campaign.out, PathBuf::from("reports-out"));
         assert!(campaign.paths.is_empty());
+    }
+
+    #[test]
+    fn bench_takes_an_optional_scenario_file() {
+        let cli = Cli::try_parse_from(["drill", "bench"]).unwrap();
+        let Command::Bench(bench) = cli.command else { panic!("not a bench: {cli:?}") };
+        assert_eq!(bench.scenario, None);
+        let cli = Cli::try_parse_from(["drill", "bench", "--scenario", "drill.toml"]).unwrap();
+        let Command::Bench(bench) = cli.command else { panic!("not a bench: {cli:?}") };
+        assert_eq!(bench.scenario, Some(PathBuf::from("drill.toml")));
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub(crate) struct StorageFile {
     pub pdo_remove_period: Option<Spanned<DurationText>>,
     pub retry_count: Option<Spanned<u32>>,
     pub retry_interval: Option<Spanned<DurationText>>,
+    pub aptpl: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +132,7 @@ pub(crate) struct HostFile {
     /// Receive descriptors per NIC, held while the host is paused.
     pub receive_ring_packets: Option<Spanned<i64>>,
     pub receive_ring_overflow: Option<emulators::host::RingOverflow>,
+    pub heartbeat_phase: Option<Spanned<DurationText>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +142,8 @@ pub(crate) struct DatabaseFile {
     pub copies: Spanned<Vec<Spanned<String>>>,
     /// LUNs of a shared-disk (SCC) group; the default resource chain starts with one disk per LUN.
     pub disks: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The TTL the database's network name is registered with in DNS.
+    pub name_ttl: Option<Spanned<DurationText>>,
     #[serde(default)]
     pub resource: Vec<ResourceFile>,
 }
@@ -206,6 +210,7 @@ pub(crate) struct NemesisFile {
 pub(crate) struct ChecksFile {
     pub rto: Spanned<DurationText>,
     pub max_lost_acked: Option<u64>,
+    pub max_failovers: Option<u64>,
     pub liveness_bound: Option<Spanned<DurationText>>,
     pub quiesce: Option<Spanned<DurationText>>,
     pub expected_outage: Option<OutageFile>,

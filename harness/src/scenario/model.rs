@@ -235,6 +235,10 @@ pub struct HostDef {
     pub clock_drift_ppm: f64,
     /// Each NIC's receive ring, which holds packets while the host is paused.
     pub receive_ring: emulators::host::RingConfig,
+    /// Mailbox hosts: how long after each boot the node sends its first heartbeat (every later one
+    /// follows at `heartbeat_interval`); below the interval. Default 0 (every node beats at boot, so
+    /// nodes booted together beat in lockstep). Zero on other hosts, which send no heartbeats.
+    pub heartbeat_phase: Duration,
 }
 
 impl HostDef {
@@ -275,6 +279,10 @@ pub struct DatabaseDef {
     pub copies: Vec<String>,
     /// The resource group in file order; `start_order` gives the dependency order.
     pub resources: Vec<ResourceDef>,
+    /// The TTL the group's network name is registered with in DNS each time it comes online (WSFC
+    /// `HostRecordTTL`); resolvers, the hubs' included, keep a cached answer that long. Default 300 s,
+    /// Exchange's standby guidance (domain.md pattern 10; WSFC's own default is 1200 s).
+    pub name_ttl: Duration,
 }
 
 impl DatabaseDef {
@@ -372,6 +380,11 @@ pub struct StorageSpec {
     pub retry_count: u32,
     /// MSDSM `RetryInterval`; default 1 s.
     pub retry_interval: Duration,
+    /// Whether the nodes register their persistent-reservation keys with APTPL (activate persist
+    /// through power loss, SPC-3 5.6.4), so registrations and the reservation survive a controller
+    /// reboot. Default false, as Windows registers (domain.md 2.1: without APTPL an array reboot
+    /// silently unfences everyone).
+    pub aptpl: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -709,6 +722,9 @@ pub struct CheckSpec {
     pub rto: Duration,
     /// Acknowledged messages that may be missing after heal and quiesce.
     pub max_lost_acked: u64,
+    /// The most failovers the run may decide after the initial activation (every `failover` record
+    /// whose reason is not `initial`); `None`, the default, bounds nothing.
+    pub max_failovers: Option<u64>,
     /// After the final heal the cluster must converge within this long.
     pub liveness_bound: Duration,
     /// Fault-free time at the end of the run before loss and liveness are judged.

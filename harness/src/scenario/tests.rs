@@ -114,6 +114,9 @@ fn the_minimal_scenario_gets_every_documented_default() {
         scenario.host("mbx1").map(|host| (host.clock_offset_nanos, host.clock_drift_ppm)),
         Some((0, 0.0))
     );
+    assert_eq!(scenario.host("mbx1").map(|host| host.heartbeat_phase), Some(Duration::ZERO));
+    assert_eq!(scenario.database("SG1").map(|database| database.name_ttl), Some(Duration::from_secs(300)));
+    assert_eq!(scenario.checks.max_failovers, None);
 }
 
 #[test]
@@ -480,4 +483,56 @@ fn invalid_utf8_is_located_at_the_first_bad_byte() {
     let error = load(&path).expect_err("an error");
     assert_eq!((error.line, error.column), (2, 13));
     assert!(error.message.contains("UTF-8"));
+}
+
+#[test]
+fn a_mailbox_host_takes_a_heartbeat_phase_below_the_heartbeat_interval() {
+    let phased = "name = \"mbx2\"\nrole = \"mailbox\"\nheartbeat_phase = \"250ms\"";
+    let scenario = replacing("name = \"mbx2\"\nrole = \"mailbox\"", phased).expect("loads");
+    assert_eq!(scenario.host("mbx2").map(|host| host.heartbeat_phase), Some(Duration::from_millis(250)));
+    assert_eq!(scenario.host("mbx1").map(|host| host.heartbeat_phase), Some(Duration::ZERO));
+    let at_interval = "name = \"mbx2\"\nrole = \"mailbox\"\nheartbeat_phase = \"1s\"";
+    assert_error(
+        replacing("name = \"mbx2\"\nrole = \"mailbox\"", at_interval),
+        "must be shorter than `heartbeat_interval` (1s)",
+        "heartbeat_phase",
+    );
+    // A longer interval makes room for a longer phase.
+    let slower = MINIMAL
+        .replacen("witness = \"hub1\"", "witness = \"hub1\"\nheartbeat_interval = \"2s\"", 1)
+        .replacen("name = \"mbx2\"\nrole = \"mailbox\"", at_interval, 1);
+    assert!(load_text(&slower).is_ok());
+    let on_hub = "name = \"hub1\"\nrole = \"hub\"\nheartbeat_phase = \"100ms\"";
+    assert_error(
+        replacing("name = \"hub1\"\nrole = \"hub\"", on_hub),
+        "applies only to mailbox hosts: `hub1` is a hub host",
+        "heartbeat_phase",
+    );
+}
+
+#[test]
+fn a_database_name_ttl_is_whole_seconds_from_zero_to_a_day() {
+    let database = |ttl: &str| {
+        replacing(
+            "copies = [\"mbx1\", \"mbx2\"]",
+            &format!("copies = [\"mbx1\", \"mbx2\"]\nname_ttl = \"{ttl}\""),
+        )
+    };
+    let ttl_of =
+        |ttl: &str| database(ttl).ok().and_then(|scenario| scenario.database("SG1").map(|db| db.name_ttl));
+    assert_eq!(ttl_of("20m"), Some(Duration::from_secs(1_200)));
+    assert_eq!(ttl_of("0s"), Some(Duration::ZERO), "a zero TTL is legal: nothing is cached");
+    assert_error(database("1500ms"), "is not a whole number of seconds", "name_ttl");
+    assert_error(database("2d"), "`name_ttl` of 2d is absurd: it must be at most 1d", "name_ttl");
+}
+
+#[test]
+fn a_failover_bound_is_a_non_negative_count() {
+    let scenario = replacing("rto = \"60s\"", "rto = \"60s\"\nmax_failovers = 0").expect("loads");
+    assert_eq!(scenario.checks.max_failovers, Some(0));
+    assert_error(
+        replacing("rto = \"60s\"", "rto = \"60s\"\nmax_failovers = -1"),
+        "expected a non-negative integer",
+        "max_failovers",
+    );
 }

@@ -228,6 +228,7 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
     let cluster_file = file.cluster.unwrap_or_default();
     let disk_witness_span = cluster_file.disk_witness.clone();
     let cluster = validate_cluster(&ctx, cluster_file, &hosts)?;
+    check_heartbeat_phases(&ctx, &file.host, &cluster)?;
     check_topology(&ctx, &cluster, &hosts, &file.database)?;
     let (storage, luns) = storage::validate_storage(
         &ctx,
@@ -484,6 +485,7 @@ fn validate_hosts(ctx: &Ctx, entries: &[HostFile], networks: &[NetworkDef]) -> R
             clock_offset_nanos,
             clock_drift_ppm,
             receive_ring: receive_ring(ctx, entry)?,
+            heartbeat_phase: heartbeat_phase(ctx, entry)?,
         });
     }
     Ok(hosts)
@@ -511,6 +513,43 @@ fn receive_ring(ctx: &Ctx, entry: &HostFile) -> Result<emulators::host::RingConf
         ring.overflow = overflow;
     }
     Ok(ring)
+}
+
+/// A mailbox host's `heartbeat_phase` (default 0); only mailbox hosts send cluster heartbeats. Checked
+/// against the cluster's `heartbeat_interval` by [`check_heartbeat_phases`].
+fn heartbeat_phase(ctx: &Ctx, entry: &HostFile) -> Result<Duration> {
+    let Some(phase) = &entry.heartbeat_phase else { return Ok(Duration::ZERO) };
+    let role = *entry.role.get_ref();
+    if role != HostRole::Mailbox {
+        return Err(ctx.at(
+            phase,
+            format!(
+                "`heartbeat_phase` applies only to mailbox hosts: `{}` is a {} host and sends no cluster heartbeats",
+                entry.name.get_ref(),
+                role.as_str()
+            ),
+        ));
+    }
+    Ok(duration_of(phase))
+}
+
+/// Every heartbeat phase is shorter than the heartbeat interval: a phase offsets a node's beat within
+/// one interval, and a longer one would only delay its first heartbeat past a peer's failure timeout.
+fn check_heartbeat_phases(ctx: &Ctx, entries: &[HostFile], cluster: &ClusterSpec) -> Result<()> {
+    for phase in entries.iter().filter_map(|entry| entry.heartbeat_phase.as_ref()) {
+        if duration_of(phase) >= cluster.heartbeat_interval {
+            return Err(ctx.at(
+                phase,
+                format!(
+                    "`heartbeat_phase` of {} must be shorter than `heartbeat_interval` ({}): the phase offsets \
+                     the node's heartbeats within one interval",
+                    human(duration_of(phase)),
+                    human(cluster.heartbeat_interval)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<ClusterSpec> {
@@ -828,7 +867,7 @@ fn validate_databases(
             }
             validate_resources(ctx, &name, &entry.resource, luns)?
         };
-        let database = DatabaseDef { name, copies, resources };
+        let database = DatabaseDef { name, copies, resources, name_ttl: name_ttl(ctx, entry)? };
         match (cluster.kind, database.disks().is_empty()) {
             (ClusterKind::Scc, true) => {
                 return Err(ctx.at(
@@ -874,6 +913,34 @@ fn validate_databases(
         databases.push(database);
     }
     Ok(databases)
+}
+
+/// A database's `name_ttl`: default 300 s (Exchange's standby guidance, HostRecordTTL = 300; domain.md
+/// pattern 10), whole seconds as DNS counts them, zero (no caching) to one day.
+fn name_ttl(ctx: &Ctx, entry: &DatabaseFile) -> Result<Duration> {
+    let Some(ttl) = &entry.name_ttl else { return Ok(5 * MINUTE) };
+    let value = duration_of(ttl);
+    if value.subsec_nanos() != 0 {
+        return Err(ctx.at(
+            ttl,
+            format!(
+                "`name_ttl` of {} is not a whole number of seconds: DNS counts TTLs in seconds",
+                human(value)
+            ),
+        ));
+    }
+    if value > DAY {
+        return Err(ctx.at(
+            ttl,
+            format!(
+                "`name_ttl` of {} is absurd: it must be at most {} (the Windows DNS client caches an answer \
+                 for at most a day, MaxCacheTtl; WSFC's default HostRecordTTL is 20m)",
+                human(value),
+                human(DAY)
+            ),
+        ));
+    }
+    Ok(value)
 }
 
 /// The `disks` list of a database: LUN names, each known and listed once.
@@ -1194,6 +1261,7 @@ fn validate_checks(ctx: &Ctx, file: &ChecksFile, run: &Spanned<DurationText>) ->
     Ok(CheckSpec {
         rto: duration_of(&file.rto),
         max_lost_acked: file.max_lost_acked.unwrap_or(0),
+        max_failovers: file.max_failovers,
         liveness_bound: positive(ctx, &file.liveness_bound, 3 * MINUTE, "liveness_bound")?,
         quiesce,
         expected_outage,
@@ -2164,8 +2232,12 @@ mod tests {
 
     #[test]
     fn the_default_resource_chain_starts_ip_then_name_then_database() {
-        let database =
-            DatabaseDef { name: "DB1".to_string(), copies: vec![], resources: default_resources(&[]) };
+        let database = DatabaseDef {
+            name: "DB1".to_string(),
+            copies: vec![],
+            resources: default_resources(&[]),
+            name_ttl: MINUTE,
+        };
         let order: Vec<&str> = database.start_order().iter().map(|resource| resource.name.as_str()).collect();
         assert_eq!(order, ["ip", "name", "database"]);
         assert_eq!(database.database_resource().map(|resource| resource.kind), Some(ResourceKind::Database));
@@ -2174,8 +2246,12 @@ mod tests {
     #[test]
     fn a_shared_disk_chain_starts_with_its_disks_and_mounts_only_after_all_of_them() {
         let disks = ["sg1".to_string(), "sg2".to_string()];
-        let database =
-            DatabaseDef { name: "EVS1".to_string(), copies: vec![], resources: default_resources(&disks) };
+        let database = DatabaseDef {
+            name: "EVS1".to_string(),
+            copies: vec![],
+            resources: default_resources(&disks),
+            name_ttl: MINUTE,
+        };
         let order: Vec<&str> = database.start_order().iter().map(|resource| resource.name.as_str()).collect();
         assert_eq!(order, ["disk-sg1", "disk-sg2", "ip", "name", "database"]);
         assert_eq!(database.disks(), ["sg1", "sg2"]);

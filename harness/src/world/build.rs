@@ -122,6 +122,11 @@ pub fn cluster_config(scenario: &Scenario, mailbox_hosts: &[usize], hub_hosts: &
         },
         heartbeat_interval: spec.heartbeat_interval,
         heartbeat_threshold: spec.heartbeat_threshold,
+        heartbeat_phase: mailbox_hosts
+            .iter()
+            .enumerate()
+            .map(|(node, &host)| (NodeId(node as u16), scenario.hosts[host].heartbeat_phase))
+            .collect(),
         failover: match spec.failover {
             scenario::FailoverPolicy::Automatic => FailoverPolicy::Automatic,
             scenario::FailoverPolicy::Manual => FailoverPolicy::Manual,
@@ -173,4 +178,29 @@ pub fn hub_config(scenario: &Scenario) -> HubConfig {
 /// Host indexes by role, in file order.
 pub fn hosts_with_role(scenario: &Scenario, role: HostRole) -> Vec<usize> {
     scenario.hosts.iter().enumerate().filter(|(_, host)| host.role == role).map(|(index, _)| index).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn each_mailbox_hosts_heartbeat_phase_becomes_its_nodes_phase_in_the_cluster_config() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/fast/ccr-private-nic-loss.toml"),
+        )
+        .expect("the catalogue file");
+        let phased = text.replacen(
+            "name = \"mbx2\"\nrole = \"mailbox\"",
+            "name = \"mbx2\"\nrole = \"mailbox\"\nheartbeat_phase = \"400ms\"",
+            1,
+        );
+        assert_ne!(phased, text, "the phase line was inserted");
+        let scenario = crate::scenario::parse(Path::new("phased.toml"), &phased).expect("loads");
+        let mailboxes = hosts_with_role(&scenario, HostRole::Mailbox);
+        let config = cluster_config(&scenario, &mailboxes, &hosts_with_role(&scenario, HostRole::Hub));
+        assert_eq!(config.heartbeat_phase_of(NodeId(0)), Duration::ZERO);
+        assert_eq!(config.heartbeat_phase_of(NodeId(1)), Duration::from_millis(400));
+    }
 }

@@ -1,5 +1,7 @@
 //! Hubs and their clients in the world: the mail workload, hub inputs through the host gate, and
-//! delivery to the database's active copy by DNS name.
+//! delivery to the database's active copy by DNS name, resolved through the hub host's resolver cache.
+//! Nothing flushes that cache: after a failover a hub keeps sending to the old owner until its cached
+//! answer expires (the database's `name_ttl`), as an Exchange hub transport server would.
 
 use super::gate::Packet;
 use super::wake::Component;
@@ -57,7 +59,6 @@ impl World<'_> {
                     let db = self.db_names[db.0 as usize].clone();
                     self.record(Event::Acked { msg, db, node, epoch });
                 }
-                HubOutput::FlushName { .. } => self.dns.flush_cache(HostId(host as u32)),
                 HubOutput::Resubmitted { db, count } => {
                     let hub_name = self.host_names[host].clone();
                     let db = self.db_names[db.0 as usize].clone();

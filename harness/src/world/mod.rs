@@ -282,6 +282,7 @@ impl<'s> World<'s> {
         let config = CheckConfig {
             rto: checks.rto,
             max_lost_acked: checks.max_lost_acked,
+            max_failovers: checks.max_failovers,
             liveness_bound: checks.liveness_bound,
             expected_outage: checks
                 .expected_outage
@@ -370,96 +371,10 @@ fn arbitration_step(step: failover::io::ArbitrationStep) -> &'static str {
     }
 }
 
-/// The DESIGN.md reference drill: four mailbox nodes, two heartbeat networks at 1 s, two iSCSI paths
-/// per node to a SAN array (a Single Copy Cluster, so every message is a write to a LUN), mail at 20
-/// messages per second, one simulated hour, no faults.
-const REFERENCE_DRILL: &str = r#"
-name = "reference-drill"
-description = "Benchmark workload: four nodes, two heartbeat networks, two iSCSI paths each, 20 messages/s, one hour."
-tier = "nightly"
-duration = "1h"
-
-[cluster]
-kind = "scc"
-quorum = "node-majority"
-
-[[network]]
-name = "public"
-kind = "lan"
-
-[[network]]
-name = "private"
-kind = "lan"
-
-[[network]]
-name = "iscsi-a"
-kind = "lan"
-mtu_bytes = 9000
-
-[[network]]
-name = "iscsi-b"
-kind = "lan"
-mtu_bytes = 9000
-
-[[host]]
-name = "mbx1"
-role = "mailbox"
-networks = ["public", "private", "iscsi-a", "iscsi-b"]
-
-[[host]]
-name = "mbx2"
-role = "mailbox"
-networks = ["public", "private", "iscsi-a", "iscsi-b"]
-
-[[host]]
-name = "mbx3"
-role = "mailbox"
-networks = ["public", "private", "iscsi-a", "iscsi-b"]
-
-[[host]]
-name = "mbx4"
-role = "mailbox"
-networks = ["public", "private", "iscsi-a", "iscsi-b"]
-
-[[host]]
-name = "hub1"
-role = "hub"
-networks = ["public"]
-
-[[host]]
-name = "san1"
-role = "array"
-networks = ["iscsi-a", "iscsi-b"]
-
-[[lun]]
-name = "sg1"
-
-[[lun]]
-name = "sg2"
-
-[[database]]
-name = "SG1"
-copies = ["mbx1", "mbx2"]
-disks = ["sg1"]
-
-[[database]]
-name = "SG2"
-copies = ["mbx3", "mbx4"]
-disks = ["sg2"]
-
-[workload]
-rate_per_second = 20.0
-message_size = "20KB"
-
-[checks]
-rto = "1m"
-"#;
-
-/// Runs the reference drill once; returns the simulated time and the number of kernel events.
-pub fn reference_bench() -> (Duration, u64) {
-    let scenario = crate::scenario::parse(std::path::Path::new("<reference-drill>"), REFERENCE_DRILL)
-        .unwrap_or_else(|error| panic!("the built-in reference drill must parse: {error}"));
-    let mut world = World::new(&scenario, 1);
+/// Runs `scenario` once with seed 1, without judging it: what `drill bench` times. Returns the simulated
+/// time and the number of kernel events.
+pub fn bench_run(scenario: &Scenario) -> (Duration, u64) {
+    let mut world = World::new(scenario, 1);
     world.run();
     (scenario.duration, world.queue.popped())
 }
@@ -467,8 +382,10 @@ pub fn reference_bench() -> (Duration, u64) {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_reference_drill_parses_and_runs_its_simulated_hour() {
-        let (simulated, events) = super::reference_bench();
+    fn the_reference_drill_loads_from_its_file_and_runs_its_simulated_hour() {
+        let path = crate::bench::reference_drill_path();
+        let scenario = crate::scenario::load(&path).unwrap_or_else(|error| panic!("{error}"));
+        let (simulated, events) = super::bench_run(&scenario);
         assert_eq!(simulated, std::time::Duration::from_secs(3_600));
         assert!(events > 100_000, "an hour of heartbeats and mail is many events, got {events}");
     }

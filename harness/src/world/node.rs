@@ -12,10 +12,6 @@ use failover::io::{ResourceState, StopReason};
 use failover::{Endpoint, HubInput, Input, Message, Node, NodeId, Output, WitnessAnswer, WitnessOp};
 use kernel::SimTime;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// TTL the cluster registers its network names with (the Exchange standby guidance, 300 s).
-const NAME_TTL: Duration = Duration::from_secs(300);
 
 impl World<'_> {
     pub(super) fn boot(&mut self, node: usize) {
@@ -89,13 +85,10 @@ impl World<'_> {
                     self.record(Event::DiskArbitration { node: name.clone(), db, lun, step });
                 }
                 Output::RegisterName { db } => {
+                    // The name is registered with the TTL of its database (`name_ttl`).
                     let now = self.now();
-                    self.dns.register(
-                        now,
-                        &self.db_names[db.0 as usize],
-                        HostId(host as u32),
-                        Some(NAME_TTL),
-                    );
+                    let ttl = self.scenario.databases.get(db.0 as usize).map(|database| database.name_ttl);
+                    self.dns.register(now, &self.db_names[db.0 as usize], HostId(host as u32), ttl);
                 }
                 Output::QuorumChanged { quorate, votes, total_votes } => {
                     let votes = votes

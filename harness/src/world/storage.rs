@@ -47,6 +47,8 @@ pub(super) struct Storage {
     pub initiators: Vec<InitiatorSlot>,
     /// Bytes a message's write carries on the wire: the message body, whatever block it lands in.
     pub write_payload_bytes: u64,
+    /// Whether every REGISTER asks for APTPL (`[storage] aptpl`).
+    pub aptpl: bool,
 }
 
 pub(super) struct InitiatorSlot {
@@ -163,12 +165,15 @@ pub(super) fn build(
         lun_db,
         initiators,
         write_payload_bytes: scenario.workload.message_size_bytes,
+        aptpl: spec.aptpl,
     })
 }
 
-/// The SCSI command a failover storage operation becomes. Every key is registered without APTPL (the
-/// Windows default), so an array reboot drops the reservations and the owner must re-assert them.
-fn command_for(op: &StorageOp, writer: HostId) -> Command {
+/// The SCSI command a failover storage operation becomes. Every REGISTER (an unregistration too, since
+/// the most recent REGISTER governs APTPL for the whole LUN) carries the scenario's `aptpl`: without it
+/// (the Windows default) an array reboot drops the reservations and the owner must re-assert them; with
+/// it they persist through the reboot.
+fn command_for(op: &StorageOp, writer: HostId, aptpl: bool) -> Command {
     let kind = ReservationType::WriteExclusiveRegistrantsOnly;
     match *op {
         // Connect never reaches the wire; `storage_request` answers it from the array's presentation.
@@ -180,10 +185,10 @@ fn command_for(op: &StorageOp, writer: HostId) -> Command {
             Command::Write { lba: block, data: vec![BlockContent { writer, epoch, payload }], fua: true }
         }
         StorageOp::Register { key } => {
-            Command::PrOut(PrOut::RegisterIgnoreExistingKey { service_action_key: key, aptpl: false })
+            Command::PrOut(PrOut::RegisterIgnoreExistingKey { service_action_key: key, aptpl })
         }
         StorageOp::Unregister => {
-            Command::PrOut(PrOut::RegisterIgnoreExistingKey { service_action_key: 0, aptpl: false })
+            Command::PrOut(PrOut::RegisterIgnoreExistingKey { service_action_key: 0, aptpl })
         }
         StorageOp::Reserve { key } => Command::PrOut(PrOut::Reserve { key, kind }),
         StorageOp::Release { key } => Command::PrOut(PrOut::Release { key, kind }),
@@ -289,7 +294,8 @@ impl World<'_> {
             self.queue.schedule(at, Ev::ConnectAnswer { node, boot, request, result });
             return;
         }
-        let command = command_for(&op, HostId(host as u32));
+        let aptpl = self.storage.as_ref().is_some_and(|storage| storage.aptpl);
+        let command = command_for(&op, HostId(host as u32), aptpl);
         let via = match path {
             Some(StoragePath(index)) => Via::Path(PathIndex(index)),
             None => Via::Multipath,

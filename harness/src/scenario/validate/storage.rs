@@ -154,6 +154,7 @@ pub(super) fn validate_storage(
         pdo_remove_period: positive(ctx, &file.pdo_remove_period, 20 * SECOND, "pdo_remove_period")?,
         retry_count,
         retry_interval: positive(ctx, &file.retry_interval, SECOND, "retry_interval")?,
+        aptpl: file.aptpl.unwrap_or(false),
     };
 
     if luns.is_empty() {
