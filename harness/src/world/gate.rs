@@ -166,6 +166,7 @@ impl World<'_> {
             }
             slot.outbox.clear();
             self.mounted.retain(|_, owner| owner.0 as usize != node);
+            self.addresses.retain(|_, holder| *holder != node);
             self.storage_host_power_loss(node);
         }
         if Some(host) == self.witness_host {

@@ -75,12 +75,13 @@ impl World<'_> {
             Endpoint::DatabaseName(db) => self
                 .dns
                 .resolve(now, HostId(from_host as u32), &self.db_names[db.0 as usize])
-                .and_then(|host| self.nodes.iter().position(|slot| slot.host == host.0 as usize)),
+                .and_then(|host| self.address_holder(db, host.0 as usize)),
             Endpoint::Node(node) => Some(node.0 as usize),
             Endpoint::Hub(_) => None,
         };
         let Some(node) = target else {
-            // The name does not resolve yet: the hub tries again shortly.
+            // The name does not resolve yet, or nobody holds the address it resolved to (a stale
+            // answer for another subnet): the hub tries again shortly.
             let packet = Packet::Hub { hub, input: HubInput::Undeliverable { message } };
             self.schedule_local(now + Duration::from_millis(1), from_host, packet);
             return;

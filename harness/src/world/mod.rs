@@ -6,6 +6,7 @@
 //! and records what happened in the history. Nothing in a run reads the wall clock or an unseeded
 //! random source, and the loop is single-threaded, so a seed replays byte for byte.
 
+mod address;
 mod build;
 mod clock;
 #[cfg(test)]
@@ -113,6 +114,8 @@ pub struct World<'s> {
     /// Which node each database was last seen mounted on (for role targets such as `active`).
     mounted: BTreeMap<DbId, NodeId>,
     last_owner: BTreeMap<DbId, NodeId>,
+    /// Which node holds each group's IP address on each subnet now (see `address.rs`).
+    addresses: BTreeMap<(DbId, NetworkId), usize>,
     corrupt_next: BTreeSet<(usize, DbId)>,
     last_fault_at: SimTime,
     nemesis: RngStream,
@@ -210,6 +213,7 @@ impl<'s> World<'s> {
             next_message: 1,
             mounted: BTreeMap::new(),
             last_owner: BTreeMap::new(),
+            addresses: BTreeMap::new(),
             corrupt_next: BTreeSet::new(),
             last_fault_at: SimTime::ZERO,
             nemesis: seeds.stream("nemesis"),

@@ -142,6 +142,7 @@ impl World<'_> {
                     self.record(Event::RolledBack { node: name.clone(), db, to_generation });
                 }
                 Output::ResourceState { db, resource, state } => {
+                    self.track_group_address(node, db, resource, state);
                     let resource_name = self.scenario.databases[db.0 as usize]
                         .resources
                         .get(resource)
