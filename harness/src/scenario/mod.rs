@@ -18,10 +18,11 @@ mod validate;
 pub use error::ScenarioError;
 pub use fault::{FabricFault, Fault, FaultSpec, PowerFault, RunFault, SanFault, SoftwareFault, WitnessFault};
 pub use model::{
-    CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskFencing, Enumeration, FailoverPolicy, FaultKind,
-    FaultTrigger, FaultValue, HostDef, HostRole, LinkDirection, LunDef, MountDial, MpioPolicy, NemesisKind,
-    NemesisSpec, NetworkDef, NetworkKind, NoPathRetry, OutageWindow, QuorumModel, ResourceDef, ResourceKind,
-    Scenario, StorageSpec, Target, Tier, TransportSpec, WorkloadSpec, WriteCache,
+    ArrayConfig, CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskFencing, Enumeration, FailoverPolicy,
+    FaultKind, FaultTrigger, FaultValue, HostDef, HostRole, InitiatorConfig, LinkDirection, LunDef,
+    MountDial, MpioPolicy, NemesisKind, NemesisSpec, NetworkDef, NetworkKind, NoPathRetry, OutageWindow,
+    QuorumModel, ResourceDef, ResourceKind, Scenario, StorageSpec, Target, Tier, TransportSpec, WorkloadSpec,
+    WriteCache,
 };
 pub use units::{parse_bandwidth, parse_signed_duration, parse_size};
 

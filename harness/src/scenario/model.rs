@@ -3,6 +3,8 @@
 
 use super::fault::FaultSpec;
 use crate::verdict::ViolationKind;
+pub use emulators::iscsi::{InitiatorConfig, MpioPolicy, NoPathRetry};
+pub use emulators::san::{ArrayConfig, Enumeration, WriteCache};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
@@ -348,80 +350,16 @@ pub struct StorageSpec {
     pub array: String,
     /// The array's iSCSI networks, one per controller, in the array host's NIC order.
     pub networks: Vec<String>,
-    pub enumeration: Enumeration,
-    /// Time to present (probe) one LUN to a host; default 100 ms (H:, domain 4.1).
-    pub probe_delay: Duration,
-    /// A masking change takes effect after this; default 2 s (domain 4.1: 1 to 5 s).
-    pub mapping_delay: Duration,
-    /// Default 1 ms (H:).
-    pub read_service_time: Duration,
-    /// Default 1 ms (H:).
-    pub write_service_time: Duration,
-    pub write_cache: WriteCache,
-    /// Default 60 s (H:).
-    pub controller_boot_time: Duration,
-    /// Default round robin (MSDSM's default for active/active arrays).
-    pub mpio_policy: MpioPolicy,
-    /// Default fail (dm-multipath).
-    pub no_path_retry: NoPathRetry,
-    /// Path checker period; default 5 s (dm-multipath `polling_interval`).
-    pub polling_interval: Duration,
-    /// Default 5 s (open-iscsi).
-    pub noop_out_interval: Duration,
-    /// Default 5 s (open-iscsi).
-    pub noop_out_timeout: Duration,
-    /// Default 120 s (open-iscsi; 5 to 15 s is recommended under multipath).
-    pub replacement_timeout: Duration,
-    /// SCSI command timer; default 30 s.
-    pub command_timeout: Duration,
-    /// MSDSM `PDORemovePeriod`; default 20 s.
-    pub pdo_remove_period: Duration,
-    /// MSDSM `RetryCount`; default 3.
-    pub retry_count: u32,
-    /// MSDSM `RetryInterval`; default 1 s.
-    pub retry_interval: Duration,
+    /// The array's timing and cache settings, the emulator's own type (its defaults and sources are
+    /// in `emulators::san::ArrayConfig`); `controllers` is the number of `networks`.
+    pub array_config: ArrayConfig,
+    /// Every mailbox host's iSCSI initiator and multipath settings (`emulators::iscsi::InitiatorConfig`).
+    pub initiator: InitiatorConfig,
     /// Whether the nodes register their persistent-reservation keys with APTPL (activate persist
     /// through power loss, SPC-3 5.6.4), so registrations and the reservation survive a controller
     /// reboot. Default false, as Windows registers (domain.md 2.1: without APTPL an array reboot
     /// silently unfences everyone).
     pub aptpl: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Enumeration {
-    /// One LUN probed at a time for the whole array.
-    Serial,
-    Parallel,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WriteCache {
-    /// An acknowledged write is durable.
-    BatteryBacked,
-    /// Durable only after FUA, a cache flush or destage; power loss drops the rest.
-    Volatile,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MpioPolicy {
-    FailOverOnly,
-    RoundRobin,
-    LeastQueueDepth,
-}
-
-/// What multipath does with I/O when no path is up (dm-multipath `no_path_retry`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoPathRetry {
-    Fail,
-    /// Queue for this many path-checker polls, then fail.
-    Queue {
-        polls: u32,
-    },
-    /// `queue_if_no_path`: hold I/O until a path returns, however long.
-    QueueForever,
 }
 
 /// One LUN on the array.

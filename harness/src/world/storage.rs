@@ -16,14 +16,11 @@ use super::gate::Packet;
 use super::wake::{Component, WakeSlot};
 use super::{Ev, World};
 use crate::history::{Event, Name};
-use crate::scenario::{self, Scenario};
-use emulators::iscsi::{
-    Initiator, InitiatorConfig, InitiatorInput, InitiatorOutput, IoId, IoResult, MpioPolicy, NoPathRetry,
-    PathIndex, Via,
-};
+use crate::scenario::Scenario;
+use emulators::iscsi::{Initiator, InitiatorInput, InitiatorOutput, IoId, IoResult, PathIndex, Via};
 use emulators::san::{
-    Array, ArrayConfig, ArrayEvent, BlockContent, Command, Completion, Enumeration, LunConfig, Nexus, PrIn,
-    PrOut, Reply, ReservationType, Sense, Status, Submitted, WriteCache,
+    Array, ArrayEvent, BlockContent, Command, Completion, LunConfig, Nexus, PrIn, PrOut, Reply,
+    ReservationType, Sense, Status, Submitted,
 };
 use emulators::{ControllerId, HostId, LunId, NetworkId};
 use failover::io::{StorageFailure, StorageOp, StorageResult};
@@ -69,23 +66,6 @@ pub(super) fn build(
     let spec = scenario.storage.as_ref()?;
     let array_host = scenario.hosts.iter().position(|host| host.name == spec.array)?;
     let host_index = |name: &str| scenario.hosts.iter().position(|host| host.name == name);
-    let config = ArrayConfig {
-        controllers: spec.networks.len() as u8,
-        enumeration: match spec.enumeration {
-            scenario::Enumeration::Serial => Enumeration::Serial,
-            scenario::Enumeration::Parallel => Enumeration::Parallel,
-        },
-        probe_delay: spec.probe_delay,
-        mapping_delay: spec.mapping_delay,
-        read_service_time: spec.read_service_time,
-        write_service_time: spec.write_service_time,
-        write_cache: match spec.write_cache {
-            scenario::WriteCache::BatteryBacked => WriteCache::BatteryBacked,
-            scenario::WriteCache::Volatile => WriteCache::Volatile,
-        },
-        controller_boot_time: spec.controller_boot_time,
-        ..ArrayConfig::default()
-    };
     let luns: Vec<LunConfig> = scenario
         .luns
         .iter()
@@ -103,34 +83,14 @@ pub(super) fn build(
                 .collect(),
         })
         .collect();
-    let array = Array::new(config, luns, seeds.stream("san"));
+    let array = Array::new(spec.array_config, luns, seeds.stream("san"));
     let network_ids: Vec<NetworkId> = spec
         .networks
         .iter()
         .filter_map(|name| scenario.networks.iter().position(|network| &network.name == name))
         .map(|index| networks[index])
         .collect();
-    let initiator_config = InitiatorConfig {
-        noop_out_interval: spec.noop_out_interval,
-        noop_out_timeout: spec.noop_out_timeout,
-        replacement_timeout: spec.replacement_timeout,
-        command_timeout: spec.command_timeout,
-        policy: match spec.mpio_policy {
-            scenario::MpioPolicy::FailOverOnly => MpioPolicy::FailOverOnly,
-            scenario::MpioPolicy::RoundRobin => MpioPolicy::RoundRobin,
-            scenario::MpioPolicy::LeastQueueDepth => MpioPolicy::LeastQueueDepth,
-        },
-        polling_interval: spec.polling_interval,
-        no_path_retry: match spec.no_path_retry {
-            scenario::NoPathRetry::Fail => NoPathRetry::Fail,
-            scenario::NoPathRetry::Queue { polls } => NoPathRetry::Queue { polls },
-            scenario::NoPathRetry::QueueForever => NoPathRetry::QueueForever,
-        },
-        pdo_remove_period: spec.pdo_remove_period,
-        retry_count: spec.retry_count,
-        retry_interval: spec.retry_interval,
-        ..InitiatorConfig::default()
-    };
+    let initiator_config = spec.initiator;
     let lun_ids: Vec<LunId> = (0..scenario.luns.len()).map(|index| LunId(index as u16)).collect();
     let initiators = mailbox_hosts
         .iter()

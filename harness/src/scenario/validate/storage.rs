@@ -1,12 +1,13 @@
 //! The `[storage]` table and the `[[lun]]` list: the SAN array, its LUNs and every host's iSCSI
 //! initiator and multipath settings. Defaults come from `reference/domain.md` sections 4 and 5.
 
-use super::{Ctx, HOUR, MINUTE, Result, SECOND, at_most, check_name, duration_of, list, positive};
+use super::{Ctx, HOUR, Result, at_most, check_name, duration_of, list, positive};
 use crate::scenario::file::{HostFile, LunFile, StorageFile};
 use crate::scenario::model::{
-    ClusterSpec, Enumeration, HostDef, HostRole, LunDef, MpioPolicy, NoPathRetry, QuorumModel, StorageSpec,
-    WriteCache,
+    ArrayConfig, ClusterSpec, HostDef, HostRole, InitiatorConfig, LunDef, NoPathRetry, QuorumModel,
+    StorageSpec,
 };
+use crate::scenario::units::DurationText;
 use std::time::Duration;
 use toml::Spanned;
 
@@ -95,7 +96,7 @@ pub(super) fn validate_storage(
         }
     }
     let no_path_retry = match &file.no_path_retry {
-        None => NoPathRetry::Fail,
+        None => InitiatorConfig::default().no_path_retry,
         Some(value) => match value.get_ref() {
             toml::Value::String(text) if text == "fail" => NoPathRetry::Fail,
             toml::Value::String(text) if text == "queue" => NoPathRetry::QueueForever,
@@ -110,7 +111,8 @@ pub(super) fn validate_storage(
             }
         },
     };
-    let retry_count = file.retry_count.as_ref().map_or(3, |count| *count.get_ref());
+    let retry_count =
+        file.retry_count.as_ref().map_or(InitiatorConfig::default().retry_count, |count| *count.get_ref());
     if let Some(count) = file.retry_count.as_ref().filter(|count| *count.get_ref() == 0) {
         return Err(ctx.at(count, "`retry_count` must be at least 1: every I/O is tried once"));
     }
@@ -124,36 +126,77 @@ pub(super) fn validate_storage(
     ] {
         at_most(ctx, value, HOUR, key, "no storage timer in the domain comes near it")?;
     }
+    // The emulators' own configuration types, with their own defaults: a key left out means the
+    // emulator's default, written once in `ArrayConfig::default` and `InitiatorConfig::default`.
+    let array_defaults = ArrayConfig::default();
+    let initiator_defaults = InitiatorConfig::default();
+    let or_default = |value: &Option<Spanned<DurationText>>, default: Duration, key: &str| {
+        positive(ctx, value, default, key)
+    };
+    let array_config = ArrayConfig {
+        controllers: networks.len() as u8,
+        enumeration: file.enumeration.unwrap_or(array_defaults.enumeration),
+        probe_delay: or_default(&file.probe_delay, array_defaults.probe_delay, "probe_delay")?,
+        mapping_delay: file.mapping_delay.as_ref().map_or(array_defaults.mapping_delay, duration_of),
+        read_service_time: or_default(
+            &file.read_service_time,
+            array_defaults.read_service_time,
+            "read_service_time",
+        )?,
+        write_service_time: or_default(
+            &file.write_service_time,
+            array_defaults.write_service_time,
+            "write_service_time",
+        )?,
+        write_cache: file.write_cache.unwrap_or(array_defaults.write_cache),
+        controller_boot_time: or_default(
+            &file.controller_boot_time,
+            array_defaults.controller_boot_time,
+            "controller_boot_time",
+        )?,
+        ..array_defaults
+    };
+    let timer = |value: &Option<Spanned<DurationText>>, default: Duration, key: &str| {
+        positive(ctx, value, default, key)
+    };
+    let initiator = InitiatorConfig {
+        policy: file.mpio_policy.unwrap_or(initiator_defaults.policy),
+        no_path_retry,
+        polling_interval: timer(
+            &file.polling_interval,
+            initiator_defaults.polling_interval,
+            "polling_interval",
+        )?,
+        noop_out_interval: timer(
+            &file.noop_out_interval,
+            initiator_defaults.noop_out_interval,
+            "noop_out_interval",
+        )?,
+        noop_out_timeout: timer(
+            &file.noop_out_timeout,
+            initiator_defaults.noop_out_timeout,
+            "noop_out_timeout",
+        )?,
+        replacement_timeout: timer(
+            &file.replacement_timeout,
+            initiator_defaults.replacement_timeout,
+            "replacement_timeout",
+        )?,
+        command_timeout: timer(&file.command_timeout, initiator_defaults.command_timeout, "command_timeout")?,
+        pdo_remove_period: timer(
+            &file.pdo_remove_period,
+            initiator_defaults.pdo_remove_period,
+            "pdo_remove_period",
+        )?,
+        retry_count,
+        retry_interval: timer(&file.retry_interval, initiator_defaults.retry_interval, "retry_interval")?,
+        ..initiator_defaults
+    };
     let spec = StorageSpec {
         array: array.name.clone(),
         networks,
-        enumeration: file.enumeration.unwrap_or(Enumeration::Serial),
-        probe_delay: positive(ctx, &file.probe_delay, Duration::from_millis(100), "probe_delay")?,
-        mapping_delay: file.mapping_delay.as_ref().map_or(2 * SECOND, duration_of),
-        read_service_time: positive(
-            ctx,
-            &file.read_service_time,
-            Duration::from_millis(1),
-            "read_service_time",
-        )?,
-        write_service_time: positive(
-            ctx,
-            &file.write_service_time,
-            Duration::from_millis(1),
-            "write_service_time",
-        )?,
-        write_cache: file.write_cache.unwrap_or(WriteCache::BatteryBacked),
-        controller_boot_time: positive(ctx, &file.controller_boot_time, MINUTE, "controller_boot_time")?,
-        mpio_policy: file.mpio_policy.unwrap_or(MpioPolicy::RoundRobin),
-        no_path_retry,
-        polling_interval: positive(ctx, &file.polling_interval, 5 * SECOND, "polling_interval")?,
-        noop_out_interval: positive(ctx, &file.noop_out_interval, 5 * SECOND, "noop_out_interval")?,
-        noop_out_timeout: positive(ctx, &file.noop_out_timeout, 5 * SECOND, "noop_out_timeout")?,
-        replacement_timeout: positive(ctx, &file.replacement_timeout, 120 * SECOND, "replacement_timeout")?,
-        command_timeout: positive(ctx, &file.command_timeout, 30 * SECOND, "command_timeout")?,
-        pdo_remove_period: positive(ctx, &file.pdo_remove_period, 20 * SECOND, "pdo_remove_period")?,
-        retry_count,
-        retry_interval: positive(ctx, &file.retry_interval, SECOND, "retry_interval")?,
+        array_config,
+        initiator,
         aptpl: file.aptpl.unwrap_or(false),
     };
 
