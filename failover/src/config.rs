@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 /// How votes are counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum QuorumModel {
     /// Majority Node Set: a strict majority of the nodes. A two-node cluster cannot lose a node.
     NodeMajority,
@@ -27,6 +28,7 @@ pub enum QuorumModel {
 
 /// Whether the cluster moves a failed owner's databases by itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum FailoverPolicy {
     Automatic,
     /// Only an operator command activates another copy (LifeKeeper's single-comm-path advice).
@@ -35,6 +37,7 @@ pub enum FailoverPolicy {
 
 /// How a node keeps other nodes off a shared disk it owns (domain.md 2.1 and 2.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DiskFencing {
     /// Register on every path, reserve type 5 (write exclusive, registrants only), challenge with
     /// PREEMPT AND ABORT and defend, so a deposed owner's queued writes die with its registration.
@@ -48,6 +51,7 @@ pub enum DiskFencing {
 
 /// `AutoDatabaseMountDial`: how many missing logs a lossy failover may accept before mounting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum MountDial {
     Lossless,
     GoodAvailability,
@@ -125,15 +129,28 @@ pub struct ClusterConfig {
     pub hubs: Vec<HubId>,
     /// The communication paths (networks) heartbeats are sent on.
     pub paths: Vec<PathId>,
+    /// How long after booting each node sends its first heartbeat, so that nodes need not beat in
+    /// lockstep; every later heartbeat follows at `heartbeat_interval`. A node not listed beats at once
+    /// (see [`ClusterConfig::heartbeat_phase_of`]). Each phase must be below `heartbeat_interval`.
+    pub heartbeat_phase: BTreeMap<NodeId, Duration>,
+    /// Storage paths (I_T nexuses) each node has to the array; 0 for a cluster without shared disks.
+    pub storage_paths: u8,
+    /// The LUN whose persistent reservation is the witness vote under `NodeAndDiskMajority`.
+    pub disk_witness: Option<LunId>,
+    pub databases: Vec<DatabaseConfig>,
+    /// What the administrator set, each with its documented default.
+    pub settings: ClusterSettings,
+}
+
+/// The cluster's settings as an administrator sets them, including those known to be unsafe. The
+/// defaults are `Default`, each with its source; scenario validation starts from them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSettings {
     pub quorum: QuorumModel,
     /// `SameSubnetDelay`: time between heartbeats on each path.
     pub heartbeat_interval: Duration,
     /// `SameSubnetThreshold`: missed heartbeats before a path is down.
     pub heartbeat_threshold: u32,
-    /// How long after booting each node sends its first heartbeat, so that nodes need not beat in
-    /// lockstep; every later heartbeat follows at `heartbeat_interval`. A node not listed beats at once
-    /// (see [`ClusterConfig::heartbeat_phase_of`]). Each phase must be below `heartbeat_interval`.
-    pub heartbeat_phase: BTreeMap<NodeId, Duration>,
     pub failover: FailoverPolicy,
     pub mount_dial: MountDial,
     /// Restarts on the same node before the group fails over (LifeKeeper local recovery).
@@ -161,11 +178,7 @@ pub struct ClusterConfig {
     /// Extra history requested from the dumpster beyond the last copied log.
     pub resubmit_margin: Duration,
     pub health_check_interval: Duration,
-    /// Storage paths (I_T nexuses) each node has to the array; 0 for a cluster without shared disks.
-    pub storage_paths: u8,
     pub disk_fencing: DiskFencing,
-    /// The LUN whose persistent reservation is the witness vote under `NodeAndDiskMajority`.
-    pub disk_witness: Option<LunId>,
     /// A challenger waits this long after preempting before checking it still holds the reservation;
     /// a live owner restores its own within it (WS2008 arbitration, domain.md 2.3: 6 s).
     pub arbitration_delay: Duration,
@@ -178,13 +191,54 @@ pub struct ClusterConfig {
     pub data_path_timeout: Duration,
     /// A persistent-reservation command not answered in this long counts as failed.
     pub storage_request_timeout: Duration,
-    pub databases: Vec<DatabaseConfig>,
+}
+
+impl Default for ClusterSettings {
+    /// The documented defaults (`reference/domain.md`; "H:" marks a modelling choice where the domain
+    /// gives no number).
+    fn default() -> Self {
+        ClusterSettings {
+            quorum: QuorumModel::NodeAndFileShareMajority,
+            // WSFC SameSubnetDelay 1000 ms and SameSubnetThreshold 5 (domain.md 1.1).
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_threshold: 5,
+            failover: FailoverPolicy::Automatic,
+            // Exchange 2007 AutoDatabaseMountDial default (domain.md 3.1).
+            mount_dial: MountDial::GoodAvailability,
+            // LifeKeeper local recovery (domain.md 1.3).
+            local_restart_attempts: 3,
+            // FSW ArbitrationDelay (domain.md 1.2).
+            witness_arbitration_delay: Duration::from_secs(6),
+            witness_lease: Duration::from_secs(10),
+            takeover_margin: Duration::from_secs(2),
+            // Exchange copy-and-inspect attempts (domain.md 3.1).
+            inspect_attempts: 3,
+            // Exchange 2007 transaction log generation size: 1 MB.
+            log_size_bytes: 1 << 20,
+            log_roll_idle: Duration::from_secs(90),
+            replay_time_per_log: Duration::from_millis(50),
+            // Lost Log Resilience depth (domain.md 3.1).
+            llr_depth: 10,
+            full_reseed_time: Duration::from_secs(120),
+            copy_timeout: Duration::from_secs(10),
+            acll_timeout: Duration::from_secs(10),
+            resubmit_margin: Duration::from_secs(60),
+            health_check_interval: Duration::from_secs(5),
+            disk_fencing: DiskFencing::PersistentReservation,
+            // WS2008 challenge/defense (domain.md 2.3).
+            arbitration_delay: Duration::from_secs(6),
+            defense_interval: Duration::from_secs(3),
+            data_path_check_interval: Duration::from_secs(5),
+            data_path_timeout: Duration::from_secs(15),
+            storage_request_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl ClusterConfig {
     /// Interval x threshold: a path with no heartbeat for this long is down.
     pub fn failure_timeout(&self) -> Duration {
-        self.heartbeat_interval * self.heartbeat_threshold
+        self.settings.heartbeat_interval * self.settings.heartbeat_threshold
     }
 
     /// The offset of `node`'s first heartbeat after boot: its entry in `heartbeat_phase`, or zero.
@@ -203,11 +257,11 @@ impl ClusterConfig {
     }
 
     pub fn uses_file_share_witness(&self) -> bool {
-        self.quorum == QuorumModel::NodeAndFileShareMajority
+        self.settings.quorum == QuorumModel::NodeAndFileShareMajority
     }
 
     pub fn uses_disk_witness(&self) -> bool {
-        self.quorum == QuorumModel::NodeAndDiskMajority
+        self.settings.quorum == QuorumModel::NodeAndDiskMajority
     }
 
     pub fn database(&self, id: DbId) -> Option<&DatabaseConfig> {
@@ -220,40 +274,16 @@ impl ClusterConfig {
             nodes: vec![NodeId(0), NodeId(1)],
             hubs: vec![HubId(0)],
             paths: vec![PathId(0), PathId(1)],
-            quorum: QuorumModel::NodeAndFileShareMajority,
-            heartbeat_interval: Duration::from_secs(1),
-            heartbeat_threshold: 5,
             heartbeat_phase: BTreeMap::new(),
-            failover: FailoverPolicy::Automatic,
-            mount_dial: MountDial::GoodAvailability,
-            local_restart_attempts: 3,
-            witness_arbitration_delay: Duration::from_secs(6),
-            witness_lease: Duration::from_secs(10),
-            takeover_margin: Duration::from_secs(2),
-            inspect_attempts: 3,
-            log_size_bytes: 1 << 20,
-            log_roll_idle: Duration::from_secs(90),
-            replay_time_per_log: Duration::from_millis(50),
-            llr_depth: 10,
-            full_reseed_time: Duration::from_secs(120),
-            copy_timeout: Duration::from_secs(10),
-            acll_timeout: Duration::from_secs(10),
-            resubmit_margin: Duration::from_secs(60),
-            health_check_interval: Duration::from_secs(5),
             storage_paths: 0,
-            disk_fencing: DiskFencing::PersistentReservation,
             disk_witness: None,
-            arbitration_delay: Duration::from_secs(6),
-            defense_interval: Duration::from_secs(3),
-            data_path_check_interval: Duration::from_secs(5),
-            data_path_timeout: Duration::from_secs(15),
-            storage_request_timeout: Duration::from_secs(10),
             databases: vec![DatabaseConfig {
                 id: DbId(0),
                 name: "SG1".to_string(),
                 copies: vec![NodeId(0), NodeId(1)],
                 resources: default_resource_chain(Duration::from_secs(1), Duration::from_secs(2)),
             }],
+            settings: ClusterSettings::default(),
         }
     }
 

@@ -19,7 +19,9 @@ pub mod io;
 pub mod node;
 pub mod types;
 
-pub use config::{ClusterConfig, DiskFencing, FailoverPolicy, HubConfig, MountDial, QuorumModel};
+pub use config::{
+    ClusterConfig, ClusterSettings, DiskFencing, FailoverPolicy, HubConfig, MountDial, QuorumModel,
+};
 pub use hub::{Hub, HubInput, HubOutput};
 pub use io::{
     ArbitrationStep, CopyRole, Input, Message, Output, StopReason, StorageFailure, StorageOp, StorageResult,

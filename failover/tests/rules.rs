@@ -27,7 +27,7 @@ fn two_node() -> ClusterConfig {
 fn three_node_majority() -> ClusterConfig {
     let mut config = ClusterConfig::ccr_two_node();
     config.nodes = vec![N0, N1, N2];
-    config.quorum = QuorumModel::NodeMajority;
+    config.settings.quorum = QuorumModel::NodeMajority;
     config.databases[0].copies = vec![N0, N1, N2];
     config
 }
@@ -78,7 +78,7 @@ fn a_peer_is_declared_down_only_after_every_path_misses_the_threshold() {
     let mut sim = formed(two_node(), N0);
     let mut c = Checks::new();
     let ft = failure_timeout(&sim);
-    let interval = ns(sim.config.heartbeat_interval);
+    let interval = ns(sim.config.settings.heartbeat_interval);
 
     // Phase 1: the private path alone is lost for a minute.
     let private_cut = secs(20) + 500 * MS;
@@ -126,8 +126,10 @@ fn a_peer_is_declared_down_only_after_every_path_misses_the_threshold() {
         }
     }
     let decision = sim.decisions().into_iter().find(|decision| decision.at > all_cut);
-    let budget =
-        ft + ns(sim.config.witness_arbitration_delay) + ns(sim.config.takeover_margin) + 2 * interval;
+    let budget = ft
+        + ns(sim.config.settings.witness_arbitration_delay)
+        + ns(sim.config.settings.takeover_margin)
+        + 2 * interval;
     match decision {
         None => c.check(false, "no failover after every path to the owner was lost"),
         Some(decision) => {
@@ -300,7 +302,7 @@ fn a_node_without_a_majority_stops_its_databases() {
     let mut sim = formed(two_node(), N0);
     let mut c = Checks::new();
     let ft = failure_timeout(&sim);
-    let interval = ns(sim.config.heartbeat_interval);
+    let interval = ns(sim.config.settings.heartbeat_interval);
     sim.client(H0, DB, secs(20), 500 * MS, 200, BYTES);
     let witness_gone = secs(20) + 500 * MS;
     sim.run_until(witness_gone);
@@ -346,7 +348,7 @@ fn a_node_without_a_majority_stops_its_databases() {
 #[test]
 fn two_node_majority_node_set_cannot_survive_a_node_loss() {
     let mut config = two_node();
-    config.quorum = QuorumModel::NodeMajority;
+    config.settings.quorum = QuorumModel::NodeMajority;
     let mut all = Checks::new();
     for lost in [N1, N0] {
         let mut sim = formed(config.clone(), N0);
@@ -393,7 +395,7 @@ fn takeover_waits_until_the_silent_owner_can_no_longer_count_our_vote() {
     let mut sim = formed_from(sim, N0);
     let mut c = Checks::new();
     let ft = failure_timeout(&sim);
-    let margin = ns(sim.config.takeover_margin);
+    let margin = ns(sim.config.settings.takeover_margin);
     let cut = secs(30) + 500 * MS;
     sim.run_until(cut);
     sim.partition(N0, N1);
@@ -512,7 +514,7 @@ fn a_majority_cluster_forms_with_one_owner_per_epoch() {
 fn quorum_disabled_lets_both_partitions_serve() {
     // Documents the unsafe setting: with no quorum, each side of a partition brings the database up.
     let mut config = two_node();
-    config.quorum = QuorumModel::Disabled;
+    config.settings.quorum = QuorumModel::Disabled;
     let mut sim = Sim::new(config);
     let cut = secs(20) + 500 * MS;
     sim.run_until(cut);
@@ -543,7 +545,7 @@ fn quorum_disabled_still_serves_from_one_node_while_the_network_is_whole() {
     // Disabling quorum is meant to be unsafe under partition; a healthy cluster must still run the
     // database on exactly one node, and never give two owners the same epoch.
     let mut config = two_node();
-    config.quorum = QuorumModel::Disabled;
+    config.settings.quorum = QuorumModel::Disabled;
     let mut sim = Sim::new(config);
     sim.run_until(secs(60));
     let mut c = Checks::new();
@@ -679,8 +681,8 @@ fn resources_start_in_dependency_order_and_stop_in_reverse() {
 fn a_crashed_database_is_restarted_locally_before_failing_over() {
     let mut sim = formed(two_node(), N0);
     let mut c = Checks::new();
-    let attempts = sim.config.local_restart_attempts;
-    let check_interval = ns(sim.config.health_check_interval);
+    let attempts = sim.config.settings.local_restart_attempts;
+    let check_interval = ns(sim.config.settings.health_check_interval);
     assert_eq!(attempts, 3);
     let crashes = [secs(20), secs(40), secs(60), secs(80)].map(|at| at + 200 * MS);
     for &crash in &crashes {
@@ -734,7 +736,7 @@ fn a_crashed_database_is_restarted_locally_before_failing_over() {
 #[test]
 fn manual_failover_policy_never_moves_a_dead_owners_database_until_an_operator_does() {
     let mut config = two_node();
-    config.failover = FailoverPolicy::Manual;
+    config.settings.failover = FailoverPolicy::Manual;
     let mut sim = formed(config, N0);
     let mut c = Checks::new();
     let off = secs(20) + 500 * MS;
@@ -769,7 +771,7 @@ fn manual_failover_policy_never_moves_a_dead_owners_database_until_an_operator_d
 fn lossy_failover(dial: MountDial) -> (Sim, u64) {
     let mut config = two_node();
     config.hubs = vec![H0, H1];
-    config.mount_dial = dial;
+    config.settings.mount_dial = dial;
     let mut sim = formed(config, N0);
     sim.client(H0, DB, secs(20), EVERY, 200, BYTES);
     sim.client(H1, DB, secs(20) + 100 * MS, EVERY, 200, BYTES);
@@ -827,7 +829,7 @@ fn a_lossy_mount_repeats_its_resubmission_request_until_every_hub_has_answered()
     // does not push the lost messages out of its 18 MB dumpster before the repeat arrives.
     let mut config = two_node();
     config.hubs = vec![H0, H1];
-    config.mount_dial = MountDial::GoodAvailability;
+    config.settings.mount_dial = MountDial::GoodAvailability;
     let mut sim = formed(config, N0);
     sim.client(H0, DB, secs(20), EVERY, 200, BYTES / 10);
     sim.client(H1, DB, secs(20) + 100 * MS, EVERY, 200, BYTES / 10);
@@ -1093,7 +1095,7 @@ fn a_corrupt_log_is_copied_again_and_three_failures_force_a_reseed() {
 
     // Three bad copies: the copy is irrecoverable and is reseeded from the owner.
     let mut config = two_node();
-    config.full_reseed_time = Duration::from_secs(20);
+    config.settings.full_reseed_time = Duration::from_secs(20);
     let mut sim = formed(config, N0);
     let mut c = Checks::new();
     sim.corrupt_log_copies(N0, N1, GENERATION, 3);

@@ -127,7 +127,7 @@ fn a_challenger_that_preempts_a_dead_owner_waits_the_arbitration_delay_then_moun
             );
             c.check(path.is_none(), "the preempt was pinned to one path instead of multipath");
             let won = first_step(&sim, N1, |step| *step == ArbitrationStep::Won);
-            let delay = ns(sim.config.arbitration_delay);
+            let delay = ns(sim.config.settings.arbitration_delay);
             c.check(
                 won.is_some_and(|won| won >= preempted_at + delay),
                 format!("the challenger won at {won:?}, less than the arbitration delay after preempting at {preempted_at}"),
@@ -152,7 +152,7 @@ fn a_challenger_that_preempts_a_dead_owner_waits_the_arbitration_delay_then_moun
 fn a_live_quorate_owner_defends_its_reservation_and_the_challenger_loses() {
     // Quorum off: both halves of a partition believe they may run, so only the disk protects the data.
     let mut config = scc();
-    config.quorum = QuorumModel::Disabled;
+    config.settings.quorum = QuorumModel::Disabled;
     let mut sim = formed(config, N0);
     let mut c = Checks::new();
     sim.partition(N0, N1);
@@ -184,7 +184,7 @@ fn an_owner_whose_reservation_vanished_after_an_array_reboot_registers_and_reser
     sim.run_for(secs(10));
     let reasserted = first_step(&sim, N0, |step| *step == ArbitrationStep::Reasserted);
     c.check(
-        reasserted.is_some_and(|at| at <= reboot + ns(sim.config.defense_interval) + secs(1)),
+        reasserted.is_some_and(|at| at <= reboot + ns(sim.config.settings.defense_interval) + secs(1)),
         format!("reasserted at {reasserted:?}, expected within one defense interval of the reboot"),
     );
     let reregistered: BTreeSet<Option<StoragePath>> = sim
@@ -245,7 +245,9 @@ fn a_data_path_check_that_times_out_fails_the_group_over() {
     sim.cut_storage(N0);
     sim.run_until(secs(90));
     let failed = first_step(&sim, N0, |step| *step == ArbitrationStep::DataPathFailed);
-    let budget = ns(sim.config.data_path_check_interval) + ns(sim.config.data_path_timeout) + secs(1);
+    let budget = ns(sim.config.settings.data_path_check_interval)
+        + ns(sim.config.settings.data_path_timeout)
+        + secs(1);
     c.check(
         failed.is_some_and(|at| at <= cut + budget),
         format!("data path failure noticed at {failed:?}, budget {budget} ns after the cut at {cut}"),
@@ -273,7 +275,7 @@ fn a_data_path_check_that_times_out_fails_the_group_over() {
 #[test]
 fn fencing_disabled_never_sends_a_persistent_reservation_command() {
     let mut config = scc();
-    config.disk_fencing = DiskFencing::Disabled;
+    config.settings.disk_fencing = DiskFencing::Disabled;
     let mut sim = formed(config, N0);
     let mut c = Checks::new();
     sim.client(H0, DB, secs(20), EVERY, 20, BYTES);
@@ -296,7 +298,7 @@ fn fencing_disabled_never_sends_a_persistent_reservation_command() {
 #[test]
 fn plain_preempt_is_sent_when_the_unsafe_option_is_set() {
     let mut config = scc();
-    config.disk_fencing = DiskFencing::PreemptWithoutAbort;
+    config.settings.disk_fencing = DiskFencing::PreemptWithoutAbort;
     let mut sim = formed(config, N0);
     let mut c = Checks::new();
     sim.power_off(N0);
@@ -365,7 +367,7 @@ fn shared_disk_groups_never_ship_logs() {
 
 fn disk_witness_config() -> ClusterConfig {
     let mut config = scc();
-    config.quorum = QuorumModel::NodeAndDiskMajority;
+    config.settings.quorum = QuorumModel::NodeAndDiskMajority;
     config.disk_witness = Some(WITNESS_LUN);
     config
 }
@@ -478,9 +480,9 @@ fn preempt_and_abort_keeps_a_dead_owners_queued_writes_off_the_disk() {
     let mut all = Checks::new();
     for fencing in [DiskFencing::PersistentReservation, DiskFencing::PreemptWithoutAbort] {
         let mut config = scc();
-        config.disk_fencing = fencing;
+        config.settings.disk_fencing = fencing;
         // Writes sit in the array's queue long enough to outlive their writer.
-        config.data_path_timeout = core::time::Duration::from_secs(60);
+        config.settings.data_path_timeout = core::time::Duration::from_secs(60);
         let mut sim = Sim::new(config);
         sim.write_service = secs(30);
         sim.run_until(secs(20));
@@ -556,7 +558,7 @@ fn a_node_that_takes_a_free_disk_witness_reservation_counts_it_only_after_the_ar
     let mut c = Checks::new();
     let won = first_step(&sim, N0, |step| *step == ArbitrationStep::Won);
     let counted = witness_intervals(&sim, N0, sim.now()).first().map(|&(start, _)| start);
-    let delay = ns(sim.config.arbitration_delay);
+    let delay = ns(sim.config.settings.arbitration_delay);
     c.check(
         matches!((won, counted), (Some(won), Some(counted)) if counted >= won + delay),
         format!("won the free reservation at {won:?}, counted the vote from {counted:?}; a previous holder may count it for {delay} ns"),

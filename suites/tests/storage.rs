@@ -171,7 +171,7 @@ fn each_shared_disk_hazard_is_safe_once_its_fencing_is_set_back_to_preempt_and_a
     for file in ["hazards/preempt-without-abort.toml", "hazards/scc-no-fencing.toml"] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
         let mut scenario = scenario::load(&path).unwrap_or_else(|error| panic!("{error}"));
-        scenario.cluster.disk_fencing = scenario::DiskFencing::PersistentReservation;
+        scenario.cluster.settings.disk_fencing = scenario::DiskFencing::PersistentReservation;
         scenario.expect = None;
         for seed in 1..=5 {
             let outcome = run_scenario(&scenario, seed);

@@ -129,7 +129,7 @@ impl<'a> Ctx<'a> {
 
     fn abort_on_preempt(&self) -> bool {
         // PreemptWithoutAbort is the unsafe setting: the victim's queued writes survive the preempt.
-        self.config.disk_fencing != DiskFencing::PreemptWithoutAbort
+        self.config.settings.disk_fencing != DiskFencing::PreemptWithoutAbort
     }
 }
 
@@ -250,7 +250,7 @@ impl DiskClaim {
     }
 
     fn send(&mut self, ctx: &mut Ctx<'_>, path: Option<StoragePath>, op: StorageOp) {
-        let timeout = ctx.config.storage_request_timeout;
+        let timeout = ctx.config.settings.storage_request_timeout;
         let request = ctx.send(self.lun, path, op, Purpose::Claim(self.owner), Some(timeout));
         self.waiting.push(request);
     }
@@ -303,10 +303,10 @@ impl DiskClaim {
         self.step = ClaimStep::Held;
         self.waiting.clear();
         // Without persistent reservations there is nothing to re-read.
-        self.timer = if ctx.config.disk_fencing == DiskFencing::Disabled {
+        self.timer = if ctx.config.settings.disk_fencing == DiskFencing::Disabled {
             LocalTime::NEVER
         } else {
-            ctx.now + ctx.config.defense_interval
+            ctx.now + ctx.config.settings.defense_interval
         };
     }
 
@@ -390,14 +390,14 @@ impl DiskClaim {
                     // Presenting a LUN fails transiently (a rescan in progress); a few retries, then
                     // the disk counts as unreachable from here so the group can move.
                     self.connect_failures += 1;
-                    if self.connect_failures > ctx.config.local_restart_attempts {
+                    if self.connect_failures > ctx.config.settings.local_restart_attempts {
                         return Some(ClaimEvent::Unreachable);
                     }
                     self.step = ClaimStep::ConnectRetry;
-                    self.timer = ctx.now + ctx.config.storage_request_timeout;
+                    self.timer = ctx.now + ctx.config.settings.storage_request_timeout;
                     return None;
                 }
-                if ctx.config.disk_fencing == DiskFencing::Disabled {
+                if ctx.config.settings.disk_fencing == DiskFencing::Disabled {
                     // UNSAFE setting: nothing arbitrates, the disk is simply online.
                     self.won = true;
                     self.idle(ctx);
@@ -468,7 +468,7 @@ impl DiskClaim {
                     self.record(ctx, ArbitrationStep::Challenged { victim });
                     self.waited = true;
                     self.step = ClaimStep::ArbitrationWait;
-                    self.timer = ctx.now + ctx.config.arbitration_delay;
+                    self.timer = ctx.now + ctx.config.settings.arbitration_delay;
                 } else {
                     self.verify(ctx);
                 }

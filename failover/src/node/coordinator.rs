@@ -89,11 +89,11 @@ impl Node {
                     _ => {}
                 },
                 Some(owner) => {
-                    if self.config.failover == FailoverPolicy::Manual {
+                    if self.config.settings.failover == FailoverPolicy::Manual {
                         continue;
                     }
                     let safe_at =
-                        self.detector.peer_stops_counting_us_by(owner) + self.config.takeover_margin;
+                        self.detector.peer_stops_counting_us_by(owner) + self.config.settings.takeover_margin;
                     let someone_hears_owner = self.counted_peers().iter().any(|&peer| {
                         self.detector.report(peer).is_some_and(|report| report.counts.contains(&owner))
                     });

@@ -62,7 +62,7 @@ impl Node {
     pub(super) fn manage_disk_witness(&mut self) {
         let Some(lun) = self.config.disk_witness else { return };
         // Without persistent reservations nothing can arbitrate the vote, so it is never counted.
-        if !self.config.uses_disk_witness() || self.config.disk_fencing == DiskFencing::Disabled {
+        if !self.config.uses_disk_witness() || self.config.settings.disk_fencing == DiskFencing::Disabled {
             return;
         }
         let active_somewhere =
@@ -75,7 +75,7 @@ impl Node {
                 self.disk_witness.claim = None;
                 self.disk_witness.valid_until = None;
                 self.disk_witness.counting_from = None;
-                let timeout = self.config.storage_request_timeout;
+                let timeout = self.config.settings.storage_request_timeout;
                 self.with_storage(|ctx| {
                     let key = ctx.key;
                     ctx.send(lun, None, StorageOp::Release { key }, Purpose::Release, Some(timeout))
@@ -90,8 +90,11 @@ impl Node {
             return;
         }
         let since = *self.disk_witness.wanted_since.get_or_insert(self.now);
-        let delay =
-            if active_somewhere { core::time::Duration::ZERO } else { self.config.witness_arbitration_delay };
+        let delay = if active_somewhere {
+            core::time::Duration::ZERO
+        } else {
+            self.config.settings.witness_arbitration_delay
+        };
         if self.now < since + delay || self.now < self.disk_witness.next_attempt {
             self.disk_witness.next_attempt = self.disk_witness.next_attempt.max(since + delay);
             return;
@@ -112,7 +115,7 @@ impl Node {
         else {
             return;
         };
-        let retry_at = self.now + self.config.defense_interval;
+        let retry_at = self.now + self.config.settings.defense_interval;
         match event {
             ClaimEvent::Connected => self.disk_witness.connected = true,
             ClaimEvent::Won { sent_at } | ClaimEvent::Confirmed { sent_at } => {
@@ -121,10 +124,14 @@ impl Node {
                     // Won without preempting and waiting (the reservation was free, say after an
                     // array reboot dropped it): a previous holder may count it for up to an
                     // arbitration delay after its last check, so we count it only after that.
-                    self.disk_witness.counting_from = Some(self.now + self.config.arbitration_delay);
+                    self.disk_witness.counting_from = Some(self.now + self.config.settings.arbitration_delay);
                 }
-                let until =
-                    sent_at + self.config.arbitration_delay.saturating_sub(self.config.takeover_margin);
+                let until = sent_at
+                    + self
+                        .config
+                        .settings
+                        .arbitration_delay
+                        .saturating_sub(self.config.settings.takeover_margin);
                 self.disk_witness.valid_until =
                     Some(self.disk_witness.valid_until.map_or(until, |v| v.max(until)));
                 self.disk_witness.wanted_since = None;

@@ -138,8 +138,12 @@ impl Node {
         now: LocalTime,
     ) -> (Node, Vec<Output>) {
         let peers: Vec<NodeId> = config.nodes.iter().copied().filter(|&n| n != id).collect();
-        let detector =
-            Detector::new(&peers, &config.paths, config.failure_timeout(), config.heartbeat_interval);
+        let detector = Detector::new(
+            &peers,
+            &config.paths,
+            config.failure_timeout(),
+            config.settings.heartbeat_interval,
+        );
         let mut out = Vec::new();
         let mut dbs = BTreeMap::new();
         for db in &config.databases {
@@ -164,7 +168,7 @@ impl Node {
             detector,
             // The first heartbeat waits for this node's phase; the rest follow at the interval.
             next_heartbeat: now + config.heartbeat_phase_of(id),
-            next_health_check: now + config.health_check_interval,
+            next_health_check: now + config.settings.health_check_interval,
             witness: WitnessState::default(),
             quorate: false,
             votes: Vec::new(),
@@ -317,7 +321,7 @@ impl Node {
         if self.now < self.next_heartbeat {
             return;
         }
-        self.next_heartbeat = self.now + self.config.heartbeat_interval;
+        self.next_heartbeat = self.now + self.config.settings.heartbeat_interval;
         let counts = self.counted_peers();
         let dbs = self.adverts();
         for index in 0..self.peers.len() {
@@ -365,7 +369,7 @@ impl Node {
             }
         };
         consider(self.detector.next_expiry(self.now));
-        consider(self.witness.next_deadline(self.config.heartbeat_interval * 2));
+        consider(self.witness.next_deadline(self.config.settings.heartbeat_interval * 2));
         consider(self.disk_witness.next_deadline(self.now));
         consider(self.storage_deadline());
         for runtime in self.dbs.values() {
@@ -375,14 +379,16 @@ impl Node {
             consider(runtime.activation.as_ref().map(|activation| activation.deadline));
             consider(runtime.reseed_until);
             if runtime.role == CopyRole::Active {
-                consider(Some(runtime.last_write_at + self.config.log_roll_idle));
+                consider(Some(runtime.last_write_at + self.config.settings.log_roll_idle));
             }
         }
         for &(_, at) in self.pending_decisions.values() {
             consider(Some(at));
         }
         for &peer in &self.peers {
-            consider(Some(self.detector.peer_stops_counting_us_by(peer) + self.config.takeover_margin));
+            consider(Some(
+                self.detector.peer_stops_counting_us_by(peer) + self.config.settings.takeover_margin,
+            ));
         }
         deadline.max(self.now + core::time::Duration::from_millis(1))
     }

@@ -50,7 +50,7 @@ impl Node {
             votes.push(Voter::Witness);
         }
         votes.sort_unstable();
-        let quorate = match self.config.quorum {
+        let quorate = match self.config.settings.quorum {
             QuorumModel::Disabled => true,
             QuorumModel::NodeMajority
             | QuorumModel::NodeAndFileShareMajority
@@ -64,7 +64,7 @@ impl Node {
         }
         // Quorum disabled means no claim is made at all: the node simply runs. The hazard suite shows
         // what that costs; the quorum checker has no claim to check.
-        if self.config.quorum != QuorumModel::Disabled {
+        if self.config.settings.quorum != QuorumModel::Disabled {
             let claim = (quorate, if quorate { self.votes.clone() } else { Vec::new() });
             if self.quorum_announced.as_ref() != Some(&claim) {
                 self.out.push(Output::QuorumChanged { quorate, votes: claim.1.clone(), total_votes: total });
@@ -80,7 +80,7 @@ impl Node {
         }
         // A request whose answer never came (lost on the network) is abandoned after two intervals.
         if let Some((_, sent_at)) = self.witness.pending {
-            if self.now < sent_at + self.config.heartbeat_interval * 2 {
+            if self.now < sent_at + self.config.settings.heartbeat_interval * 2 {
                 return;
             }
             self.witness.pending = None;
@@ -94,7 +94,9 @@ impl Node {
         let wants = active_somewhere || !nodes_alone;
         if holds {
             let renew_at = self.witness.valid_until.map_or(self.now, |until| {
-                until - (self.config.witness_lease / 2).saturating_sub(self.config.takeover_margin)
+                until
+                    - (self.config.settings.witness_lease / 2)
+                        .saturating_sub(self.config.settings.takeover_margin)
             });
             if !wants {
                 self.request_witness(WitnessOp::Release);
@@ -108,8 +110,11 @@ impl Node {
             return;
         }
         let since = *self.witness.wanted_since.get_or_insert(self.now);
-        let delay =
-            if active_somewhere { core::time::Duration::ZERO } else { self.config.witness_arbitration_delay };
+        let delay = if active_somewhere {
+            core::time::Duration::ZERO
+        } else {
+            self.config.settings.witness_arbitration_delay
+        };
         if self.now >= since + delay && self.now >= self.witness.next_attempt {
             self.request_witness(WitnessOp::Acquire);
         } else {
@@ -130,7 +135,8 @@ impl Node {
         match answer {
             WitnessAnswer::Granted { lease } => {
                 // Count from when we asked, not when we heard back, and keep a margin for drift.
-                self.witness.valid_until = Some(sent_at + lease.saturating_sub(self.config.takeover_margin));
+                self.witness.valid_until =
+                    Some(sent_at + lease.saturating_sub(self.config.settings.takeover_margin));
                 self.witness.wanted_since = None;
             }
             WitnessAnswer::Released => self.witness.valid_until = None,
@@ -138,7 +144,7 @@ impl Node {
                 if op != WitnessOp::Release {
                     self.witness.valid_until = None;
                 }
-                self.witness.next_attempt = self.now + self.config.heartbeat_interval;
+                self.witness.next_attempt = self.now + self.config.settings.heartbeat_interval;
             }
         }
     }

@@ -146,7 +146,11 @@ impl Node {
                     self.begin_onlining(db, activation.epoch, 0);
                     return;
                 }
-                self.set_phase(db, ActivationPhase::CopyLastLogs, self.now + self.config.acll_timeout);
+                self.set_phase(
+                    db,
+                    ActivationPhase::CopyLastLogs,
+                    self.now + self.config.settings.acll_timeout,
+                );
                 if previous_up && let Some(previous) = activation.previous_owner {
                     self.request_copy(db, previous);
                 }
@@ -169,19 +173,23 @@ impl Node {
                 }
                 let have = copy.last_generation();
                 let lost_logs = self.lost_logs(db, have, activation.previous_reachable);
-                if lost_logs <= self.config.mount_dial.max_lost_logs() {
+                if lost_logs <= self.config.settings.mount_dial.max_lost_logs() {
                     self.begin_onlining(db, activation.epoch, lost_logs);
                 } else if activation.phase != ActivationPhase::BlockedByDial
                     || self.now >= activation.deadline
                 {
                     // Over the dial: stay dismounted. If the previous owner comes back, pull its logs.
-                    self.set_phase(db, ActivationPhase::BlockedByDial, self.now + self.config.copy_timeout);
+                    self.set_phase(
+                        db,
+                        ActivationPhase::BlockedByDial,
+                        self.now + self.config.settings.copy_timeout,
+                    );
                     if let Some(previous) = activation.previous_owner.filter(|_| previous_up) {
                         self.request_copy(db, previous);
                         self.set_phase(
                             db,
                             ActivationPhase::CopyLastLogs,
-                            self.now + self.config.acll_timeout,
+                            self.now + self.config.settings.acll_timeout,
                         );
                     }
                 }
@@ -212,7 +220,7 @@ impl Node {
     pub(super) fn mounted(&mut self, db: DbId, epoch: Epoch, lost_logs: u64) {
         let now = self.now;
         if self.is_shared_disk(db) {
-            let check_interval = self.config.data_path_check_interval;
+            let check_interval = self.config.settings.data_path_check_interval;
             let Some(runtime) = self.dbs.get_mut(&db) else { return };
             runtime.role = CopyRole::Active;
             runtime.active_epoch = epoch;
@@ -239,8 +247,8 @@ impl Node {
         if !previous_reachable {
             // A lossy mount: every hub owes us what it delivered since the last log we hold. A
             // request still owed from an earlier lossy mount keeps its (earlier) start.
-            let window =
-                last_copy_at.map_or(WHOLE_DUMPSTER, |at| now.since(at)) + self.config.resubmit_margin;
+            let window = last_copy_at.map_or(WHOLE_DUMPSTER, |at| now.since(at))
+                + self.config.settings.resubmit_margin;
             let since = now - window;
             if let Some(copy) = self.disk.copies.get_mut(&db) {
                 let owed = copy.resubmission.get_or_insert(OwedResubmission { since, ..Default::default() });
@@ -267,7 +275,7 @@ impl Node {
             self.send(Endpoint::Hub(hub), Message::ResubmitRequest { db, window });
         }
         if let Some(runtime) = self.dbs.get_mut(&db) {
-            runtime.next_resubmit_at = Some(now + self.config.copy_timeout);
+            runtime.next_resubmit_at = Some(now + self.config.settings.copy_timeout);
         }
     }
 
@@ -312,7 +320,7 @@ impl Node {
             return;
         }
         let now = self.now;
-        let log_size = self.config.log_size_bytes;
+        let log_size = self.config.settings.log_size_bytes;
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         let epoch = runtime.active_epoch;
@@ -385,7 +393,7 @@ impl Node {
                     generation,
                     epoch: log.epoch,
                     messages: log.messages,
-                    bytes: log.bytes.max(self.config.log_size_bytes),
+                    bytes: log.bytes.max(self.config.settings.log_size_bytes),
                     corrupt: false,
                 },
             );
@@ -411,7 +419,7 @@ impl Node {
         corrupt: bool,
     ) {
         let now = self.now;
-        let attempts = self.config.inspect_attempts;
+        let attempts = self.config.settings.inspect_attempts;
         if self.is_shared_disk(db) {
             return; // shared-disk groups ship no logs
         }
@@ -430,7 +438,7 @@ impl Node {
                 // Copy and inspect failed three times: the copy is irrecoverable and needs a reseed.
                 runtime.inspect_failures.clear();
                 runtime.role = CopyRole::Seeding;
-                runtime.reseed_until = Some(now + self.config.full_reseed_time);
+                runtime.reseed_until = Some(now + self.config.settings.full_reseed_time);
                 copy.roll_back(0);
                 self.out.push(Output::RolledBack { db, to_generation: 0 });
             }
@@ -442,7 +450,7 @@ impl Node {
         runtime.source_last_generation = runtime.source_last_generation.max(generation);
         copy.logs.insert(generation, LogFile { epoch, messages, bytes });
         if runtime.next_replay_at.is_none() {
-            runtime.next_replay_at = Some(now + self.config.replay_time_per_log);
+            runtime.next_replay_at = Some(now + self.config.settings.replay_time_per_log);
         }
         if generation >= runtime.source_last_generation || copy.last_generation() % COPY_BATCH == 0 {
             runtime.copy_requested_at = None;
@@ -450,9 +458,9 @@ impl Node {
     }
 
     pub(super) fn lineage_reply(&mut self, db: DbId, epoch_starts: Vec<(Epoch, Generation)>) {
-        let llr_depth = self.config.llr_depth;
+        let llr_depth = self.config.settings.llr_depth;
         let now = self.now;
-        let full_reseed_time = self.config.full_reseed_time;
+        let full_reseed_time = self.config.settings.full_reseed_time;
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         runtime.lineage_requested_at = None;
@@ -508,8 +516,9 @@ impl Node {
                 continue;
             }
             if runtime.lineage_checked_epoch < copy.owner_epoch {
-                let due =
-                    runtime.lineage_requested_at.is_none_or(|at| self.now >= at + self.config.copy_timeout);
+                let due = runtime
+                    .lineage_requested_at
+                    .is_none_or(|at| self.now >= at + self.config.settings.copy_timeout);
                 if due {
                     if let Some(runtime) = self.dbs.get_mut(&db) {
                         runtime.lineage_requested_at = Some(self.now);
@@ -519,7 +528,8 @@ impl Node {
                 continue;
             }
             let behind = runtime.source_last_generation > copy.last_generation();
-            let due = runtime.copy_requested_at.is_none_or(|at| self.now >= at + self.config.copy_timeout);
+            let due =
+                runtime.copy_requested_at.is_none_or(|at| self.now >= at + self.config.settings.copy_timeout);
             if behind && due {
                 self.request_copy(db, owner);
             }
@@ -528,7 +538,7 @@ impl Node {
 
     fn replay_due(&mut self, db: DbId) {
         let now = self.now;
-        let replay_time = self.config.replay_time_per_log;
+        let replay_time = self.config.settings.replay_time_per_log;
         loop {
             let Some(runtime) = self.dbs.get_mut(&db) else { return };
             let Some(at) = runtime.next_replay_at else { return };

@@ -136,11 +136,11 @@ impl Node {
         if self.now < self.next_health_check {
             return;
         }
-        self.next_health_check = self.now + self.config.health_check_interval;
+        self.next_health_check = self.now + self.config.settings.health_check_interval;
         let crashed: Vec<DbId> =
             self.dbs.iter().filter(|(_, runtime)| runtime.crashed).map(|(&db, _)| db).collect();
         for db in crashed {
-            let attempts = self.config.local_restart_attempts;
+            let attempts = self.config.settings.local_restart_attempts;
             let Some(runtime) = self.dbs.get_mut(&db) else { continue };
             runtime.crashed = false;
             if runtime.role != CopyRole::Active {

@@ -261,9 +261,9 @@ impl Node {
         if runtime.role != CopyRole::Active || self.now < runtime.next_data_check {
             return;
         }
-        runtime.next_data_check = self.now + self.config.data_path_check_interval;
+        runtime.next_data_check = self.now + self.config.settings.data_path_check_interval;
         let luns = self.config.database(db).map(|config| config.shared_disks()).unwrap_or_default();
-        let timeout = self.config.data_path_timeout;
+        let timeout = self.config.settings.data_path_timeout;
         for lun in luns {
             let in_flight = self
                 .storage
@@ -295,7 +295,7 @@ impl Node {
         }
         let lun = luns[(msg % luns.len() as u64) as usize];
         let op = StorageOp::Write { block: msg, payload: msg, epoch };
-        let timeout = self.config.data_path_timeout;
+        let timeout = self.config.settings.data_path_timeout;
         self.with_storage(|ctx| ctx.send(lun, None, op, Purpose::Write { hub, db, msg }, Some(timeout)));
     }
 

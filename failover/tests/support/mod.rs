@@ -672,7 +672,7 @@ impl Sim {
             self.schedule(self.now + self.witness_timeout, Event::NodeInput(from, answer));
             return;
         }
-        let lease = self.config.witness_lease;
+        let lease = self.config.settings.witness_lease;
         let holder = self.witness_holder();
         let answer = match (holder, op) {
             (Some(holder), _) if holder != from => WitnessAnswer::Denied,

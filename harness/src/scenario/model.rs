@@ -5,6 +5,7 @@ use super::fault::FaultSpec;
 use crate::verdict::ViolationKind;
 pub use emulators::iscsi::{InitiatorConfig, MpioPolicy, NoPathRetry};
 pub use emulators::san::{ArrayConfig, Enumeration, WriteCache};
+pub use failover::{ClusterSettings, DiskFencing, FailoverPolicy, MountDial, QuorumModel};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
@@ -108,51 +109,17 @@ impl fmt::Display for Tier {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterSpec {
     pub kind: ClusterKind,
-    pub quorum: QuorumModel,
-    /// The host serving the file share witness; `Some` exactly when `quorum` counts a witness.
+    /// The host serving the file share witness; `Some` exactly when `settings.quorum` counts one.
     pub witness: Option<String>,
-    /// WSFC `SameSubnetDelay`, default 1 s.
-    pub heartbeat_interval: Duration,
-    /// WSFC `SameSubnetThreshold`, default 5 missed heartbeats.
-    pub heartbeat_threshold: u32,
-    pub failover: FailoverPolicy,
-    /// Exchange `AutoDatabaseMountDial`, default good availability.
-    pub mount_dial: MountDial,
-    /// Restarts on the same node before failing over, default 3.
-    pub local_restart_attempts: u32,
-    /// FSW `ArbitrationDelay`, default 6 s.
-    pub witness_arbitration_delay: Duration,
-    /// How long a witness lock lasts without renewal, default 10 s.
-    pub witness_lease: Duration,
-    /// Margin added to waits that guard against drift and latency, default 2 s.
-    pub takeover_margin: Duration,
-    /// Copy-and-inspect attempts per log, default 3.
-    pub inspect_attempts: u32,
-    /// Log generation size, default 1 MB (1,048,576 bytes).
-    pub log_size_bytes: u64,
-    /// Idle time after which a partial log is closed and shipped, default 90 s (LLR depth 10).
-    pub log_roll_idle: Duration,
-    pub replay_time_per_log: Duration,
+    /// The LUN holding the disk witness; `Some` exactly when `settings.quorum` is node-and-disk-majority.
+    pub disk_witness: Option<String>,
     /// Time to mount a database; the default online time of `database` resources.
     pub mount_time: Duration,
     /// Default online time of every other resource.
     pub resource_online_time: Duration,
-    pub health_check_interval: Duration,
-    /// The LUN holding the disk witness; `Some` exactly when `quorum` is node-and-disk-majority.
-    pub disk_witness: Option<String>,
-    /// How shared disks are fenced; default SCSI-3 persistent reservations with PREEMPT AND ABORT.
-    pub disk_fencing: DiskFencing,
-    /// A challenger waits this long after preempting before it checks it still holds the
-    /// reservation (WS2008 challenge/defense); default 6 s (H:, domain 2.3: arbitration adds ~7 s).
-    pub arbitration_delay: Duration,
-    /// The owner re-checks its reservations this often; default 3 s (H:, domain 2.3).
-    pub defense_interval: Duration,
-    /// Real I/O through the paths while a disk is online, this often; default 5 s (H:).
-    pub data_path_check_interval: Duration,
-    /// A data-path check unanswered this long fails the disk over; default 15 s (H:).
-    pub data_path_timeout: Duration,
-    /// A persistent-reservation command unanswered this long counts as failed; default 10 s (H:).
-    pub storage_request_timeout: Duration,
+    /// The failover logic's own settings type, with its own documented defaults
+    /// (`failover::ClusterSettings::default`): what validation fills, what the nodes run with.
+    pub settings: ClusterSettings,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,44 +130,6 @@ pub enum ClusterKind {
     /// Exchange Single Copy Cluster: one copy of each database on a shared LUN, fenced with SCSI-3
     /// persistent reservations.
     Scc,
-}
-
-/// How a shared-disk cluster fences a node before another takes its disks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DiskFencing {
-    /// Register on every path, reserve type 5, PREEMPT AND ABORT the loser (fence_scsi).
-    PersistentReservation,
-    /// Unsafe on purpose: plain PREEMPT, so commands the array already accepted from the loser finish.
-    PreemptWithoutAbort,
-    /// Unsafe on purpose: no reservations at all; takeover trusts membership alone.
-    Disabled,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum QuorumModel {
-    NodeMajority,
-    NodeAndFileShareMajority,
-    /// Nodes plus one vote held as the persistent reservation on the disk witness LUN.
-    NodeAndDiskMajority,
-    /// Unsafe on purpose: every partition believes it may run.
-    Disabled,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FailoverPolicy {
-    Automatic,
-    Manual,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MountDial {
-    Lossless,
-    GoodAvailability,
-    BestAvailability,
 }
 
 /// A network segment. `None` fields mean "the emulator's default for this kind of network".

@@ -10,9 +10,9 @@ use super::file::{
     ScenarioFile, TransportFile, WorkloadFile,
 };
 use super::model::{
-    CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskFencing, FailoverPolicy, FaultKind, FaultTrigger,
-    FaultValue, HostDef, HostRole, LinkDirection, LunDef, MountDial, NemesisKind, NemesisSpec, NetworkDef,
-    NetworkKind, OutageWindow, QuorumModel, ResourceDef, ResourceKind, Scenario, Target, Tier, TransportSpec,
+    CheckSpec, ClusterKind, ClusterSettings, ClusterSpec, DatabaseDef, FaultKind, FaultTrigger, FaultValue,
+    HostDef, HostRole, LinkDirection, LunDef, NemesisKind, NemesisSpec, NetworkDef, NetworkKind,
+    OutageWindow, QuorumModel, ResourceDef, ResourceKind, Scenario, Target, Tier, TransportSpec,
     WorkloadSpec,
 };
 use super::units::{DurationText, SizeText, parse_signed_duration};
@@ -537,14 +537,14 @@ fn heartbeat_phase(ctx: &Ctx, entry: &HostFile) -> Result<Duration> {
 /// one interval, and a longer one would only delay its first heartbeat past a peer's failure timeout.
 fn check_heartbeat_phases(ctx: &Ctx, entries: &[HostFile], cluster: &ClusterSpec) -> Result<()> {
     for phase in entries.iter().filter_map(|entry| entry.heartbeat_phase.as_ref()) {
-        if duration_of(phase) >= cluster.heartbeat_interval {
+        if duration_of(phase) >= cluster.settings.heartbeat_interval {
             return Err(ctx.at(
                 phase,
                 format!(
                     "`heartbeat_phase` of {} must be shorter than `heartbeat_interval` ({}): the phase offsets \
                      the node's heartbeats within one interval",
                     human(duration_of(phase)),
-                    human(cluster.heartbeat_interval)
+                    human(cluster.settings.heartbeat_interval)
                 ),
             ));
         }
@@ -553,9 +553,10 @@ fn check_heartbeat_phases(ctx: &Ctx, entries: &[HostFile], cluster: &ClusterSpec
 }
 
 fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<ClusterSpec> {
+    // Every default is the failover logic's own (`ClusterSettings::default`), written once there.
+    let defaults = ClusterSettings::default();
     let kind = file.kind.as_ref().map_or(ClusterKind::Ccr, |kind| *kind.get_ref());
-    let quorum =
-        file.quorum.as_ref().map_or(QuorumModel::NodeAndFileShareMajority, |quorum| *quorum.get_ref());
+    let quorum = file.quorum.as_ref().map_or(defaults.quorum, |quorum| *quorum.get_ref());
     let witness_capable =
         || list(hosts.iter().filter(|host| host.role != HostRole::Mailbox).map(|host| host.name.as_str()));
     let witness = match (quorum, &file.witness) {
@@ -633,7 +634,8 @@ fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<C
             "`disk_fencing` applies only to kind = \"scc\": a ccr cluster has no shared disks",
         ));
     }
-    let arbitration_delay = positive(ctx, &file.arbitration_delay, 6 * SECOND, "arbitration_delay")?;
+    let arbitration_delay =
+        positive(ctx, &file.arbitration_delay, defaults.arbitration_delay, "arbitration_delay")?;
     at_most(
         ctx,
         &file.arbitration_delay,
@@ -641,8 +643,9 @@ fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<C
         "arbitration_delay",
         "Windows disk arbitration takes seconds",
     )?;
-    let defense_interval = positive(ctx, &file.defense_interval, 3 * SECOND, "defense_interval")?;
-    let takeover_margin = file.takeover_margin.as_ref().map_or(2 * SECOND, duration_of);
+    let defense_interval =
+        positive(ctx, &file.defense_interval, defaults.defense_interval, "defense_interval")?;
+    let takeover_margin = file.takeover_margin.as_ref().map_or(defaults.takeover_margin, duration_of);
     // A disk witness holder counts its vote for `arbitration_delay - takeover_margin` after each check;
     // with no time left it could never count it at all.
     if takeover_margin >= arbitration_delay
@@ -669,9 +672,13 @@ fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<C
             ),
         ));
     }
-    let heartbeat_interval = positive(ctx, &file.heartbeat_interval, SECOND, "heartbeat_interval")?;
+    let heartbeat_interval =
+        positive(ctx, &file.heartbeat_interval, defaults.heartbeat_interval, "heartbeat_interval")?;
     at_most(ctx, &file.heartbeat_interval, HOUR, "heartbeat_interval", "WSFC allows at most 4s")?;
-    let heartbeat_threshold = file.heartbeat_threshold.as_ref().map_or(5, |threshold| *threshold.get_ref());
+    let heartbeat_threshold = file
+        .heartbeat_threshold
+        .as_ref()
+        .map_or(defaults.heartbeat_threshold, |threshold| *threshold.get_ref());
     if let Some(threshold) =
         file.heartbeat_threshold.as_ref().filter(|threshold| !(1..=120).contains(threshold.get_ref()))
     {
@@ -683,7 +690,8 @@ fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<C
             ),
         ));
     }
-    let witness_arbitration_delay = file.witness_arbitration_delay.as_ref().map_or(6 * SECOND, duration_of);
+    let witness_arbitration_delay =
+        file.witness_arbitration_delay.as_ref().map_or(defaults.witness_arbitration_delay, duration_of);
     at_most(
         ctx,
         &file.witness_arbitration_delay,
@@ -691,7 +699,8 @@ fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<C
         "witness_arbitration_delay",
         "FSW ArbitrationDelay is 0 to 60s",
     )?;
-    let inspect_attempts = file.inspect_attempts.as_ref().map_or(3, |attempts| *attempts.get_ref());
+    let inspect_attempts =
+        file.inspect_attempts.as_ref().map_or(defaults.inspect_attempts, |attempts| *attempts.get_ref());
     if let Some(attempts) = file.inspect_attempts.as_ref().filter(|attempts| *attempts.get_ref() == 0) {
         return Err(
             ctx.at(attempts, "`inspect_attempts` must be at least 1: every log is copied and inspected once")
@@ -704,49 +713,61 @@ fn validate_cluster(ctx: &Ctx, file: ClusterFile, hosts: &[HostDef]) -> Result<C
             );
         }
         Some(size) => size_of(size),
-        None => 1 << 20,
+        None => defaults.log_size_bytes,
     };
-    Ok(ClusterSpec {
-        kind,
+    let settings = ClusterSettings {
         quorum,
-        witness,
         heartbeat_interval,
         heartbeat_threshold,
-        failover: file.failover.unwrap_or(FailoverPolicy::Automatic),
-        mount_dial: file.mount_dial.unwrap_or(MountDial::GoodAvailability),
-        local_restart_attempts: file.local_restart_attempts.unwrap_or(3),
+        failover: file.failover.unwrap_or(defaults.failover),
+        mount_dial: file.mount_dial.unwrap_or(defaults.mount_dial),
+        local_restart_attempts: file.local_restart_attempts.unwrap_or(defaults.local_restart_attempts),
         witness_arbitration_delay,
-        witness_lease: positive(ctx, &file.witness_lease, 10 * SECOND, "witness_lease")?,
+        witness_lease: positive(ctx, &file.witness_lease, defaults.witness_lease, "witness_lease")?,
         takeover_margin,
         inspect_attempts,
         log_size_bytes,
-        log_roll_idle: positive(ctx, &file.log_roll_idle, 90 * SECOND, "log_roll_idle")?,
-        replay_time_per_log: file.replay_time_per_log.as_ref().map_or(Duration::from_millis(50), duration_of),
-        mount_time: file.mount_time.as_ref().map_or(2 * SECOND, duration_of),
-        resource_online_time: file.resource_online_time.as_ref().map_or(SECOND, duration_of),
+        log_roll_idle: positive(ctx, &file.log_roll_idle, defaults.log_roll_idle, "log_roll_idle")?,
+        replay_time_per_log: file
+            .replay_time_per_log
+            .as_ref()
+            .map_or(defaults.replay_time_per_log, duration_of),
         health_check_interval: positive(
             ctx,
             &file.health_check_interval,
-            5 * SECOND,
+            defaults.health_check_interval,
             "health_check_interval",
         )?,
-        disk_witness,
-        disk_fencing: file.disk_fencing.as_ref().map_or(DiskFencing::PersistentReservation, |f| *f.get_ref()),
+        disk_fencing: file.disk_fencing.as_ref().map_or(defaults.disk_fencing, |fencing| *fencing.get_ref()),
         arbitration_delay,
         defense_interval,
         data_path_check_interval: positive(
             ctx,
             &file.data_path_check_interval,
-            5 * SECOND,
+            defaults.data_path_check_interval,
             "data_path_check_interval",
         )?,
-        data_path_timeout: positive(ctx, &file.data_path_timeout, 15 * SECOND, "data_path_timeout")?,
+        data_path_timeout: positive(
+            ctx,
+            &file.data_path_timeout,
+            defaults.data_path_timeout,
+            "data_path_timeout",
+        )?,
         storage_request_timeout: positive(
             ctx,
             &file.storage_request_timeout,
-            10 * SECOND,
+            defaults.storage_request_timeout,
             "storage_request_timeout",
         )?,
+        ..defaults
+    };
+    Ok(ClusterSpec {
+        kind,
+        witness,
+        disk_witness,
+        mount_time: file.mount_time.as_ref().map_or(2 * SECOND, duration_of),
+        resource_online_time: file.resource_online_time.as_ref().map_or(SECOND, duration_of),
+        settings,
     })
 }
 

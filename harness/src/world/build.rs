@@ -4,10 +4,7 @@ use crate::scenario::{self, HostRole, NetworkKind, Scenario};
 use emulators::fabric::{Fabric, NetworkSpec};
 use emulators::{HostId, NetworkId};
 use failover::config::{DatabaseConfig, ResourceConfig, ResourceKind};
-use failover::{
-    ClusterConfig, DbId, DiskFencing, FailoverPolicy, HubConfig, HubId, LunId, MountDial, NodeId, PathId,
-    QuorumModel,
-};
+use failover::{ClusterConfig, DbId, HubConfig, HubId, LunId, NodeId, PathId};
 use std::time::Duration;
 
 pub fn network_spec(def: &scenario::NetworkDef) -> NetworkSpec {
@@ -110,59 +107,20 @@ pub fn cluster_config(scenario: &Scenario, mailbox_hosts: &[usize], hub_hosts: &
                 .collect(),
         })
         .collect();
+    let heartbeat_phase = mailbox_hosts
+        .iter()
+        .enumerate()
+        .map(|(node, &host)| (NodeId(node as u16), scenario.hosts[host].heartbeat_phase))
+        .collect();
     ClusterConfig {
         nodes: (0..mailbox_hosts.len()).map(|index| NodeId(index as u16)).collect(),
         hubs: (0..hub_hosts.len()).map(|index| HubId(index as u16)).collect(),
         paths,
-        quorum: match spec.quorum {
-            scenario::QuorumModel::NodeMajority => QuorumModel::NodeMajority,
-            scenario::QuorumModel::NodeAndFileShareMajority => QuorumModel::NodeAndFileShareMajority,
-            scenario::QuorumModel::NodeAndDiskMajority => QuorumModel::NodeAndDiskMajority,
-            scenario::QuorumModel::Disabled => QuorumModel::Disabled,
-        },
-        heartbeat_interval: spec.heartbeat_interval,
-        heartbeat_threshold: spec.heartbeat_threshold,
-        heartbeat_phase: mailbox_hosts
-            .iter()
-            .enumerate()
-            .map(|(node, &host)| (NodeId(node as u16), scenario.hosts[host].heartbeat_phase))
-            .collect(),
-        failover: match spec.failover {
-            scenario::FailoverPolicy::Automatic => FailoverPolicy::Automatic,
-            scenario::FailoverPolicy::Manual => FailoverPolicy::Manual,
-        },
-        mount_dial: match spec.mount_dial {
-            scenario::MountDial::Lossless => MountDial::Lossless,
-            scenario::MountDial::GoodAvailability => MountDial::GoodAvailability,
-            scenario::MountDial::BestAvailability => MountDial::BestAvailability,
-        },
-        local_restart_attempts: spec.local_restart_attempts,
-        witness_arbitration_delay: spec.witness_arbitration_delay,
-        witness_lease: spec.witness_lease,
-        takeover_margin: spec.takeover_margin,
-        inspect_attempts: spec.inspect_attempts,
-        log_size_bytes: spec.log_size_bytes,
-        log_roll_idle: spec.log_roll_idle,
-        replay_time_per_log: spec.replay_time_per_log,
-        llr_depth: 10,
-        full_reseed_time: Duration::from_secs(120),
-        copy_timeout: Duration::from_secs(10),
-        acll_timeout: Duration::from_secs(10),
-        resubmit_margin: Duration::from_secs(60),
-        health_check_interval: spec.health_check_interval,
+        heartbeat_phase,
         storage_paths: storage_networks.len() as u8,
-        disk_fencing: match spec.disk_fencing {
-            scenario::DiskFencing::PersistentReservation => DiskFencing::PersistentReservation,
-            scenario::DiskFencing::PreemptWithoutAbort => DiskFencing::PreemptWithoutAbort,
-            scenario::DiskFencing::Disabled => DiskFencing::Disabled,
-        },
         disk_witness: spec.disk_witness.as_deref().and_then(lun_of),
-        arbitration_delay: spec.arbitration_delay,
-        defense_interval: spec.defense_interval,
-        data_path_check_interval: spec.data_path_check_interval,
-        data_path_timeout: spec.data_path_timeout,
-        storage_request_timeout: spec.storage_request_timeout,
         databases,
+        settings: spec.settings.clone(),
     }
 }
 

@@ -163,7 +163,10 @@ impl<'s> World<'s> {
         let witness = witness_host.map(|host| {
             FileShareWitness::new(
                 HostId(host as u32),
-                WitnessConfig { lock_lease: scenario.cluster.witness_lease, ..WitnessConfig::default() },
+                WitnessConfig {
+                    lock_lease: scenario.cluster.settings.witness_lease,
+                    ..WitnessConfig::default()
+                },
             )
         });
         let clocks: Vec<HostClock> = scenario

@@ -254,7 +254,7 @@ pub(super) fn validate_storage(
         defs.push(LunDef { name, blocks, read_only: entry.read_only, present_to });
     }
     if let (QuorumModel::NodeAndDiskMajority, Some(witness), Some(span)) =
-        (cluster.quorum, &cluster.disk_witness, cluster_table)
+        (cluster.settings.quorum, &cluster.disk_witness, cluster_table)
         && !defs.iter().any(|lun| &lun.name == witness)
     {
         return Err(ctx.at(
