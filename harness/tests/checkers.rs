@@ -3,16 +3,24 @@
 //! histories that must never panic.
 
 use harness::check::{CheckConfig, CheckReport, check_all};
-use harness::history::{DismountReason, Event, History, HostDownReason, Name};
+use harness::history::{
+    Event, FailoverReason, FaultKind, HISTORY_SCHEMA_VERSION, History, HostDownReason, Name, Nexus,
+    ReservationAction, ResourceState, StopReason, WitnessResetReason,
+};
 use harness::verdict::{Violation, ViolationKind};
 use kernel::SimTime;
 use std::sync::Arc;
 use std::time::Duration;
 
+use HostDownReason::{Freeze, Power};
 use ViolationKind::{DataLoss, Lineage, Liveness, Quorum, Rto, SplitBrain};
 
 fn name(text: &str) -> Name {
     Arc::from(text)
+}
+
+fn nexus(host: &str, network: &str) -> Nexus {
+    Nexus { host: name(host), network: name(network) }
 }
 
 /// Builds a history in time order: `at_ms` moves the clock, every other method records one event then.
@@ -37,7 +45,7 @@ impl HistoryBuilder {
     }
 
     fn started(self) -> Self {
-        self.push(Event::RunStarted { scenario: name("hand-made"), seed: 1 })
+        self.push(Event::header("hand-made", 1))
     }
 
     fn mounted(self, node: &str, db: &str, epoch: u64, generation: u64) -> Self {
@@ -45,7 +53,7 @@ impl HistoryBuilder {
     }
 
     fn dismounted(self, node: &str, db: &str) -> Self {
-        self.push(Event::Dismounted { node: name(node), db: name(db), reason: DismountReason::Moved })
+        self.push(Event::Dismounted { node: name(node), db: name(db), reason: StopReason::Moved })
     }
 
     fn committed(self, node: &str, db: &str, msg: u64, epoch: u64, generation: u64) -> Self {
@@ -78,12 +86,7 @@ impl HistoryBuilder {
         self.push(Event::RolledBack { node: name(node), db: name(db), to_generation })
     }
 
-    fn reseeded(self, node: &str, db: &str, source: &str, generation: u64) -> Self {
-        self.push(Event::Reseeded { node: name(node), db: name(db), source: name(source), generation })
-    }
-
-    fn host_down(self, host: &str, reason: &str) -> Self {
-        let reason = if reason == "freeze" { HostDownReason::Freeze } else { HostDownReason::Power };
+    fn host_down(self, host: &str, reason: HostDownReason) -> Self {
         self.push(Event::HostDown { host: name(host), reason })
     }
 
@@ -91,9 +94,16 @@ impl HistoryBuilder {
         self.push(Event::HostUp { host: name(host), boot: true })
     }
 
-    fn quorum(self, node: &str, quorate: bool, votes: &[&str], total_votes: u32) -> Self {
-        let votes = votes.iter().map(|vote| name(vote)).collect();
-        self.push(Event::Quorum { node: name(node), quorate, votes, total_votes })
+    /// A quorum claim (or its loss) counting the votes of `nodes`.
+    fn quorum(self, node: &str, quorate: bool, nodes: &[&str], total_votes: u32) -> Self {
+        let votes = nodes.iter().map(|vote| name(vote)).collect();
+        self.push(Event::Quorum { node: name(node), quorate, votes, witness: false, total_votes })
+    }
+
+    /// A quorum claim counting the votes of `nodes` and the witness's.
+    fn quorum_with_witness(self, node: &str, nodes: &[&str], total_votes: u32) -> Self {
+        let votes = nodes.iter().map(|vote| name(vote)).collect();
+        self.push(Event::Quorum { node: name(node), quorate: true, votes, witness: true, total_votes })
     }
 
     fn witness_lease(self, host: &str, until_ms: u64) -> Self {
@@ -101,16 +111,29 @@ impl HistoryBuilder {
     }
 
     fn witness_reset(self) -> Self {
-        self.push(Event::WitnessReset { reason: name("released") })
+        self.push(Event::WitnessReset { reason: WitnessResetReason::Released })
     }
 
-    fn fault(self, kind: &str, target: &str) -> Self {
-        self.push(Event::Fault { kind: name(kind), target: name(target), detail: String::new() })
+    fn fault(self, kind: FaultKind, target: &str) -> Self {
+        self.push(Event::Fault {
+            kind,
+            target: name(target),
+            network: None,
+            peer: None,
+            direction: None,
+            heal: false,
+        })
     }
 
     fn failover(self, db: &str, from: &str, to: &str, epoch: u64) -> Self {
         let from = Some(name(from));
-        self.push(Event::Failover { db: name(db), from, to: name(to), epoch, reason: name("node-down") })
+        self.push(Event::Failover {
+            db: name(db),
+            from,
+            to: name(to),
+            epoch,
+            reason: FailoverReason::OwnerDown,
+        })
     }
 
     /// Ends the run with `run-ended` at the current instant.
@@ -176,8 +199,8 @@ fn lossy_failover() -> HistoryBuilder {
         .at_ms(600)
         .delivered("n1", "SG1", 3, 1, 2)
         .at_ms(1_000)
-        .fault("power-off", "n1")
-        .host_down("n1", "power")
+        .fault(FaultKind::PowerOff, "n1")
+        .host_down("n1", Power)
         .quorum("n2", true, &["n2", "n3"], 3)
         .quorum("n3", true, &["n2", "n3"], 3)
         .at_ms(6_000)
@@ -191,7 +214,7 @@ fn lossy_failover() -> HistoryBuilder {
         .at_ms(6_300)
         .replayed("n3", "SG1", 2, 2, &[3, 4])
         .at_ms(10_000)
-        .fault("power-on", "n1")
+        .fault(FaultKind::PowerOn, "n1")
         .host_up("n1")
         .at_ms(10_100)
         .quorum("n1", true, &["n1", "n2", "n3"], 3)
@@ -278,7 +301,7 @@ fn a_frozen_owner_that_steps_down_the_instant_it_resumes_is_not_split_brain() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "freeze")
+        .host_down("n1", Freeze)
         .at_ms(5_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(8_000)
@@ -296,7 +319,7 @@ fn a_resumed_owner_that_keeps_its_mount_while_another_serves_is_split_brain() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "freeze")
+        .host_down("n1", Freeze)
         .at_ms(5_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(8_000)
@@ -328,7 +351,7 @@ fn a_powered_off_owner_loses_its_mount() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(5_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(9_000)
@@ -358,7 +381,7 @@ fn a_resumed_zombie_writing_in_a_stale_epoch_is_split_brain() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "freeze")
+        .host_down("n1", Freeze)
         .at_ms(5_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(8_000)
@@ -421,7 +444,7 @@ fn an_acknowledged_message_missing_from_the_final_active_copy_is_lost() {
         .at_ms(700)
         .delivered("n1", "SG1", 4, 1, 2)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(1_500)
         .mounted("n2", "SG1", 2, 1)
         .at_ms(3_000)
@@ -447,7 +470,7 @@ fn a_loss_within_the_declared_bound_is_not_a_violation() {
         .at_ms(500)
         .delivered("n1", "SG1", 3, 1, 2)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(1_500)
         .mounted("n2", "SG1", 2, 1)
         .at_ms(3_000)
@@ -472,7 +495,7 @@ fn a_message_present_twice_in_the_final_copy_counts_as_one_duplicate() {
         .closed("n1", "SG1", 1, 1)
         .replayed("n2", "SG1", 1, 1, &[1, 2])
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(1_500)
         .mounted("n2", "SG1", 2, 1)
         .committed("n2", "SG1", 1, 2, 2)
@@ -509,7 +532,7 @@ fn with_no_active_copy_at_the_end_loss_is_noted_not_reported() {
         .mounted("n1", "SG1", 1, 0)
         .delivered("n1", "SG1", 1, 1, 1)
         .at_ms(200)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(300)
         .ended();
     let report = check_all(&history, &config(300));
@@ -558,7 +581,7 @@ fn diverged() -> HistoryBuilder {
         .at_ms(400)
         .closed("n1", "SG1", 2, 1)
         .at_ms(1_000)
-        .host_down("n1", "freeze")
+        .host_down("n1", Freeze)
         .at_ms(5_000)
         .host_up("n1")
         .dismounted("n1", "SG1")
@@ -633,10 +656,12 @@ fn a_rolled_back_former_active_may_mount_again() {
 }
 
 #[test]
-fn a_former_active_reseeded_from_the_new_active_may_mount_again() {
+fn a_former_active_reseeded_from_scratch_may_mount_again() {
     let history = diverged()
         .at_ms(6_000)
-        .reseeded("n1", "SG1", "n2", 2)
+        .rolled_back("n1", "SG1", 0)
+        .replayed("n1", "SG1", 1, 1, &[1])
+        .replayed("n1", "SG1", 2, 2, &[3])
         .replayed("n3", "SG1", 2, 2, &[3])
         .at_ms(7_000)
         .dismounted("n2", "SG1")
@@ -655,7 +680,7 @@ fn two_quorum_claims_with_disjoint_votes_are_two_partitions() {
     let history = HistoryBuilder::new()
         .at_ms(100)
         .witness_lease("n1", 60_000)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(2_000)
         .quorum("n2", true, &["n2", "n3"], 3)
         .at_ms(3_000)
@@ -672,9 +697,9 @@ fn a_claim_on_a_witness_lease_the_node_does_not_hold_is_not_quorum() {
     let history = HistoryBuilder::new()
         .at_ms(100)
         .witness_lease("n2", 60_000)
-        .quorum("n2", true, &["n2", "witness"], 3)
+        .quorum_with_witness("n2", &["n2"], 3)
         .at_ms(2_000)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(3_000)
         .ended();
     let report = check_all(&history, &config(3_000));
@@ -685,15 +710,15 @@ fn a_claim_on_a_witness_lease_the_node_does_not_hold_is_not_quorum() {
 }
 
 fn disk_witness_reserved_by(builder: HistoryBuilder, host: &str, key: u64) -> HistoryBuilder {
-    let nexus = name(&format!("{host}:iscsi-a"));
+    let nexus = nexus(host, "iscsi-a");
     builder
         .push(Event::Reservation {
             lun: name("quorum"),
             nexus: nexus.clone(),
-            action: name("registered"),
+            action: ReservationAction::Registered,
             key,
         })
-        .push(Event::Reservation { lun: name("quorum"), nexus, action: name("reserved"), key })
+        .push(Event::Reservation { lun: name("quorum"), nexus, action: ReservationAction::Reserved, key })
 }
 
 #[test]
@@ -701,7 +726,7 @@ fn a_node_that_held_the_disk_witness_reservation_may_count_its_vote() {
     let history = HistoryBuilder::new().started().push(Event::WitnessDisk { lun: name("quorum") }).at_ms(100);
     let history = disk_witness_reserved_by(history, "n1", 1)
         .at_ms(200)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(3_000)
         .ended();
     assert!(found(&check_all(&history, &config(3_000)), Quorum).is_empty());
@@ -712,18 +737,18 @@ fn two_nodes_counting_the_disk_witness_at_once_is_a_quorum_violation() {
     let history = HistoryBuilder::new().started().push(Event::WitnessDisk { lun: name("quorum") }).at_ms(100);
     let history = disk_witness_reserved_by(history, "n1", 1)
         .at_ms(200)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(1_000)
         .push(Event::Preempted {
             lun: name("quorum"),
-            by: name("n2:iscsi-a"),
+            by: nexus("n2", "iscsi-a"),
             key: 2,
             victim_key: 1,
-            victims: vec![name("n1:iscsi-a")],
+            victims: vec![nexus("n1", "iscsi-a")],
             aborted: 0,
         })
         .at_ms(2_000)
-        .quorum("n2", true, &["n2", "witness"], 3)
+        .quorum_with_witness("n2", &["n2"], 3)
         .at_ms(3_000)
         .ended();
     let report = check_all(&history, &config(3_000));
@@ -738,7 +763,7 @@ fn a_node_that_never_held_the_disk_witness_reservation_cannot_count_it() {
     let history = HistoryBuilder::new().started().push(Event::WitnessDisk { lun: name("quorum") }).at_ms(100);
     let history = disk_witness_reserved_by(history, "n1", 1)
         .at_ms(200)
-        .quorum("n2", true, &["n2", "witness"], 3)
+        .quorum_with_witness("n2", &["n2"], 3)
         .at_ms(3_000)
         .ended();
     let report = check_all(&history, &config(3_000));
@@ -752,7 +777,7 @@ fn a_claim_that_outlives_its_witness_lease_fails_at_the_expiry() {
     let history = HistoryBuilder::new()
         .at_ms(100)
         .witness_lease("n1", 5_000)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(8_000)
         .ended();
     let report = check_all(&history, &config(8_000));
@@ -764,12 +789,12 @@ fn a_node_that_stops_counting_the_witness_before_its_lease_ends_passes() {
     let history = HistoryBuilder::new()
         .at_ms(100)
         .witness_lease("n1", 5_000)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(4_000)
         .quorum("n1", false, &["n1"], 3)
         .at_ms(4_500)
         .witness_lease("n2", 20_000)
-        .quorum("n2", true, &["n2", "witness"], 3)
+        .quorum_with_witness("n2", &["n2"], 3)
         .at_ms(10_000)
         .witness_lease("n2", 30_000)
         .at_ms(19_000)
@@ -786,12 +811,12 @@ fn a_claim_ends_when_its_host_goes_down() {
     let history = HistoryBuilder::new()
         .at_ms(100)
         .witness_lease("n1", 3_000)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(2_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(4_000)
         .witness_lease("n2", 30_000)
-        .quorum("n2", true, &["n2", "witness"], 3)
+        .quorum_with_witness("n2", &["n2"], 3)
         .at_ms(9_000)
         .ended();
     assert_clean(&check_all(&history, &config(9_000)));
@@ -805,9 +830,9 @@ fn an_outage_longer_than_the_rto_is_reported_with_its_duration() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(900)
-        .fault("power-off", "n1")
+        .fault(FaultKind::PowerOff, "n1")
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(40_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(50_000)
@@ -827,7 +852,7 @@ fn an_outage_inside_the_declared_window_does_not_count() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(40_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(50_000)
@@ -845,7 +870,7 @@ fn only_the_part_of_an_outage_outside_the_declared_window_counts() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(40_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(50_000)
@@ -864,7 +889,7 @@ fn a_frozen_owner_serves_nobody_so_its_database_is_down() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "freeze")
+        .host_down("n1", Freeze)
         .at_ms(50_000)
         .host_up("n1")
         .at_ms(60_000)
@@ -935,7 +960,7 @@ fn a_database_mounted_nowhere_at_the_checkpoint_is_a_liveness_violation() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(20_000)
         .ended();
     let mut budgets = config(20_000);
@@ -950,7 +975,7 @@ fn an_open_ended_declared_outage_excuses_liveness() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(20_000)
         .ended();
     let mut budgets = config(20_000);
@@ -967,7 +992,7 @@ fn a_copy_on_a_node_that_is_down_at_the_checkpoint_is_not_judged() {
         .mounted("n1", "SG1", 1, 0)
         .replayed("n2", "SG1", 1, 1, &[])
         .at_ms(200)
-        .host_down("n2", "power")
+        .host_down("n2", Power)
         .at_ms(300)
         .closed("n1", "SG1", 9, 1)
         .ended();
@@ -1023,7 +1048,7 @@ fn records_after_the_declared_end_are_ignored_and_noted() {
 
 #[test]
 fn the_same_history_always_gives_the_same_report() {
-    let history = lossy_failover().fault("power-off", "n2").host_down("n2", "power").ended();
+    let history = lossy_failover().fault(FaultKind::PowerOff, "n2").host_down("n2", Power).ended();
     let first = check_all(&history, &config(20_000));
     let second = check_all(&history, &config(20_000));
     assert_eq!(first, second);
@@ -1051,14 +1076,17 @@ fn a_truncated_history_does_not_panic_and_says_it_may_be_truncated() {
 
 #[test]
 fn an_out_of_order_history_read_from_a_file_does_not_panic() {
+    let header = format!(
+        r#"{{"at":0,"event":"header","schema_version":{HISTORY_SCHEMA_VERSION},"drill_version":"0.0.0","scenario":"s","seed":1}}"#
+    );
     let text = [
+        header.as_str(),
         r#"{"at":5000000000,"event":"mounted","node":"n1","db":"SG1","epoch":1,"generation":0,"lost_logs":0}"#,
         r#"{"at":1000000000,"event":"host-down","host":"n1","reason":"power"}"#,
         r#"{"at":3000000000,"event":"witness-lease","host":"n1","until":2000000000}"#,
-        r#"{"at":2000000000,"event":"quorum","node":"n1","quorate":true,"votes":["witness"],"total_votes":0}"#,
+        r#"{"at":2000000000,"event":"quorum","node":"n1","quorate":true,"votes":[],"witness":true,"total_votes":0}"#,
         r#"{"at":0,"event":"dismounted","node":"n9","db":"SG1","reason":"moved"}"#,
         r#"{"at":0,"event":"host-up","host":"n9","boot":false}"#,
-        r#"{"at":0,"event":"reseeded","node":"n2","db":"SG1","source":"nobody","generation":18446744073709551615}"#,
         r#"{"at":0,"event":"rolled-back","node":"n2","db":"SG1","to_generation":18446744073709551615}"#,
     ]
     .join("\n");
@@ -1104,7 +1132,7 @@ fn arbitrary_malformed_histories_never_panic() {
             let other = random.pick(&numbers);
             let event = match random.next() % 17 {
                 0 => Event::Mounted { node, db, epoch: number, generation: other, lost_logs: 0 },
-                1 => Event::Dismounted { node, db, reason: DismountReason::Deposed },
+                1 => Event::Dismounted { node, db, reason: StopReason::Deposed },
                 2 => Event::Committed { node, db, msg: number, epoch: other, generation: number },
                 3 => Event::Acked { msg: number, db, node, epoch: other },
                 4 => Event::LogClosed { node, db, generation: number, epoch: other },
@@ -1116,22 +1144,41 @@ fn arbitrary_malformed_histories_never_panic() {
                     messages: vec![number, other],
                 },
                 6 => Event::RolledBack { node, db, to_generation: number },
-                7 => Event::Reseeded { node, db, source: name(random.pick(&nodes)), generation: number },
+                7 => Event::Resource {
+                    node,
+                    group: db,
+                    resource: name("database"),
+                    state: ResourceState::Failed,
+                },
                 8 => Event::HostDown { host: node, reason: random.pick(&reasons) },
                 9 => Event::HostUp { host: node, boot: number.is_multiple_of(2) },
                 10 => Event::Quorum {
                     node,
                     quorate: !number.is_multiple_of(2),
                     votes: vec![name(random.pick(&nodes)), name(random.pick(&nodes))],
+                    witness: other.is_multiple_of(2),
                     total_votes: u32::try_from(other % 5).unwrap_or(0),
                 },
                 11 => {
                     Event::WitnessLease { host: node, until: SimTime::from_nanos(now.saturating_add(number)) }
                 }
-                12 => Event::WitnessReset { reason: name("reboot") },
+                12 => Event::WitnessReset { reason: WitnessResetReason::WitnessDown },
                 13 => Event::DuplicateSuppressed { node, db, msg: number },
-                14 => Event::Fault { kind: name("cut"), target: node, detail: String::new() },
-                15 => Event::Failover { db, from: None, to: node, epoch: number, reason: name("x") },
+                14 => Event::Fault {
+                    kind: FaultKind::LinkCut,
+                    target: node,
+                    network: Some(db),
+                    peer: None,
+                    direction: None,
+                    heal: number.is_multiple_of(2),
+                },
+                15 => Event::Failover {
+                    db,
+                    from: None,
+                    to: node,
+                    epoch: number,
+                    reason: FailoverReason::Remount,
+                },
                 _ => Event::RunEnded,
             };
             history.push(SimTime::from_nanos(now), event);
@@ -1156,11 +1203,11 @@ fn arbitrary_malformed_histories_never_panic() {
 
 // Fencing at the shared disk.
 
-fn lun_write(builder: HistoryBuilder, nexus: &str, epoch: u64, msg: u64) -> HistoryBuilder {
+fn lun_write(builder: HistoryBuilder, nexus: Nexus, epoch: u64, msg: u64) -> HistoryBuilder {
     builder.push(Event::LunWrite {
         lun: name("sg1"),
         db: Some(name("SG1")),
-        nexus: name(nexus),
+        nexus,
         key: None,
         epoch,
         msgs: vec![msg],
@@ -1170,8 +1217,9 @@ fn lun_write(builder: HistoryBuilder, nexus: &str, epoch: u64, msg: u64) -> Hist
 
 #[test]
 fn two_hosts_writing_a_lun_in_the_same_epoch_is_a_split_brain() {
-    let history = lun_write(HistoryBuilder::new().started().at_ms(100), "n1:iscsi-a", 2, 1).at_ms(200);
-    let history = lun_write(history, "n2:iscsi-b", 2, 2).at_ms(1_000).ended();
+    let history =
+        lun_write(HistoryBuilder::new().started().at_ms(100), nexus("n1", "iscsi-a"), 2, 1).at_ms(200);
+    let history = lun_write(history, nexus("n2", "iscsi-b"), 2, 2).at_ms(1_000).ended();
     let report = check_all(&history, &config(1_000));
     let split = found(&report, SplitBrain);
     assert_eq!(split.len(), 1, "{split:?}");
@@ -1181,10 +1229,10 @@ fn two_hosts_writing_a_lun_in_the_same_epoch_is_a_split_brain() {
 
 #[test]
 fn a_new_owner_writing_in_a_newer_epoch_after_the_old_one_is_not_a_split_brain() {
-    let history = lun_write(HistoryBuilder::new().started().at_ms(100), "n1:iscsi-a", 1, 1)
+    let history = lun_write(HistoryBuilder::new().started().at_ms(100), nexus("n1", "iscsi-a"), 1, 1)
         .at_ms(200)
         .mounted("n2", "SG1", 2, 0);
-    let history = lun_write(history, "n2:iscsi-b", 2, 2).at_ms(1_000).ended();
+    let history = lun_write(history, nexus("n2", "iscsi-b"), 2, 2).at_ms(1_000).ended();
     let report = check_all(&history, &config(1_000));
     assert!(found(&report, SplitBrain).is_empty(), "{:?}", report.violations);
 }
