@@ -101,8 +101,10 @@ pub enum StorageResult {
     Failed(StorageFailure),
 }
 
-/// For the history: what disk arbitration did.
+/// For the history: what disk arbitration did. In the history's JSON the step is a `step` field in
+/// kebab-case, beside the step's own fields (`"step":"challenged","victim":…`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
 pub enum ArbitrationStep {
     /// Our key is registered on `paths` of our storage paths.
     Registered {
@@ -289,6 +291,7 @@ pub enum Input {
 
 /// Why a node stopped serving a database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum StopReason {
     QuorumLost,
     Moved,
@@ -386,7 +389,9 @@ pub enum Output {
     },
 }
 
+/// A cluster resource's state on one node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ResourceState {
     OnlinePending,
     Online,
@@ -395,7 +400,9 @@ pub enum ResourceState {
     Restarting,
 }
 
+/// Why the coordinator moved a database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum FailoverReason {
     /// First activation when the cluster forms.
     Initial,

@@ -4,12 +4,33 @@
 //! state. The history is kept in memory as typed records and serialised to JSON Lines only when asked;
 //! its SHA-256 over those bytes is the run's fingerprint, so the same scenario, seed and commit must
 //! give the same digest.
+//!
+//! The first record is a header (schema version, drill version, scenario, seed). Every reason, step,
+//! kind and state is an enum written in kebab-case, never free text: the history's own enums live here,
+//! and the concepts the failover logic, the emulators or the scenario already name are their types,
+//! re-exported here so checkers need nothing else. `docs/history.md` documents every event and value,
+//! and `tests/history_format.rs` holds the document to these types.
 
 use kernel::SimTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
+
+pub use crate::scenario::{FaultKind, LinkDirection};
+pub use emulators::iscsi::PathReason;
+pub use emulators::san::{AbortCause, RejectReason, ResetCause};
+pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReason};
+
+/// The version of the history's format, written in its header. Bumped whenever an event, a field or
+/// an enum value changes meaning or disappears. Version 1 was the untyped history before it had a
+/// header (reasons, steps and kinds as free strings); version 2 is the typed history with a header.
+/// Distinct from the JSON reports' own `reports::SCHEMA_VERSION`.
+pub const HISTORY_SCHEMA_VERSION: u32 = 2;
+
+/// The drill release that wrote a history (the workspace version), written in its header.
+pub const DRILL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A host, node, hub or database name. Shared, so recording an event never copies strings.
 pub type Name = Arc<str>;
@@ -26,22 +47,18 @@ pub struct Record {
     pub event: Event,
 }
 
-/// Why a database stopped being served on a node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DismountReason {
-    /// The node lost quorum and stopped its resources (self-fencing).
-    QuorumLost,
-    /// The host lost power or crashed: volatile state is gone.
-    PowerLoss,
-    /// An orderly move to another node (scheduled switchover).
-    Moved,
-    /// The database resource failed its health check.
-    ResourceFailed,
-    /// The node saw a higher epoch for the database and stepped down.
-    Deposed,
-    /// The node found itself preempted on the group's shared disk (a write got RESERVATION CONFLICT).
-    Fenced,
+/// One I_T nexus of shared storage: a host's initiator port on one iSCSI network, to the array
+/// controller on that network. Shown as `host:network`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Nexus {
+    pub host: Name,
+    pub network: Name,
+}
+
+impl fmt::Display for Nexus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.network)
+    }
 }
 
 /// Why a host stopped executing.
@@ -66,257 +83,169 @@ pub enum NoEffect {
     HostNotRunning,
 }
 
-/// Every kind of event a run records. The JSON form is `{"at":…,"event":"kebab-name",…fields}`.
+/// Why the file share witness lock became free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WitnessResetReason {
+    /// Its holder released it.
+    Released,
+    /// The witness share went down (a fault); it comes back without a holder.
+    WitnessDown,
+}
+
+/// What a `reservation` record says the array did to a LUN's persistent reservations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReservationAction {
+    /// The nexus registered `key`.
+    Registered,
+    /// The nexus's registration with `key` was removed (it registered key 0).
+    Unregistered,
+    /// The nexus took the reservation with `key`.
+    Reserved,
+    /// The reservation held with `key` is gone: released by the nexus, or left without a holder by
+    /// its unregistration.
+    Released,
+    /// The nexus cleared every registration and the reservation (PR OUT CLEAR, presenting `key`).
+    Cleared,
+}
+
+/// Every kind of event a run records. The JSON form is `{"at":…,"event":"kebab-name",…fields}`;
+/// `docs/history.md` documents each one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
-    RunStarted {
+    /// The header, always the first record: what wrote the history and what it is a run of.
+    Header {
+        /// [`HISTORY_SCHEMA_VERSION`] of the drill that wrote it.
+        schema_version: u32,
+        /// [`DRILL_VERSION`] of the drill that wrote it.
+        drill_version: Name,
+        /// The scenario's `name`.
         scenario: Name,
         seed: u64,
     },
-    /// A fault (or its healing) was injected and took effect. `target` is the resolved host or network.
+    /// A fault (or its healing) was injected and took effect. `target` is the resolved host (or the
+    /// switch, rack, `all`, or `none` for a device without a host); `network`, `peer` and `direction`
+    /// are set for the faults that have them; `heal` marks the automatic inverse of a fault with a
+    /// duration.
     Fault {
-        kind: Name,
+        kind: FaultKind,
         target: Name,
-        detail: String,
+        network: Option<Name>,
+        peer: Option<Name>,
+        direction: Option<LinkDirection>,
+        heal: bool,
     },
     /// A scheduled fault changed nothing when it fired, and why (its target was already in that
     /// state, or a role target named nobody at that instant). It is not a fault of the run.
-    FaultWithoutEffect {
-        kind: Name,
-        target: Name,
-        reason: NoEffect,
-    },
+    FaultWithoutEffect { kind: FaultKind, target: Name, reason: NoEffect },
     /// Ground truth from the power emulator and the kernel: a host stopped executing.
-    HostDown {
-        host: Name,
-        reason: HostDownReason,
-    },
+    HostDown { host: Name, reason: HostDownReason },
     /// Ground truth: a paused host resumed and its NICs' receive rings handed it `packets` that arrived
     /// while it was paused (oldest first); `dropped` more arrived at full rings and were lost.
-    RingDrained {
-        host: Name,
-        packets: u64,
-        dropped: u64,
-    },
+    RingDrained { host: Name, packets: u64, dropped: u64 },
     /// Ground truth: a host runs again (`boot` true after power-on, false after a freeze ends).
-    HostUp {
-        host: Name,
-        boot: bool,
-    },
-    /// A node's quorum claim changed. `votes` names the voters it counted (nodes, and `witness`) out
-    /// of `total_votes` configured; the claim holds until the node's next `quorum` event or it goes down.
-    Quorum {
-        node: Name,
-        quorate: bool,
-        votes: Vec<Name>,
-        total_votes: u32,
-    },
+    HostUp { host: Name, boot: bool },
+    /// A node's quorum claim changed. `votes` names the nodes it counted and `witness` says whether it
+    /// counted the witness vote (file share or disk), out of `total_votes` configured; the claim holds
+    /// until the node's next `quorum` event or it goes down.
+    Quorum { node: Name, quorate: bool, votes: Vec<Name>, witness: bool, total_votes: u32 },
     /// Ground truth from the witness emulator: `host` holds the file share witness lock until `until`
     /// unless a later `witness-lease` or `witness-reset` says otherwise.
-    WitnessLease {
-        host: Name,
-        until: SimTime,
-    },
-    /// Ground truth: the witness lock is free (released, witness down or rebooted).
-    WitnessReset {
-        reason: Name,
-    },
+    WitnessLease { host: Name, until: SimTime },
+    /// Ground truth: the witness lock is free.
+    WitnessReset { reason: WitnessResetReason },
     /// A database copy was mounted for writing on `node` in ownership `epoch`.
-    Mounted {
-        node: Name,
-        db: Name,
-        epoch: u64,
-        generation: u64,
-        lost_logs: u64,
-    },
-    /// The database stopped being writable on `node`.
-    Dismounted {
-        node: Name,
-        db: Name,
-        reason: DismountReason,
-    },
+    Mounted { node: Name, db: Name, epoch: u64, generation: u64, lost_logs: u64 },
+    /// The database stopped being writable on `node`. (A power loss ends a mount with `host-down`.)
+    Dismounted { node: Name, db: Name, reason: StopReason },
     /// A client handed a message to a hub.
-    Submitted {
-        msg: MessageId,
-        db: Name,
-        hub: Name,
-    },
+    Submitted { msg: MessageId, db: Name, hub: Name },
     /// The active copy on `node` wrote the message into the database's current log.
-    Committed {
-        node: Name,
-        db: Name,
-        msg: MessageId,
-        epoch: u64,
-        generation: u64,
-    },
+    Committed { node: Name, db: Name, msg: MessageId, epoch: u64, generation: u64 },
     /// The store recognised a message id it already holds and did not write it again.
-    DuplicateSuppressed {
-        node: Name,
-        db: Name,
-        msg: MessageId,
-    },
+    DuplicateSuppressed { node: Name, db: Name, msg: MessageId },
     /// The client received its success reply: the message is acknowledged.
-    Acked {
-        msg: MessageId,
-        db: Name,
-        node: Name,
-        epoch: u64,
-    },
+    Acked { msg: MessageId, db: Name, node: Name, epoch: u64 },
     /// The active copy closed a log generation (it can now be shipped).
-    LogClosed {
-        node: Name,
-        db: Name,
-        generation: u64,
-        epoch: u64,
-    },
+    LogClosed { node: Name, db: Name, generation: u64, epoch: u64 },
     /// A passive copy inspected and replayed a shipped generation into its database.
-    LogReplayed {
-        node: Name,
-        db: Name,
-        generation: u64,
-        epoch: u64,
-        messages: Vec<MessageId>,
-    },
-    /// A copy discarded every generation after `to_generation` (incremental reseed to the divergence point).
-    RolledBack {
-        node: Name,
-        db: Name,
-        to_generation: u64,
-    },
-    /// A copy was replaced by a full copy of `source` up to `generation`.
-    Reseeded {
-        node: Name,
-        db: Name,
-        source: Name,
-        generation: u64,
-    },
+    LogReplayed { node: Name, db: Name, generation: u64, epoch: u64, messages: Vec<MessageId> },
+    /// A copy discarded every generation after `to_generation`: an incremental reseed to the
+    /// divergence point, or with 0 a full reseed (the copy then copies every log again).
+    RolledBack { node: Name, db: Name, to_generation: u64 },
     /// A hub resubmitted messages from its transport dumpster after a lossy mount.
-    Resubmitted {
-        hub: Name,
-        db: Name,
-        count: u64,
-    },
+    Resubmitted { hub: Name, db: Name, count: u64 },
     /// A cluster resource changed state on a node.
-    Resource {
-        node: Name,
-        group: Name,
-        resource: Name,
-        state: Name,
-    },
+    Resource { node: Name, group: Name, resource: Name, state: ResourceState },
     /// The cluster decided to move a database (failover or switchover).
-    Failover {
-        db: Name,
-        from: Option<Name>,
-        to: Name,
-        epoch: u64,
-        reason: Name,
-    },
+    Failover { db: Name, from: Option<Name>, to: Name, epoch: u64, reason: FailoverReason },
     // ----- shared storage: the SAN array's ground truth (the fencing oracle) and the initiators -----
-    /// The array applied a write. `nexus` is `host:network` (one I_T nexus); `epoch` is what the writer
-    /// tagged the blocks with; `durable` is false while the write sits in a volatile cache.
+    /// The array applied a write through `nexus`; `epoch` is what the writer tagged the blocks with;
+    /// `durable` is false while the write sits in a volatile cache.
     LunWrite {
         lun: Name,
         /// The database the LUN belongs to, if any (the world knows; the array does not).
         db: Option<Name>,
-        nexus: Name,
+        nexus: Nexus,
         /// The key the nexus was registered with when the write was applied (none if unregistered).
         key: Option<u64>,
         epoch: u64,
         msgs: Vec<MessageId>,
         durable: bool,
     },
-    /// The array refused a write (`reason`: reservation-conflict, read-only, not-ready, ...).
-    LunWriteRejected {
-        lun: Name,
-        nexus: Name,
-        epoch: u64,
-        reason: Name,
-    },
-    /// A command the array had accepted was aborted before it ran (`by`: preempt-and-abort, reboot,
-    /// power-loss).
-    LunTaskAborted {
-        lun: Name,
-        nexus: Name,
-        by: Name,
-    },
-    /// A persistent-reservation change (`action`: registered, unregistered, reserved, released, cleared).
-    Reservation {
-        lun: Name,
-        nexus: Name,
-        action: Name,
-        key: u64,
-    },
+    /// The array refused a write when it arrived.
+    LunWriteRejected { lun: Name, nexus: Nexus, epoch: u64, reason: RejectReason },
+    /// A command the array had accepted was aborted before it ran.
+    LunTaskAborted { lun: Name, nexus: Nexus, by: AbortCause },
+    /// A persistent-reservation change made by `nexus`'s command.
+    Reservation { lun: Name, nexus: Nexus, action: ReservationAction, key: u64 },
     /// `by` preempted `victim_key`; `victims` are the nexuses whose registrations were removed and
     /// `aborted` how many of their accepted commands were aborted (0 for a plain PREEMPT).
-    Preempted {
-        lun: Name,
-        by: Name,
-        key: u64,
-        victim_key: u64,
-        victims: Vec<Name>,
-        aborted: u32,
-    },
-    /// Every registration and the reservation of a LUN vanished (an array reboot without APTPL).
-    ReservationsLost {
-        lun: Name,
-        reason: Name,
-    },
+    Preempted { lun: Name, by: Nexus, key: u64, victim_key: u64, victims: Vec<Nexus>, aborted: u32 },
+    /// Every registration and the reservation of a LUN vanished (an array power cycle without APTPL).
+    ReservationsLost { lun: Name, reason: ResetCause },
     /// Unflushed blocks of a volatile write cache were lost when the array lost power.
-    CachedWritesLost {
-        lun: Name,
-        blocks: u64,
-    },
+    CachedWritesLost { lun: Name, blocks: u64 },
     /// Only the first `applied_blocks` of a multi-block write reached the media.
-    TornWrite {
-        lun: Name,
-        lba: u64,
-        applied_blocks: u32,
-        of_blocks: u32,
-    },
+    TornWrite { lun: Name, lba: u64, applied_blocks: u32, of_blocks: u32 },
     /// A LUN became visible to a host (mapped and probed).
-    LunPresented {
-        lun: Name,
-        host: Name,
-    },
+    LunPresented { lun: Name, host: Name },
     /// A host's multipath layer marked one of its storage paths up or down.
-    PathState {
-        host: Name,
-        network: Name,
-        up: bool,
-        reason: Name,
-    },
+    PathState { host: Name, network: Name, up: bool, reason: PathReason },
     /// The pseudo-LUN was removed after the last path stayed down (MPIO PDORemovePeriod).
-    DeviceRemoved {
-        host: Name,
-        lun: Name,
-    },
+    DeviceRemoved { host: Name, lun: Name },
     /// I/O held by `no_path_retry` was released onto a path that came back.
-    QueueReleased {
-        host: Name,
-        lun: Name,
-        count: u32,
-    },
-    /// What the failover logic's disk arbitration did (`step`: registered, reserved, challenged, won,
-    /// lost, defended, reasserted, fenced, data-path-failed). `db` is absent for the disk witness.
+    QueueReleased { host: Name, lun: Name, count: u32 },
+    /// What the failover logic's disk arbitration did: the `step` field and the step's own fields.
+    /// `db` is absent for the disk witness.
     DiskArbitration {
         node: Name,
         db: Option<Name>,
         lun: Name,
-        step: Name,
+        #[serde(flatten)]
+        step: ArbitrationStep,
     },
     /// Configuration, recorded at the start: the cluster's witness vote is the reservation on `lun`.
-    WitnessDisk {
-        lun: Name,
-    },
+    WitnessDisk { lun: Name },
     /// Ground truth at the end of the run: the messages each LUN holds (durable or in cache), in
     /// block order, and the database the LUN belongs to.
-    LunContents {
-        lun: Name,
-        db: Option<Name>,
-        msgs: Vec<MessageId>,
-    },
+    LunContents { lun: Name, db: Option<Name>, msgs: Vec<MessageId> },
+    /// The last record of a run that ran to its end.
     RunEnded,
+}
+
+impl Event {
+    /// The header of a run of `scenario` with `seed`, written by this drill.
+    pub fn header(scenario: &str, seed: u64) -> Event {
+        Event::Header {
+            schema_version: HISTORY_SCHEMA_VERSION,
+            drill_version: Name::from(DRILL_VERSION),
+            scenario: Name::from(scenario),
+            seed,
+        }
+    }
 }
 
 /// The run's history, in the order events happened (true time, then causal order within an instant).
@@ -385,18 +314,52 @@ impl History {
         hex::encode(writer.0.finalize())
     }
 
-    /// Reads a history back from JSON Lines (used by tests and by `drill check` on saved runs).
+    /// The header, if the history starts with one (every history a run records does).
+    pub fn header(&self) -> Option<&Event> {
+        self.records.first().map(|record| &record.event).filter(|event| matches!(event, Event::Header { .. }))
+    }
+
+    /// Reads a history back from JSON Lines. The first record must be a header of this schema
+    /// version: a history of another version is refused with both versions named, rather than
+    /// misread.
     pub fn read_jsonl(text: &str) -> Result<History, String> {
         let mut history = History::new();
         for (index, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
+            if history.records.is_empty() {
+                check_header(line).map_err(|error| format!("line {}: {error}", index + 1))?;
+            }
             let record: Record =
                 serde_json::from_str(line).map_err(|error| format!("line {}: {error}", index + 1))?;
             history.records.push(record);
         }
         Ok(history)
+    }
+}
+
+/// Checks that `line`, the first record of a history, is a header of [`HISTORY_SCHEMA_VERSION`],
+/// before the rest is read with this version's types.
+fn check_header(line: &str) -> Result<(), String> {
+    #[derive(Deserialize)]
+    struct First {
+        event: Option<String>,
+        schema_version: Option<u64>,
+    }
+    let first: First = serde_json::from_str(line).map_err(|error| error.to_string())?;
+    match (first.event.as_deref(), first.schema_version) {
+        (Some("header"), Some(version)) if version == u64::from(HISTORY_SCHEMA_VERSION) => Ok(()),
+        (Some("header"), Some(version)) => Err(format!(
+            "the history has schema version {version}; this drill ({DRILL_VERSION}) reads version \
+             {HISTORY_SCHEMA_VERSION}"
+        )),
+        (Some("header"), None) => Err("the header has no schema_version".to_string()),
+        (event, _) => Err(format!(
+            "a history starts with a header record (schema version {HISTORY_SCHEMA_VERSION}), not {}; a \
+             history without one was written before schema version 2",
+            event.map_or_else(|| "a record without an event".to_string(), |event| format!("`{event}`"))
+        )),
     }
 }
 
@@ -408,28 +371,60 @@ mod tests {
         Arc::from(text)
     }
 
+    fn jsonl(history: &History) -> String {
+        let mut bytes = Vec::new();
+        history.write_jsonl(&mut bytes).unwrap();
+        String::from_utf8(bytes).unwrap()
+    }
+
     #[test]
     fn a_history_round_trips_through_json_lines() {
         let mut history = History::new();
-        history.push(SimTime::ZERO, Event::RunStarted { scenario: name("s"), seed: 7 });
+        history.push(SimTime::ZERO, Event::header("s", 7));
         history.push(
             SimTime::from_secs(1),
             Event::Acked { msg: 3, db: name("SG1"), node: name("mbx1"), epoch: 1 },
         );
-        let mut bytes = Vec::new();
-        history.write_jsonl(&mut bytes).unwrap();
-        let text = String::from_utf8(bytes).unwrap();
-        assert!(text.starts_with(r#"{"at":0,"event":"run-started","scenario":"s","seed":7}"#), "{text}");
+        history.push(
+            SimTime::from_secs(2),
+            Event::DiskArbitration {
+                node: name("mbx1"),
+                db: None,
+                lun: name("quorum"),
+                step: ArbitrationStep::Challenged { victim: 0xB },
+            },
+        );
+        let text = jsonl(&history);
+        let header = format!(
+            r#"{{"at":0,"event":"header","schema_version":{HISTORY_SCHEMA_VERSION},"drill_version":"{DRILL_VERSION}","scenario":"s","seed":7}}"#
+        );
+        assert!(text.starts_with(&header), "{text}");
+        assert!(text.contains(r#""lun":"quorum","step":"challenged","victim":11}"#), "{text}");
         let back = History::read_jsonl(&text).unwrap();
         assert_eq!(back.records(), history.records());
+        assert_eq!(back.header(), Some(&Event::header("s", 7)));
+    }
+
+    #[test]
+    fn a_history_of_another_schema_version_or_without_a_header_is_refused() {
+        let mut history = History::new();
+        history.push(SimTime::ZERO, Event::header("s", 7));
+        let text = jsonl(&history)
+            .replace(&format!(r#""schema_version":{HISTORY_SCHEMA_VERSION}"#), r#""schema_version":999"#);
+        let error = History::read_jsonl(&text).unwrap_err();
+        assert!(error.starts_with("line 1: the history has schema version 999;"), "{error}");
+
+        let version_one = r#"{"at":0,"event":"run-started","scenario":"s","seed":7}"#;
+        let error = History::read_jsonl(version_one).unwrap_err();
+        assert!(error.contains("not `run-started`"), "{error}");
     }
 
     #[test]
     fn the_fingerprint_changes_when_any_event_changes() {
         let mut a = History::new();
-        a.push(SimTime::ZERO, Event::RunStarted { scenario: name("s"), seed: 1 });
+        a.push(SimTime::ZERO, Event::header("s", 1));
         let mut b = History::new();
-        b.push(SimTime::ZERO, Event::RunStarted { scenario: name("s"), seed: 2 });
+        b.push(SimTime::ZERO, Event::header("s", 2));
         assert_ne!(a.sha256(), b.sha256());
         assert_eq!(a.sha256(), a.clone().sha256());
         assert_eq!(a.sha256().len(), 64);

@@ -3,16 +3,24 @@
 //! histories that must never panic.
 
 use harness::check::{CheckConfig, CheckReport, check_all};
-use harness::history::{DismountReason, Event, History, HostDownReason, Name};
+use harness::history::{
+    Event, FailoverReason, FaultKind, HISTORY_SCHEMA_VERSION, History, HostDownReason, Name, Nexus,
+    ReservationAction, ResourceState, StopReason, WitnessResetReason,
+};
 use harness::verdict::{Violation, ViolationKind};
 use kernel::SimTime;
 use std::sync::Arc;
 use std::time::Duration;
 
+use HostDownReason::{Freeze, Power};
 use ViolationKind::{DataLoss, Failovers, Lineage, Liveness, Quorum, Rto, SplitBrain};
 
 fn name(text: &str) -> Name {
     Arc::from(text)
+}
+
+fn nexus(host: &str, network: &str) -> Nexus {
+    Nexus { host: name(host), network: name(network) }
 }
 
 /// Builds a history in time order: `at_ms` moves the clock, every other method records one event then.
@@ -37,7 +45,7 @@ impl HistoryBuilder {
     }
 
     fn started(self) -> Self {
-        self.push(Event::RunStarted { scenario: name("hand-made"), seed: 1 })
+        self.push(Event::header("hand-made", 1))
     }
 
     fn mounted(self, node: &str, db: &str, epoch: u64, generation: u64) -> Self {
@@ -45,7 +53,7 @@ impl HistoryBuilder {
     }
 
     fn dismounted(self, node: &str, db: &str) -> Self {
-        self.push(Event::Dismounted { node: name(node), db: name(db), reason: DismountReason::Moved })
+        self.push(Event::Dismounted { node: name(node), db: name(db), reason: StopReason::Moved })
     }
 
     fn committed(self, node: &str, db: &str, msg: u64, epoch: u64, generation: u64) -> Self {
@@ -78,12 +86,7 @@ impl HistoryBuilder {
         self.push(Event::RolledBack { node: name(node), db: name(db), to_generation })
     }
 
-    fn reseeded(self, node: &str, db: &str, source: &str, generation: u64) -> Self {
-        self.push(Event::Reseeded { node: name(node), db: name(db), source: name(source), generation })
-    }
-
-    fn host_down(self, host: &str, reason: &str) -> Self {
-        let reason = if reason == "freeze" { HostDownReason::Freeze } else { HostDownReason::Power };
+    fn host_down(self, host: &str, reason: HostDownReason) -> Self {
         self.push(Event::HostDown { host: name(host), reason })
     }
 
@@ -91,9 +94,16 @@ impl HistoryBuilder {
         self.push(Event::HostUp { host: name(host), boot: true })
     }
 
-    fn quorum(self, node: &str, quorate: bool, votes: &[&str], total_votes: u32) -> Self {
-        let votes = votes.iter().map(|vote| name(vote)).collect();
-        self.push(Event::Quorum { node: name(node), quorate, votes, total_votes })
+    /// A quorum claim (or its loss) counting the votes of `nodes`.
+    fn quorum(self, node: &str, quorate: bool, nodes: &[&str], total_votes: u32) -> Self {
+        let votes = nodes.iter().map(|vote| name(vote)).collect();
+        self.push(Event::Quorum { node: name(node), quorate, votes, witness: false, total_votes })
+    }
+
+    /// A quorum claim counting the votes of `nodes` and the witness's.
+    fn quorum_with_witness(self, node: &str, nodes: &[&str], total_votes: u32) -> Self {
+        let votes = nodes.iter().map(|vote| name(vote)).collect();
+        self.push(Event::Quorum { node: name(node), quorate: true, votes, witness: true, total_votes })
     }
 
     fn witness_lease(self, host: &str, until_ms: u64) -> Self {
@@ -101,21 +111,35 @@ impl HistoryBuilder {
     }
 
     fn witness_reset(self) -> Self {
-        self.push(Event::WitnessReset { reason: name("released") })
+        self.push(Event::WitnessReset { reason: WitnessResetReason::Released })
     }
 
-    fn fault(self, kind: &str, target: &str) -> Self {
-        self.push(Event::Fault { kind: name(kind), target: name(target), detail: String::new() })
+    fn fault(self, kind: FaultKind, target: &str) -> Self {
+        self.push(Event::Fault {
+            kind,
+            target: name(target),
+            network: None,
+            peer: None,
+            direction: None,
+            heal: false,
+        })
     }
 
     fn failover(self, db: &str, from: &str, to: &str, epoch: u64) -> Self {
-        self.failover_for(db, Some(from), to, epoch, "ownerdown")
+        self.failover_for(db, Some(from), to, epoch, FailoverReason::OwnerDown)
     }
 
-    /// A `failover` decision with its reason as the world records it (`initial`, `ownerdown`, ...).
-    fn failover_for(self, db: &str, from: Option<&str>, to: &str, epoch: u64, reason: &str) -> Self {
+    /// A `failover` decision with its reason as the world records it.
+    fn failover_for(
+        self,
+        db: &str,
+        from: Option<&str>,
+        to: &str,
+        epoch: u64,
+        reason: FailoverReason,
+    ) -> Self {
         let from = from.map(name);
-        self.push(Event::Failover { db: name(db), from, to: name(to), epoch, reason: name(reason) })
+        self.push(Event::Failover { db: name(db), from, to: name(to), epoch, reason })
     }
 
     /// Ends the run with `run-ended` at the current instant.
@@ -182,8 +206,8 @@ fn lossy_failover() -> HistoryBuilder {
         .at_ms(600)
         .delivered("n1", "SG1", 3, 1, 2)
         .at_ms(1_000)
-        .fault("power-off", "n1")
-        .host_down("n1", "power")
+        .fault(FaultKind::PowerOff, "n1")
+        .host_down("n1", Power)
         .quorum("n2", true, &["n2", "n3"], 3)
         .quorum("n3", true, &["n2", "n3"], 3)
         .at_ms(6_000)
@@ -197,7 +221,7 @@ fn lossy_failover() -> HistoryBuilder {
         .at_ms(6_300)
         .replayed("n3", "SG1", 2, 2, &[3, 4])
         .at_ms(10_000)
-        .fault("power-on", "n1")
+        .fault(FaultKind::PowerOn, "n1")
         .host_up("n1")
         .at_ms(10_100)
         .quorum("n1", true, &["n1", "n2", "n3"], 3)
@@ -284,7 +308,7 @@ fn a_frozen_owner_that_steps_down_the_instant_it_resumes_is_not_split_brain() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "freeze")
+        .host_down("n1", Freeze)
         .at_ms(5_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(8_000)
@@ -302,7 +326,7 @@ fn a_resumed_owner_that_keeps_its_mount_while_another_serves_is_split_brain() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "freeze")
+        .host_down("n1", Freeze)
         .at_ms(5_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(8_000)
@@ -334,7 +358,7 @@ fn a_powered_off_owner_loses_its_mount() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(5_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(9_000)
@@ -364,7 +388,7 @@ fn a_resumed_zombie_writing_in_a_stale_epoch_is_split_brain() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "freeze")
+        .host_down("n1", Freeze)
         .at_ms(5_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(8_000)
@@ -427,7 +451,7 @@ fn an_acknowledged_message_missing_from_the_final_active_copy_is_lost() {
         .at_ms(700)
         .delivered("n1", "SG1", 4, 1, 2)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(1_500)
         .mounted("n2", "SG1", 2, 1)
         .at_ms(3_000)
@@ -453,7 +477,7 @@ fn a_loss_within_the_declared_bound_is_not_a_violation() {
         .at_ms(500)
         .delivered("n1", "SG1", 3, 1, 2)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(1_500)
         .mounted("n2", "SG1", 2, 1)
         .at_ms(3_000)
@@ -478,7 +502,7 @@ fn a_message_present_twice_in_the_final_copy_counts_as_one_duplicate() {
         .closed("n1", "SG1", 1, 1)
         .replayed("n2", "SG1", 1, 1, &[1, 2])
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(1_500)
         .mounted("n2", "SG1", 2, 1)
         .committed("n2", "SG1", 1, 2, 2)
@@ -515,7 +539,7 @@ fn with_no_active_copy_at_the_end_loss_is_noted_not_reported() {
         .mounted("n1", "SG1", 1, 0)
         .delivered("n1", "SG1", 1, 1, 1)
         .at_ms(200)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(300)
         .ended();
     let report = check_all(&history, &config(300));
@@ -564,7 +588,7 @@ fn diverged() -> HistoryBuilder {
         .at_ms(400)
         .closed("n1", "SG1", 2, 1)
         .at_ms(1_000)
-        .host_down("n1", "freeze")
+        .host_down("n1", Freeze)
         .at_ms(5_000)
         .host_up("n1")
         .dismounted("n1", "SG1")
@@ -639,10 +663,12 @@ fn a_rolled_back_former_active_may_mount_again() {
 }
 
 #[test]
-fn a_former_active_reseeded_from_the_new_active_may_mount_again() {
+fn a_former_active_reseeded_from_scratch_may_mount_again() {
     let history = diverged()
         .at_ms(6_000)
-        .reseeded("n1", "SG1", "n2", 2)
+        .rolled_back("n1", "SG1", 0)
+        .replayed("n1", "SG1", 1, 1, &[1])
+        .replayed("n1", "SG1", 2, 2, &[3])
         .replayed("n3", "SG1", 2, 2, &[3])
         .at_ms(7_000)
         .dismounted("n2", "SG1")
@@ -661,7 +687,7 @@ fn two_quorum_claims_with_disjoint_votes_are_two_partitions() {
     let history = HistoryBuilder::new()
         .at_ms(100)
         .witness_lease("n1", 60_000)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(2_000)
         .quorum("n2", true, &["n2", "n3"], 3)
         .at_ms(3_000)
@@ -678,9 +704,9 @@ fn a_claim_on_a_witness_lease_the_node_does_not_hold_is_not_quorum() {
     let history = HistoryBuilder::new()
         .at_ms(100)
         .witness_lease("n2", 60_000)
-        .quorum("n2", true, &["n2", "witness"], 3)
+        .quorum_with_witness("n2", &["n2"], 3)
         .at_ms(2_000)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(3_000)
         .ended();
     let report = check_all(&history, &config(3_000));
@@ -691,15 +717,15 @@ fn a_claim_on_a_witness_lease_the_node_does_not_hold_is_not_quorum() {
 }
 
 fn disk_witness_reserved_by(builder: HistoryBuilder, host: &str, key: u64) -> HistoryBuilder {
-    let nexus = name(&format!("{host}:iscsi-a"));
+    let nexus = nexus(host, "iscsi-a");
     builder
         .push(Event::Reservation {
             lun: name("quorum"),
             nexus: nexus.clone(),
-            action: name("registered"),
+            action: ReservationAction::Registered,
             key,
         })
-        .push(Event::Reservation { lun: name("quorum"), nexus, action: name("reserved"), key })
+        .push(Event::Reservation { lun: name("quorum"), nexus, action: ReservationAction::Reserved, key })
 }
 
 #[test]
@@ -707,7 +733,7 @@ fn a_node_that_held_the_disk_witness_reservation_may_count_its_vote() {
     let history = HistoryBuilder::new().started().push(Event::WitnessDisk { lun: name("quorum") }).at_ms(100);
     let history = disk_witness_reserved_by(history, "n1", 1)
         .at_ms(200)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(3_000)
         .ended();
     assert!(found(&check_all(&history, &config(3_000)), Quorum).is_empty());
@@ -718,18 +744,18 @@ fn two_nodes_counting_the_disk_witness_at_once_is_a_quorum_violation() {
     let history = HistoryBuilder::new().started().push(Event::WitnessDisk { lun: name("quorum") }).at_ms(100);
     let history = disk_witness_reserved_by(history, "n1", 1)
         .at_ms(200)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(1_000)
         .push(Event::Preempted {
             lun: name("quorum"),
-            by: name("n2:iscsi-a"),
+            by: nexus("n2", "iscsi-a"),
             key: 2,
             victim_key: 1,
-            victims: vec![name("n1:iscsi-a")],
+            victims: vec![nexus("n1", "iscsi-a")],
             aborted: 0,
         })
         .at_ms(2_000)
-        .quorum("n2", true, &["n2", "witness"], 3)
+        .quorum_with_witness("n2", &["n2"], 3)
         .at_ms(3_000)
         .ended();
     let report = check_all(&history, &config(3_000));
@@ -744,7 +770,7 @@ fn a_node_that_never_held_the_disk_witness_reservation_cannot_count_it() {
     let history = HistoryBuilder::new().started().push(Event::WitnessDisk { lun: name("quorum") }).at_ms(100);
     let history = disk_witness_reserved_by(history, "n1", 1)
         .at_ms(200)
-        .quorum("n2", true, &["n2", "witness"], 3)
+        .quorum_with_witness("n2", &["n2"], 3)
         .at_ms(3_000)
         .ended();
     let report = check_all(&history, &config(3_000));
@@ -758,7 +784,7 @@ fn a_claim_that_outlives_its_witness_lease_fails_at_the_expiry() {
     let history = HistoryBuilder::new()
         .at_ms(100)
         .witness_lease("n1", 5_000)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(8_000)
         .ended();
     let report = check_all(&history, &config(8_000));
@@ -770,12 +796,12 @@ fn a_node_that_stops_counting_the_witness_before_its_lease_ends_passes() {
     let history = HistoryBuilder::new()
         .at_ms(100)
         .witness_lease("n1", 5_000)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(4_000)
         .quorum("n1", false, &["n1"], 3)
         .at_ms(4_500)
         .witness_lease("n2", 20_000)
-        .quorum("n2", true, &["n2", "witness"], 3)
+        .quorum_with_witness("n2", &["n2"], 3)
         .at_ms(10_000)
         .witness_lease("n2", 30_000)
         .at_ms(19_000)
@@ -792,12 +818,12 @@ fn a_claim_ends_when_its_host_goes_down() {
     let history = HistoryBuilder::new()
         .at_ms(100)
         .witness_lease("n1", 3_000)
-        .quorum("n1", true, &["n1", "witness"], 3)
+        .quorum_with_witness("n1", &["n1"], 3)
         .at_ms(2_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(4_000)
         .witness_lease("n2", 30_000)
-        .quorum("n2", true, &["n2", "witness"], 3)
+        .quorum_with_witness("n2", &["n2"], 3)
         .at_ms(9_000)
         .ended();
     assert_clean(&check_all(&history, &config(9_000)));
@@ -811,9 +837,9 @@ fn an_outage_longer_than_the_rto_is_reported_with_its_duration() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(900)
-        .fault("power-off", "n1")
+        .fault(FaultKind::PowerOff, "n1")
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(40_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(50_000)
@@ -833,7 +859,7 @@ fn an_outage_inside_the_declared_window_does_not_count() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(40_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(50_000)
@@ -851,7 +877,7 @@ fn only_the_part_of_an_outage_outside_the_declared_window_counts() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(40_000)
         .mounted("n2", "SG1", 2, 0)
         .at_ms(50_000)
@@ -870,7 +896,7 @@ fn a_frozen_owner_serves_nobody_so_its_database_is_down() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "freeze")
+        .host_down("n1", Freeze)
         .at_ms(50_000)
         .host_up("n1")
         .at_ms(60_000)
@@ -941,7 +967,7 @@ fn a_database_mounted_nowhere_at_the_checkpoint_is_a_liveness_violation() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(20_000)
         .ended();
     let mut budgets = config(20_000);
@@ -956,7 +982,7 @@ fn an_open_ended_declared_outage_excuses_liveness() {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .host_down("n1", "power")
+        .host_down("n1", Power)
         .at_ms(20_000)
         .ended();
     let mut budgets = config(20_000);
@@ -973,7 +999,7 @@ fn a_copy_on_a_node_that_is_down_at_the_checkpoint_is_not_judged() {
         .mounted("n1", "SG1", 1, 0)
         .replayed("n2", "SG1", 1, 1, &[])
         .at_ms(200)
-        .host_down("n2", "power")
+        .host_down("n2", Power)
         .at_ms(300)
         .closed("n1", "SG1", 9, 1)
         .ended();
@@ -1029,7 +1055,7 @@ fn records_after_the_declared_end_are_ignored_and_noted() {
 
 #[test]
 fn the_same_history_always_gives_the_same_report() {
-    let history = lossy_failover().fault("power-off", "n2").host_down("n2", "power").ended();
+    let history = lossy_failover().fault(FaultKind::PowerOff, "n2").host_down("n2", Power).ended();
     let first = check_all(&history, &config(20_000));
     let second = check_all(&history, &config(20_000));
     assert_eq!(first, second);
@@ -1057,14 +1083,17 @@ fn a_truncated_history_does_not_panic_and_says_it_may_be_truncated() {
 
 #[test]
 fn an_out_of_order_history_read_from_a_file_does_not_panic() {
+    let header = format!(
+        r#"{{"at":0,"event":"header","schema_version":{HISTORY_SCHEMA_VERSION},"drill_version":"0.0.0","scenario":"s","seed":1}}"#
+    );
     let text = [
+        header.as_str(),
         r#"{"at":5000000000,"event":"mounted","node":"n1","db":"SG1","epoch":1,"generation":0,"lost_logs":0}"#,
         r#"{"at":1000000000,"event":"host-down","host":"n1","reason":"power"}"#,
         r#"{"at":3000000000,"event":"witness-lease","host":"n1","until":2000000000}"#,
-        r#"{"at":2000000000,"event":"quorum","node":"n1","quorate":true,"votes":["witness"],"total_votes":0}"#,
+        r#"{"at":2000000000,"event":"quorum","node":"n1","quorate":true,"votes":[],"witness":true,"total_votes":0}"#,
         r#"{"at":0,"event":"dismounted","node":"n9","db":"SG1","reason":"moved"}"#,
         r#"{"at":0,"event":"host-up","host":"n9","boot":false}"#,
-        r#"{"at":0,"event":"reseeded","node":"n2","db":"SG1","source":"nobody","generation":18446744073709551615}"#,
         r#"{"at":0,"event":"rolled-back","node":"n2","db":"SG1","to_generation":18446744073709551615}"#,
     ]
     .join("\n");
@@ -1110,7 +1139,7 @@ fn arbitrary_malformed_histories_never_panic() {
             let other = random.pick(&numbers);
             let event = match random.next() % 17 {
                 0 => Event::Mounted { node, db, epoch: number, generation: other, lost_logs: 0 },
-                1 => Event::Dismounted { node, db, reason: DismountReason::Deposed },
+                1 => Event::Dismounted { node, db, reason: StopReason::Deposed },
                 2 => Event::Committed { node, db, msg: number, epoch: other, generation: number },
                 3 => Event::Acked { msg: number, db, node, epoch: other },
                 4 => Event::LogClosed { node, db, generation: number, epoch: other },
@@ -1122,22 +1151,41 @@ fn arbitrary_malformed_histories_never_panic() {
                     messages: vec![number, other],
                 },
                 6 => Event::RolledBack { node, db, to_generation: number },
-                7 => Event::Reseeded { node, db, source: name(random.pick(&nodes)), generation: number },
+                7 => Event::Resource {
+                    node,
+                    group: db,
+                    resource: name("database"),
+                    state: ResourceState::Failed,
+                },
                 8 => Event::HostDown { host: node, reason: random.pick(&reasons) },
                 9 => Event::HostUp { host: node, boot: number.is_multiple_of(2) },
                 10 => Event::Quorum {
                     node,
                     quorate: !number.is_multiple_of(2),
                     votes: vec![name(random.pick(&nodes)), name(random.pick(&nodes))],
+                    witness: other.is_multiple_of(2),
                     total_votes: u32::try_from(other % 5).unwrap_or(0),
                 },
                 11 => {
                     Event::WitnessLease { host: node, until: SimTime::from_nanos(now.saturating_add(number)) }
                 }
-                12 => Event::WitnessReset { reason: name("reboot") },
+                12 => Event::WitnessReset { reason: WitnessResetReason::WitnessDown },
                 13 => Event::DuplicateSuppressed { node, db, msg: number },
-                14 => Event::Fault { kind: name("cut"), target: node, detail: String::new() },
-                15 => Event::Failover { db, from: None, to: node, epoch: number, reason: name("x") },
+                14 => Event::Fault {
+                    kind: FaultKind::LinkCut,
+                    target: node,
+                    network: Some(db),
+                    peer: None,
+                    direction: None,
+                    heal: number.is_multiple_of(2),
+                },
+                15 => Event::Failover {
+                    db,
+                    from: None,
+                    to: node,
+                    epoch: number,
+                    reason: FailoverReason::Remount,
+                },
                 _ => Event::RunEnded,
             };
             history.push(SimTime::from_nanos(now), event);
@@ -1163,11 +1211,11 @@ fn arbitrary_malformed_histories_never_panic() {
 
 // Fencing at the shared disk.
 
-fn lun_write(builder: HistoryBuilder, nexus: &str, epoch: u64, msg: u64) -> HistoryBuilder {
+fn lun_write(builder: HistoryBuilder, nexus: Nexus, epoch: u64, msg: u64) -> HistoryBuilder {
     builder.push(Event::LunWrite {
         lun: name("sg1"),
         db: Some(name("SG1")),
-        nexus: name(nexus),
+        nexus,
         key: None,
         epoch,
         msgs: vec![msg],
@@ -1177,8 +1225,9 @@ fn lun_write(builder: HistoryBuilder, nexus: &str, epoch: u64, msg: u64) -> Hist
 
 #[test]
 fn two_hosts_writing_a_lun_in_the_same_epoch_is_a_split_brain() {
-    let history = lun_write(HistoryBuilder::new().started().at_ms(100), "n1:iscsi-a", 2, 1).at_ms(200);
-    let history = lun_write(history, "n2:iscsi-b", 2, 2).at_ms(1_000).ended();
+    let history =
+        lun_write(HistoryBuilder::new().started().at_ms(100), nexus("n1", "iscsi-a"), 2, 1).at_ms(200);
+    let history = lun_write(history, nexus("n2", "iscsi-b"), 2, 2).at_ms(1_000).ended();
     let report = check_all(&history, &config(1_000));
     let split = found(&report, SplitBrain);
     assert_eq!(split.len(), 1, "{split:?}");
@@ -1188,10 +1237,10 @@ fn two_hosts_writing_a_lun_in_the_same_epoch_is_a_split_brain() {
 
 #[test]
 fn a_new_owner_writing_in_a_newer_epoch_after_the_old_one_is_not_a_split_brain() {
-    let history = lun_write(HistoryBuilder::new().started().at_ms(100), "n1:iscsi-a", 1, 1)
+    let history = lun_write(HistoryBuilder::new().started().at_ms(100), nexus("n1", "iscsi-a"), 1, 1)
         .at_ms(200)
         .mounted("n2", "SG1", 2, 0);
-    let history = lun_write(history, "n2:iscsi-b", 2, 2).at_ms(1_000).ended();
+    let history = lun_write(history, nexus("n2", "iscsi-b"), 2, 2).at_ms(1_000).ended();
     let report = check_all(&history, &config(1_000));
     assert!(found(&report, SplitBrain).is_empty(), "{:?}", report.violations);
 }
@@ -1203,9 +1252,9 @@ fn activations_then(then: impl FnOnce(HistoryBuilder) -> HistoryBuilder) -> Hist
     let builder = HistoryBuilder::new()
         .started()
         .at_ms(100)
-        .failover_for("SG1", None, "n1", 1, "initial")
+        .failover_for("SG1", None, "n1", 1, FailoverReason::Initial)
         .mounted("n1", "SG1", 1, 0)
-        .failover_for("SG2", None, "n2", 1, "initial")
+        .failover_for("SG2", None, "n2", 1, FailoverReason::Initial)
         .mounted("n2", "SG2", 1, 0);
     then(builder).at_ms(60_000).ended()
 }
@@ -1245,11 +1294,11 @@ fn failovers_within_the_bound_pass_and_the_first_beyond_it_is_reported_once_with
     let history = activations_then(|builder| {
         builder
             .at_ms(10_000)
-            .failover_for("SG1", Some("n1"), "n2", 2, "operator")
+            .failover_for("SG1", Some("n1"), "n2", 2, FailoverReason::Operator)
             .at_ms(20_000)
-            .failover_for("SG2", Some("n2"), "n1", 2, "resourcefailed")
+            .failover_for("SG2", Some("n2"), "n1", 2, FailoverReason::ResourceFailed)
             .at_ms(30_000)
-            .failover_for("SG1", Some("n2"), "n2", 3, "remount")
+            .failover_for("SG1", Some("n2"), "n2", 3, FailoverReason::Remount)
     });
     assert!(found(&check_all(&history, &bounded(3)), Failovers).is_empty());
     let report = check_all(&history, &bounded(1));

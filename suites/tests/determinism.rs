@@ -1,6 +1,7 @@
 //! Determinism is a feature: one scenario, one seed and one commit give a byte-identical history.
 
 use drill_suites::{catalogue_root, scenario_files};
+use harness::history::{DRILL_VERSION, Event, HISTORY_SCHEMA_VERSION, History};
 use harness::scenario;
 use harness::world::run_scenario;
 
@@ -23,25 +24,42 @@ fn two_seeds_of_a_scenario_with_random_faults_give_different_histories() {
     let one = run_scenario(&scenario, 1);
     let two = run_scenario(&scenario, 2);
     let faults = |outcome: &harness::run::RunOutcome| {
-        outcome
-            .history
-            .records()
-            .iter()
-            .filter(|record| matches!(record.event, harness::history::Event::Fault { .. }))
-            .count()
+        outcome.history.records().iter().filter(|record| matches!(record.event, Event::Fault { .. })).count()
     };
     assert!(faults(&one) > 0 && faults(&two) > 0, "the nemesis must inject faults");
     assert_ne!(one.history.sha256(), two.history.sha256());
 }
 
 #[test]
-fn a_history_written_to_json_lines_reads_back_to_the_same_digest() {
-    let path = catalogue_root().join("fast/ccr-pull-cord.toml");
-    let scenario = scenario::load(&path).unwrap_or_else(|error| panic!("{error}"));
-    let outcome = run_scenario(&scenario, 3);
-    let mut bytes = Vec::new();
-    outcome.history.write_jsonl(&mut bytes).expect("in-memory write");
-    let back =
-        harness::history::History::read_jsonl(std::str::from_utf8(&bytes).expect("utf-8")).expect("parse");
-    assert_eq!(back.sha256(), outcome.history.sha256());
+fn a_history_written_to_json_lines_reads_back_to_the_same_records_and_digest() {
+    for (file, seed) in [("fast/ccr-pull-cord.toml", 3), ("fast/scc-zombie-owner.toml", 2)] {
+        let scenario = scenario::load(&catalogue_root().join(file)).unwrap_or_else(|error| panic!("{error}"));
+        let outcome = run_scenario(&scenario, seed);
+        let mut bytes = Vec::new();
+        outcome.history.write_jsonl(&mut bytes).expect("in-memory write");
+        let back = History::read_jsonl(std::str::from_utf8(&bytes).expect("utf-8")).expect("parse");
+        assert_eq!(back.records(), outcome.history.records(), "{file}");
+        assert_eq!(back.sha256(), outcome.history.sha256(), "{file}");
+    }
+}
+
+#[test]
+fn every_history_starts_with_a_header_naming_its_schema_drill_version_scenario_and_seed() {
+    let scenario = scenario::load(&catalogue_root().join("fast/ccr-pull-cord.toml"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let outcome = run_scenario(&scenario, 5);
+    let first = outcome.history.records().first().expect("a history is never empty");
+    assert_eq!(first.at.as_nanos(), 0);
+    assert_eq!(
+        first.event,
+        Event::Header {
+            schema_version: HISTORY_SCHEMA_VERSION,
+            drill_version: DRILL_VERSION.into(),
+            scenario: scenario.name.as_str().into(),
+            seed: 5,
+        }
+    );
+    let headers =
+        outcome.history.records().iter().filter(|record| matches!(record.event, Event::Header { .. }));
+    assert_eq!(headers.count(), 1, "only the first record is a header");
 }

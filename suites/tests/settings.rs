@@ -4,7 +4,7 @@
 //! crate (`failover/tests/rules.rs`), which records every heartbeat the nodes send.
 
 use drill_suites::catalogue_root;
-use harness::history::Event;
+use harness::history::{ArbitrationStep, Event, FaultKind};
 use harness::run::RunOutcome;
 use harness::scenario::{self, Scenario};
 use harness::verdict::{Verdict, ViolationKind};
@@ -27,7 +27,7 @@ fn count(outcome: &RunOutcome, matches: impl Fn(&Event) -> bool) -> usize {
 }
 
 fn reasserted(event: &Event) -> bool {
-    matches!(event, Event::DiskArbitration { step, .. } if step.as_ref() == "reasserted")
+    matches!(event, Event::DiskArbitration { step: ArbitrationStep::Reasserted, .. })
 }
 
 #[test]
@@ -43,10 +43,8 @@ fn with_aptpl_an_array_reboot_keeps_the_reservation_so_the_owner_has_nothing_to_
 
         let kept = run_scenario(&with, seed);
         assert!(kept.as_expected, "seed {seed}: {:?}", kept.report.violations);
-        let rebooted = count(
-            &kept,
-            |event| matches!(event, Event::Fault { kind, .. } if kind.as_ref() == "controller-reboot"),
-        );
+        let rebooted =
+            count(&kept, |event| matches!(event, Event::Fault { kind: FaultKind::ControllerReboot, .. }));
         assert_eq!(rebooted, 1, "seed {seed}: the array reboots with APTPL too");
         let lost = count(&kept, |event| matches!(event, Event::ReservationsLost { .. }));
         assert_eq!(lost, 0, "seed {seed}: with APTPL the reboot must keep registrations and reservation");

@@ -6,7 +6,7 @@
 //! The slow tier's RTO test (seed 001's LUN enumeration lab) is `#[ignore]`d here, like the slow files'
 //! own tests in `scenarios.rs`: run them with `cargo nextest run --workspace --run-ignored only`.
 
-use harness::history::{Event, Name, Record};
+use harness::history::{ArbitrationStep, Event, Record, RejectReason};
 use harness::run::RunOutcome;
 use harness::scenario;
 use harness::world::run_scenario;
@@ -22,14 +22,11 @@ fn events(outcome: &RunOutcome) -> impl Iterator<Item = (u64, &Event)> {
     outcome.history.records().iter().map(|record: &Record| (record.at.as_millis(), &record.event))
 }
 
-fn host_of(nexus: &Name) -> &str {
-    nexus.split(':').next().unwrap_or("")
-}
-
-fn steps(outcome: &RunOutcome, node: &str, step: &str) -> usize {
+/// How many disk arbitration records of `node` are of the step `wanted` matches.
+fn steps(outcome: &RunOutcome, node: &str, wanted: fn(&ArbitrationStep) -> bool) -> usize {
     events(outcome)
         .filter(|(_, event)| {
-            matches!(event, Event::DiskArbitration { node: n, step: s, .. } if n.as_ref() == node && s.as_ref() == step)
+            matches!(event, Event::DiskArbitration { node: n, step, .. } if n.as_ref() == node && wanted(step))
         })
         .count()
 }
@@ -45,14 +42,15 @@ fn a_zombie_owners_queued_write_reaches_the_array_and_is_refused_for_every_seed(
         let refused = events(&outcome).any(|(at, event)| {
             at >= resumed_at
                 && matches!(event, Event::LunWriteRejected { nexus, reason, .. }
-                    if host_of(nexus) == "mbx1" && reason.as_ref() == "reservation-conflict")
+                    if nexus.host.as_ref() == "mbx1" && *reason == RejectReason::ReservationConflict)
         });
         assert!(
             refused,
             "seed {seed}: the zombie's held write never reached the array, so nothing was tested"
         );
         let applied_after = events(&outcome).any(|(at, event)| {
-            at >= resumed_at && matches!(event, Event::LunWrite { nexus, .. } if host_of(nexus) == "mbx1")
+            at >= resumed_at
+                && matches!(event, Event::LunWrite { nexus, .. } if nexus.host.as_ref() == "mbx1")
         });
         assert!(!applied_after, "seed {seed}: the array applied a write from the zombie");
     }
@@ -62,8 +60,14 @@ fn a_zombie_owners_queued_write_reaches_the_array_and_is_refused_for_every_seed(
 fn an_owner_without_paths_fails_over_and_its_released_queue_is_rejected_at_the_array() {
     let outcome = run("fast/scc-all-paths-down.toml", 1);
     assert!(outcome.as_expected, "{:?}", outcome.report.violations);
-    assert!(steps(&outcome, "mbx1", "data-path-failed") >= 1, "the data-path check must notice");
-    assert!(steps(&outcome, "mbx2", "won") >= 1, "the node with paths must take over");
+    assert!(
+        steps(&outcome, "mbx1", |step| *step == ArbitrationStep::DataPathFailed) >= 1,
+        "the data-path check must notice"
+    );
+    assert!(
+        steps(&outcome, "mbx2", |step| *step == ArbitrationStep::Won) >= 1,
+        "the node with paths must take over"
+    );
     let released: u32 = events(&outcome)
         .filter_map(|(_, event)| match event {
             Event::QueueReleased { host, count, .. } if host.as_ref() == "mbx1" => Some(*count),
@@ -73,7 +77,7 @@ fn an_owner_without_paths_fails_over_and_its_released_queue_is_rejected_at_the_a
     assert!(released > 0, "the owner's multipath must release what it queued when the paths return");
     let rejected = events(&outcome)
         .filter(
-            |(_, event)| matches!(event, Event::LunWriteRejected { nexus, .. } if host_of(nexus) == "mbx1"),
+            |(_, event)| matches!(event, Event::LunWriteRejected { nexus, .. } if nexus.host.as_ref() == "mbx1"),
         )
         .count();
     assert!(rejected > 0, "the released writes must be refused, not applied");
@@ -85,7 +89,7 @@ fn a_jumbo_frame_black_hole_turns_into_a_data_path_failover_within_its_bound() {
     assert!(outcome.as_expected, "{:?}", outcome.report.violations);
     let failed_at = events(&outcome)
         .find_map(|(at, event)| {
-            matches!(event, Event::DiskArbitration { node, step, .. } if node.as_ref() == "mbx1" && step.as_ref() == "data-path-failed")
+            matches!(event, Event::DiskArbitration { node, step, .. } if node.as_ref() == "mbx1" && *step == ArbitrationStep::DataPathFailed)
                 .then_some(at)
         })
         .expect("the stalled data path must be detected");
@@ -118,9 +122,12 @@ fn an_array_reboot_without_aptpl_drops_the_reservation_and_the_owner_reasserts_i
     assert!(outcome.as_expected, "{:?}", outcome.report.violations);
     let lost = events(&outcome).any(|(_, event)| matches!(event, Event::ReservationsLost { .. }));
     assert!(lost, "without APTPL the reboot must drop the reservation");
-    assert!(steps(&outcome, "mbx1", "reasserted") >= 1, "the owner must re-assert its reservation");
+    assert!(
+        steps(&outcome, "mbx1", |step| *step == ArbitrationStep::Reasserted) >= 1,
+        "the owner must re-assert its reservation"
+    );
     let other_writer = events(&outcome)
-        .any(|(_, event)| matches!(event, Event::LunWrite { nexus, .. } if host_of(nexus) != "mbx1"));
+        .any(|(_, event)| matches!(event, Event::LunWrite { nexus, .. } if nexus.host.as_ref() != "mbx1"));
     assert!(!other_writer, "no other node may write the LUN");
 }
 
@@ -130,13 +137,14 @@ fn plain_preempt_lets_the_old_owners_accepted_writes_land_after_it_was_preempted
     assert!(outcome.as_expected, "{:?}", outcome.report.violations);
     let preempted_at = events(&outcome)
         .find_map(|(at, event)| {
-            matches!(event, Event::Preempted { victims, .. } if victims.iter().any(|v| host_of(v) == "mbx1"))
+            matches!(event, Event::Preempted { victims, .. } if victims.iter().any(|v| v.host.as_ref() == "mbx1"))
                 .then_some(at)
         })
         .expect("the new owner preempts the old one");
     let landed_late = events(&outcome)
         .filter(|(at, event)| {
-            *at > preempted_at && matches!(event, Event::LunWrite { nexus, .. } if host_of(nexus) == "mbx1")
+            *at > preempted_at
+                && matches!(event, Event::LunWrite { nexus, .. } if nexus.host.as_ref() == "mbx1")
         })
         .count();
     assert!(landed_late > 0, "accepted writes must complete after a plain PREEMPT");
@@ -204,7 +212,7 @@ fn an_isolated_owner_with_live_storage_stops_and_is_preempted_before_the_survivo
             matches!(event, Event::Dismounted { node, .. } if node.as_ref() == "mbx1").then_some(at)
         });
         let preempted = events(&outcome).find_map(|(at, event)| {
-            matches!(event, Event::Preempted { victims, .. } if victims.iter().any(|v| host_of(v) == "mbx1"))
+            matches!(event, Event::Preempted { victims, .. } if victims.iter().any(|v| v.host.as_ref() == "mbx1"))
                 .then_some(at)
         });
         let mounted = events(&outcome).find_map(|(at, event)| {
@@ -230,17 +238,17 @@ fn a_write_refused_on_a_path_the_owner_never_registered_leads_to_registration_no
         let refused_at = events(&outcome)
             .find_map(|(at, event)| {
                 matches!(event, Event::LunWriteRejected { nexus, reason, .. }
-                    if host_of(nexus) == "mbx1" && reason.as_ref() == "reservation-conflict")
+                    if nexus.host.as_ref() == "mbx1" && *reason == RejectReason::ReservationConflict)
                 .then_some(at)
             })
             .expect("a write goes down the returning, unregistered path and is refused");
         let reasserted_after = events(&outcome).any(|(at, event)| {
             at >= refused_at
-                && matches!(event, Event::DiskArbitration { node, step, .. } if node.as_ref() == "mbx1" && step.as_ref() == "reasserted")
+                && matches!(event, Event::DiskArbitration { node, step, .. } if node.as_ref() == "mbx1" && *step == ArbitrationStep::Reasserted)
         });
         assert!(reasserted_after, "seed {seed}: the owner must register the returning path");
         assert_eq!(
-            steps(&outcome, "mbx1", "fenced"),
+            steps(&outcome, "mbx1", |step| *step == ArbitrationStep::Fenced),
             0,
             "seed {seed}: a refused write on our own path is no fence"
         );

@@ -45,6 +45,24 @@ impl PathIndex {
 #[serde(transparent)]
 pub struct IoId(pub u64);
 
+/// Why the multipath layer started or stopped using a path ([`InitiatorOutput::PathState`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PathReason {
+    /// The session's NOP-Out went unanswered: the connection is taken to have failed.
+    NopTimeout,
+    /// A command sent down the path timed out (an I/O error fails the path, as in dm-multipath).
+    CommandTimeout,
+    /// The path checker's TEST UNIT READY succeeded.
+    CheckerOk,
+    /// The path checker's TEST UNIT READY returned an error.
+    CheckerFailed,
+    /// The path checker's TEST UNIT READY went unanswered for a polling interval.
+    CheckerTimeout,
+    /// The host's initiator was reset (a power loss of the host): every session starts over.
+    HostReset,
+}
+
 /// How the multipath layer spreads I/O over the usable paths (MSDSM policies, domain.md 5.3; the
 /// dm-multipath selectors round-robin and queue-length are the same ideas, 5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,7 +194,7 @@ pub enum InitiatorOutput {
     /// An I/O finished (for the application).
     Complete { io: IoId, result: IoResult },
     /// The multipath layer started or stopped using `path`.
-    PathState { path: PathIndex, up: bool, reason: &'static str },
+    PathState { path: PathIndex, up: bool, reason: PathReason },
     /// The pseudo-LUN of `lun` was removed.
     DeviceRemoved { lun: LunId },
     /// I/O held in the no-path queue was released onto a path that came back (possibly long after
@@ -308,7 +326,7 @@ impl Initiator {
             self.checkers[index] = Checker::failed();
         }
         for index in 0..self.sessions.len() {
-            self.sync_path(now, index, "host-reset", &mut out);
+            self.sync_path(now, index, PathReason::HostReset, &mut out);
         }
         self.all_down_since = Some(now);
         self.next_poll_at = now + self.config.polling_interval;
@@ -416,7 +434,7 @@ impl Initiator {
             let Some(InFlight { mut io, path, .. }) = self.in_flight.remove(&tag) else { continue };
             let index = usize::from(path.0);
             self.checkers[index].fail();
-            self.sync_path(now, index, "command-timeout", out);
+            self.sync_path(now, index, PathReason::CommandTimeout, out);
             io.timeouts += 1;
             if io.timeouts >= self.config.retry_count.max(1) {
                 out.push(InitiatorOutput::Complete { io: io.id, result: IoResult::TimedOut });

@@ -7,7 +7,7 @@
 //! command that times out also fails its path (dm-multipath fails a path on an I/O error), which is how
 //! an MTU black hole, where TURs pass and big writes vanish, becomes path flapping and then timeouts.
 
-use super::{Initiator, InitiatorOutput, Io, IoResult, MpioPolicy, NoPathRetry, PathIndex, Via};
+use super::{Initiator, InitiatorOutput, Io, IoResult, MpioPolicy, NoPathRetry, PathIndex, PathReason, Via};
 use crate::ids::LunId;
 use crate::san::{Command, Sense, Status};
 use kernel::SimTime;
@@ -197,7 +197,7 @@ impl Initiator {
         &mut self,
         now: SimTime,
         index: usize,
-        reason: &'static str,
+        reason: PathReason,
         out: &mut Vec<InitiatorOutput>,
     ) {
         let up = self.path_is_up(index);
@@ -241,7 +241,7 @@ impl Initiator {
         for index in 0..self.checkers.len() {
             if self.checkers[index].outstanding.is_some_and(|check| now >= check.deadline) {
                 self.checkers[index].fail();
-                self.sync_path(now, index, "checker-timeout", out);
+                self.sync_path(now, index, PathReason::CheckerTimeout, out);
             }
         }
         if now < self.next_poll_at {
@@ -277,6 +277,7 @@ impl Initiator {
     ) {
         let alive = is_alive(status);
         self.checkers[index] = Checker { alive, outstanding: None };
-        self.sync_path(now, index, if alive { "checker-ok" } else { "checker-failed" }, out);
+        let reason = if alive { PathReason::CheckerOk } else { PathReason::CheckerFailed };
+        self.sync_path(now, index, reason, out);
     }
 }

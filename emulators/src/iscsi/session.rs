@@ -5,7 +5,9 @@
 //! `login_retry_interval` (modelled as a NOP-Out whose NOP-In means the login succeeded), and once it
 //! has been failed for `replacement_timeout` the commands pinned to it fail upward.
 
-use super::{InFlight, Initiator, InitiatorConfig, InitiatorOutput, Io, IoResult, PathIndex, Via};
+use super::{
+    InFlight, Initiator, InitiatorConfig, InitiatorOutput, Io, IoResult, PathIndex, PathReason, Via,
+};
 use kernel::SimTime;
 
 #[derive(Clone, Debug)]
@@ -188,7 +190,7 @@ impl Initiator {
         out: &mut Vec<InitiatorOutput>,
     ) {
         self.checkers[index].fail();
-        self.sync_path(now, index, "nop-timeout", out);
+        self.sync_path(now, index, PathReason::NopTimeout, out);
         let tags: Vec<u64> =
             self.in_flight.iter().filter(|(_, flight)| flight.path == path).map(|(&tag, _)| tag).collect();
         for tag in tags {

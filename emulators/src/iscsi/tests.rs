@@ -186,7 +186,7 @@ impl Rig {
         self.completions().into_iter().find(|(_, id, _)| *id == io).map(|(_, _, result)| result)
     }
 
-    fn path_events(&self) -> Vec<(SimTime, PathIndex, bool, &'static str)> {
+    fn path_events(&self) -> Vec<(SimTime, PathIndex, bool, PathReason)> {
         self.log
             .iter()
             .filter_map(|(at, output)| match output {
@@ -358,7 +358,7 @@ fn a_nop_timeout_marks_the_path_down_and_requeues_its_in_flight_commands_onto_th
     assert_eq!(rig.initiator.in_flight(), 1);
     // The NOP-Out at 5 s is unanswered at 10 s.
     rig.run_until(secs(11));
-    assert_eq!(rig.path_events(), vec![(secs(10), P0, false, "nop-timeout")]);
+    assert_eq!(rig.path_events(), vec![(secs(10), P0, false, PathReason::NopTimeout)]);
     assert_eq!(rig.data_sends(), vec![(secs(1), P0), (secs(1), P1), (secs(10), P1)]);
     assert_eq!(rig.result_of(fine), Some(IoResult::Status(good())));
     assert_eq!(
@@ -381,7 +381,10 @@ fn a_returning_session_logs_in_and_the_checker_brings_the_path_back() {
     rig.run_until(secs(30));
     assert_eq!(
         rig.path_events(),
-        vec![(secs(10), P0, false, "nop-timeout"), (millis(15_002), P0, true, "checker-ok")]
+        vec![
+            (secs(10), P0, false, PathReason::NopTimeout),
+            (millis(15_002), P0, true, PathReason::CheckerOk)
+        ]
     );
     assert!(rig.initiator.session_logged_in(P0));
 }
@@ -574,9 +577,9 @@ fn a_command_timeout_retries_on_the_other_path_then_times_out_after_retry_count_
     assert_eq!(
         downs,
         vec![
-            (secs(31), P0, false, "command-timeout"),
-            (secs(62), P1, false, "command-timeout"),
-            (secs(93), P0, false, "command-timeout")
+            (secs(31), P0, false, PathReason::CommandTimeout),
+            (secs(62), P1, false, PathReason::CommandTimeout),
+            (secs(93), P0, false, PathReason::CommandTimeout)
         ]
     );
 }
@@ -605,7 +608,10 @@ fn the_checker_reinstates_a_path_that_a_command_timeout_failed() {
     assert!(rig.initiator.path_up(P0));
     assert_eq!(
         rig.path_events(),
-        vec![(secs(31), P0, false, "command-timeout"), (millis(35_001), P0, true, "checker-ok")]
+        vec![
+            (secs(31), P0, false, PathReason::CommandTimeout),
+            (millis(35_001), P0, true, PathReason::CheckerOk)
+        ]
     );
 }
 
@@ -624,7 +630,10 @@ fn a_checker_tur_that_fails_takes_the_path_out_until_one_succeeds() {
     assert!(rig.initiator.path_up(P0), "a unit attention means the target answers");
     assert_eq!(
         rig.path_events(),
-        vec![(millis(5_001), P0, false, "checker-failed"), (millis(10_001), P0, true, "checker-ok")]
+        vec![
+            (millis(5_001), P0, false, PathReason::CheckerFailed),
+            (millis(10_001), P0, true, PathReason::CheckerOk)
+        ]
     );
 }
 
@@ -645,7 +654,7 @@ fn an_unanswered_checker_tur_fails_the_path_at_the_next_poll() {
     rig.run_until(secs(1));
     rig.set_link(0, false);
     rig.run_until(secs(11));
-    assert_eq!(rig.path_events(), vec![(secs(10), P0, false, "checker-timeout")]);
+    assert_eq!(rig.path_events(), vec![(secs(10), P0, false, PathReason::CheckerTimeout)]);
     assert!(rig.initiator.session_logged_in(P0), "the NOP-Out has not noticed yet");
 }
 
@@ -722,7 +731,7 @@ fn reset_reports_up_paths_going_down() {
     rig.reset();
     assert_eq!(
         rig.path_events(),
-        vec![(secs(1), P0, false, "host-reset"), (secs(1), P1, false, "host-reset")]
+        vec![(secs(1), P0, false, PathReason::HostReset), (secs(1), P1, false, PathReason::HostReset)]
     );
     assert!(!rig.initiator.path_up(P0));
     rig.run_until(secs(2));

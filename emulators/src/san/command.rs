@@ -1,7 +1,7 @@
 //! The SCSI commands the array understands, and what it answers.
 
-use super::ReservationKey;
 use super::pr::{PrIn, PrOut, ReservationType};
+use super::{RejectReason, ReservationKey};
 use crate::ids::HostId;
 use serde::{Deserialize, Serialize};
 
@@ -130,16 +130,16 @@ impl Status {
         matches!(self, Status::Good(_))
     }
 
-    /// The status of a failed command, with the `reason` its write-rejected event records.
-    pub(crate) fn rejection_reason(&self) -> &'static str {
-        match self {
-            Status::Good(_) => "good",
-            Status::ReservationConflict => "reservation-conflict",
-            Status::CheckCondition(Sense::UnitAttention(_)) => "unit-attention",
-            Status::CheckCondition(Sense::DataProtect) => "read-only",
-            Status::CheckCondition(Sense::NotReady) => "not-ready",
-            Status::CheckCondition(Sense::IllegalRequest) => "illegal-request",
-            Status::CheckCondition(Sense::LunNotPresented) => "lun-not-presented",
-        }
+    /// The `reason` a write-rejected event records for this status; `None` for GOOD.
+    pub(crate) fn rejection_reason(&self) -> Option<RejectReason> {
+        Some(match self {
+            Status::Good(_) => return None,
+            Status::ReservationConflict => RejectReason::ReservationConflict,
+            Status::CheckCondition(Sense::UnitAttention(_)) => RejectReason::UnitAttention,
+            Status::CheckCondition(Sense::DataProtect) => RejectReason::ReadOnly,
+            Status::CheckCondition(Sense::NotReady) => RejectReason::NotReady,
+            Status::CheckCondition(Sense::IllegalRequest) => RejectReason::IllegalRequest,
+            Status::CheckCondition(Sense::LunNotPresented) => RejectReason::LunNotPresented,
+        })
     }
 }

@@ -1,7 +1,9 @@
 //! The array's faults, each with its inverse (domain.md 8: controller reboot, latency, torn write, power
 //! loss, write-disabled LUN, unit attention storms).
 
-use super::{Array, ArrayEvent, Command, Nexus, Task, TaskId, UnitAttention, WriteCache};
+use super::{
+    AbortCause, Array, ArrayEvent, Command, Nexus, ResetCause, Task, TaskId, UnitAttention, WriteCache,
+};
 use crate::ids::{ControllerId, HostId, LunId};
 use core::time::Duration;
 use kernel::SimTime;
@@ -15,8 +17,8 @@ impl Array {
         for lun in self.luns.values_mut() {
             lun.store.flush();
         }
-        self.abort_tasks(|_| true, "reboot");
-        self.reset("reboot");
+        self.abort_tasks(|_| true, AbortCause::Reboot);
+        self.reset(ResetCause::Reboot);
         self.booting_until = self.booting_until.max(now + self.config.controller_boot_time);
     }
 
@@ -26,7 +28,7 @@ impl Array {
         let Some(state) = self.controllers_up.get_mut(usize::from(controller.0)) else { return };
         *state = up;
         if !up {
-            self.abort_tasks(|task| task.nexus.controller == controller, "controller-down");
+            self.abort_tasks(|task| task.nexus.controller == controller, AbortCause::ControllerDown);
         }
     }
 
@@ -53,10 +55,10 @@ impl Array {
                 if reaches_media {
                     self.tear(now, &task, true);
                 }
-                self.push_aborted(&task, "power-loss");
+                self.push_aborted(&task, AbortCause::PowerLoss);
             }
         }
-        self.reset("power-loss");
+        self.reset(ResetCause::PowerLoss);
         self.powered = false;
     }
 
@@ -133,7 +135,7 @@ impl Array {
             if let Some(task) = self.tasks.remove(&id) {
                 let fua = matches!(task.command, Command::Write { fua: true, .. });
                 self.tear(now, &task, durable || fua);
-                self.push_aborted(&task, "initiator-power-loss");
+                self.push_aborted(&task, AbortCause::InitiatorPowerLoss);
             }
         }
     }
@@ -167,7 +169,7 @@ impl Array {
         }
     }
 
-    fn abort_tasks(&mut self, doomed: impl Fn(&Task) -> bool, by: &'static str) {
+    fn abort_tasks(&mut self, doomed: impl Fn(&Task) -> bool, by: AbortCause) {
         let ids: Vec<TaskId> =
             self.tasks.iter().filter(|(_, task)| doomed(task)).map(|(&id, _)| id).collect();
         for id in ids {
@@ -177,13 +179,13 @@ impl Array {
         }
     }
 
-    fn push_aborted(&mut self, task: &Task, by: &'static str) {
+    fn push_aborted(&mut self, task: &Task, by: AbortCause) {
         self.events.push(ArrayEvent::TaskAborted { lun: task.lun, nexus: task.nexus, tag: task.tag, by });
     }
 
     /// A power cycle of the controllers: PR state without APTPL is forgotten, and every nexus will be
     /// told of the reset by a unit attention that supersedes whatever was queued.
-    fn reset(&mut self, reason: &'static str) {
+    fn reset(&mut self, reason: ResetCause) {
         self.resets += 1;
         for (&lun_id, lun) in &mut self.luns {
             lun.attention.reset();

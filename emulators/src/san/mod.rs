@@ -109,21 +109,19 @@ pub enum ArrayEvent {
         contents: Vec<BlockContent>,
         durable: bool,
     },
-    /// A write refused at acceptance. `reason` is "reservation-conflict", "read-only", "not-ready",
-    /// "unit-attention", "illegal-request" or "lun-not-presented"; `epoch` is the first block's.
+    /// A write refused at acceptance; `epoch` is the first block's.
     WriteRejected {
         lun: LunId,
         nexus: Nexus,
-        reason: &'static str,
+        reason: RejectReason,
         epoch: u64,
     },
-    /// An accepted task that will never complete. `by` is "preempt-and-abort", "reboot", "power-loss",
-    /// "controller-down" or "initiator-power-loss".
+    /// An accepted task that will never complete.
     TaskAborted {
         lun: LunId,
         nexus: Nexus,
         tag: u64,
-        by: &'static str,
+        by: AbortCause,
     },
     Registered {
         lun: LunId,
@@ -141,8 +139,11 @@ pub enum ArrayEvent {
         key: ReservationKey,
         kind: ReservationType,
     },
+    /// The reservation held with `key` is gone: `by` released it, or its command (an unregistration)
+    /// left the reservation without a holder.
     Released {
         lun: LunId,
+        by: Nexus,
         key: ReservationKey,
     },
     Preempted {
@@ -153,15 +154,16 @@ pub enum ArrayEvent {
         victims: Vec<Nexus>,
         aborted: u32,
     },
+    /// `by` cleared every registration and the reservation with PR OUT CLEAR, presenting `key`.
     Cleared {
         lun: LunId,
         by: Nexus,
+        key: ReservationKey,
     },
     /// Registrations and reservation gone with a power cycle, because no REGISTER asked for APTPL.
-    /// `reason` is "reboot" or "power-loss".
     ReservationsLost {
         lun: LunId,
-        reason: &'static str,
+        reason: ResetCause,
     },
     CachedWritesLost {
         lun: LunId,
@@ -180,6 +182,51 @@ pub enum ArrayEvent {
         lun: LunId,
         host: HostId,
     },
+}
+
+/// Why the array refused a write when it arrived ([`ArrayEvent::WriteRejected`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RejectReason {
+    /// RESERVATION CONFLICT: the nexus may not write under the LUN's persistent reservation.
+    ReservationConflict,
+    /// A unit attention was pending for the nexus and was reported instead.
+    UnitAttention,
+    /// DATA PROTECT: the LUN is write-disabled.
+    ReadOnly,
+    /// NOT READY: the LUN is offline.
+    NotReady,
+    /// ILLEGAL REQUEST: the write lies beyond the LUN's capacity.
+    IllegalRequest,
+    /// LOGICAL UNIT NOT SUPPORTED: the host has not discovered the LUN.
+    LunNotPresented,
+}
+
+/// What aborted a task the array had accepted ([`ArrayEvent::TaskAborted`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AbortCause {
+    /// PREEMPT AND ABORT removed the task's nexus.
+    PreemptAndAbort,
+    /// The controllers rebooted.
+    Reboot,
+    /// The array lost power.
+    PowerLoss,
+    /// The controller the task came through went down.
+    ControllerDown,
+    /// The host that sent the write lost power before the write had fully arrived.
+    InitiatorPowerLoss,
+}
+
+/// How the array was power-cycled, losing persistent reservations without APTPL
+/// ([`ArrayEvent::ReservationsLost`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResetCause {
+    /// An orderly controller reboot.
+    Reboot,
+    /// A power loss.
+    PowerLoss,
 }
 
 /// One SAN array.
@@ -286,9 +333,8 @@ impl Array {
                 Submitted::Accepted { task, completes_at: now + service_time }
             }
             Err(status) => {
-                if let Command::Write { data, .. } = &command {
+                if let (Command::Write { data, .. }, Some(reason)) = (&command, status.rejection_reason()) {
                     let epoch = data.first().map_or(0, |block| block.epoch);
-                    let reason = status.rejection_reason();
                     self.events.push(ArrayEvent::WriteRejected { lun, nexus, reason, epoch });
                 }
                 Submitted::Answered(status)
@@ -414,13 +460,13 @@ impl Array {
                     for nexus in notify {
                         lun.attention.raise(nexus, UnitAttention::ReservationsReleased);
                     }
-                    self.events.push(ArrayEvent::Released { lun: lun_id, key });
+                    self.events.push(ArrayEvent::Released { lun: lun_id, by, key });
                 }
-                PrChange::Cleared { notify } => {
+                PrChange::Cleared { key, notify } => {
                     for nexus in notify {
                         lun.attention.raise(nexus, UnitAttention::ReservationsReleased);
                     }
-                    self.events.push(ArrayEvent::Cleared { lun: lun_id, by });
+                    self.events.push(ArrayEvent::Cleared { lun: lun_id, by, key });
                 }
                 PrChange::Preempted { key, victim_key, victims } => {
                     for &victim in &victims {
@@ -450,7 +496,7 @@ impl Array {
                                 lun: task.lun,
                                 nexus: task.nexus,
                                 tag: task.tag,
-                                by: "preempt-and-abort",
+                                by: AbortCause::PreemptAndAbort,
                             });
                         }
                     }

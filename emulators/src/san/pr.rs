@@ -162,6 +162,7 @@ pub(crate) enum PrChange {
     /// Every registration and the reservation went away; `notify` are the other nexuses that were
     /// registered.
     Cleared {
+        key: ReservationKey,
         notify: Vec<Nexus>,
     },
 }
@@ -277,7 +278,7 @@ impl PrTable {
                 self.registrations.clear();
                 self.reservation = None;
                 self.bump();
-                Ok(vec![PrChange::Cleared { notify }])
+                Ok(vec![PrChange::Cleared { key, notify }])
             }
             PrOut::Preempt { key, victim_key, kind } | PrOut::PreemptAndAbort { key, victim_key, kind } => {
                 self.preempt(nexus, key, victim_key, kind)

@@ -15,20 +15,18 @@
 
 use super::model::Model;
 use super::{CheckConfig, CheckReport};
-use crate::history::Event;
+use crate::history::{Event, FailoverReason};
 use crate::verdict::{Violation, ViolationKind};
-
-/// The reason the history gives the first activation of a database, which is no failover.
-const INITIAL: &str = "initial";
 
 pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckReport) {
     let Some(bound) = config.max_failovers else { return };
     let counted: Vec<_> = model
         .records
         .iter()
-        .filter(
-            |record| matches!(&record.event, Event::Failover { reason, .. } if reason.as_ref() != INITIAL),
-        )
+        // The first activation of a database is no failover.
+        .filter(|record| {
+            matches!(&record.event, Event::Failover { reason, .. } if *reason != FailoverReason::Initial)
+        })
         .collect();
     let total = counted.len() as u64;
     let Some(first_beyond) = usize::try_from(bound).ok().and_then(|bound| counted.get(bound)) else { return };
@@ -38,7 +36,7 @@ pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckRepor
         check: ViolationKind::Failovers,
         time_ms: first_beyond.at.as_millis(),
         detail: format!(
-            "{db} failed over from {from} to {to} at {} ({reason}, epoch {epoch}): failover {} after the initial \
+            "{db} failed over from {from} to {to} at {} ({reason:?}, epoch {epoch}): failover {} after the initial \
              activation, against max_failovers = {bound} ({total} in the run)",
             first_beyond.at,
             bound.saturating_add(1),

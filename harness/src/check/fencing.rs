@@ -31,7 +31,7 @@
 
 use super::CheckReport;
 use super::model::Model;
-use crate::history::{Event, Name};
+use crate::history::{Event, Name, Nexus, ReservationAction};
 use crate::verdict::{Violation, ViolationKind};
 use kernel::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,13 +47,13 @@ struct Finding {
 
 pub(crate) fn check(model: &Model, report: &mut CheckReport) {
     // (lun, nexus) pairs preempted and not registered since, with when and by whom.
-    let mut fenced: BTreeMap<(&Name, &Name), (SimTime, &Name)> = BTreeMap::new();
+    let mut fenced: BTreeMap<(&Name, &Nexus), (SimTime, &Nexus)> = BTreeMap::new();
     let mut highest_mounted: BTreeMap<&Name, u64> = BTreeMap::new();
     // The reservation holder's key per LUN, from the array's own records.
     let mut holder: BTreeMap<&Name, u64> = BTreeMap::new();
     // The first host that wrote each (LUN, epoch).
-    let mut epoch_writer: BTreeMap<(&Name, u64), &str> = BTreeMap::new();
-    let mut findings: BTreeMap<(&Name, &Name, &'static str), Finding> = BTreeMap::new();
+    let mut epoch_writer: BTreeMap<(&Name, u64), &Name> = BTreeMap::new();
+    let mut findings: BTreeMap<(&Name, &Nexus, &'static str), Finding> = BTreeMap::new();
     for record in model.records {
         match &record.event {
             Event::Mounted { db, epoch, .. } => {
@@ -68,17 +68,17 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
                     holder.insert(lun, *key);
                 }
             }
-            Event::Reservation { lun, nexus, action, key } => match action.as_ref() {
-                "registered" => {
+            Event::Reservation { lun, nexus, action, key } => match action {
+                ReservationAction::Registered => {
                     fenced.remove(&(lun, nexus));
                 }
-                "reserved" => {
+                ReservationAction::Reserved => {
                     holder.insert(lun, *key);
                 }
-                "released" | "cleared" => {
+                ReservationAction::Released | ReservationAction::Cleared => {
                     holder.remove(lun);
                 }
-                _ => {}
+                ReservationAction::Unregistered => {}
             },
             Event::ReservationsLost { lun, .. } => {
                 holder.remove(lun);
@@ -119,7 +119,7 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
                         ),
                     );
                 }
-                let host = super::nexus_host(nexus);
+                let host = &nexus.host;
                 let first_writer = *epoch_writer.entry((lun, *epoch)).or_insert(host);
                 if first_writer != host {
                     note(

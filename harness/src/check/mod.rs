@@ -113,11 +113,6 @@ pub fn check_all(history: &History, config: &CheckConfig) -> CheckReport {
     report
 }
 
-/// The host of a `host:network` nexus name, as the history records I_T nexuses.
-fn nexus_host(nexus: &str) -> &str {
-    nexus.split(':').next().unwrap_or("")
-}
-
 /// A duration in whole milliseconds, saturating rather than failing on absurd values.
 fn duration_ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)

@@ -8,19 +8,18 @@
 //! - host down intervals, from `host-down` until `host-up`, whatever the reason;
 //! - the witness lock holder over time, from `witness-lease` and `witness-reset`;
 //! - per (database, node) contents as generations of messages, rebuilt from `committed`, `log-closed`,
-//!   `log-replayed`, `rolled-back` and `reseeded`, with the copy's highest closed generation over time
+//!   `log-replayed` and `rolled-back` (a full reseed is a roll-back to generation 0 followed by
+//!   replays), with the copy's highest closed generation over time
 //!   and, for every mount, the generations the mounting copy held just before it mounted.
 //!
 //! Assumptions, stated so they can be challenged: a node is named after the host it runs on (so a
 //! `host-down` of host `n1` concerns node `n1`); replaying a generation replaces whatever the copy held
-//! for that generation (a log file is replayed once, not appended twice); a `host-down` reason other
-//! than `power` or `freeze` is treated like a freeze (the mount is kept) and noted, because keeping the
-//! mount can only make the safety checks stricter.
+//! for that generation (a log file is replayed once, not appended twice).
 //!
 //! Records after the declared end of the run are ignored (and noted), so every checker sees the same
 //! prefix of the history.
 
-use crate::history::{Event, History, HostDownReason, MessageId, Name, Record};
+use crate::history::{Event, History, HostDownReason, LinkDirection, MessageId, Name, Record};
 use kernel::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -163,12 +162,6 @@ impl Contents {
 
     fn roll_back(&mut self, to_generation: u64) {
         self.logs.retain(|generation, _| *generation <= to_generation);
-    }
-
-    fn truncated(&self, to_generation: u64) -> Contents {
-        let mut copy = self.clone();
-        copy.roll_back(to_generation);
-        copy
     }
 
     /// The highest closed generation: how far this copy has replayed (or, on an active, shipped).
@@ -370,22 +363,6 @@ impl<'h> Model<'h> {
                     copy.contents.roll_back(*to_generation);
                     copy.record_level(pos);
                 }
-                Event::Reseeded { node, db, source, generation } => {
-                    let seeded = match self.copies.get(&(db.clone(), source.clone())) {
-                        Some(source_copy) => source_copy.contents.truncated(*generation),
-                        None => {
-                            self.notes.push(format!(
-                                "{node} was reseeded for {db} at {} from {source}, which holds no recorded \
-                                 copy; its contents are taken to be empty",
-                                record.at
-                            ));
-                            Contents::default()
-                        }
-                    };
-                    let copy = self.copy(db, node);
-                    copy.contents = seeded;
-                    copy.record_level(pos);
-                }
                 _ => {}
             }
         }
@@ -461,7 +438,22 @@ impl<'h> Model<'h> {
         let fault =
             self.records.iter().rev().filter(|record| record.at <= t).find_map(|record| {
                 match &record.event {
-                    Event::Fault { kind, target, detail } => Some((record.at, kind, target, detail)),
+                    Event::Fault { kind, target, network, peer, direction, heal } => {
+                        let mut detail = Vec::new();
+                        if let Some(network) = network {
+                            detail.push(format!("network {network}"));
+                        }
+                        if let Some(peer) = peer {
+                            detail.push(format!("peer {peer}"));
+                        }
+                        if *direction == Some(LinkDirection::OneWay) {
+                            detail.push("one way".to_string());
+                        }
+                        if *heal {
+                            detail.push("automatic heal".to_string());
+                        }
+                        Some((record.at, kind, target, detail.join(", ")))
+                    }
                     _ => None,
                 }
             });

@@ -2,9 +2,9 @@
 //!
 //! A node's quorum claim starts with a `quorum` event with `quorate` true and lasts until that node's
 //! next `quorum` event or until its host goes down for any reason (a frozen node is not acting, and a
-//! node that comes back has no claim until it makes a new one). The `witness` vote in a claim is real
-//! only while the witness emulator's ground truth says that node holds the lock; the other votes are
-//! taken as claimed.
+//! node that comes back has no claim until it makes a new one). The witness vote in a claim (`witness`
+//! true) is real only while the witness emulator's ground truth says that node holds the lock; the
+//! node votes are taken as claimed.
 //!
 //! Checked at every record that changes a claim or the witness lock, and at every lease expiry: with
 //! each live claim's votes corrected by removing a witness vote the node does not truly hold,
@@ -30,13 +30,27 @@
 
 use super::CheckReport;
 use super::model::Model;
-use crate::history::{Event, Name};
+use crate::history::{Event, Name, Nexus, ReservationAction};
 use crate::verdict::{Violation, ViolationKind};
 use kernel::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
-/// The vote name a claim uses for the file share witness.
-const WITNESS: &str = "witness";
+/// One vote a claim counted: a node's, or the witness's (file share or disk).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Vote {
+    Node(Name),
+    Witness,
+}
+
+impl fmt::Display for Vote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Vote::Node(node) => f.write_str(node),
+            Vote::Witness => f.write_str("witness"),
+        }
+    }
+}
 
 /// One live quorum claim.
 struct Claim {
@@ -44,7 +58,7 @@ struct Claim {
     /// The index of the `quorum` record that made the claim; it identifies the claim.
     pos: usize,
     at: SimTime,
-    votes: BTreeSet<Name>,
+    votes: BTreeSet<Vote>,
     total_votes: u32,
 }
 
@@ -62,30 +76,26 @@ struct DiskWitness<'a> {
     ever_held: BTreeSet<Name>,
 }
 
-fn host_of(nexus: &Name) -> Name {
-    Name::from(super::nexus_host(nexus))
-}
-
 impl DiskWitness<'_> {
     /// Follows the array's records for the witness LUN; true when the holder changed.
     fn observe(&mut self, event: &Event) -> bool {
         match event {
-            Event::Reservation { lun, nexus, action, key } if lun == self.lun => match action.as_ref() {
-                "reserved" => {
+            Event::Reservation { lun, nexus, action, key } if lun == self.lun => match action {
+                ReservationAction::Reserved => {
                     self.holder_key = Some(*key);
-                    self.ever_held.insert(host_of(nexus));
+                    self.ever_held.insert(nexus.host.clone());
                     true
                 }
-                "released" | "cleared" => {
+                ReservationAction::Released | ReservationAction::Cleared => {
                     self.holder_key = None;
                     true
                 }
-                _ => false,
+                ReservationAction::Registered | ReservationAction::Unregistered => false,
             },
-            Event::Preempted { lun, by, key, victim_key, .. } if lun == self.lun => {
+            Event::Preempted { lun, by: Nexus { host, .. }, key, victim_key, .. } if lun == self.lun => {
                 if self.holder_key == Some(*victim_key) {
                     self.holder_key = Some(*key);
-                    self.ever_held.insert(host_of(by));
+                    self.ever_held.insert(host.clone());
                 }
                 true
             }
@@ -133,14 +143,15 @@ pub(crate) fn check(model: &Model, end: SimTime, report: &mut CheckReport) {
         let disk_changed = disk.as_mut().is_some_and(|disk| disk.observe(&record.event));
         let changed = disk_changed
             || match &record.event {
-                Event::Quorum { node, quorate, votes, total_votes } => {
+                Event::Quorum { node, quorate, votes, witness, total_votes } => {
                     claims.remove(node);
                     if *quorate {
+                        let nodes = votes.iter().map(|voter| Vote::Node(voter.clone()));
                         let claim = Claim {
                             node: node.clone(),
                             pos,
                             at: record.at,
-                            votes: votes.iter().cloned().collect(),
+                            votes: nodes.chain(witness.then_some(Vote::Witness)).collect(),
                             total_votes: *total_votes,
                         };
                         claims.insert(node.clone(), claim);
@@ -182,10 +193,10 @@ fn evaluate(
         Some(disk) => WitnessTruth::Disk(&disk.ever_held),
         None => WitnessTruth::Lease(holder),
     };
-    let corrected: Vec<(&Claim, BTreeSet<&Name>)> = claims
+    let corrected: Vec<(&Claim, BTreeSet<&Vote>)> = claims
         .values()
         .map(|claim| {
-            let real = claim.votes.iter().filter(|vote| &***vote != WITNESS || truth.backs(&claim.node));
+            let real = claim.votes.iter().filter(|vote| **vote != Vote::Witness || truth.backs(&claim.node));
             (claim, real.collect())
         })
         .collect();
@@ -195,7 +206,7 @@ fn evaluate(
     if disk.is_some() {
         let counting: Vec<&Claim> = corrected
             .iter()
-            .filter(|(_, votes)| votes.iter().any(|vote| &***vote == WITNESS))
+            .filter(|(_, votes)| votes.contains(&&Vote::Witness))
             .map(|(claim, _)| *claim)
             .collect();
         for (index, first) in counting.iter().enumerate() {
@@ -225,16 +236,15 @@ fn evaluate(
         if majority || !reported.claims.insert(claim.pos) {
             continue;
         }
-        let witness_note =
-            if claim.votes.iter().any(|vote| &**vote == WITNESS) && !votes.iter().any(|v| &***v == WITNESS) {
-                match (disk, holder) {
-                    (Some(_), _) => ", but it never held the disk witness's reservation".to_string(),
-                    (None, Some(other)) => format!(", but the witness lock was held by {other}"),
-                    (None, None) => ", but nobody held the witness lock".to_string(),
-                }
-            } else {
-                String::new()
-            };
+        let witness_note = if claim.votes.contains(&Vote::Witness) && !votes.contains(&&Vote::Witness) {
+            match (disk, holder) {
+                (Some(_), _) => ", but it never held the disk witness's reservation".to_string(),
+                (None, Some(other)) => format!(", but the witness lock was held by {other}"),
+                (None, None) => ", but nobody held the witness lock".to_string(),
+            }
+        } else {
+            String::new()
+        };
         report.violations.push(Violation {
             check: ViolationKind::Quorum,
             time_ms: t.as_millis(),
@@ -272,8 +282,7 @@ fn evaluate(
     }
 }
 
-fn list<S: AsRef<str>>(names: impl Iterator<Item = S>) -> String {
-    let names: Vec<S> = names.collect();
-    let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
-    format!("{{{}}}", names.join(", "))
+fn list<V: fmt::Display>(votes: impl Iterator<Item = V>) -> String {
+    let votes: Vec<String> = votes.map(|vote| vote.to_string()).collect();
+    format!("{{{}}}", votes.join(", "))
 }

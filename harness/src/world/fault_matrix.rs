@@ -4,7 +4,7 @@
 //! what keeps a new kind or a new target from adding one.
 
 use super::{Ev, World};
-use crate::history::Event;
+use crate::history::{Event, FailoverReason};
 use crate::scenario::{self, FaultKind};
 use kernel::SimTime;
 use std::fmt::Write as _;
@@ -196,7 +196,7 @@ fn software_consequence(world: &mut World, kind: FaultKind, mark: usize) -> bool
     world.history.records()[mark..].iter().any(|record| match (&record.event, kind) {
         // The crashed database is restarted (or failed over): its resource goes through new states.
         (Event::Resource { resource, .. }, FaultKind::ResourceCrash) => &**resource == "database",
-        (Event::Failover { reason, .. }, FaultKind::Move) => &**reason == "operator",
+        (Event::Failover { reason, .. }, FaultKind::Move) => *reason == FailoverReason::Operator,
         _ => false,
     })
 }
@@ -233,12 +233,12 @@ fn try_one(lab: &str, kind: FaultKind, target: Option<&str>) -> Result<Outcome, 
     let mark = world.history.len();
     world.apply(*action);
     let recorded = world.history.records()[mark..].iter().find_map(|record| match &record.event {
-        Event::Fault { kind: recorded, .. } => Some(Ok(recorded.clone())),
+        Event::Fault { kind: recorded, .. } => Some(Ok(*recorded)),
         Event::FaultWithoutEffect { reason, .. } => Some(Err(*reason)),
         _ => None,
     });
     match recorded {
-        Some(Ok(recorded)) if &*recorded == kind.as_str() => {}
+        Some(Ok(recorded)) if recorded == kind => {}
         other => return Err(format!("loaded, but recorded {other:?}")),
     }
     let changed = if matches!(kind, FaultKind::ResourceCrash | FaultKind::Move) {

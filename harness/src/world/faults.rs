@@ -8,7 +8,7 @@
 
 use super::wake::Component;
 use super::{Ev, World};
-use crate::history::{Event, Name, NoEffect};
+use crate::history::{Event, Name, NoEffect, WitnessResetReason};
 use crate::scenario::{
     FabricFault, Fault, FaultSpec, FaultTrigger, LinkDirection, NemesisKind, PowerFault, RunFault, SanFault,
     Scenario, SoftwareFault, Target, WitnessFault,
@@ -217,15 +217,13 @@ impl World<'_> {
         let effect = self.inject(&action, host, peer);
         match effect {
             Ok(()) => {
-                let detail = self.fault_detail(&action, peer);
                 tracing::info!(t = %now, kind = kind.as_str(), target = %target_name, "fault");
-                let event = Event::Fault { kind: Name::from(kind.as_str()), target: target_name, detail };
+                let event = self.fault_event(&action, target_name, peer);
                 self.history.insert(mark, now, event);
                 self.last_fault_at = now;
             }
             Err(reason) => {
                 tracing::info!(t = %now, kind = kind.as_str(), target = %target_name, ?reason, "fault without effect");
-                let kind = Name::from(kind.as_str());
                 self.record(Event::FaultWithoutEffect { kind, target: target_name, reason });
             }
         }
@@ -244,8 +242,9 @@ impl World<'_> {
         }
     }
 
-    fn fault_detail(&self, action: &Action, peer: Option<usize>) -> String {
-        let mut detail = String::new();
+    /// The `fault` record of an action that took effect: its kind and target, and the network, peer
+    /// and direction of the faults that have them.
+    fn fault_event(&self, action: &Action, target: Name, peer: Option<usize>) -> Event {
         let (network, direction) = match &action.spec.fault {
             Fault::Fabric(
                 FabricFault::LinkCut { network, direction, .. }
@@ -260,17 +259,14 @@ impl World<'_> {
             ) => (Some(network), None),
             _ => (None, None),
         };
-        if let Some(network) = network {
-            detail.push_str(&format!("network={network} "));
+        Event::Fault {
+            kind: action.spec.fault.kind(),
+            target,
+            network: network.map(|network| Name::from(network.as_str())),
+            peer: peer.map(|peer| self.host_names[peer].clone()),
+            direction,
+            heal: action.heal,
         }
-        if let Some(peer) = peer {
-            let direction = direction.unwrap_or(LinkDirection::Both);
-            detail.push_str(&format!("peer={} direction={direction:?} ", self.host_names[peer]));
-        }
-        if action.heal {
-            detail.push_str("automatic heal ");
-        }
-        detail.trim().to_string()
     }
 
     /// Carries a fault out on the device it belongs to.
@@ -551,7 +547,7 @@ impl World<'_> {
         }
         witness.set_up(now, up);
         if !up {
-            self.record(Event::WitnessReset { reason: Name::from("witness-down") });
+            self.record(Event::WitnessReset { reason: WitnessResetReason::WitnessDown });
         }
     }
 }

@@ -235,7 +235,7 @@ impl<'s> World<'s> {
 
     /// Schedules the boot of every node, the workload, the fault schedule and the end.
     fn start(&mut self) {
-        self.record(Event::RunStarted { scenario: Name::from(self.scenario.name.as_str()), seed: self.seed });
+        self.record(Event::header(&self.scenario.name, self.seed));
         if let Some(lun) = &self.scenario.cluster.disk_witness {
             self.record(Event::WitnessDisk { lun: Name::from(lun.as_str()) });
         }
@@ -358,23 +358,6 @@ impl<'s> World<'s> {
         {
             self.queue.schedule(arrives, Ev::Arrive { host: to, network, packet });
         }
-    }
-}
-
-/// The history's name for a disk arbitration step.
-fn arbitration_step(step: failover::io::ArbitrationStep) -> &'static str {
-    use failover::io::ArbitrationStep;
-    match step {
-        ArbitrationStep::Registered { .. } => "registered",
-        ArbitrationStep::Reserved => "reserved",
-        ArbitrationStep::Challenged { .. } => "challenged",
-        ArbitrationStep::Won => "won",
-        ArbitrationStep::Lost => "lost",
-        ArbitrationStep::Defended { .. } => "defended",
-        ArbitrationStep::Reasserted => "reasserted",
-        ArbitrationStep::Fenced => "fenced",
-        ArbitrationStep::DataPathFailed => "data-path-failed",
-        ArbitrationStep::Draining { .. } => "draining",
     }
 }
 

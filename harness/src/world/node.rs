@@ -1,14 +1,13 @@
 //! The failover nodes in the world: boot, inputs through the host gate, and carrying out every
 //! `Output` through the emulators (fabric, witness, DNS, storage) into the history.
 
+use super::World;
 use super::gate::Packet;
 use super::wake::Component;
-use super::{World, arbitration_step};
-use crate::history::{DismountReason, Event, Name};
+use crate::history::{Event, Name, WitnessResetReason};
 use emulators::HostId;
 use emulators::host::RunState;
 use emulators::witness::WitnessReply;
-use failover::io::{ResourceState, StopReason};
 use failover::{Endpoint, HubInput, Input, Message, Node, NodeId, Output, WitnessAnswer, WitnessOp};
 use kernel::SimTime;
 use std::sync::Arc;
@@ -81,7 +80,6 @@ impl World<'_> {
                         .luns
                         .get(lun.0 as usize)
                         .map_or_else(|| Name::from("?"), |lun| Name::from(lun.name.as_str()));
-                    let step = Name::from(arbitration_step(step));
                     self.record(Event::DiskArbitration { node: name.clone(), db, lun, step });
                 }
                 Output::RegisterName { db } => {
@@ -90,15 +88,16 @@ impl World<'_> {
                     let ttl = self.scenario.databases.get(db.0 as usize).map(|database| database.name_ttl);
                     self.dns.register(now, &self.db_names[db.0 as usize], HostId(host as u32), ttl);
                 }
-                Output::QuorumChanged { quorate, votes, total_votes } => {
-                    let votes = votes
+                Output::QuorumChanged { quorate, votes: voters, total_votes } => {
+                    let witness = voters.contains(&failover::Voter::Witness);
+                    let votes = voters
                         .into_iter()
-                        .map(|voter| match voter {
-                            failover::Voter::Node(id) => self.node_name(id.0 as usize),
-                            failover::Voter::Witness => Name::from("witness"),
+                        .filter_map(|voter| match voter {
+                            failover::Voter::Node(id) => Some(self.node_name(id.0 as usize)),
+                            failover::Voter::Witness => None,
                         })
                         .collect();
-                    self.record(Event::Quorum { node: name.clone(), quorate, votes, total_votes });
+                    self.record(Event::Quorum { node: name.clone(), quorate, votes, witness, total_votes });
                 }
                 Output::Mounted { db, epoch, generation, lost_logs } => {
                     tracing::info!(t = %self.now(), node = %name, db = %self.db_names[db.0 as usize], epoch, lost_logs, "mounted");
@@ -111,13 +110,6 @@ impl World<'_> {
                     if self.mounted.get(&db) == Some(&NodeId(node as u16)) {
                         self.mounted.remove(&db);
                     }
-                    let reason = match reason {
-                        StopReason::QuorumLost => DismountReason::QuorumLost,
-                        StopReason::Moved => DismountReason::Moved,
-                        StopReason::ResourceFailed => DismountReason::ResourceFailed,
-                        StopReason::Deposed => DismountReason::Deposed,
-                        StopReason::Fenced => DismountReason::Fenced,
-                    };
                     let db = self.db_names[db.0 as usize].clone();
                     self.record(Event::Dismounted { node: name.clone(), db, reason });
                 }
@@ -147,13 +139,6 @@ impl World<'_> {
                         .resources
                         .get(resource)
                         .map_or_else(|| Name::from("?"), |r| Name::from(r.name.as_str()));
-                    let state = Name::from(match state {
-                        ResourceState::OnlinePending => "online-pending",
-                        ResourceState::Online => "online",
-                        ResourceState::Offline => "offline",
-                        ResourceState::Failed => "failed",
-                        ResourceState::Restarting => "restarting",
-                    });
                     let group = self.db_names[db.0 as usize].clone();
                     self.record(Event::Resource {
                         node: name.clone(),
@@ -165,8 +150,7 @@ impl World<'_> {
                 Output::FailoverDecided { db, from, to, epoch, reason } => {
                     let from = from.map(|id| self.node_name(id.0 as usize));
                     let to = self.node_name(to.0 as usize);
-                    let reason = Name::from(format!("{reason:?}").to_lowercase().as_str());
-                    tracing::info!(t = %self.now(), db = %self.db_names[db.0 as usize], ?from, %to, epoch, %reason, "failover decided");
+                    tracing::info!(t = %self.now(), db = %self.db_names[db.0 as usize], ?from, %to, epoch, ?reason, "failover decided");
                     let db = self.db_names[db.0 as usize].clone();
                     self.record(Event::Failover { db, from, to, epoch, reason });
                 }
@@ -239,7 +223,7 @@ impl World<'_> {
                 WitnessAnswer::Granted { lease: lease_until - now }
             }
             WitnessReply::Released => {
-                self.record(Event::WitnessReset { reason: Name::from("released") });
+                self.record(Event::WitnessReset { reason: WitnessResetReason::Released });
                 WitnessAnswer::Released
             }
             WitnessReply::Denied { .. } | WitnessReply::NotHeld => WitnessAnswer::Denied,

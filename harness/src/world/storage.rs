@@ -15,7 +15,7 @@
 use super::gate::Packet;
 use super::wake::{Component, WakeSlot};
 use super::{Ev, World};
-use crate::history::{Event, Name};
+use crate::history::{self, Event, Name, ReservationAction};
 use crate::scenario::Scenario;
 use emulators::iscsi::{Initiator, InitiatorInput, InitiatorOutput, IoId, IoResult, PathIndex, Via};
 use emulators::san::{
@@ -193,14 +193,15 @@ impl World<'_> {
         self.storage.as_mut()
     }
 
-    fn nexus_name(&self, nexus: Nexus) -> Name {
+    /// The history's nexus: the host and the iSCSI network of the controller, by name.
+    fn nexus_name(&self, nexus: Nexus) -> history::Nexus {
         let host = self.host_names.get(nexus.host.0 as usize).cloned().unwrap_or_else(|| Name::from("?"));
         let network = self
             .storage
             .as_ref()
             .and_then(|storage| storage.network_names.get(nexus.controller.0 as usize).cloned())
             .unwrap_or_else(|| Name::from("?"));
-        Name::from(format!("{host}:{network}").as_str())
+        history::Nexus { host, network }
     }
 
     fn lun_name(&self, lun: LunId) -> Name {
@@ -317,12 +318,7 @@ impl World<'_> {
                         .get(path.0 as usize)
                         .cloned()
                         .unwrap_or_else(|| Name::from("?"));
-                    self.record(Event::PathState {
-                        host: host_name.clone(),
-                        network,
-                        up,
-                        reason: Name::from(reason),
-                    });
+                    self.record(Event::PathState { host: host_name.clone(), network, up, reason });
                 }
                 InitiatorOutput::DeviceRemoved { lun } => {
                     let lun = self.lun_name(lun);
@@ -435,43 +431,26 @@ impl World<'_> {
                     lun: self.lun_name(lun),
                     nexus: self.nexus_name(nexus),
                     epoch,
-                    reason: Name::from(reason),
+                    reason,
                 },
-                ArrayEvent::TaskAborted { lun, nexus, by, .. } => Event::LunTaskAborted {
-                    lun: self.lun_name(lun),
-                    nexus: self.nexus_name(nexus),
-                    by: Name::from(by),
-                },
-                ArrayEvent::Registered { lun, nexus, key } => Event::Reservation {
-                    lun: self.lun_name(lun),
-                    nexus: self.nexus_name(nexus),
-                    action: Name::from("registered"),
-                    key,
-                },
-                ArrayEvent::Unregistered { lun, nexus, key } => Event::Reservation {
-                    lun: self.lun_name(lun),
-                    nexus: self.nexus_name(nexus),
-                    action: Name::from("unregistered"),
-                    key,
-                },
-                ArrayEvent::Reserved { lun, nexus, key, .. } => Event::Reservation {
-                    lun: self.lun_name(lun),
-                    nexus: self.nexus_name(nexus),
-                    action: Name::from("reserved"),
-                    key,
-                },
-                ArrayEvent::Released { lun, key } => Event::Reservation {
-                    lun: self.lun_name(lun),
-                    nexus: Name::from("-"),
-                    action: Name::from("released"),
-                    key,
-                },
-                ArrayEvent::Cleared { lun, by } => Event::Reservation {
-                    lun: self.lun_name(lun),
-                    nexus: self.nexus_name(by),
-                    action: Name::from("cleared"),
-                    key: 0,
-                },
+                ArrayEvent::TaskAborted { lun, nexus, by, .. } => {
+                    Event::LunTaskAborted { lun: self.lun_name(lun), nexus: self.nexus_name(nexus), by }
+                }
+                ArrayEvent::Registered { lun, nexus, key } => {
+                    self.reservation(lun, nexus, ReservationAction::Registered, key)
+                }
+                ArrayEvent::Unregistered { lun, nexus, key } => {
+                    self.reservation(lun, nexus, ReservationAction::Unregistered, key)
+                }
+                ArrayEvent::Reserved { lun, nexus, key, .. } => {
+                    self.reservation(lun, nexus, ReservationAction::Reserved, key)
+                }
+                ArrayEvent::Released { lun, by, key } => {
+                    self.reservation(lun, by, ReservationAction::Released, key)
+                }
+                ArrayEvent::Cleared { lun, by, key } => {
+                    self.reservation(lun, by, ReservationAction::Cleared, key)
+                }
                 ArrayEvent::Preempted { lun, by, key, victim_key, victims, aborted } => Event::Preempted {
                     lun: self.lun_name(lun),
                     by: self.nexus_name(by),
@@ -481,7 +460,7 @@ impl World<'_> {
                     aborted,
                 },
                 ArrayEvent::ReservationsLost { lun, reason } => {
-                    Event::ReservationsLost { lun: self.lun_name(lun), reason: Name::from(reason) }
+                    Event::ReservationsLost { lun: self.lun_name(lun), reason }
                 }
                 ArrayEvent::CachedWritesLost { lun, blocks } => {
                     Event::CachedWritesLost { lun: self.lun_name(lun), blocks }
@@ -496,6 +475,10 @@ impl World<'_> {
             };
             self.record(recorded);
         }
+    }
+
+    fn reservation(&self, lun: LunId, nexus: Nexus, action: ReservationAction, key: u64) -> Event {
+        Event::Reservation { lun: self.lun_name(lun), nexus: self.nexus_name(nexus), action, key }
     }
 
     /// A node's host lost power: the guest's initiator state is gone, and its commands still at the

@@ -45,7 +45,12 @@ fn check_access(kind: ReservationType, who: Who, op: Op, allowed: bool) {
         if let Op::Write = op {
             assert_eq!(
                 events,
-                vec![ArrayEvent::WriteRejected { lun: LUN, nexus, reason: "reservation-conflict", epoch: 1 }]
+                vec![ArrayEvent::WriteRejected {
+                    lun: LUN,
+                    nexus,
+                    reason: RejectReason::ReservationConflict,
+                    epoch: 1
+                }]
             );
         }
     }

@@ -39,7 +39,10 @@ fn with_aptpl_registrations_and_the_reservation_survive_a_controller_reboot() {
 fn without_aptpl_a_controller_reboot_loses_the_reservation_and_silently_unfences_the_victim() {
     let mut rig = fenced_rig(false);
     rig.array.reboot_controllers(rig.now);
-    assert_eq!(rig.array.take_events(), vec![ArrayEvent::ReservationsLost { lun: LUN, reason: "reboot" }]);
+    assert_eq!(
+        rig.array.take_events(),
+        vec![ArrayEvent::ReservationsLost { lun: LUN, reason: ResetCause::Reboot }]
+    );
     rig.now += BOOT;
     assert_eq!(rig.array.reservation(LUN), None);
     assert!(rig.array.registrations(LUN).is_empty());
@@ -76,7 +79,7 @@ fn a_reboot_aborts_every_task_in_flight() {
     rig.array.reboot_controllers(rig.now);
     assert_eq!(
         rig.array.take_events(),
-        vec![ArrayEvent::TaskAborted { lun: LUN, nexus: path(A, 0), tag: 3, by: "reboot" }]
+        vec![ArrayEvent::TaskAborted { lun: LUN, nexus: path(A, 0), tag: 3, by: AbortCause::Reboot }]
     );
     assert_eq!(rig.array.complete(done, task), None);
     assert_eq!(rig.array.block(LUN, 0), None);
@@ -108,7 +111,7 @@ fn power_loss_lands_a_random_prefix_of_a_multi_block_write_in_flight() {
         assert_eq!(landed, data[..landed.len()], "seed {seed}: only a prefix lands");
         assert_eq!(
             events.last(),
-            Some(&ArrayEvent::TaskAborted { lun: LUN, nexus: path(A, 0), tag: 4, by: "power-loss" })
+            Some(&ArrayEvent::TaskAborted { lun: LUN, nexus: path(A, 0), tag: 4, by: AbortCause::PowerLoss })
         );
         if (1..8).contains(&landed.len()) {
             torn += 1;
@@ -167,7 +170,7 @@ fn an_initiator_losing_power_may_tear_its_writes_but_its_other_tasks_complete() 
             lun: LUN,
             nexus: path(A, 0),
             tag: 1,
-            by: "initiator-power-loss"
+            by: AbortCause::InitiatorPowerLoss
         }));
     }
     assert!(torn_or_dropped > 10, "only {torn_or_dropped} of 20 writes were torn or dropped");
@@ -180,7 +183,12 @@ fn a_write_to_a_read_only_lun_gets_data_protect_until_it_is_writable_again() {
     assert_eq!(rig.write(path(A, 0), 0, 1), check(Sense::DataProtect));
     assert_eq!(
         rig.array.take_events(),
-        vec![ArrayEvent::WriteRejected { lun: LUN, nexus: path(A, 0), reason: "read-only", epoch: 1 }]
+        vec![ArrayEvent::WriteRejected {
+            lun: LUN,
+            nexus: path(A, 0),
+            reason: RejectReason::ReadOnly,
+            epoch: 1
+        }]
     );
     assert!(rig.read(path(A, 0), 0).is_good(), "reads still work");
     rig.array.set_read_only(LUN, false);
@@ -272,6 +280,11 @@ fn a_unit_attention_fails_a_write_and_records_why() {
     rig.write(path(A, 0), 0, 1);
     assert_eq!(
         rig.array.take_events(),
-        vec![ArrayEvent::WriteRejected { lun: LUN, nexus: path(A, 0), reason: "unit-attention", epoch: 1 }]
+        vec![ArrayEvent::WriteRejected {
+            lun: LUN,
+            nexus: path(A, 0),
+            reason: RejectReason::UnitAttention,
+            epoch: 1
+        }]
     );
 }

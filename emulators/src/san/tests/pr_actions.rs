@@ -57,7 +57,7 @@ fn the_holder_unregistering_its_last_path_releases_the_reservation() {
     rig.array.take_events();
     rig.pr(path(A, 1), PrOut::Register { key: KEY_A, service_action_key: 0, aptpl: false });
     assert_eq!(rig.array.reservation(LUN), None);
-    assert!(rig.array.take_events().contains(&ArrayEvent::Released { lun: LUN, key: KEY_A }));
+    assert!(rig.array.take_events().contains(&ArrayEvent::Released { lun: LUN, by: path(A, 1), key: KEY_A }));
 }
 
 #[test]
@@ -115,7 +115,7 @@ fn releasing_as_the_holder_frees_the_reservation_and_tells_the_other_registrants
     rig.array.take_events();
     assert_eq!(rig.pr(path(A, 0), PrOut::Release { key: KEY_A, kind: WERO }), good());
     assert_eq!(rig.array.reservation(LUN), None);
-    assert_eq!(rig.array.take_events(), vec![ArrayEvent::Released { lun: LUN, key: KEY_A }]);
+    assert_eq!(rig.array.take_events(), vec![ArrayEvent::Released { lun: LUN, by: path(A, 0), key: KEY_A }]);
     assert_eq!(rig.read(path(B, 0), 0), check(Sense::UnitAttention(UnitAttention::ReservationsReleased)));
     assert_eq!(rig.array.pending_unit_attention(LUN, path(A, 0)), None, "the releaser is not told");
 }
@@ -157,7 +157,7 @@ fn clearing_removes_every_registration_and_the_reservation_and_tells_the_others(
     assert_eq!(rig.pr(path(A, 0), PrOut::Clear { key: KEY_A }), good());
     assert!(rig.array.registrations(LUN).is_empty());
     assert_eq!(rig.array.reservation(LUN), None);
-    assert_eq!(rig.array.take_events(), vec![ArrayEvent::Cleared { lun: LUN, by: path(A, 0) }]);
+    assert_eq!(rig.array.take_events(), vec![ArrayEvent::Cleared { lun: LUN, by: path(A, 0), key: KEY_A }]);
     assert_eq!(rig.keys(path(C, 0)), (generation + 1, vec![]));
     for nexus in [path(B, 0), path(B, 1)] {
         assert_eq!(rig.array.pending_unit_attention(LUN, nexus), Some(UnitAttention::ReservationsReleased));
@@ -291,7 +291,7 @@ fn preempt_and_abort_kills_the_victims_writes_still_in_flight() {
         lun: LUN,
         nexus: path(A, 0),
         tag: 7,
-        by: "preempt-and-abort"
+        by: AbortCause::PreemptAndAbort
     }));
     assert_eq!(rig.array.complete(write_done, write), None);
     assert_eq!(rig.array.block(LUN, 9), None, "the victim's write never landed");

@@ -59,7 +59,7 @@ fn presenting_a_lun_to_a_new_host_waits_for_the_mapping_then_the_probe() {
         vec![ArrayEvent::WriteRejected {
             lun: LUN,
             nexus: path(d, 0),
-            reason: "lun-not-presented",
+            reason: RejectReason::LunNotPresented,
             epoch: 1
         }]
     );
