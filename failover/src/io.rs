@@ -281,7 +281,7 @@ pub enum Input {
         to: Endpoint,
         message: Message,
     },
-    /// The array answered an earlier `Output::Storage` (a driver-side timeout need not be reported:
+    /// The array answered an earlier `Output::Effect(Effect::Storage)` (a driver-side timeout need not be reported:
     /// the node gives up on unanswered requests by itself).
     Storage {
         request: RequestId,
@@ -308,20 +308,42 @@ pub enum Voter {
     Witness,
 }
 
-/// Effects for the driver to carry out, and actions it records in the history.
+/// What one step of a node produced, in the order it happened: effects the driver must carry out,
+/// and notes of what the node did, which a driver records (the simulation's history, a daemon's log)
+/// but need not act on. This is the whole contract of a driver: carry out every `Effect`, in order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
+    Effect(Effect),
+    Note(Note),
+}
+
+/// Something the driver must do for the node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
     Send {
         to: Endpoint,
         path: Option<PathId>,
         message: Message,
     },
+    /// Feed `Input::Wake` once the node's clock reads this (the latest request replaces earlier ones).
     WakeAt(LocalTime),
     WitnessRequest(WitnessOp),
     /// Register the database's network name as pointing at this node.
     RegisterName {
         db: DbId,
     },
+    /// A command to the shared storage array; `path: None` goes through multipath (any working path).
+    Storage {
+        request: RequestId,
+        lun: LunId,
+        path: Option<StoragePath>,
+        op: StorageOp,
+    },
+}
+
+/// Something the node did, for the record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Note {
     QuorumChanged {
         quorate: bool,
         votes: Vec<Voter>,
@@ -374,19 +396,24 @@ pub enum Output {
         epoch: Epoch,
         reason: FailoverReason,
     },
-    /// A command to the shared storage array; `path: None` goes through multipath (any working path).
-    Storage {
-        request: RequestId,
-        lun: LunId,
-        path: Option<StoragePath>,
-        op: StorageOp,
-    },
-    /// For the history: what disk arbitration did (`db: None` for the disk witness).
+    /// What disk arbitration did (`db: None` for the disk witness).
     DiskArbitration {
         db: Option<DbId>,
         lun: LunId,
         step: ArbitrationStep,
     },
+}
+
+impl From<Effect> for Output {
+    fn from(effect: Effect) -> Self {
+        Output::Effect(effect)
+    }
+}
+
+impl From<Note> for Output {
+    fn from(note: Note) -> Self {
+        Output::Note(note)
+    }
 }
 
 /// A cluster resource's state on one node.

@@ -24,8 +24,8 @@ pub use config::{
 };
 pub use hub::{Hub, HubInput, HubOutput};
 pub use io::{
-    ArbitrationStep, CopyRole, Input, Message, Output, StopReason, StorageFailure, StorageOp, StorageResult,
-    Voter, WitnessAnswer, WitnessOp,
+    ArbitrationStep, CopyRole, Effect, Input, Message, Note, Output, StopReason, StorageFailure, StorageOp,
+    StorageResult, Voter, WitnessAnswer, WitnessOp,
 };
 pub use node::{Disk, Node};
 pub use types::{

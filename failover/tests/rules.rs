@@ -8,6 +8,7 @@ mod support;
 use core::time::Duration;
 use failover::config::{ResourceConfig, ResourceKind};
 use failover::io::{CopyRole, FailoverReason, ResourceState};
+use failover::io::{Effect, Note};
 use failover::{
     ClusterConfig, Endpoint, FailoverPolicy, Hub, HubConfig, HubInput, HubOutput, Input, LocalTime, Message,
     MountDial, NodeId, Output, QuorumModel, StopReason, Voter,
@@ -65,7 +66,7 @@ fn resubmit_requests(sim: &Sim, node: NodeId, since: u64) -> BTreeSet<Endpoint> 
     sim.outputs_of(node)
         .filter(|(at, _)| *at >= since)
         .filter_map(|(_, output)| match output {
-            Output::Send { to, message: Message::ResubmitRequest { .. }, .. } => Some(*to),
+            Output::Effect(Effect::Send { to, message: Message::ResubmitRequest { .. }, .. }) => Some(*to),
             _ => None,
         })
         .collect()
@@ -186,9 +187,9 @@ fn losing_the_private_heartbeat_path_alone_never_moves_the_database() {
         );
         let acked = sim.acked_by(sim.now());
         c.check(acked == msgs, format!("{path:?} cut: unacknowledged: {:?}", missing(&msgs, &acked)));
-        let replayed_late = sim
-            .outputs_of(N1)
-            .any(|(at, output)| at > cut + secs(60) && matches!(output, Output::LogReplayed { .. }));
+        let replayed_late = sim.outputs_of(N1).any(|(at, output)| {
+            at > cut + secs(60) && matches!(output, Output::Note(Note::LogReplayed { .. }))
+        });
         c.check(replayed_late, format!("{path:?} cut: the passive stopped replicating"));
         all.merge(c, &sim);
     }
@@ -644,12 +645,14 @@ fn resources_start_in_dependency_order_and_stop_in_reverse() {
     let order: Vec<&str> = sim
         .outputs_of(N0)
         .filter_map(|(_, output)| match output {
-            Output::ResourceState { resource: 2, state: ResourceState::Online, .. } => Some("name online"),
-            Output::RegisterName { .. } => Some("register name"),
-            Output::ResourceState { resource: 0, state: ResourceState::Online, .. } => {
+            Output::Note(Note::ResourceState { resource: 2, state: ResourceState::Online, .. }) => {
+                Some("name online")
+            }
+            Output::Effect(Effect::RegisterName { .. }) => Some("register name"),
+            Output::Note(Note::ResourceState { resource: 0, state: ResourceState::Online, .. }) => {
                 Some("database online")
             }
-            Output::Mounted { .. } => Some("mounted"),
+            Output::Note(Note::Mounted { .. }) => Some("mounted"),
             _ => None,
         })
         .collect();
@@ -913,7 +916,7 @@ fn the_store_suppresses_a_resubmitted_duplicate() {
         .outputs_of(N1)
         .filter(|(at, _)| *at <= mount.at)
         .filter_map(|(_, output)| match output {
-            Output::LogReplayed { messages, .. } => Some(messages.clone()),
+            Output::Note(Note::LogReplayed { messages, .. }) => Some(messages.clone()),
             _ => None,
         })
         .flatten()
@@ -921,7 +924,7 @@ fn the_store_suppresses_a_resubmitted_duplicate() {
     let suppressed: BTreeSet<u64> = sim
         .outputs_of(N1)
         .filter_map(|(_, output)| match output {
-            Output::DuplicateSuppressed { msg, .. } => Some(*msg),
+            Output::Note(Note::DuplicateSuppressed { msg, .. }) => Some(*msg),
             _ => None,
         })
         .collect();
@@ -953,16 +956,18 @@ fn the_store_suppresses_a_resubmitted_duplicate() {
         })
         .collect();
     c.check(
-        outputs.iter().any(|o| matches!(o, Output::DuplicateSuppressed { msg: m, .. } if *m == msg)),
+        outputs
+            .iter()
+            .any(|o| matches!(o, Output::Note(Note::DuplicateSuppressed { msg: m, .. }) if *m == msg)),
         format!("a direct duplicate was not suppressed: {outputs:?}"),
     );
     c.check(
-        !outputs.iter().any(|o| matches!(o, Output::Committed { .. })),
+        !outputs.iter().any(|o| matches!(o, Output::Note(Note::Committed { .. }))),
         "a direct duplicate was committed",
     );
     c.check(
         outputs.iter().any(
-            |o| matches!(o, Output::Send { message: Message::DeliverAck { msg: m, .. }, .. } if *m == msg),
+            |o| matches!(o, Output::Effect(Effect::Send { message: Message::DeliverAck { msg: m, .. }, .. }) if *m == msg),
         ),
         "a suppressed duplicate must still be acknowledged so the hub stops retrying",
     );
@@ -985,12 +990,12 @@ fn a_returning_former_active_rolls_back_to_the_divergence_point_and_serves_as_pa
     };
     let after_boot: Vec<(u64, Output)> =
         sim.outputs_of(N0).filter(|(at, _)| *at >= back).map(|(at, o)| (at, o.clone())).collect();
-    let rollback = after_boot.iter().position(|(_, o)| matches!(o, Output::RolledBack { .. }));
+    let rollback = after_boot.iter().position(|(_, o)| matches!(o, Output::Note(Note::RolledBack { .. })));
     match rollback {
         None => c.check(false, "the former active never rolled back"),
         Some(index) => {
             let to = match after_boot[index].1 {
-                Output::RolledBack { to_generation, .. } => to_generation,
+                Output::Note(Note::RolledBack { to_generation, .. }) => to_generation,
                 _ => unreachable!(),
             };
             c.check(
@@ -1000,7 +1005,7 @@ fn a_returning_former_active_rolls_back_to_the_divergence_point_and_serves_as_pa
             let replayed_new: Vec<u64> = after_boot[index..]
                 .iter()
                 .filter_map(|(_, o)| match o {
-                    Output::LogReplayed { generation, epoch, .. } if *epoch == mount.epoch => {
+                    Output::Note(Note::LogReplayed { generation, epoch, .. }) if *epoch == mount.epoch => {
                         Some(*generation)
                     }
                     _ => None,
@@ -1011,12 +1016,12 @@ fn a_returning_former_active_rolls_back_to_the_divergence_point_and_serves_as_pa
                 format!("after the rollback, expected to replay the new owner's generations from {}: {replayed_new:?}", mount.generation + 1),
             );
             let replayed_before =
-                after_boot[..index].iter().any(|(_, o)| matches!(o, Output::LogReplayed { .. }));
+                after_boot[..index].iter().any(|(_, o)| matches!(o, Output::Note(Note::LogReplayed { .. })));
             c.check(!replayed_before, "replayed before rolling back");
         }
     }
     c.check(
-        !after_boot.iter().any(|(_, o)| matches!(o, Output::Mounted { .. })),
+        !after_boot.iter().any(|(_, o)| matches!(o, Output::Note(Note::Mounted { .. }))),
         "the former active mounted",
     );
     c.check(sim.dismounts().iter().all(|d| d.node != N1), "the new owner was stopped");
@@ -1078,11 +1083,11 @@ fn a_corrupt_log_is_copied_again_and_three_failures_force_a_reseed() {
     c.check(count_corrupted(&sim) == 2, format!("corrupted {} copies, expected 2", count_corrupted(&sim)));
     let replayed = sim
         .outputs_of(N1)
-        .filter(|(_, o)| matches!(o, Output::LogReplayed { generation: GENERATION, .. }))
+        .filter(|(_, o)| matches!(o, Output::Note(Note::LogReplayed { generation: GENERATION, .. })))
         .count();
     c.check(replayed == 1, format!("generation {GENERATION} replayed {replayed} times, expected once"));
     c.check(
-        !sim.outputs_of(N1).any(|(_, o)| matches!(o, Output::RolledBack { .. })),
+        !sim.outputs_of(N1).any(|(_, o)| matches!(o, Output::Note(Note::RolledBack { .. }))),
         "two inspection failures already discarded the copy",
     );
     let n0 = &sim.node(N0).disk().copies[&DB];
@@ -1111,7 +1116,7 @@ fn a_corrupt_log_is_copied_again_and_three_failures_force_a_reseed() {
     let rollbacks: Vec<(u64, u64)> = sim
         .outputs_of(N1)
         .filter_map(|(at, o)| match o {
-            Output::RolledBack { to_generation, .. } => Some((at, *to_generation)),
+            Output::Note(Note::RolledBack { to_generation, .. }) => Some((at, *to_generation)),
             _ => None,
         })
         .collect();
@@ -1167,9 +1172,13 @@ fn a_resumed_zombie_owner_steps_down_before_acknowledging_anything() {
     }
     let after: Vec<(u64, Output)> =
         sim.outputs_of(N0).filter(|(at, _)| *at >= resumed).map(|(at, o)| (at, o.clone())).collect();
-    let stepped_down = after.iter().position(|(_, o)| matches!(o, Output::Dismounted { .. }));
+    let stepped_down = after.iter().position(|(_, o)| matches!(o, Output::Note(Note::Dismounted { .. })));
     let first_ack = after.iter().position(|(_, o)| {
-        matches!(o, Output::Committed { .. } | Output::Send { message: Message::DeliverAck { .. }, .. })
+        matches!(
+            o,
+            Output::Note(Note::Committed { .. })
+                | Output::Effect(Effect::Send { message: Message::DeliverAck { .. }, .. })
+        )
     });
     c.check(
         stepped_down.is_some_and(|index| after[index].0 == resumed),
@@ -1182,8 +1191,9 @@ fn a_resumed_zombie_owner_steps_down_before_acknowledging_anything() {
         first_ack.is_none(),
         format!("node 0 acknowledged after resuming: {:?}", first_ack.map(|index| &after[index])),
     );
-    let refused =
-        after.iter().any(|(_, o)| matches!(o, Output::Send { message: Message::DeliverReject { .. }, .. }));
+    let refused = after.iter().any(|(_, o)| {
+        matches!(o, Output::Effect(Effect::Send { message: Message::DeliverReject { .. }, .. }))
+    });
     c.check(refused, "no delivery was waiting for node 0 when it resumed (the test would prove little)");
     c.finish(&sim);
 }
@@ -1406,7 +1416,9 @@ fn a_queue_in_retry_probes_with_one_message_per_interval_and_releases_the_rest_o
 fn heartbeat_instants(sim: &Sim, node: NodeId) -> Vec<u64> {
     let instants: BTreeSet<u64> = sim
         .outputs_of(node)
-        .filter(|(_, output)| matches!(output, Output::Send { message: Message::Heartbeat { .. }, .. }))
+        .filter(|(_, output)| {
+            matches!(output, Output::Effect(Effect::Send { message: Message::Heartbeat { .. }, .. }))
+        })
         .map(|(at, _)| at)
         .collect();
     instants.into_iter().collect()

@@ -6,6 +6,7 @@
 mod support;
 
 use failover::io::{CopyRole, ResourceState};
+use failover::io::{Effect, Note};
 use failover::{
     ArbitrationStep, ClusterConfig, DiskFencing, Endpoint, Input, LunId, Message, NodeId, Output,
     QuorumModel, StopReason, StorageOp, StoragePath, Voter, reservation_key,
@@ -221,7 +222,8 @@ fn a_write_answered_with_reservation_conflict_stops_the_group_as_fenced() {
     let dismount = sim.dismounts().into_iter().find(|d| d.node == N0);
     c.check(dismount.is_some_and(|d| d.reason == StopReason::Fenced), format!("dismount: {dismount:?}"));
     let rejected = sim.outputs_of(N0).any(|(at, output)| {
-        at >= preempted && matches!(output, Output::Send { message: Message::DeliverReject { .. }, .. })
+        at >= preempted
+            && matches!(output, Output::Effect(Effect::Send { message: Message::DeliverReject { .. }, .. }))
     });
     c.check(rejected, "the refused write was not rejected to the hub");
     // It must not come back on its own: any new registration follows a newer decision.
@@ -333,8 +335,10 @@ fn shared_disk_groups_never_ship_logs() {
     let shipping: Vec<_> = sim
         .node_outputs()
         .filter(|(_, _, output)| match output {
-            Output::LogClosed { .. } | Output::LogReplayed { .. } | Output::RolledBack { .. } => true,
-            Output::Send { message, .. } => matches!(
+            Output::Note(Note::LogClosed { .. })
+            | Output::Note(Note::LogReplayed { .. })
+            | Output::Note(Note::RolledBack { .. }) => true,
+            Output::Effect(Effect::Send { message, .. }) => matches!(
                 message,
                 Message::LogClosed { .. }
                     | Message::LogData { .. }
@@ -382,7 +386,7 @@ fn witness_intervals(sim: &Sim, node: NodeId, end: u64) -> Vec<(u64, u64)> {
             continue;
         }
         let counts = match &record.what {
-            What::Node(Output::QuorumChanged { votes, .. }) => votes.contains(&Voter::Witness),
+            What::Node(Output::Note(Note::QuorumChanged { votes, .. })) => votes.contains(&Voter::Witness),
             What::PowerOff => false,
             _ => continue,
         };
@@ -462,13 +466,17 @@ fn a_hub_retry_of_a_message_already_on_the_disk_is_suppressed_without_a_second_w
     sim.run_for(secs(1));
     let writes = sim.array_writes().into_iter().filter(|w| w.3 == 4242).count();
     c.check(writes == 1, format!("message 4242 was written {writes} times"));
-    let suppressed =
-        sim.outputs_of(N0).any(|(_, output)| matches!(output, Output::DuplicateSuppressed { msg: 4242, .. }));
+    let suppressed = sim
+        .outputs_of(N0)
+        .any(|(_, output)| matches!(output, Output::Note(Note::DuplicateSuppressed { msg: 4242, .. })));
     c.check(suppressed, "the retry was not reported as a suppressed duplicate");
     let acks = sim
         .outputs_of(N0)
         .filter(|(_, output)| {
-            matches!(output, Output::Send { message: Message::DeliverAck { msg: 4242, .. }, .. })
+            matches!(
+                output,
+                Output::Effect(Effect::Send { message: Message::DeliverAck { msg: 4242, .. }, .. })
+            )
         })
         .count();
     c.check(acks == 2, format!("{acks} acknowledgements, expected one per delivery"));

@@ -12,6 +12,7 @@
 
 use crate::config::{ClusterConfig, DiskFencing};
 use crate::io::{ArbitrationStep, Output, StorageFailure, StorageOp, StorageResult};
+use crate::io::{Effect, Note};
 use crate::types::{DbId, HubId, LocalTime, LunId, MessageId, RequestId, ReservationKey, StoragePath};
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
@@ -123,7 +124,7 @@ impl<'a> Ctx<'a> {
         if changes_the_lun {
             self.requests.unanswered.entry(lun).or_default().insert(request);
         }
-        self.out.push(Output::Storage { request, lun, path, op });
+        self.out.push(Output::Effect(Effect::Storage { request, lun, path, op }));
         request
     }
 
@@ -246,7 +247,7 @@ impl DiskClaim {
     }
 
     fn record(&self, ctx: &mut Ctx<'_>, step: ArbitrationStep) {
-        ctx.out.push(Output::DiskArbitration { db: self.owner.db(), lun: self.lun, step });
+        ctx.out.push(Output::Note(Note::DiskArbitration { db: self.owner.db(), lun: self.lun, step }));
     }
 
     fn send(&mut self, ctx: &mut Ctx<'_>, path: Option<StoragePath>, op: StorageOp) {

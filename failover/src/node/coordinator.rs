@@ -9,6 +9,7 @@
 
 use super::Node;
 use crate::config::FailoverPolicy;
+use crate::io::Note;
 use crate::io::{CopyRole, FailoverReason, Message, Output};
 use crate::types::{DbId, Endpoint, Epoch, NodeId};
 
@@ -165,7 +166,7 @@ impl Node {
     }
 
     fn decide(&mut self, db: DbId, from: Option<NodeId>, to: NodeId, epoch: Epoch, reason: FailoverReason) {
-        self.out.push(Output::FailoverDecided { db, from, to, epoch, reason });
+        self.out.push(Output::Note(Note::FailoverDecided { db, from, to, epoch, reason }));
         self.pending_decisions.insert(db, (epoch, self.now + self.config.failure_timeout() * 2));
         if to == self.id {
             self.activate(db, epoch, from);

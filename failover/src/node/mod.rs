@@ -18,6 +18,7 @@ use crate::config::ClusterConfig;
 use crate::copy::CopyStore;
 use crate::detector::{Detector, HeartbeatSeen, PeerReport};
 use crate::io::{CopyRole, DbAdvert, Input, Message, Output};
+use crate::io::{Effect, Note};
 use crate::types::{DbId, Endpoint, Epoch, Generation, LocalTime, LunId, MessageId, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -154,7 +155,7 @@ impl Node {
                 continue;
             }
             if let Some((generation, log)) = copy.current.take() {
-                out.push(Output::LogClosed { db: db.id, generation, epoch: log.epoch });
+                out.push(Output::Note(Note::LogClosed { db: db.id, generation, epoch: log.epoch }));
                 copy.logs.insert(generation, log);
                 copy.replayed_through = copy.replayed_through.max(generation);
             }
@@ -219,7 +220,7 @@ impl Node {
         }
         self.send_heartbeats_if_due();
         self.health_check_if_due();
-        self.out.push(Output::WakeAt(self.next_deadline()));
+        self.out.push(Output::Effect(Effect::WakeAt(self.next_deadline())));
     }
 
     fn process(&mut self, input: Input) {
@@ -332,7 +333,7 @@ impl Node {
                 if echo.is_some() {
                     self.detector.note_hears_you_sent(self.now, peer);
                 }
-                self.out.push(Output::Send {
+                self.out.push(Output::Effect(Effect::Send {
                     to: Endpoint::Node(peer),
                     path: Some(path),
                     message: Message::Heartbeat {
@@ -343,7 +344,7 @@ impl Node {
                         quorate: self.quorate,
                         dbs: dbs.clone(),
                     },
-                });
+                }));
             }
         }
     }
@@ -358,7 +359,7 @@ impl Node {
     }
 
     pub(crate) fn send(&mut self, to: Endpoint, message: Message) {
-        self.out.push(Output::Send { to, path: None, message });
+        self.out.push(Output::Effect(Effect::Send { to, path: None, message }));
     }
 
     fn next_deadline(&self) -> LocalTime {

@@ -10,6 +10,7 @@
 use super::Node;
 use crate::config::QuorumModel;
 use crate::io::{CopyRole, Output, StopReason, Voter, WitnessAnswer, WitnessOp};
+use crate::io::{Effect, Note};
 use crate::types::LocalTime;
 
 #[derive(Clone, Debug, Default)]
@@ -67,7 +68,11 @@ impl Node {
         if self.config.settings.quorum != QuorumModel::Disabled {
             let claim = (quorate, if quorate { self.votes.clone() } else { Vec::new() });
             if self.quorum_announced.as_ref() != Some(&claim) {
-                self.out.push(Output::QuorumChanged { quorate, votes: claim.1.clone(), total_votes: total });
+                self.out.push(Output::Note(Note::QuorumChanged {
+                    quorate,
+                    votes: claim.1.clone(),
+                    total_votes: total,
+                }));
                 self.quorum_announced = Some(claim);
             }
         }
@@ -124,7 +129,7 @@ impl Node {
 
     fn request_witness(&mut self, op: WitnessOp) {
         self.witness.pending = Some((op, self.now));
-        self.out.push(Output::WitnessRequest(op));
+        self.out.push(Output::Effect(Effect::WitnessRequest(op)));
     }
 
     pub(super) fn witness_answer(&mut self, op: WitnessOp, answer: WitnessAnswer) {

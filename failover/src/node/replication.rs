@@ -6,6 +6,7 @@
 
 use super::Node;
 use crate::copy::{LogFile, OwedResubmission};
+use crate::io::Note;
 use crate::io::{CopyRole, DbAdvert, Message, Output, StopReason};
 use crate::types::{DbId, Endpoint, Epoch, Generation, HubId, LocalTime, MessageId, NodeId};
 
@@ -227,7 +228,7 @@ impl Node {
             runtime.activation = None;
             runtime.last_write_at = now;
             runtime.next_data_check = now + check_interval;
-            self.out.push(Output::Mounted { db, epoch, generation: 0, lost_logs: 0 });
+            self.out.push(Output::Note(Note::Mounted { db, epoch, generation: 0, lost_logs: 0 }));
             return;
         }
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
@@ -243,7 +244,7 @@ impl Node {
         runtime.activation = None;
         runtime.current_log_opened_at = now;
         runtime.last_write_at = now;
-        self.out.push(Output::Mounted { db, epoch, generation, lost_logs });
+        self.out.push(Output::Note(Note::Mounted { db, epoch, generation, lost_logs }));
         if !previous_reachable {
             // A lossy mount: every hub owes us what it delivered since the last log we hold. A
             // request still owed from an earlier lossy mount keeps its (earlier) start.
@@ -325,7 +326,7 @@ impl Node {
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         let epoch = runtime.active_epoch;
         if copy.db_messages.contains(&msg) {
-            self.out.push(Output::DuplicateSuppressed { db, msg });
+            self.out.push(Output::Note(Note::DuplicateSuppressed { db, msg }));
             self.send(Endpoint::Hub(hub), Message::DeliverAck { db, msg, epoch });
             return;
         }
@@ -336,7 +337,7 @@ impl Node {
         let full = log.bytes >= log_size;
         copy.db_messages.insert(msg);
         runtime.last_write_at = now;
-        self.out.push(Output::Committed { db, msg, epoch, generation });
+        self.out.push(Output::Note(Note::Committed { db, msg, epoch, generation }));
         self.send(Endpoint::Hub(hub), Message::DeliverAck { db, msg, epoch });
         if full {
             self.close_log(db);
@@ -358,7 +359,7 @@ impl Node {
             runtime.current_log_opened_at = now;
             runtime.last_write_at = now;
         }
-        self.out.push(Output::LogClosed { db, generation, epoch });
+        self.out.push(Output::Note(Note::LogClosed { db, generation, epoch }));
         let copies = self.config.database(db).map(|config| config.copies.clone()).unwrap_or_default();
         let me = self.id;
         for node in copies.into_iter().filter(|&node| node != me) {
@@ -440,7 +441,7 @@ impl Node {
                 runtime.role = CopyRole::Seeding;
                 runtime.reseed_until = Some(now + self.config.settings.full_reseed_time);
                 copy.roll_back(0);
-                self.out.push(Output::RolledBack { db, to_generation: 0 });
+                self.out.push(Output::Note(Note::RolledBack { db, to_generation: 0 }));
             }
             runtime.copy_requested_at = None;
             return;
@@ -472,12 +473,12 @@ impl Node {
             let diverged = copy.last_generation().max(copy.current.as_ref().map_or(0, |(g, _)| *g)) - point;
             if diverged <= llr_depth {
                 copy.roll_back(point);
-                self.out.push(Output::RolledBack { db, to_generation: point });
+                self.out.push(Output::Note(Note::RolledBack { db, to_generation: point }));
             } else {
                 copy.roll_back(0);
                 runtime.role = CopyRole::Seeding;
                 runtime.reseed_until = Some(now + full_reseed_time);
-                self.out.push(Output::RolledBack { db, to_generation: 0 });
+                self.out.push(Output::Note(Note::RolledBack { db, to_generation: 0 }));
             }
         }
         for (epoch, start) in epoch_starts {
@@ -558,7 +559,7 @@ impl Node {
             copy.replayed_through = next;
             runtime.next_replay_at =
                 if copy.logs.contains_key(&(next + 1)) { Some(at + replay_time) } else { None };
-            self.out.push(Output::LogReplayed { db, generation: next, epoch, messages });
+            self.out.push(Output::Note(Note::LogReplayed { db, generation: next, epoch, messages }));
         }
     }
 }

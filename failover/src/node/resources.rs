@@ -6,6 +6,7 @@
 use super::Node;
 use crate::config::{ResourceKind, start_order};
 use crate::io::{CopyRole, Output, ResourceState, StopReason};
+use crate::io::{Effect, Note};
 use crate::types::{DbId, Epoch, LocalTime, LunId};
 
 fn disk_lun(kind: ResourceKind) -> Option<LunId> {
@@ -46,7 +47,11 @@ impl Node {
         if let Some(activation) = runtime.activation.as_mut() {
             activation.deadline = LocalTime::NEVER;
         }
-        self.out.push(Output::ResourceState { db, resource: first, state: ResourceState::OnlinePending });
+        self.out.push(Output::Note(Note::ResourceState {
+            db,
+            resource: first,
+            state: ResourceState::OnlinePending,
+        }));
         if let Some(lun) = disk {
             self.start_disk_claim(db, lun);
         }
@@ -79,18 +84,22 @@ impl Node {
                 } else {
                     runtime.onlining = None;
                 }
-                self.out.push(Output::ResourceState { db, resource: finished, state: ResourceState::Online });
+                self.out.push(Output::Note(Note::ResourceState {
+                    db,
+                    resource: finished,
+                    state: ResourceState::Online,
+                }));
                 match kind {
-                    ResourceKind::NetworkName => self.out.push(Output::RegisterName { db }),
+                    ResourceKind::NetworkName => self.out.push(Output::Effect(Effect::RegisterName { db })),
                     ResourceKind::Database => self.mounted(db, epoch, lost_logs),
                     ResourceKind::Ip | ResourceKind::Generic | ResourceKind::PhysicalDisk { .. } => {}
                 }
                 if let Some(next) = next {
-                    self.out.push(Output::ResourceState {
+                    self.out.push(Output::Note(Note::ResourceState {
                         db,
                         resource: next,
                         state: ResourceState::OnlinePending,
-                    });
+                    }));
                 }
                 if let Some(lun) = next_disk {
                     self.start_disk_claim(db, lun);
@@ -116,7 +125,7 @@ impl Node {
             if reason == StopReason::ResourceFailed { CopyRole::Failed } else { CopyRole::Passive };
         // Nothing more will be written: the open log is closed so it can be shipped (a move is lossless).
         if was_active {
-            self.out.push(Output::Dismounted { db, reason });
+            self.out.push(Output::Note(Note::Dismounted { db, reason }));
             self.close_log(db);
         }
         let Some(config) = self.config.database(db) else { return };
@@ -127,7 +136,7 @@ impl Node {
             } else {
                 ResourceState::Offline
             };
-            self.out.push(Output::ResourceState { db, resource, state });
+            self.out.push(Output::Note(Note::ResourceState { db, resource, state }));
         }
     }
 
@@ -150,7 +159,7 @@ impl Node {
             runtime.restarts += 1;
             if runtime.restarts <= attempts {
                 // Local recovery: restart the database resource on this node, same ownership term.
-                self.out.push(Output::Dismounted { db, reason: StopReason::ResourceFailed });
+                self.out.push(Output::Note(Note::Dismounted { db, reason: StopReason::ResourceFailed }));
                 self.close_log(db);
                 let Some(runtime) = self.dbs.get_mut(&db) else { continue };
                 runtime.role = CopyRole::Activating;
@@ -167,11 +176,11 @@ impl Node {
                     current: database,
                     step_done_at: self.now + mount_time,
                 });
-                self.out.push(Output::ResourceState {
+                self.out.push(Output::Note(Note::ResourceState {
                     db,
                     resource: database,
                     state: ResourceState::Restarting,
-                });
+                }));
             } else {
                 self.stop_db(db, StopReason::ResourceFailed);
             }

@@ -9,6 +9,7 @@
 use super::Node;
 use super::arbitration::{ClaimEvent, ClaimFor, Ctx, DiskClaim, Purpose, TIMED_OUT};
 use crate::config::ResourceKind;
+use crate::io::Note;
 use crate::io::{
     ArbitrationStep, CopyRole, Message, Output, StopReason, StorageFailure, StorageOp, StorageResult,
 };
@@ -44,11 +45,11 @@ impl Node {
     pub(super) fn start_disk_claim(&mut self, db: DbId, lun: LunId) {
         if let Some(writes) = self.storage.unanswered.get(&lun).filter(|writes| !writes.is_empty()) {
             let writes = u32::try_from(writes.len()).unwrap_or(u32::MAX);
-            self.out.push(Output::DiskArbitration {
+            self.out.push(Output::Note(Note::DiskArbitration {
                 db: Some(db),
                 lun,
                 step: ArbitrationStep::Draining { writes },
-            });
+            }));
             if let Some(runtime) = self.dbs.get_mut(&db) {
                 runtime.deferred_disks.insert(lun);
             }
@@ -166,11 +167,11 @@ impl Node {
                     // A write of ours was refused and another key holds the disk: we were preempted.
                     // Stop, and do not register again on our own; only a new decision by a quorate
                     // coordinator brings the group back here.
-                    self.out.push(Output::DiskArbitration {
+                    self.out.push(Output::Note(Note::DiskArbitration {
                         db: Some(db),
                         lun,
                         step: ArbitrationStep::Fenced,
-                    });
+                    }));
                     self.stop_db(db, StopReason::Fenced);
                 } else if self.may_defend(db) {
                     self.with_group_claim(db, lun, |claim, ctx| claim.defend(ctx, challenger));
@@ -221,7 +222,11 @@ impl Node {
         if !busy {
             return;
         }
-        self.out.push(Output::DiskArbitration { db: Some(db), lun, step: ArbitrationStep::DataPathFailed });
+        self.out.push(Output::Note(Note::DiskArbitration {
+            db: Some(db),
+            lun,
+            step: ArbitrationStep::DataPathFailed,
+        }));
         self.stop_db(db, StopReason::ResourceFailed);
     }
 
@@ -286,7 +291,7 @@ impl Node {
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         let epoch = runtime.active_epoch;
         if runtime.committed.contains(&msg) {
-            self.out.push(Output::DuplicateSuppressed { db, msg });
+            self.out.push(Output::Note(Note::DuplicateSuppressed { db, msg }));
             self.send(Endpoint::Hub(hub), Message::DeliverAck { db, msg, epoch });
             return;
         }
@@ -310,7 +315,7 @@ impl Node {
                 }
                 runtime.committed.insert(msg);
                 runtime.last_write_at = self.now;
-                self.out.push(Output::Committed { db, msg, epoch, generation: 0 });
+                self.out.push(Output::Note(Note::Committed { db, msg, epoch, generation: 0 }));
                 self.send(Endpoint::Hub(hub), Message::DeliverAck { db, msg, epoch });
             }
             StorageResult::ReservationConflict => {

@@ -15,6 +15,7 @@
 use core::fmt::Write as _;
 use core::time::Duration;
 use failover::config::{ClusterConfig, HubConfig};
+use failover::io::{Effect, Note};
 use failover::io::{FailoverReason, ResourceState};
 use failover::{
     ArbitrationStep, DbId, Disk, Endpoint, Epoch, Generation, Hub, HubId, HubInput, HubOutput, Input,
@@ -437,8 +438,10 @@ impl Sim {
     fn handle_node_outputs(&mut self, id: NodeId, outputs: Vec<Output>) {
         for output in outputs {
             match &output {
-                Output::Send { to, path, message } => self.route_from_node(id, *to, *path, message.clone()),
-                Output::WakeAt(at) => {
+                Output::Effect(Effect::Send { to, path, message }) => {
+                    self.route_from_node(id, *to, *path, message.clone())
+                }
+                Output::Effect(Effect::WakeAt(at)) => {
                     let at = self.to_true(id, *at);
                     if let Some(slot) = self.nodes.get_mut(&id) {
                         slot.wake_token += 1;
@@ -447,11 +450,11 @@ impl Sim {
                     }
                     continue; // not worth recording
                 }
-                Output::WitnessRequest(op) => self.witness_request(id, *op),
-                Output::RegisterName { db } => {
+                Output::Effect(Effect::WitnessRequest(op)) => self.witness_request(id, *op),
+                Output::Effect(Effect::RegisterName { db }) => {
                     self.names.insert(*db, id);
                 }
-                Output::Storage { request, lun, path, op } => {
+                Output::Effect(Effect::Storage { request, lun, path, op }) => {
                     self.storage_request(id, *request, *lun, *path, *op)
                 }
                 _ => {}
@@ -890,7 +893,7 @@ impl Sim {
     pub fn storage_ops(&self, id: NodeId) -> Vec<(u64, LunId, Option<StoragePath>, StorageOp)> {
         self.outputs_of(id)
             .filter_map(|(at, output)| match *output {
-                Output::Storage { lun, path, op, .. } => Some((at, lun, path, op)),
+                Output::Effect(Effect::Storage { lun, path, op, .. }) => Some((at, lun, path, op)),
                 _ => None,
             })
             .collect()
@@ -900,7 +903,7 @@ impl Sim {
     pub fn arbitration(&self, id: NodeId) -> Vec<(u64, Option<DbId>, LunId, ArbitrationStep)> {
         self.outputs_of(id)
             .filter_map(|(at, output)| match *output {
-                Output::DiskArbitration { db, lun, step } => Some((at, db, lun, step)),
+                Output::Note(Note::DiskArbitration { db, lun, step }) => Some((at, db, lun, step)),
                 _ => None,
             })
             .collect()
@@ -1002,7 +1005,7 @@ impl Sim {
     pub fn mounts(&self) -> Vec<Mount> {
         self.node_outputs()
             .filter_map(|(at, node, output)| match *output {
-                Output::Mounted { db, epoch, generation, lost_logs } => {
+                Output::Note(Note::Mounted { db, epoch, generation, lost_logs }) => {
                     Some(Mount { at, node, db, epoch, generation, lost_logs })
                 }
                 _ => None,
@@ -1013,7 +1016,7 @@ impl Sim {
     pub fn dismounts(&self) -> Vec<Dismount> {
         self.node_outputs()
             .filter_map(|(at, node, output)| match *output {
-                Output::Dismounted { db, reason } => Some(Dismount { at, node, db, reason }),
+                Output::Note(Note::Dismounted { db, reason }) => Some(Dismount { at, node, db, reason }),
                 _ => None,
             })
             .collect()
@@ -1022,7 +1025,7 @@ impl Sim {
     pub fn commits(&self) -> Vec<Commit> {
         self.node_outputs()
             .filter_map(|(at, node, output)| match *output {
-                Output::Committed { msg, epoch, generation, .. } => {
+                Output::Note(Note::Committed { msg, epoch, generation, .. }) => {
                     Some(Commit { at, node, msg, epoch, generation })
                 }
                 _ => None,
@@ -1033,7 +1036,7 @@ impl Sim {
     pub fn decisions(&self) -> Vec<Decision> {
         self.node_outputs()
             .filter_map(|(at, by, output)| match *output {
-                Output::FailoverDecided { from, to, epoch, reason, .. } => {
+                Output::Note(Note::FailoverDecided { from, to, epoch, reason, .. }) => {
                     Some(Decision { at, by, from, to, epoch, reason })
                 }
                 _ => None,
@@ -1045,7 +1048,9 @@ impl Sim {
     pub fn quorum_claims(&self, id: NodeId) -> Vec<(u64, bool, Vec<Voter>)> {
         self.outputs_of(id)
             .filter_map(|(at, output)| match output {
-                Output::QuorumChanged { quorate, votes, .. } => Some((at, *quorate, votes.clone())),
+                Output::Note(Note::QuorumChanged { quorate, votes, .. }) => {
+                    Some((at, *quorate, votes.clone()))
+                }
                 _ => None,
             })
             .collect()
@@ -1054,7 +1059,7 @@ impl Sim {
     pub fn resource_states(&self, id: NodeId) -> Vec<(u64, usize, ResourceState)> {
         self.outputs_of(id)
             .filter_map(|(at, output)| match *output {
-                Output::ResourceState { resource, state, .. } => Some((at, resource, state)),
+                Output::Note(Note::ResourceState { resource, state, .. }) => Some((at, resource, state)),
                 _ => None,
             })
             .collect()
@@ -1081,11 +1086,11 @@ impl Sim {
     pub fn hears_you_sent(&self, from: NodeId, to: NodeId) -> Vec<u64> {
         self.outputs_of(from)
             .filter_map(|(at, output)| match output {
-                Output::Send {
+                Output::Effect(Effect::Send {
                     to: Endpoint::Node(peer),
                     message: Message::Heartbeat { echo: Some(_), .. },
                     ..
-                } if *peer == to => Some(at),
+                }) if *peer == to => Some(at),
                 _ => None,
             })
             .collect()
@@ -1099,7 +1104,7 @@ impl Sim {
         for record in &self.records {
             let Actor::Node(node) = record.actor else { continue };
             match &record.what {
-                What::Node(Output::Mounted { db: mounted, epoch, .. }) if *mounted == db => {
+                What::Node(Output::Note(Note::Mounted { db: mounted, epoch, .. })) if *mounted == db => {
                     for (&other, &since) in &serving {
                         if other != node {
                             violations.push(format!(
@@ -1111,7 +1116,7 @@ impl Sim {
                     }
                     serving.insert(node, record.at);
                 }
-                What::Node(Output::Dismounted { db: dismounted, .. }) if *dismounted == db => {
+                What::Node(Output::Note(Note::Dismounted { db: dismounted, .. })) if *dismounted == db => {
                     serving.remove(&node);
                 }
                 What::PowerOff => {
@@ -1129,7 +1134,7 @@ impl Sim {
         let mut owners: BTreeMap<Epoch, BTreeSet<NodeId>> = BTreeMap::new();
         for (_, _, output) in self.node_outputs() {
             match *output {
-                Output::FailoverDecided { db: decided, to, epoch, .. } if decided == db => {
+                Output::Note(Note::FailoverDecided { db: decided, to, epoch, .. }) if decided == db => {
                     owners.entry(epoch).or_default().insert(to);
                 }
                 _ => {}
@@ -1153,10 +1158,10 @@ impl Sim {
         for record in &self.records {
             let Actor::Node(node) = record.actor else { continue };
             match &record.what {
-                What::Node(Output::Mounted { db: mounted, .. }) if *mounted == db => {
+                What::Node(Output::Note(Note::Mounted { db: mounted, .. })) if *mounted == db => {
                     serving.insert(node);
                 }
-                What::Node(Output::Dismounted { db: dismounted, .. }) if *dismounted == db => {
+                What::Node(Output::Note(Note::Dismounted { db: dismounted, .. })) if *dismounted == db => {
                     serving.remove(&node);
                 }
                 What::PowerOff => {
@@ -1174,10 +1179,12 @@ impl Sim {
         let mut violations = Vec::new();
         for (at, node, output) in self.node_outputs() {
             match output {
-                Output::QuorumChanged { quorate: now_quorate, .. } => {
+                Output::Note(Note::QuorumChanged { quorate: now_quorate, .. }) => {
                     quorate.insert(node, *now_quorate);
                 }
-                Output::Mounted { epoch, .. } if !quorate.get(&node).copied().unwrap_or(false) => {
+                Output::Note(Note::Mounted { epoch, .. })
+                    if !quorate.get(&node).copied().unwrap_or(false) =>
+                {
                     violations
                         .push(format!("{node:?} mounted epoch {epoch} at {} without quorum", fmt_time(at)));
                 }
@@ -1194,18 +1201,18 @@ impl Sim {
         for record in &self.records {
             let line = match &record.what {
                 What::Node(
-                    Output::Send { .. }
-                    | Output::Committed { .. }
-                    | Output::LogClosed { .. }
-                    | Output::LogReplayed { .. }
-                    | Output::DuplicateSuppressed { .. }
-                    | Output::Storage { .. },
+                    Output::Effect(Effect::Send { .. })
+                    | Output::Note(Note::Committed { .. })
+                    | Output::Note(Note::LogClosed { .. })
+                    | Output::Note(Note::LogReplayed { .. })
+                    | Output::Note(Note::DuplicateSuppressed { .. })
+                    | Output::Effect(Effect::Storage { .. }),
                 )
                 | What::Hub(HubOutput::Send { .. } | HubOutput::ClientAck { .. }) => {
                     continue;
                 }
                 // Renewals are periodic noise: show a grant only when the holder changes.
-                What::Node(Output::WitnessRequest(_)) => continue,
+                What::Node(Output::Effect(Effect::WitnessRequest(_))) => continue,
                 What::WitnessGranted { holder, .. } => {
                     if last_holder == Some(*holder) {
                         continue;

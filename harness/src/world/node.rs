@@ -8,6 +8,7 @@ use crate::history::{Event, Name, WitnessResetReason};
 use emulators::HostId;
 use emulators::host::RunState;
 use emulators::witness::WitnessReply;
+use failover::io::{Effect, Note};
 use failover::{Endpoint, HubInput, Input, Message, Node, NodeId, Output, WitnessAnswer, WitnessOp};
 use kernel::SimTime;
 use std::sync::Arc;
@@ -51,8 +52,10 @@ impl World<'_> {
 
     /// Carries out a node's outputs. If the host pauses part-way (a freeze triggered by one of these
     /// outputs), the rest wait in the node's outbox, as they would in the paused guest.
+    /// Carries out a node's outputs in order: effects through the emulators, notes into the history.
+    /// If the host pauses part-way (a freeze triggered by one of these effects), the rest wait in the
+    /// node's outbox, as they would in the paused guest.
     pub(super) fn carry_out(&mut self, node: usize, outputs: Vec<Output>) {
-        let name = self.node_name(node);
         let host = self.nodes[node].host;
         let mut outputs = outputs.into_iter();
         while let Some(output) = outputs.next() {
@@ -64,96 +67,105 @@ impl World<'_> {
                 return;
             }
             match output {
-                Output::Send { to, path, message } => self.send_from_node(node, to, path, message),
-                Output::WakeAt(local) => {
-                    let at = self.clocks[host].true_time(local);
-                    self.wake_at(Component::Node(node), at);
+                Output::Effect(effect) => self.carry_out_effect(node, effect),
+                Output::Note(note) => self.record_note(node, note),
+            }
+        }
+    }
+
+    /// What the driver must do for the node.
+    fn carry_out_effect(&mut self, node: usize, effect: Effect) {
+        let host = self.nodes[node].host;
+        match effect {
+            Effect::Send { to, path, message } => self.send_from_node(node, to, path, message),
+            Effect::WakeAt(local) => {
+                let at = self.clocks[host].true_time(local);
+                self.wake_at(Component::Node(node), at);
+            }
+            Effect::WitnessRequest(op) => self.witness_request(node, op),
+            Effect::Storage { request, lun, path, op } => self.storage_request(node, request, lun, path, op),
+            Effect::RegisterName { db } => {
+                // The name is registered with the TTL of its database (`name_ttl`).
+                let now = self.now();
+                let ttl = self.scenario.databases.get(db.0 as usize).map(|database| database.name_ttl);
+                self.dns.register(now, &self.db_names[db.0 as usize], HostId(host as u32), ttl);
+            }
+        }
+    }
+
+    /// What the node did, into the history (and the world's view of who serves what).
+    fn record_note(&mut self, node: usize, note: Note) {
+        let name = self.node_name(node);
+        match note {
+            Note::DiskArbitration { db, lun, step } => {
+                let db = db.map(|db| self.db_names[db.0 as usize].clone());
+                let lun = self
+                    .scenario
+                    .luns
+                    .get(lun.0 as usize)
+                    .map_or_else(|| Name::from("?"), |lun| Name::from(lun.name.as_str()));
+                self.record(Event::DiskArbitration { node: name.clone(), db, lun, step });
+            }
+            Note::QuorumChanged { quorate, votes: voters, total_votes } => {
+                let witness = voters.contains(&failover::Voter::Witness);
+                let votes = voters
+                    .into_iter()
+                    .filter_map(|voter| match voter {
+                        failover::Voter::Node(id) => Some(self.node_name(id.0 as usize)),
+                        failover::Voter::Witness => None,
+                    })
+                    .collect();
+                self.record(Event::Quorum { node: name.clone(), quorate, votes, witness, total_votes });
+            }
+            Note::Mounted { db, epoch, generation, lost_logs } => {
+                tracing::info!(t = %self.now(), node = %name, db = %self.db_names[db.0 as usize], epoch, lost_logs, "mounted");
+                self.mounted.insert(db, NodeId(node as u16));
+                self.last_owner.insert(db, NodeId(node as u16));
+                let db = self.db_names[db.0 as usize].clone();
+                self.record(Event::Mounted { node: name.clone(), db, epoch, generation, lost_logs });
+            }
+            Note::Dismounted { db, reason } => {
+                if self.mounted.get(&db) == Some(&NodeId(node as u16)) {
+                    self.mounted.remove(&db);
                 }
-                Output::WitnessRequest(op) => self.witness_request(node, op),
-                Output::Storage { request, lun, path, op } => {
-                    self.storage_request(node, request, lun, path, op)
-                }
-                Output::DiskArbitration { db, lun, step } => {
-                    let db = db.map(|db| self.db_names[db.0 as usize].clone());
-                    let lun = self
-                        .scenario
-                        .luns
-                        .get(lun.0 as usize)
-                        .map_or_else(|| Name::from("?"), |lun| Name::from(lun.name.as_str()));
-                    self.record(Event::DiskArbitration { node: name.clone(), db, lun, step });
-                }
-                Output::RegisterName { db } => {
-                    // The name is registered with the TTL of its database (`name_ttl`).
-                    let now = self.now();
-                    let ttl = self.scenario.databases.get(db.0 as usize).map(|database| database.name_ttl);
-                    self.dns.register(now, &self.db_names[db.0 as usize], HostId(host as u32), ttl);
-                }
-                Output::QuorumChanged { quorate, votes: voters, total_votes } => {
-                    let witness = voters.contains(&failover::Voter::Witness);
-                    let votes = voters
-                        .into_iter()
-                        .filter_map(|voter| match voter {
-                            failover::Voter::Node(id) => Some(self.node_name(id.0 as usize)),
-                            failover::Voter::Witness => None,
-                        })
-                        .collect();
-                    self.record(Event::Quorum { node: name.clone(), quorate, votes, witness, total_votes });
-                }
-                Output::Mounted { db, epoch, generation, lost_logs } => {
-                    tracing::info!(t = %self.now(), node = %name, db = %self.db_names[db.0 as usize], epoch, lost_logs, "mounted");
-                    self.mounted.insert(db, NodeId(node as u16));
-                    self.last_owner.insert(db, NodeId(node as u16));
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Mounted { node: name.clone(), db, epoch, generation, lost_logs });
-                }
-                Output::Dismounted { db, reason } => {
-                    if self.mounted.get(&db) == Some(&NodeId(node as u16)) {
-                        self.mounted.remove(&db);
-                    }
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Dismounted { node: name.clone(), db, reason });
-                }
-                Output::Committed { db, msg, epoch, generation } => {
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Committed { node: name.clone(), db, msg, epoch, generation });
-                }
-                Output::DuplicateSuppressed { db, msg } => {
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::DuplicateSuppressed { node: name.clone(), db, msg });
-                }
-                Output::LogClosed { db, generation, epoch } => {
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::LogClosed { node: name.clone(), db, generation, epoch });
-                }
-                Output::LogReplayed { db, generation, epoch, messages } => {
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::LogReplayed { node: name.clone(), db, generation, epoch, messages });
-                }
-                Output::RolledBack { db, to_generation } => {
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::RolledBack { node: name.clone(), db, to_generation });
-                }
-                Output::ResourceState { db, resource, state } => {
-                    self.track_group_address(node, db, resource, state);
-                    let resource_name = self.scenario.databases[db.0 as usize]
-                        .resources
-                        .get(resource)
-                        .map_or_else(|| Name::from("?"), |r| Name::from(r.name.as_str()));
-                    let group = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Resource {
-                        node: name.clone(),
-                        group,
-                        resource: resource_name,
-                        state,
-                    });
-                }
-                Output::FailoverDecided { db, from, to, epoch, reason } => {
-                    let from = from.map(|id| self.node_name(id.0 as usize));
-                    let to = self.node_name(to.0 as usize);
-                    tracing::info!(t = %self.now(), db = %self.db_names[db.0 as usize], ?from, %to, epoch, ?reason, "failover decided");
-                    let db = self.db_names[db.0 as usize].clone();
-                    self.record(Event::Failover { db, from, to, epoch, reason });
-                }
+                let db = self.db_names[db.0 as usize].clone();
+                self.record(Event::Dismounted { node: name.clone(), db, reason });
+            }
+            Note::Committed { db, msg, epoch, generation } => {
+                let db = self.db_names[db.0 as usize].clone();
+                self.record(Event::Committed { node: name.clone(), db, msg, epoch, generation });
+            }
+            Note::DuplicateSuppressed { db, msg } => {
+                let db = self.db_names[db.0 as usize].clone();
+                self.record(Event::DuplicateSuppressed { node: name.clone(), db, msg });
+            }
+            Note::LogClosed { db, generation, epoch } => {
+                let db = self.db_names[db.0 as usize].clone();
+                self.record(Event::LogClosed { node: name.clone(), db, generation, epoch });
+            }
+            Note::LogReplayed { db, generation, epoch, messages } => {
+                let db = self.db_names[db.0 as usize].clone();
+                self.record(Event::LogReplayed { node: name.clone(), db, generation, epoch, messages });
+            }
+            Note::RolledBack { db, to_generation } => {
+                let db = self.db_names[db.0 as usize].clone();
+                self.record(Event::RolledBack { node: name.clone(), db, to_generation });
+            }
+            Note::ResourceState { db, resource, state } => {
+                self.track_group_address(node, db, resource, state);
+                let resource_name = self.scenario.databases[db.0 as usize]
+                    .resources
+                    .get(resource)
+                    .map_or_else(|| Name::from("?"), |r| Name::from(r.name.as_str()));
+                let group = self.db_names[db.0 as usize].clone();
+                self.record(Event::Resource { node: name.clone(), group, resource: resource_name, state });
+            }
+            Note::FailoverDecided { db, from, to, epoch, reason } => {
+                let from = from.map(|id| self.node_name(id.0 as usize));
+                let to = self.node_name(to.0 as usize);
+                tracing::info!(t = %self.now(), db = %self.db_names[db.0 as usize], ?from, %to, epoch, ?reason, "failover decided");
+                let db = self.db_names[db.0 as usize].clone();
+                self.record(Event::Failover { db, from, to, epoch, reason });
             }
         }
     }

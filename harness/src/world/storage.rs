@@ -235,7 +235,7 @@ impl World<'_> {
             // The armed freeze fires now: this write, issued by the database just before the VM
             // stopped, stays in the guest's queue (the node's outbox) until it resumes.
             self.freeze_host(host, resume_after);
-            self.nodes[node].outbox.push(failover::Output::Storage { request, lun, path, op });
+            self.nodes[node].outbox.push(failover::Effect::Storage { request, lun, path, op }.into());
             return;
         }
         if let StorageOp::Connect = op {
