@@ -267,9 +267,12 @@ pub enum Input {
         op: WitnessOp,
         answer: WitnessAnswer,
     },
-    /// A health check found the database process dead (the resource failed).
+    /// A resource of `db`'s group died on this node (its process, its address): the next health check
+    /// notices and restarts it and everything that depends on it, or fails the group over. `resource`
+    /// is an index into the group's resources; `None` is the database resource.
     ResourceFailed {
         db: DbId,
+        resource: Option<usize>,
     },
     /// An administrator moves `db` to `to` (a switchover, or the manual-failover activation).
     OperatorMove {

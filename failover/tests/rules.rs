@@ -690,7 +690,7 @@ fn a_crashed_database_is_restarted_locally_before_failing_over() {
     let crashes = [secs(20), secs(40), secs(60), secs(80)].map(|at| at + 200 * MS);
     for &crash in &crashes {
         sim.run_until(crash);
-        sim.inject(N0, Input::ResourceFailed { db: DB });
+        sim.inject(N0, Input::ResourceFailed { db: DB, resource: None });
     }
     sim.run_until(secs(130));
 
@@ -733,6 +733,44 @@ fn a_crashed_database_is_restarted_locally_before_failing_over() {
     );
     let overlaps = sim.overlapping_owners(DB);
     c.check(overlaps.is_empty(), format!("two owners at once: {overlaps:?}"));
+    c.finish(&sim);
+}
+
+#[test]
+fn a_failed_ip_resource_restarts_with_everything_that_depends_on_it_in_dependency_order() {
+    // The default chain is ip -> name -> database (indexes 0, 1, 2). The address dies at 20.2 s: the
+    // next health check takes the name and the database offline, restarts the address, then brings
+    // the name and the database back, on the same node and in the same ownership term.
+    let mut sim = formed(two_node(), N0);
+    let mut c = Checks::new();
+    let crash = secs(20) + 200 * MS;
+    sim.run_until(crash);
+    sim.inject(N0, Input::ResourceFailed { db: DB, resource: Some(0) });
+    sim.run_until(secs(40));
+    let after: Vec<(usize, ResourceState)> = sim
+        .resource_states(N0)
+        .into_iter()
+        .filter(|(at, ..)| *at > crash)
+        .map(|(_, resource, state)| (resource, state))
+        .collect();
+    let expected = vec![
+        (2, ResourceState::Offline),
+        (1, ResourceState::Offline),
+        (0, ResourceState::Restarting),
+        (0, ResourceState::Online),
+        (1, ResourceState::OnlinePending),
+        (1, ResourceState::Online),
+        (2, ResourceState::OnlinePending),
+        (2, ResourceState::Online),
+    ];
+    c.check(after == expected, format!("resource states after the crash: {after:?}"));
+    let remount = sim.mounts().into_iter().find(|m| m.at > crash);
+    c.check(
+        remount.as_ref().is_some_and(|m| m.node == N0 && m.epoch == 1),
+        format!("the group comes back on node 0 in epoch 1: {remount:?}"),
+    );
+    let moves: Vec<_> = sim.decisions().into_iter().filter(|d| d.reason != FailoverReason::Initial).collect();
+    c.check(moves.is_empty(), format!("a local restart is no failover: {moves:?}"));
     c.finish(&sim);
 }
 

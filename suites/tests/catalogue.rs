@@ -26,7 +26,7 @@ const AT_LEAST: &[(&str, usize)] = &[
     ("hazards", 4),
     ("slow", 2),
     ("nightly", 2),
-    (MALFORMED_DIRECTORY, 35),
+    (MALFORMED_DIRECTORY, 36),
     (BENCH_DIRECTORY, 1),
 ];
 

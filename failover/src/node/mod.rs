@@ -57,8 +57,8 @@ pub struct DbRuntime {
     pub source_last_generation: Generation,
     pub source_current_generation: Generation,
     pub last_copy_at: Option<LocalTime>,
-    /// The database process died; the next health check will notice.
-    pub crashed: bool,
+    /// A resource of the group died (its index); the next health check will notice.
+    pub crashed: Option<usize>,
     pub restarts: u32,
     pub reseed_until: Option<LocalTime>,
     /// Shared-disk groups: the persistent-reservation claim of each disk being brought online or held.
@@ -94,7 +94,7 @@ impl DbRuntime {
             source_last_generation: 0,
             source_current_generation: 0,
             last_copy_at: None,
-            crashed: false,
+            crashed: None,
             restarts: 0,
             reseed_until: None,
             disks: BTreeMap::new(),
@@ -228,9 +228,12 @@ impl Node {
             Input::Wake => {}
             Input::Received { from, path, message } => self.receive(from, path, message),
             Input::Witness { op, answer } => self.witness_answer(op, answer),
-            Input::ResourceFailed { db } => {
-                if let Some(runtime) = self.dbs.get_mut(&db) {
-                    runtime.crashed = true;
+            Input::ResourceFailed { db, resource } => {
+                let database = self.config.database(db).and_then(|config| {
+                    config.resources.iter().position(|r| r.kind == crate::config::ResourceKind::Database)
+                });
+                if let (Some(runtime), Some(failed)) = (self.dbs.get_mut(&db), resource.or(database)) {
+                    runtime.crashed = Some(failed);
                 }
             }
             Input::OperatorMove { db, to } => self.operator_move(db, to),

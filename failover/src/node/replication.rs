@@ -310,8 +310,10 @@ impl Node {
 
     /// A hub delivers a message: the active copy commits it to the open log and acknowledges.
     pub(super) fn deliver(&mut self, hub: HubId, db: DbId, msg: MessageId, bytes: u32) {
-        let active =
-            self.dbs.get(&db).is_some_and(|runtime| runtime.role == CopyRole::Active && !runtime.crashed);
+        let active = self
+            .dbs
+            .get(&db)
+            .is_some_and(|runtime| runtime.role == CopyRole::Active && runtime.crashed.is_none());
         if !active || !self.quorate {
             self.send(Endpoint::Hub(hub), Message::DeliverReject { db, msg });
             return;

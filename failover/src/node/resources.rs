@@ -140,50 +140,73 @@ impl Node {
         }
     }
 
-    /// The periodic health check: a crashed database is restarted locally, or the group fails.
+    /// The periodic health check: a failed resource is restarted locally with everything that depends
+    /// on it, up to `local_restart_attempts` times per ownership term; then the group fails.
     pub(super) fn health_check_if_due(&mut self) {
         if self.now < self.next_health_check {
             return;
         }
         self.next_health_check = self.now + self.config.settings.health_check_interval;
-        let crashed: Vec<DbId> =
-            self.dbs.iter().filter(|(_, runtime)| runtime.crashed).map(|(&db, _)| db).collect();
-        for db in crashed {
+        let failed: Vec<(DbId, usize)> = self
+            .dbs
+            .iter()
+            .filter_map(|(&db, runtime)| runtime.crashed.map(|resource| (db, resource)))
+            .collect();
+        for (db, resource) in failed {
             let attempts = self.config.settings.local_restart_attempts;
             let Some(runtime) = self.dbs.get_mut(&db) else { continue };
-            runtime.crashed = false;
+            runtime.crashed = None;
             if runtime.role != CopyRole::Active {
                 continue;
             }
-            let epoch = runtime.active_epoch;
             runtime.restarts += 1;
             if runtime.restarts <= attempts {
-                // Local recovery: restart the database resource on this node, same ownership term.
-                self.out.push(Output::Note(Note::Dismounted { db, reason: StopReason::ResourceFailed }));
-                self.close_log(db);
-                let Some(runtime) = self.dbs.get_mut(&db) else { continue };
-                runtime.role = CopyRole::Activating;
-                let Some(config) = self.config.database(db) else { continue };
-                let Some(database) = config.resources.iter().position(|r| r.kind == ResourceKind::Database)
-                else {
-                    continue;
-                };
-                let mount_time = config.resources[database].online_time;
-                runtime.onlining = Some(Onlining {
-                    epoch,
-                    lost_logs: 0,
-                    remaining: Vec::new(),
-                    current: database,
-                    step_done_at: self.now + mount_time,
-                });
-                self.out.push(Output::Note(Note::ResourceState {
-                    db,
-                    resource: database,
-                    state: ResourceState::Restarting,
-                }));
+                self.restart_locally(db, resource);
             } else {
                 self.stop_db(db, StopReason::ResourceFailed);
             }
         }
+    }
+
+    /// Local recovery: the failed resource and everything that depends on it go offline (in reverse
+    /// start order) and come back in start order, on this node, in the same ownership term.
+    fn restart_locally(&mut self, db: DbId, failed: usize) {
+        let Some(config) = self.config.database(db) else { return };
+        let Some(order) = start_order(&config.resources) else { return };
+        let mut chain: Vec<usize> = Vec::new();
+        for &resource in &order {
+            let depends =
+                config.resources[resource].depends_on.iter().any(|dependency| chain.contains(dependency));
+            if resource == failed || depends {
+                chain.push(resource);
+            }
+        }
+        let stops_database =
+            chain.iter().any(|&resource| config.resources[resource].kind == ResourceKind::Database);
+        let Some((&first, rest)) = chain.split_first() else { return };
+        let online_time = config.resources[first].online_time;
+        let Some(runtime) = self.dbs.get_mut(&db) else { return };
+        let epoch = runtime.active_epoch;
+        if stops_database {
+            runtime.role = CopyRole::Activating;
+            self.out.push(Output::Note(Note::Dismounted { db, reason: StopReason::ResourceFailed }));
+            self.close_log(db);
+        }
+        for &resource in chain.iter().skip(1).rev() {
+            self.out.push(Output::Note(Note::ResourceState { db, resource, state: ResourceState::Offline }));
+        }
+        let Some(runtime) = self.dbs.get_mut(&db) else { return };
+        runtime.onlining = Some(Onlining {
+            epoch,
+            lost_logs: 0,
+            remaining: rest.to_vec(),
+            current: first,
+            step_done_at: self.now + online_time,
+        });
+        self.out.push(Output::Note(Note::ResourceState {
+            db,
+            resource: first,
+            state: ResourceState::Restarting,
+        }));
     }
 }

@@ -1711,16 +1711,14 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
             }
             if let Some(resource) =
                 database.resources.iter().find(|resource| &resource.name == name.get_ref())
-                && resource.kind != ResourceKind::Database
+                && resource.kind == ResourceKind::PhysicalDisk
             {
                 return Err(ctx.at(
                     name,
                     format!(
-                        "resource-crash of `{}` is not modelled: only the database resource's process can crash \
-                         today (a failed IP, name or disk resource would need its own health check); \
-                         leave `resource` out or name `{}`",
-                        name.get_ref(),
-                        database.database_resource().map_or("database", |resource| resource.name.as_str())
+                        "resource-crash of `{}` is not modelled: a physical disk fails through its data path, \
+                         so use lun-offline, lun-latency or a path fault instead",
+                        name.get_ref()
                     ),
                 ));
             }

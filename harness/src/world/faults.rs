@@ -446,12 +446,19 @@ impl World<'_> {
     fn inject_software(&mut self, fault: &SoftwareFault, host: usize) -> Result<(), NoEffect> {
         let node = self.node_on(host).ok_or(NoEffect::NoTarget)?;
         match fault {
-            SoftwareFault::ResourceCrash { database, .. } => {
+            SoftwareFault::ResourceCrash { database, resource } => {
                 if !self.hosts.is_running(HostId(host as u32)) || self.nodes[node].node.is_none() {
                     return Err(NoEffect::HostNotRunning);
                 }
                 let db = self.db_id(database).ok_or(NoEffect::NoTarget)?;
-                self.node_input(node, Input::ResourceFailed { db });
+                let resources = &self.scenario.databases[db.0 as usize].resources;
+                let resource = match resource {
+                    Some(name) => {
+                        Some(resources.iter().position(|r| &r.name == name).ok_or(NoEffect::NoTarget)?)
+                    }
+                    None => None,
+                };
+                self.node_input(node, Input::ResourceFailed { db, resource });
             }
             SoftwareFault::Move { database, .. } => {
                 let db = self.db_id(database).ok_or(NoEffect::NoTarget)?;
