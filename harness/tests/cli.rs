@@ -94,6 +94,80 @@ fn a_missing_scenario_file_exits_two_with_a_message_and_no_panic() {
 }
 
 #[test]
+fn a_directory_given_as_the_scenario_exits_two_with_a_message_and_no_panic() {
+    let output = drill(&["run", "suites/fast"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(
+        stderr(&output)
+            .contains("suites/fast: cannot read scenario file: it is a directory, not a regular file"),
+        "{}",
+        describe(&output)
+    );
+    assert!(!stderr(&output).contains("panicked"), "{}", describe(&output));
+}
+
+/// Runs `drill` and waits for it, failing (and killing it) if it has not finished within a minute,
+/// so a command that blocks fails its test instead of hanging the run.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a hang guard polls the child process; nothing simulated sleeps"
+)]
+fn drill_or_hang(arguments: &[&std::ffi::OsStr]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_drill"))
+        .args(arguments)
+        .current_dir(repository_root())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the drill binary starts");
+    for _ in 0..6_000 {
+        if child.try_wait().expect("the child can be waited for").is_some() {
+            return child.wait_with_output().expect("its output can be read");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    panic!("drill {arguments:?} was still running after a minute: it blocked");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_given_as_the_scenario_exits_two_instead_of_waiting_for_a_writer() {
+    let directory = tempfile::tempdir().unwrap();
+    let fifo = directory.path().join("scenario.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success(), "mkfifo failed");
+    for command in ["run", "list", "campaign"] {
+        let output = drill_or_hang(&[command.as_ref(), fifo.as_os_str()]);
+        assert_eq!(output.status.code(), Some(2), "drill {command}: {}", describe(&output));
+        assert!(
+            stderr(&output).contains("it is a FIFO (named pipe), not a regular file"),
+            "drill {command}: {}",
+            describe(&output)
+        );
+    }
+}
+
+#[test]
+fn an_absurd_number_of_campaign_jobs_is_a_usage_error_with_exit_two() {
+    let out = tempfile::tempdir().unwrap();
+    let output = drill(&[
+        "campaign",
+        "suites/fast/ccr-pull-cord.toml",
+        "--jobs",
+        "10000",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(stderr(&output).contains("1..=256"), "{}", describe(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", describe(&output));
+    assert!(!out.path().join("campaign.json").exists());
+}
+
+#[test]
 fn an_unknown_flag_is_a_usage_error_with_exit_two() {
     let output = drill(&["run", "suites/fast/ccr-pull-cord.toml", "--no-such-flag"]);
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));

@@ -62,6 +62,23 @@ fn a_missing_file_is_an_error_without_a_location() {
     assert!(error.to_string().starts_with(&format!("{}: ", path.display())));
 }
 
+#[test]
+fn a_file_larger_than_any_scenario_is_refused_without_a_location() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("huge.toml");
+    std::fs::write(&path, "#".repeat((1 << 20) + 1)).unwrap();
+    let error = scenario::load(&path).expect_err("a 1 MiB comment is not a scenario");
+    assert_eq!((error.line, error.column), (0, 0));
+    assert!(error.message.contains("larger than 1 MiB"), "{error}");
+}
+
+#[test]
+fn a_directory_is_refused_as_a_scenario_file_without_being_read() {
+    let directory = tempfile::tempdir().unwrap();
+    let error = scenario::load(directory.path()).expect_err("a directory is not a scenario");
+    assert!(error.message.contains("it is a directory, not a regular file"), "{error}");
+}
+
 fn documentation() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("docs").join("scenarios.md");
     std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))

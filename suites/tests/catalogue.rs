@@ -26,7 +26,7 @@ const AT_LEAST: &[(&str, usize)] = &[
     ("hazards", 4),
     ("slow", 2),
     ("nightly", 2),
-    (MALFORMED_DIRECTORY, 36),
+    (MALFORMED_DIRECTORY, 47),
     (BENCH_DIRECTORY, 1),
 ];
 

@@ -62,6 +62,10 @@ pub struct DeterminismArgs {
     pub seeds: u64,
 }
 
+/// The most campaign workers: each holds a whole run in memory, and more threads than this would
+/// outnumber the cores of any machine drill runs on.
+pub const MAX_JOBS: u64 = 256;
+
 #[derive(Debug, Args)]
 pub struct CampaignArgs {
     /// Scenario files or directories [default: suites/fast suites/hazards].
@@ -75,8 +79,8 @@ pub struct CampaignArgs {
     /// Print the campaign record as one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Runs at once [default: the number of CPUs].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Runs at once, 1 to 256 [default: the number of CPUs].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_JOBS))]
     pub jobs: Option<u64>,
 }
 
@@ -131,6 +135,14 @@ mod tests {
         let cli = Cli::try_parse_from(["drill", "bench", "--scenario", "drill.toml"]).unwrap();
         let Command::Bench(bench) = cli.command else { panic!("not a bench: {cli:?}") };
         assert_eq!(bench.scenario, Some(PathBuf::from("drill.toml")));
+    }
+
+    #[test]
+    fn more_jobs_than_the_limit_is_a_usage_error() {
+        let error = Cli::try_parse_from(["drill", "campaign", "--jobs", "10000"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        assert!(error.to_string().contains("1..=256"), "{error}");
+        assert!(Cli::try_parse_from(["drill", "campaign", "--jobs", "256"]).is_ok());
     }
 
     #[test]

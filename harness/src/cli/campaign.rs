@@ -12,7 +12,7 @@ use super::record::{panicked_record, run_record};
 use crate::scenario::Scenario;
 use crate::world::run_scenario;
 use reports::{CampaignRecord, RunRecord, ScenarioSummary};
-use std::io::{self, Write};
+use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -59,31 +59,50 @@ pub fn campaign(arguments: &CampaignArgs, out: &mut dyn Write, err: &mut dyn Wri
 }
 
 /// Runs every (scenario, seed) pair on `jobs` worker threads, printing a progress line on `err` as
-/// each scenario completes, in catalogue order.
+/// each scenario completes, in catalogue order. When the system refuses a thread, the campaign goes on
+/// with the workers it has (saying so); with none it is an error.
 fn run_all(
     scenarios: &[Scenario],
     seeds: &[u64],
     jobs: usize,
     err: &mut dyn Write,
-) -> io::Result<Vec<RunRecord>> {
+) -> Result<Vec<RunRecord>, CliError> {
     let work: Vec<(usize, u64)> =
         (0..scenarios.len()).flat_map(|scenario| seeds.iter().map(move |&seed| (scenario, seed))).collect();
     let next = AtomicUsize::new(0);
     let mut done: Vec<Vec<RunRecord>> = vec![Vec::new(); scenarios.len()];
     std::thread::scope(|scope| {
         let (sender, receiver) = mpsc::channel::<(usize, RunRecord)>();
-        for _ in 0..jobs.clamp(1, work.len().max(1)) {
+        let wanted = jobs.clamp(1, work.len().max(1));
+        let mut started = 0;
+        let mut refused = None;
+        for index in 0..wanted {
             let (sender, next, work) = (sender.clone(), &next, &work);
-            scope.spawn(move || {
+            let worker = move || {
                 while let Some(&(scenario, seed)) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
                     if sender.send((scenario, run_one(&scenarios[scenario], seed))).is_err() {
                         // The main thread stopped listening (its output failed); stop working.
                         return;
                     }
                 }
-            });
+            };
+            match std::thread::Builder::new().name(format!("campaign-{index}")).spawn_scoped(scope, worker) {
+                Ok(_) => started += 1,
+                Err(error) => {
+                    refused = Some(error);
+                    break;
+                }
+            }
         }
         drop(sender);
+        match refused {
+            Some(error) if started == 0 => return Err(CliError::Threads(error)),
+            Some(error) => writeln!(
+                err,
+                "campaign: started {started} of {wanted} workers ({error}); running with those"
+            )?,
+            None => {}
+        }
         let mut reported = 0;
         for (scenario, record) in receiver {
             done[scenario].push(record);
@@ -93,7 +112,7 @@ fn run_all(
                 reported += 1;
             }
         }
-        Ok::<(), io::Error>(())
+        Ok::<(), CliError>(())
     })?;
     Ok(done.into_iter().flatten().collect())
 }

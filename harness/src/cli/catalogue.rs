@@ -42,13 +42,14 @@ fn repository_base(current: &Path) -> Option<PathBuf> {
 }
 
 /// Every scenario file under `paths`: a file is taken as it is, a directory contributes its `*.toml`
-/// files at any depth in sorted order. A path given twice counts once.
+/// files at any depth in sorted order. A path given twice counts once. Loading refuses whatever is not
+/// a regular file, so a FIFO given here never blocks.
 pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut files = Vec::new();
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|error| CliError::io("read", path, error))?;
         if metadata.is_dir() {
-            collect_toml(path, &mut files)?;
+            collect_toml(path, &mut files, &mut Vec::new())?;
         } else {
             files.push(path.clone());
         }
@@ -65,7 +66,18 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     Ok(unique)
 }
 
-fn collect_toml(directory: &Path, files: &mut Vec<PathBuf>) -> Result<(), CliError> {
+/// `visited` holds the directories already walked, resolved, so a symbolic link back up the tree is
+/// walked once instead of forever.
+fn collect_toml(
+    directory: &Path,
+    files: &mut Vec<PathBuf>,
+    visited: &mut Vec<PathBuf>,
+) -> Result<(), CliError> {
+    let resolved = directory.canonicalize().map_err(|error| CliError::io("list", directory, error))?;
+    if visited.contains(&resolved) {
+        return Ok(());
+    }
+    visited.push(resolved);
     let entries = std::fs::read_dir(directory).map_err(|error| CliError::io("list", directory, error))?;
     let mut paths = Vec::new();
     for entry in entries {
@@ -75,7 +87,7 @@ fn collect_toml(directory: &Path, files: &mut Vec<PathBuf>) -> Result<(), CliErr
     paths.sort();
     for path in paths {
         if path.is_dir() {
-            collect_toml(&path, files)?;
+            collect_toml(&path, files, visited)?;
         } else if path.extension().is_some_and(|extension| extension == "toml") {
             files.push(path);
         }
@@ -129,6 +141,18 @@ mod tests {
         }
         let files = scenario_files(&[suites.clone(), suites.join("a.toml")]).unwrap();
         assert_eq!(files, [suites.join("a.toml"), suites.join("b.toml"), suites.join("deeper/c.toml")]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_back_up_the_tree_is_walked_once() {
+        let root = tempfile::tempdir().unwrap();
+        let suites = root.path().join("suites");
+        fs::create_dir_all(suites.join("deeper")).unwrap();
+        fs::write(suites.join("a.toml"), "").unwrap();
+        std::os::unix::fs::symlink(&suites, suites.join("deeper/loop")).unwrap();
+        let files = scenario_files(std::slice::from_ref(&suites)).unwrap();
+        assert_eq!(files, [suites.join("a.toml")]);
     }
 
     #[test]

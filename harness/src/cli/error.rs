@@ -20,6 +20,8 @@ pub enum CliError {
     Io { action: String, path: PathBuf, source: io::Error },
     /// The result could not be written to stdout.
     Output(io::Error),
+    /// Not one campaign worker thread could be started.
+    Threads(io::Error),
 }
 
 impl CliError {
@@ -54,6 +56,7 @@ impl fmt::Display for CliError {
                 write!(f, "failed to {action} {}: {source}", path.display())
             }
             CliError::Output(source) => write!(f, "failed to write the result to stdout: {source}"),
+            CliError::Threads(source) => write!(f, "failed to start a campaign worker thread: {source}"),
         }
     }
 }
@@ -61,7 +64,9 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            CliError::Io { source, .. } | CliError::Output(source) => Some(source),
+            CliError::Io { source, .. } | CliError::Output(source) | CliError::Threads(source) => {
+                Some(source)
+            }
             _ => None,
         }
     }

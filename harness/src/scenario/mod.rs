@@ -25,13 +25,43 @@ pub use model::{
     WriteCache,
 };
 pub use units::{parse_bandwidth, parse_signed_duration, parse_size};
+pub use validate::limits::{MAX_CLOCK_SKEW, MAX_RUN_EVENTS, RunSize, SizePart};
 
+use std::fs::{File, Metadata};
+use std::io::Read;
 use std::path::Path;
 
+/// Scenario files are a few kilobytes; a file this large is not one (and one of 1 MiB, with tens of
+/// thousands of tables, already takes seconds to check for duplicate names).
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
 /// Reads and validates the scenario file at `path`.
+///
+/// Anything but a regular file is refused before it is opened: opening a FIFO blocks until a writer
+/// comes, and a device may never end.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let bytes = std::fs::read(path)
-        .map_err(|error| ScenarioError::unlocated(path, format!("cannot read scenario file: {error}")))?;
+    let unreadable =
+        |why: String| ScenarioError::unlocated(path, format!("cannot read scenario file: {why}"));
+    let metadata = std::fs::metadata(path).map_err(|error| unreadable(error.to_string()))?;
+    if !metadata.is_file() {
+        return Err(unreadable(format!("it is {}, not a regular file", file_kind(&metadata))));
+    }
+    let too_large = || {
+        unreadable(format!(
+            "it is larger than {} MiB; scenario files are a few kilobytes",
+            MAX_FILE_BYTES >> 20
+        ))
+    };
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|error| unreadable(error.to_string()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
     match String::from_utf8(bytes) {
         Ok(text) => parse(path, &text),
         Err(error) => {
@@ -42,6 +72,28 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
             Err(ScenarioError::at(path, &text, valid.len()..valid.len() + 1, "the file is not valid UTF-8"))
         }
     }
+}
+
+/// What a path that is not a regular file is, for the message that refuses it.
+fn file_kind(metadata: &Metadata) -> &'static str {
+    let kind = metadata.file_type();
+    if kind.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    "something else"
 }
 
 /// Parses and validates scenario text; `path_for_messages` names the file in errors and becomes

@@ -23,6 +23,7 @@ use std::path::Path;
 use std::time::Duration;
 use toml::Spanned;
 
+pub(super) mod limits;
 mod storage;
 
 type Result<T> = std::result::Result<T, ScenarioError>;
@@ -201,6 +202,7 @@ impl World<'_> {
 
 pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario> {
     let ctx = Ctx { path, text };
+    let spans = limits::Spans::of(&file);
     let name = file.name.get_ref().trim().to_string();
     if name.is_empty() {
         return Err(ctx.at(&file.name, "scenario `name` cannot be empty"));
@@ -265,7 +267,7 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
         None => None,
     };
 
-    Ok(Scenario {
+    let scenario = Scenario {
         path: path.to_path_buf(),
         name,
         description: file.description.trim().to_string(),
@@ -284,7 +286,9 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
         faults,
         nemesis,
         checks,
-    })
+    };
+    limits::check(&ctx, &spans, &scenario)?;
+    Ok(scenario)
 }
 
 fn violation_names() -> String {
@@ -459,11 +463,16 @@ fn validate_hosts(ctx: &Ctx, entries: &[HostFile], networks: &[NetworkDef]) -> R
         };
         let clock_offset_nanos = entry.clock_offset.as_ref().map_or(0, |offset| offset.get_ref().0);
         if let Some(offset) = &entry.clock_offset
-            && offset.get_ref().0.unsigned_abs() > MAX_RUN.as_nanos() as u64
+            && offset.get_ref().0.unsigned_abs() > limits::MAX_CLOCK_SKEW.as_nanos() as u64
         {
-            return Err(
-                ctx.at(offset, format!("`clock_offset` is absurd: it must be within ±{}", human(MAX_RUN)))
-            );
+            return Err(ctx.at(
+                offset,
+                format!(
+                    "`clock_offset` is out of range: it must be within ±{} (drill keeps node clocks on a base \
+                     11.6 days before time zero)",
+                    human(limits::MAX_CLOCK_SKEW)
+                ),
+            ));
         }
         let clock_drift_ppm = entry.clock_drift_ppm.as_ref().map_or(0.0, |drift| *drift.get_ref());
         if let Some(drift) =
@@ -2100,10 +2109,13 @@ fn fault_value(
             if nanos == 0 {
                 return Err(ctx.at(value, "a clock step of zero does nothing; give e.g. \"-30s\" or \"+2m\""));
             }
-            if nanos.unsigned_abs() > MAX_RUN.as_nanos() as u64 {
+            if nanos.unsigned_abs() > limits::MAX_CLOCK_SKEW.as_nanos() as u64 {
                 return Err(ctx.at(
                     value,
-                    format!("a clock step of {text} is absurd: it must be within ±{}", human(MAX_RUN)),
+                    format!(
+                        "a clock step of {text} is absurd: it must be within ±{}",
+                        human(limits::MAX_CLOCK_SKEW)
+                    ),
                 ));
             }
             Ok(FaultValue::SignedDuration(nanos))
