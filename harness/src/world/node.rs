@@ -82,12 +82,7 @@ impl World<'_> {
                         .map_or_else(|| Name::from("?"), |lun| Name::from(lun.name.as_str()));
                     self.record(Event::DiskArbitration { node: name.clone(), db, lun, step });
                 }
-                Output::RegisterName { db } => {
-                    // The name is registered with the TTL of its database (`name_ttl`).
-                    let now = self.now();
-                    let ttl = self.scenario.databases.get(db.0 as usize).map(|database| database.name_ttl);
-                    self.dns.register(now, &self.db_names[db.0 as usize], HostId(host as u32), ttl);
-                }
+                Output::RegisterName { db } => self.register_name(node, db),
                 Output::QuorumChanged { quorate, votes: voters, total_votes } => {
                     let witness = voters.contains(&failover::Voter::Witness);
                     let votes = voters
