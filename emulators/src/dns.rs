@@ -5,6 +5,12 @@
 //! guidance), so they keep talking to the old node. A delayed registration (AD-integrated zone
 //! replication) and an unreachable server stretch that window further. Addresses are hosts: the name
 //! resolves to the host that should serve it.
+//!
+//! The server and the clients are separate halves, so that a harness can carry queries and answers
+//! over a network: [`Dns::answer`] is what the server says at the instant a query reaches it,
+//! [`Dns::cache_answer`] what a client keeps when the answer reaches it, and [`Dns::cached`] what a
+//! client can use without asking. [`Dns::resolve`] is all three at once, for a server reached
+//! instantly (one outside the model).
 
 use crate::ids::HostId;
 use core::time::Duration;
@@ -19,12 +25,29 @@ pub struct DnsConfig {
     pub registration_delay: Duration,
     /// TTL of a record registered without one: WSFC's HostRecordTTL. Default 1200 s.
     pub default_ttl: Duration,
+    /// How long a client's resolver waits for an answer after each query it sends before it sends the
+    /// query again; after the last wait it gives up. Default 1, 1, 2, 4 and 2 s: the Windows DNS
+    /// client with one DNS server configured queries at 0, 1, 2, 4 and 8 s and stops at 10 s
+    /// (Microsoft KB 2834226, "DNS client resolution timeouts").
+    pub query_timeouts: [Duration; 5],
 }
 
 impl Default for DnsConfig {
     fn default() -> Self {
-        DnsConfig { registration_delay: Duration::ZERO, default_ttl: Duration::from_secs(1_200) }
+        let secs = Duration::from_secs;
+        DnsConfig {
+            registration_delay: Duration::ZERO,
+            default_ttl: Duration::from_secs(1_200),
+            query_timeouts: [secs(1), secs(1), secs(2), secs(4), secs(2)],
+        }
     }
+}
+
+/// What the server answers for a name: the address and how long the client may cache it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub address: HostId,
+    pub ttl: Duration,
 }
 
 /// The authoritative zone and every client's cache.
@@ -86,7 +109,7 @@ impl Dns {
         updates.push(Update { visible_at: (now + self.config.registration_delay).max(earliest), record });
     }
 
-    /// What `client` gets when it looks `name` up at `now`.
+    /// What `client` gets when it looks `name` up at `now` from a server it reaches at once.
     ///
     /// An unexpired cached answer wins, however stale. Otherwise the server answers with the record
     /// visible now and the client caches it for its TTL; a missing name is not cached. While the server
@@ -95,18 +118,34 @@ impl Dns {
         if let Some(address) = self.cached(now, client, name) {
             return Some(address);
         }
-        let cache = self.caches.entry(client).or_default();
         // The entry, if any, has expired: an expired answer is never used, so drop it.
-        cache.remove(name);
+        if let Some(cache) = self.caches.get_mut(&client) {
+            cache.remove(name);
+        }
         if self.unreachable {
             return None;
         }
-        let record = visible(&self.zone, now, name)?;
-        cache.insert(name.to_string(), CacheEntry { address: record.address, expires_at: now + record.ttl });
-        Some(record.address)
+        let answer = self.answer(now, name)?;
+        self.cache_answer(now, client, name, answer);
+        Some(answer.address)
     }
 
-    /// Empties `client`'s cache (`ipconfig /flushdns`).
+    /// The server's answer to a query for `name` that reaches it at `now`: the record visible then, or
+    /// `None` for a name it does not have (a negative answer). Whether the query reaches the server at
+    /// all is the network's business, not the zone's: `unreachable` does not apply here.
+    pub fn answer(&self, now: SimTime, name: &str) -> Option<Answer> {
+        visible(&self.zone, now, name).map(|record| Answer { address: record.address, ttl: record.ttl })
+    }
+
+    /// `client` received `answer` for `name` at `now` and caches it for its TTL, replacing whatever it
+    /// had.
+    pub fn cache_answer(&mut self, now: SimTime, client: HostId, name: &str, answer: Answer) {
+        let entry = CacheEntry { address: answer.address, expires_at: now + answer.ttl };
+        self.caches.entry(client).or_default().insert(name.to_string(), entry);
+    }
+
+    /// Empties `client`'s cache (`ipconfig /flushdns`, or a reboot: the DNS Client service keeps its
+    /// cache in memory).
     pub fn flush_cache(&mut self, client: HostId) {
         self.caches.remove(&client);
     }
@@ -273,6 +312,46 @@ mod tests {
         dns.set_unreachable(false);
         assert_eq!(dns.resolve(t(101), CLIENT, NAME), Some(OLD));
         assert_eq!(dns.cached(t(101), CLIENT, NAME), Some(OLD));
+    }
+
+    #[test]
+    fn the_resolver_asks_five_times_over_ten_seconds_before_it_gives_up() {
+        let timeouts = DnsConfig::default().query_timeouts;
+        let sent_at: Vec<u64> = timeouts
+            .iter()
+            .scan(0, |at, wait| {
+                let sent = *at;
+                *at += wait.as_secs();
+                Some(sent)
+            })
+            .collect();
+        assert_eq!(sent_at, [0, 1, 2, 4, 8]);
+        assert_eq!(timeouts.iter().sum::<Duration>(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_server_answers_with_the_visible_record_and_the_client_caches_it_when_it_arrives() {
+        let mut dns = dns();
+        dns.register(t(0), NAME, OLD, Some(Duration::from_secs(30)));
+        assert_eq!(dns.answer(t(0), "unknown"), None);
+        let answer = dns.answer(t(1), NAME).expect("registered");
+        assert_eq!(answer, Answer { address: OLD, ttl: Duration::from_secs(30) });
+        assert_eq!(dns.cached(t(1), CLIENT, NAME), None, "answering caches nothing at the client");
+        dns.register(t(2), NAME, NEW, Some(Duration::from_secs(30)));
+        // The answer left the server at 1 s and reaches the client at 3 s: cached from its arrival.
+        dns.cache_answer(t(3), CLIENT, NAME, answer);
+        assert_eq!(dns.cached(t(32), CLIENT, NAME), Some(OLD));
+        assert_eq!(dns.cached(t(33), CLIENT, NAME), None);
+        assert_eq!(dns.resolve(t(33), CLIENT, NAME), Some(NEW));
+    }
+
+    #[test]
+    fn an_unreachable_flag_leaves_the_servers_own_answers_alone() {
+        let mut dns = dns();
+        dns.register(t(0), NAME, OLD, None);
+        dns.set_unreachable(true);
+        assert_eq!(dns.answer(t(1), NAME).map(|answer| answer.address), Some(OLD));
+        assert_eq!(dns.resolve(t(1), CLIENT, NAME), None);
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! - [`witness`]: the file share witness, an exclusive lock kept alive by renewal; it can go down, be
 //!   slow, or reboot and lose the lock.
 //! - [`dns`]: records with TTLs and per-client caches; registration can be delayed and the server
-//!   unreachable, so clients keep using stale answers.
+//!   unreachable, so clients keep using stale answers. The server's answer and the client's cache are
+//!   separate calls, so a query can cross a network; the resolver's query timeouts are its config.
 //! - [`san`]: the SAN array: LUNs with a block store and write cache, SCSI-3 persistent reservations per
 //!   I_T nexus, LUN masking and probe-by-probe discovery; faults are controller reboot and loss, power
 //!   loss (lost cache, torn writes), offline and read-only LUNs, latency and corrupt blocks.

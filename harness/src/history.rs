@@ -25,9 +25,10 @@ pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReaso
 
 /// The version of the history's format, written in its header. Bumped whenever an event, a field or
 /// an enum value changes meaning or disappears. Version 1 was the untyped history before it had a
-/// header (reasons, steps and kinds as free strings); version 2 is the typed history with a header.
+/// header (reasons, steps and kinds as free strings); version 2 is the typed history with a header;
+/// version 3 added `name-registered` and `lookup-timed-out` (DNS on a host).
 /// Distinct from the JSON reports' own `reports::SCHEMA_VERSION`.
-pub const HISTORY_SCHEMA_VERSION: u32 = 2;
+pub const HISTORY_SCHEMA_VERSION: u32 = 3;
 
 /// The drill release that wrote a history (the workspace version), written in its header.
 pub const DRILL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -156,6 +157,12 @@ pub enum Event {
     WitnessLease { host: Name, until: SimTime },
     /// Ground truth: the witness lock is free.
     WitnessReset { reason: WitnessResetReason },
+    /// Ground truth from the DNS emulator: the zone took a registration pointing `db`'s network name at
+    /// `host`'s address (when the update reached the DNS server, or at once for DNS outside the model).
+    NameRegistered { db: Name, host: Name },
+    /// A hub's resolver got no answer for `db`'s name from the DNS server within its timeouts and
+    /// gave up; the `messages` that waited for it went back to the hub as undeliverable.
+    LookupTimedOut { hub: Name, db: Name, messages: u64 },
     /// A database copy was mounted for writing on `node` in ownership `epoch`.
     Mounted { node: Name, db: Name, epoch: u64, generation: u64, lost_logs: u64 },
     /// The database stopped being writable on `node`. (A power loss ends a mount with `host-down`.)

@@ -189,6 +189,10 @@ pub enum HostRole {
     Witness,
     /// The SAN array: controller `i` is the port on the host's `i`-th network.
     Array,
+    /// A domain controller serving the zone of the cluster's names (AD-integrated DNS): it answers
+    /// the hubs' lookups and takes the nodes' registrations over the network, as its run state allows.
+    /// At most one; without one, DNS is outside the model and answers at once.
+    Dns,
 }
 
 impl HostRole {
@@ -198,6 +202,7 @@ impl HostRole {
             HostRole::Hub => "hub",
             HostRole::Witness => "witness",
             HostRole::Array => "array",
+            HostRole::Dns => "dns",
         }
     }
 }

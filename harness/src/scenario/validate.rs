@@ -23,6 +23,7 @@ use std::path::Path;
 use std::time::Duration;
 use toml::Spanned;
 
+mod dns;
 pub(super) mod limits;
 mod storage;
 
@@ -241,6 +242,7 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
         &cluster,
         disk_witness_span.as_ref(),
     )?;
+    dns::check_dns_host(&ctx, &file.host, &hosts, storage.as_ref())?;
     let databases = validate_databases(&ctx, &file.database, &hosts, &cluster, &luns)?;
     let transport = validate_transport(&ctx, file.transport.unwrap_or_default())?;
     let checks = validate_checks(&ctx, &file.checks, &file.duration)?;
@@ -1468,8 +1470,8 @@ fn refusal_for_role(kind: FaultKind, role: HostRole, next_write: bool) -> Option
         (FaultKind::Freeze, role) if next_write && role != HostRole::Mailbox => Some(
             "trigger = \"next-write\" waits for a cluster node's shared-disk write; only mailbox hosts write",
         ),
-        (FaultKind::ClockStep, HostRole::Witness | HostRole::Array) => Some(
-            "the file share witness and the array keep true time in this model; step the clock of a mailbox or hub host",
+        (FaultKind::ClockStep, HostRole::Witness | HostRole::Array | HostRole::Dns) => Some(
+            "the file share witness, the array and the DNS server keep true time in this model; step the clock of a mailbox or hub host",
         ),
         _ => None,
     }

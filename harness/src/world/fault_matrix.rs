@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-/// A Continuous Replication lab and a Single Copy Cluster lab: between them every device exists.
+/// A Continuous Replication lab and a Single Copy Cluster lab: between them every device exists (the
+/// DNS server on its own host, `dc1`, in the CCR lab).
 const CCR_LAB: &str = r#"
 name = "fault-matrix-ccr"
 tier = "fast"
@@ -43,6 +44,10 @@ networks = ["public"]
 [[host]]
 name = "fsw1"
 role = "witness"
+networks = ["public"]
+[[host]]
+name = "dc1"
+role = "dns"
 networks = ["public"]
 [[database]]
 name = "SG1"
@@ -108,12 +113,13 @@ rto = "2m"
 "#;
 
 /// Every way a scenario can name what a fault hits, `None` for leaving `target` out.
-const TARGETS: [Option<&str>; 13] = [
+const TARGETS: [Option<&str>; 14] = [
     None,
     Some("mbx2"),
     Some("hub1"),
     Some("fsw1"),
     Some("san1"),
+    Some("dc1"),
     Some("active"),
     Some("passive"),
     Some("owner-of:SG1"),
@@ -174,8 +180,8 @@ fn ground_truth(world: &World) -> String {
         format!("{:?} {armed:?}", storage.array)
     });
     format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{storage:?}\n{:?}",
-        world.hosts, world.clocks, world.fabric, world.witness, world.corrupt_next
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{storage:?}\n{:?}",
+        world.hosts, world.clocks, world.fabric, world.witness, world.dns, world.corrupt_next
     )
 }
 
@@ -261,7 +267,7 @@ fn every_fault_kind_against_every_target_kind_takes_effect_or_is_refused_at_load
         for lab in [CCR_LAB, SCC_LAB] {
             for target in TARGETS {
                 match try_one(lab, kind, target) {
-                    Ok(Outcome::TookEffect) => effective_kinds.push(kind),
+                    Ok(Outcome::TookEffect) => effective_kinds.push((kind, target)),
                     Ok(Outcome::Refused) => {}
                     Err(why) => {
                         let lab = if lab == CCR_LAB { "ccr" } else { "scc" };
@@ -272,7 +278,20 @@ fn every_fault_kind_against_every_target_kind_takes_effect_or_is_refused_at_load
         }
     }
     assert!(failures.is_empty(), "{} combinations lie:\n{}", failures.len(), failures.join("\n"));
-    let never: Vec<FaultKind> =
-        FaultKind::ALL.into_iter().filter(|kind| !effective_kinds.contains(kind)).collect();
+    let never: Vec<FaultKind> = FaultKind::ALL
+        .into_iter()
+        .filter(|kind| !effective_kinds.iter().any(|(effective, _)| effective == kind))
+        .collect();
     assert!(never.is_empty(), "kinds that no target accepts (the matrix would prove nothing): {never:?}");
+    // The DNS server's host obeys its run state like every other host.
+    let run_state = [
+        FaultKind::PowerOff,
+        FaultKind::PowerOn,
+        FaultKind::PowerCycle,
+        FaultKind::Freeze,
+        FaultKind::Resume,
+    ];
+    let missed: Vec<FaultKind> =
+        run_state.into_iter().filter(|&kind| !effective_kinds.contains(&(kind, Some("dc1")))).collect();
+    assert!(missed.is_empty(), "run-state faults that did not change the DNS host `dc1`: {missed:?}");
 }

@@ -8,10 +8,12 @@
 use super::wake::Component;
 use super::{Ev, World};
 use crate::history::{Event, HostDownReason};
+use emulators::dns::Answer;
 use emulators::host::{Arrival, RunState};
 use emulators::iscsi::InitiatorInput;
 use emulators::{HostId, LunId, NetworkId};
-use failover::{HubInput, Input, WitnessOp};
+use failover::{DbId, HubInput, Input, WitnessOp};
+use std::time::Duration;
 
 /// Something delivered to one component of a host.
 #[derive(Debug)]
@@ -46,6 +48,34 @@ pub(super) enum Packet {
         node: usize,
         input: Box<InitiatorInput>,
     },
+    /// A query of a hub's `lookup` of `db`'s network name reaching the DNS server.
+    DnsQuery {
+        hub: usize,
+        db: DbId,
+        lookup: u64,
+    },
+    /// The DNS server's answer (`None`: no such name) to a query of `lookup`, reaching the hub's
+    /// resolver.
+    DnsAnswer {
+        hub: usize,
+        db: DbId,
+        lookup: u64,
+        answer: Option<Answer>,
+    },
+    /// A dynamic update from the node on `host` reaching the DNS server: `db`'s name now points at
+    /// `host`'s address, cached for `ttl`.
+    DnsUpdate {
+        db: DbId,
+        host: usize,
+        ttl: Option<Duration>,
+    },
+    /// A hub's resolver timer: the `attempt`-th query of `lookup` went unanswered for its timeout.
+    DnsTimer {
+        hub: usize,
+        db: DbId,
+        lookup: u64,
+        attempt: usize,
+    },
 }
 
 impl World<'_> {
@@ -76,6 +106,10 @@ impl World<'_> {
             }
             Packet::ArrayNop { node, path } => self.nop_at_array(node, path),
             Packet::Initiator { node, input } => self.run_initiator(node, *input),
+            Packet::DnsQuery { hub, db, lookup } => self.dns_query_arrive(hub, db, lookup),
+            Packet::DnsAnswer { hub, db, lookup, answer } => self.dns_answer_arrive(hub, db, lookup, answer),
+            Packet::DnsUpdate { db, host, ttl } => self.dns_update_arrive(db, host, ttl),
+            Packet::DnsTimer { hub, db, lookup, attempt } => self.dns_timer(hub, db, lookup, attempt),
         }
     }
 
@@ -172,6 +206,9 @@ impl World<'_> {
         if Some(host) == self.witness_host {
             self.set_witness_up(false);
         }
+        // The DNS server's zone is in Active Directory, on disk, and survives; the host's resolver
+        // cache and its lookups in flight do not.
+        self.dns_client_lost_power(host);
         if self.storage.as_ref().is_some_and(|storage| storage.array_host == host) {
             self.array_power(false);
         }

@@ -1,7 +1,8 @@
 //! Hubs and their clients in the world: the mail workload, hub inputs through the host gate, and
-//! delivery to the database's active copy by DNS name, resolved through the hub host's resolver cache.
-//! Nothing flushes that cache: after a failover a hub keeps sending to the old owner until its cached
-//! answer expires (the database's `name_ttl`), as an Exchange hub transport server would.
+//! delivery to the database's active copy by DNS name, resolved through the hub host's resolver cache
+//! (and on a miss the DNS server, `dns.rs`). Nothing flushes that cache but a power loss of the hub's
+//! host: after a failover a hub keeps sending to the old owner until its cached answer expires (the
+//! database's `name_ttl`), as an Exchange hub transport server would.
 
 use super::gate::Packet;
 use super::wake::Component;
@@ -69,19 +70,21 @@ impl World<'_> {
     }
 
     fn send_from_hub(&mut self, hub: usize, to: Endpoint, message: Message) {
+        match to {
+            // By name: through the hub host's resolver cache and, on a miss, the DNS server (`dns.rs`).
+            Endpoint::DatabaseName(db) => self.send_to_name(hub, db, message),
+            Endpoint::Node(node) => self.send_to_node(hub, Some(node.0 as usize), message),
+            Endpoint::Hub(_) => self.send_to_node(hub, None, message),
+        }
+    }
+
+    /// Sends a hub's message to `node`; with no node (the name did not resolve, or nobody holds the
+    /// address it resolved to: a stale answer for another subnet) it is undeliverable and the hub tries
+    /// again shortly.
+    pub(super) fn send_to_node(&mut self, hub: usize, node: Option<usize>, message: Message) {
         let now = self.now();
         let from_host = self.hubs[hub].host;
-        let target = match to {
-            Endpoint::DatabaseName(db) => self
-                .dns
-                .resolve(now, HostId(from_host as u32), &self.db_names[db.0 as usize])
-                .and_then(|host| self.address_holder(db, host.0 as usize)),
-            Endpoint::Node(node) => Some(node.0 as usize),
-            Endpoint::Hub(_) => None,
-        };
-        let Some(node) = target else {
-            // The name does not resolve yet, or nobody holds the address it resolved to (a stale
-            // answer for another subnet): the hub tries again shortly.
+        let Some(node) = node else {
             let packet = Packet::Hub { hub, input: HubInput::Undeliverable { message } };
             self.schedule_local(now + Duration::from_millis(1), from_host, packet);
             return;

@@ -9,6 +9,7 @@
 mod address;
 mod build;
 mod clock;
+mod dns;
 #[cfg(test)]
 mod fault_matrix;
 mod faults;
@@ -104,6 +105,12 @@ pub struct World<'s> {
     witness: Option<FileShareWitness>,
     witness_host: Option<usize>,
     dns: Dns,
+    /// The host the DNS server runs on (role `dns`); `None`: DNS is outside the model and answers at
+    /// once (see `dns.rs`).
+    dns_host: Option<usize>,
+    /// Each hub's lookups waiting for the DNS server, by database, with the messages they hold.
+    lookups: BTreeMap<(usize, DbId), dns::Lookup>,
+    next_lookup: u64,
     config: Arc<ClusterConfig>,
     nodes: Vec<NodeSlot>,
     hubs: Vec<HubSlot>,
@@ -207,6 +214,9 @@ impl<'s> World<'s> {
             witness,
             witness_host,
             dns: Dns::new(DnsConfig::default()),
+            dns_host: scenario.hosts.iter().position(|host| host.role == HostRole::Dns),
+            lookups: BTreeMap::new(),
+            next_lookup: 1,
             config,
             nodes,
             hubs,

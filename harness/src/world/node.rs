@@ -84,12 +84,7 @@ impl World<'_> {
             }
             Effect::WitnessRequest(op) => self.witness_request(node, op),
             Effect::Storage { request, lun, path, op } => self.storage_request(node, request, lun, path, op),
-            Effect::RegisterName { db } => {
-                // The name is registered with the TTL of its database (`name_ttl`).
-                let now = self.now();
-                let ttl = self.scenario.databases.get(db.0 as usize).map(|database| database.name_ttl);
-                self.dns.register(now, &self.db_names[db.0 as usize], HostId(host as u32), ttl);
-            }
+            Effect::RegisterName { db } => self.register_name(node, db),
         }
     }
 
