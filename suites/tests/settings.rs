@@ -10,16 +10,21 @@ use harness::scenario::{self, Scenario};
 use harness::verdict::{Verdict, ViolationKind};
 use harness::world::run_scenario;
 
-/// The catalogue file `relative`, as it is and with `line` inserted after the first line that reads
-/// exactly `after`.
-fn with_line(relative: &str, after: &str, line: &str) -> (Scenario, Scenario) {
+/// The catalogue file `relative`, as it is and with its first `from` replaced by `to`.
+fn with_replaced(relative: &str, from: &str, to: &str) -> (Scenario, Scenario) {
     let path = catalogue_root().join(relative);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     let as_is = scenario::parse(&path, &text).unwrap_or_else(|error| panic!("{error}"));
-    let inserted = text.replacen(&format!("\n{after}\n"), &format!("\n{after}\n{line}\n"), 1);
-    assert_ne!(inserted, text, "{relative} has no line `{after}`");
-    let changed = scenario::parse(&path, &inserted).unwrap_or_else(|error| panic!("{error}"));
+    let replaced = text.replacen(from, to, 1);
+    assert_ne!(replaced, text, "{relative} has no `{from}`");
+    let changed = scenario::parse(&path, &replaced).unwrap_or_else(|error| panic!("{error}"));
     (as_is, changed)
+}
+
+/// The catalogue file `relative`, as it is and with `line` inserted after the first line that reads
+/// exactly `after`.
+fn with_line(relative: &str, after: &str, line: &str) -> (Scenario, Scenario) {
+    with_replaced(relative, &format!("\n{after}\n"), &format!("\n{after}\n{line}\n"))
 }
 
 fn count(outcome: &RunOutcome, matches: impl Fn(&Event) -> bool) -> usize {
@@ -70,17 +75,6 @@ fn new_owner_mount_and_first_ack_ms(outcome: &RunOutcome) -> (u64, u64) {
         })
         .expect("the new owner acknowledges mail before the run ends");
     (mounted, acked)
-}
-
-/// The catalogue file `relative`, as it is and with its first `from` replaced by `to`.
-fn with_replaced(relative: &str, from: &str, to: &str) -> (Scenario, Scenario) {
-    let path = catalogue_root().join(relative);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    let as_is = scenario::parse(&path, &text).unwrap_or_else(|error| panic!("{error}"));
-    let replaced = text.replacen(from, to, 1);
-    assert_ne!(replaced, text, "{relative} has no `{from}`");
-    let changed = scenario::parse(&path, &replaced).unwrap_or_else(|error| panic!("{error}"));
-    (as_is, changed)
 }
 
 /// Hubs are not told of a failover: they resolve the database's name through their DNS cache. Across
