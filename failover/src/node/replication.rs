@@ -46,8 +46,16 @@ impl Node {
     pub(super) fn observe_advert(&mut self, peer: NodeId, advert: &DbAdvert) {
         let Some(copy) = self.disk.copies.get_mut(&advert.db) else { return };
         let newer = copy.observe_owner(advert.owner_epoch, advert.owner);
-        if advert.owner == Some(peer)
-            && advert.owner_epoch >= copy.owner_epoch
+        // The generations of the owner we follow, and while we take over, those of the owner we take
+        // over from: our own record already names the new epoch, but what the previous owner wrote
+        // (and closes when it stops) is what we must copy or count as lost.
+        let taking_over_from_peer = self
+            .dbs
+            .get(&advert.db)
+            .and_then(|runtime| runtime.activation.as_ref())
+            .is_some_and(|activation| activation.previous_owner == Some(peer));
+        let follows_peer = advert.owner == Some(peer) && advert.owner_epoch >= copy.owner_epoch;
+        if (follows_peer || taking_over_from_peer)
             && let Some(runtime) = self.dbs.get_mut(&advert.db)
         {
             runtime.source_last_generation = runtime.source_last_generation.max(advert.last_generation);
@@ -101,13 +109,18 @@ impl Node {
         runtime.role = CopyRole::Activating;
         // A new ownership term: what the previous term wrote to a shared disk is not ours to vouch for.
         runtime.committed.clear();
+        // Only a first activation has nothing to lose. A remount of our own term counts what the last
+        // owner we followed wrote and we lack as lost: we may have been given a term we never mounted
+        // (found by the nightly nemesis: a takeover that lost quorum before mounting was remounted as
+        // lossless, and the frozen former owner's open log was lost with its acknowledged mail).
+        let first_activation = previous_owner.is_none();
         let previous_owner = previous_owner.filter(|&previous| previous != self.id);
         runtime.activation = Some(Activation {
             epoch,
             previous_owner,
             phase: ActivationPhase::AwaitPreviousStop,
             deadline: self.now,
-            previous_reachable: previous_owner.is_none(),
+            previous_reachable: first_activation,
         });
     }
 
