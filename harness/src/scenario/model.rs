@@ -5,7 +5,7 @@ use super::fault::FaultSpec;
 use crate::verdict::ViolationKind;
 pub use emulators::iscsi::{InitiatorConfig, MpioPolicy, NoPathRetry};
 pub use emulators::san::{ArrayConfig, Enumeration, WriteCache};
-pub use failover::{ClusterSettings, DiskFencing, FailoverPolicy, MountDial, QuorumModel};
+pub use failover::{ClusterSettings, DiskFencing, FailoverPolicy, HubConfig, MountDial, QuorumModel};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
@@ -34,7 +34,8 @@ pub struct Scenario {
     pub storage: Option<StorageSpec>,
     /// The array's LUNs, in file order.
     pub luns: Vec<LunDef>,
-    pub transport: TransportSpec,
+    /// The hubs' transport settings, the failover logic's own type (`failover::HubConfig`).
+    pub transport: HubConfig,
     pub workload: WorkloadSpec,
     /// The fixed fault schedule, sorted by `at`; faults at the same instant keep their file order.
     pub faults: Vec<FaultSpec>,
@@ -67,7 +68,7 @@ impl Scenario {
     /// Every switch named by some network, in order of first appearance.
     pub fn switches(&self) -> Vec<&str> {
         let mut switches: Vec<&str> = Vec::new();
-        for switch in self.networks.iter().filter_map(|network| network.switch.as_deref()) {
+        for switch in self.networks.iter().filter_map(|network| network.spec.switch.as_deref()) {
             if !switches.contains(&switch) {
                 switches.push(switch);
             }
@@ -132,18 +133,13 @@ pub enum ClusterKind {
     Scc,
 }
 
-/// A network segment. `None` fields mean "the emulator's default for this kind of network".
+/// A network segment: its name and kind, and the fabric's own settings for it (defaults by kind from
+/// `emulators::fabric::NetworkSpec`, overridden by the file).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkDef {
     pub name: String,
     pub kind: NetworkKind,
-    pub latency: Option<Duration>,
-    pub jitter: Option<Duration>,
-    pub bandwidth_bits_per_second: Option<u64>,
-    pub mtu_bytes: Option<u32>,
-    pub loss_probability: Option<f64>,
-    /// The switch the network's links run through; a `switch-down` fault cuts all of them at once.
-    pub switch: Option<String>,
+    pub spec: emulators::fabric::NetworkSpec,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,17 +302,6 @@ pub struct LunDef {
     /// Hosts the LUN is masked (presented) to at time zero; default every mailbox host that may own
     /// it. A host outside the list that needs the LUN maps it first (`mapping_delay`, then a probe).
     pub present_to: Vec<String>,
-}
-
-/// Hub transport settings.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TransportSpec {
-    /// Whether hubs keep delivered mail for resubmission after a lossy mount.
-    pub dumpster: bool,
-    /// `MaxDumpsterSizePerStorageGroup`, default 18 MB.
-    pub dumpster_size_bytes: u64,
-    /// `MaxDumpsterTime`, default 7 days.
-    pub dumpster_time: Duration,
 }
 
 /// The client mail load.

@@ -97,7 +97,7 @@ fn the_minimal_scenario_gets_every_documented_default() {
     assert_eq!(cluster.mount_time, Duration::from_secs(2));
     assert_eq!(cluster.resource_online_time, Duration::from_secs(1));
     assert_eq!(cluster.settings.health_check_interval, Duration::from_secs(5));
-    assert!(scenario.transport.dumpster);
+    assert!(scenario.transport.dumpster_enabled);
     assert_eq!(scenario.transport.dumpster_size_bytes, 18 * 1_048_576);
     assert_eq!(scenario.transport.dumpster_time, Duration::from_secs(7 * 86_400));
     assert_eq!(scenario.workload.rate_per_second, 20.0);
@@ -109,7 +109,11 @@ fn the_minimal_scenario_gets_every_documented_default() {
     // The workload stops when the quiesce window begins, so replication can drain before the checks.
     assert_eq!(scenario.workload.stop, Duration::from_secs(240));
     assert_eq!(scenario.networks.first().map(|network| network.kind), Some(NetworkKind::Lan));
-    assert_eq!(scenario.networks.first().and_then(|network| network.latency), None);
+    assert_eq!(
+        scenario.networks.first().map(|network| network.spec.latency),
+        Some(Duration::from_micros(200)),
+        "the fabric's LAN default"
+    );
     assert_eq!(
         scenario.host("mbx1").map(|host| (host.clock_offset_nanos, host.clock_drift_ppm)),
         Some((0, 0.0))
@@ -277,9 +281,9 @@ fn sizes_and_bandwidths_in_the_file_become_bytes_and_bits() {
     .expect("network loads");
     let private = scenario.network("private").expect("private exists");
     assert_eq!(private.kind, NetworkKind::Wan);
-    assert_eq!(private.bandwidth_bits_per_second, Some(45_000_000));
-    assert_eq!(private.latency, Some(Duration::from_millis(40)));
-    assert_eq!(private.mtu_bytes, Some(9000));
+    assert_eq!(private.spec.bandwidth_bits_per_second, 45_000_000);
+    assert_eq!(private.spec.latency, Duration::from_millis(40));
+    assert_eq!(private.spec.mtu_bytes, 9000);
     let scenario =
         with("[transport]\ndumpster_size = 1048576\n[workload]\nmessage_size = \"1.5MB\"").expect("loads");
     assert_eq!(scenario.transport.dumpster_size_bytes, 1 << 20);

@@ -11,12 +11,12 @@ use super::file::{
 };
 use super::model::{
     CheckSpec, ClusterKind, ClusterSettings, ClusterSpec, DatabaseDef, FaultKind, FaultTrigger, FaultValue,
-    HostDef, HostRole, LinkDirection, LunDef, NemesisKind, NemesisSpec, NetworkDef, NetworkKind,
-    OutageWindow, QuorumModel, ResourceDef, ResourceKind, Scenario, Target, Tier, TransportSpec,
-    WorkloadSpec,
+    HostDef, HostRole, HubConfig, LinkDirection, LunDef, NemesisKind, NemesisSpec, NetworkDef, NetworkKind,
+    OutageWindow, QuorumModel, ResourceDef, ResourceKind, Scenario, Target, Tier, WorkloadSpec,
 };
 use super::units::{DurationText, SizeText, parse_signed_duration};
 use crate::verdict::ViolationKind;
+use emulators::fabric::NetworkSpec;
 use kernel::format_duration;
 use std::ops::Range;
 use std::path::Path;
@@ -170,7 +170,7 @@ impl World<'_> {
 
     fn switches(&self) -> Vec<&str> {
         let mut switches: Vec<&str> = Vec::new();
-        for switch in self.networks.iter().filter_map(|network| network.switch.as_deref()) {
+        for switch in self.networks.iter().filter_map(|network| network.spec.switch.as_deref()) {
             if !switches.contains(&switch) {
                 switches.push(switch);
             }
@@ -399,16 +399,29 @@ fn validate_networks(ctx: &Ctx, entries: &[NetworkFile]) -> Result<Vec<NetworkDe
             Some(switch) => Some(check_name(ctx, switch, "switch")?),
             None => None,
         };
-        networks.push(NetworkDef {
-            name,
-            kind: entry.kind.unwrap_or(NetworkKind::Lan),
-            latency: entry.latency.as_ref().map(duration_of),
-            jitter: entry.jitter.as_ref().map(duration_of),
-            bandwidth_bits_per_second: entry.bandwidth.as_ref().map(|bandwidth| bandwidth.get_ref().0),
-            mtu_bytes: entry.mtu_bytes.as_ref().map(|mtu| *mtu.get_ref()),
-            loss_probability: entry.loss_probability.as_ref().map(|loss| *loss.get_ref()),
+        // The fabric's own type, starting from its defaults for the kind of network (written once,
+        // in `NetworkSpec::lan` and `NetworkSpec::wan`).
+        let kind = entry.kind.unwrap_or(NetworkKind::Lan);
+        let defaults = match kind {
+            NetworkKind::Lan => NetworkSpec::lan(name.as_str()),
+            NetworkKind::Wan => NetworkSpec::wan(name.as_str()),
+        };
+        let spec = NetworkSpec {
+            latency: entry.latency.as_ref().map_or(defaults.latency, duration_of),
+            jitter: entry.jitter.as_ref().map_or(defaults.jitter, duration_of),
+            bandwidth_bits_per_second: entry
+                .bandwidth
+                .as_ref()
+                .map_or(defaults.bandwidth_bits_per_second, |bandwidth| bandwidth.get_ref().0),
+            mtu_bytes: entry.mtu_bytes.as_ref().map_or(defaults.mtu_bytes, |mtu| *mtu.get_ref()),
+            loss_probability: entry
+                .loss_probability
+                .as_ref()
+                .map_or(defaults.loss_probability, |loss| *loss.get_ref()),
             switch,
-        });
+            ..defaults
+        };
+        networks.push(NetworkDef { name, kind, spec });
     }
     Ok(networks)
 }
@@ -1211,7 +1224,8 @@ fn find_cycle(dependencies: &[Vec<usize>]) -> Option<Cycle> {
     None
 }
 
-fn validate_transport(ctx: &Ctx, file: TransportFile) -> Result<TransportSpec> {
+fn validate_transport(ctx: &Ctx, file: TransportFile) -> Result<HubConfig> {
+    let defaults = HubConfig::default();
     let dumpster_size_bytes = match &file.dumpster_size {
         Some(size) if size_of(size) == 0 => {
             return Err(ctx.at(
@@ -1223,12 +1237,13 @@ fn validate_transport(ctx: &Ctx, file: TransportFile) -> Result<TransportSpec> {
             return Err(ctx.at(size, "`dumpster_size` is absurd: at most 1GB (Exchange's default is 18MB)"));
         }
         Some(size) => size_of(size),
-        None => 18 << 20,
+        None => defaults.dumpster_size_bytes,
     };
-    Ok(TransportSpec {
-        dumpster: file.dumpster.unwrap_or(true),
+    Ok(HubConfig {
+        dumpster_enabled: file.dumpster.unwrap_or(defaults.dumpster_enabled),
         dumpster_size_bytes,
-        dumpster_time: positive(ctx, &file.dumpster_time, 7 * DAY, "dumpster_time")?,
+        dumpster_time: positive(ctx, &file.dumpster_time, defaults.dumpster_time, "dumpster_time")?,
+        ..defaults
     })
 }
 

@@ -1,41 +1,16 @@
 //! Turns a validated scenario into emulators, failover configuration and node/hub slots.
 
-use crate::scenario::{self, HostRole, NetworkKind, Scenario};
-use emulators::fabric::{Fabric, NetworkSpec};
+use crate::scenario::{self, HostRole, Scenario};
+use emulators::fabric::Fabric;
 use emulators::{HostId, NetworkId};
 use failover::config::{DatabaseConfig, ResourceConfig, ResourceKind};
 use failover::{ClusterConfig, DbId, HubConfig, HubId, LunId, NodeId, PathId};
-use std::time::Duration;
-
-pub fn network_spec(def: &scenario::NetworkDef) -> NetworkSpec {
-    let mut spec = match def.kind {
-        NetworkKind::Lan => NetworkSpec::lan(def.name.clone()),
-        NetworkKind::Wan => NetworkSpec::wan(def.name.clone()),
-    };
-    if let Some(latency) = def.latency {
-        spec.latency = latency;
-    }
-    if let Some(jitter) = def.jitter {
-        spec.jitter = jitter;
-    }
-    if let Some(bandwidth) = def.bandwidth_bits_per_second {
-        spec.bandwidth_bits_per_second = bandwidth;
-    }
-    if let Some(mtu) = def.mtu_bytes {
-        spec.mtu_bytes = mtu;
-    }
-    if let Some(loss) = def.loss_probability {
-        spec.loss_probability = loss;
-    }
-    spec.switch = def.switch.clone();
-    spec
-}
 
 /// Builds the fabric: one network per `[[network]]`, one NIC per host per listed network.
 pub fn fabric(scenario: &Scenario, seeds: &kernel::SeedTree) -> (Fabric, Vec<NetworkId>) {
     let mut fabric = Fabric::new(seeds);
     let networks: Vec<NetworkId> =
-        scenario.networks.iter().map(|def| fabric.add_network(network_spec(def))).collect();
+        scenario.networks.iter().map(|def| fabric.add_network(def.spec.clone())).collect();
     for (index, host) in scenario.hosts.iter().enumerate() {
         for name in &host.networks {
             if let Some(position) = scenario.networks.iter().position(|def| &def.name == name) {
@@ -125,12 +100,7 @@ pub fn cluster_config(scenario: &Scenario, mailbox_hosts: &[usize], hub_hosts: &
 }
 
 pub fn hub_config(scenario: &Scenario) -> HubConfig {
-    HubConfig {
-        dumpster_enabled: scenario.transport.dumpster,
-        dumpster_size_bytes: scenario.transport.dumpster_size_bytes,
-        dumpster_time: scenario.transport.dumpster_time,
-        delivery_retry: Duration::from_secs(5),
-    }
+    scenario.transport.clone()
 }
 
 /// Host indexes by role, in file order.
@@ -142,6 +112,7 @@ pub fn hosts_with_role(scenario: &Scenario, role: HostRole) -> Vec<usize> {
 mod tests {
     use super::*;
     use std::path::Path;
+    use std::time::Duration;
 
     #[test]
     fn each_mailbox_hosts_heartbeat_phase_becomes_its_nodes_phase_in_the_cluster_config() {

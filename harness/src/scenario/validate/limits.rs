@@ -9,11 +9,8 @@
 use super::{Ctx, HOUR, MAX_RUN, Result, SECOND, at_most, duration_of, human};
 use crate::scenario::fault::{Fault, RunFault};
 use crate::scenario::file::{HostFile, ScenarioFile};
-use crate::scenario::model::{
-    ClusterKind, DiskFencing, HostDef, HostRole, NemesisKind, NetworkKind, Scenario, Target,
-};
+use crate::scenario::model::{ClusterKind, DiskFencing, HostDef, HostRole, NemesisKind, Scenario, Target};
 use crate::scenario::units::{DurationText, SignedDurationText};
-use emulators::fabric::NetworkSpec;
 use std::fmt;
 use std::ops::Range;
 use std::time::Duration;
@@ -404,10 +401,7 @@ fn check_mail_bandwidth(ctx: &Ctx, spans: &Spans, scenario: &Scenario) -> Result
         else {
             continue;
         };
-        let bandwidth = network.bandwidth_bits_per_second.unwrap_or_else(|| match network.kind {
-            NetworkKind::Lan => NetworkSpec::lan(network.name.as_str()).bandwidth_bits_per_second,
-            NetworkKind::Wan => NetworkSpec::wan(network.name.as_str()).bandwidth_bits_per_second,
-        }) as f64;
+        let bandwidth = network.spec.bandwidth_bits_per_second as f64;
         if offered <= MAX_MAIL_LOAD * bandwidth {
             continue;
         }
