@@ -18,6 +18,7 @@ mod hub;
 mod node;
 mod storage;
 mod wake;
+mod witness;
 
 use crate::check::{self, CheckConfig};
 use crate::history::{Event, History, Name};
