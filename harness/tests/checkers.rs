@@ -780,6 +780,57 @@ fn a_node_that_never_held_the_disk_witness_reservation_cannot_count_it() {
 }
 
 #[test]
+fn a_lease_that_outlives_a_dead_witness_with_nobody_else_holding_it_is_no_violation() {
+    // The witness went down at 2 s holding n1's lock until 5 s; n1 stops counting it at 4 s, inside
+    // its lease. Nobody else could hold the vote meanwhile.
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .witness_lease("n1", 5_000)
+        .quorum_with_witness("n1", &["n1"], 3)
+        .at_ms(2_000)
+        .push(Event::WitnessReset { reason: WitnessResetReason::WitnessDown })
+        .at_ms(4_000)
+        .quorum("n1", false, &["n1"], 3)
+        .at_ms(8_000)
+        .ended();
+    assert_clean(&check_all(&history, &config(8_000)));
+}
+
+#[test]
+fn a_lease_counted_after_the_restarted_witness_granted_the_lock_to_another_node_fails() {
+    // Partition in time: the witness restarts at 2 s, forgets n1's lock and grants it to n2 at 3 s,
+    // while n1 still counts its old lease.
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .witness_lease("n1", 5_000)
+        .quorum_with_witness("n1", &["n1"], 3)
+        .at_ms(2_000)
+        .push(Event::WitnessReset { reason: WitnessResetReason::WitnessDown })
+        .at_ms(3_000)
+        .witness_lease("n2", 13_000)
+        .at_ms(4_000)
+        .quorum("n1", false, &["n1"], 3)
+        .at_ms(8_000)
+        .ended();
+    let report = check_all(&history, &config(8_000));
+    assert_eq!(times(&report, Quorum), vec![3_000], "{:#?}", report.violations);
+}
+
+#[test]
+fn a_lease_counted_past_its_own_expiry_after_the_witness_went_down_fails_at_the_expiry() {
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .witness_lease("n1", 5_000)
+        .quorum_with_witness("n1", &["n1"], 3)
+        .at_ms(2_000)
+        .push(Event::WitnessReset { reason: WitnessResetReason::WitnessDown })
+        .at_ms(8_000)
+        .ended();
+    let report = check_all(&history, &config(8_000));
+    assert_eq!(times(&report, Quorum), vec![5_000], "{:#?}", report.violations);
+}
+
+#[test]
 fn a_claim_that_outlives_its_witness_lease_fails_at_the_expiry() {
     let history = HistoryBuilder::new()
         .at_ms(100)

@@ -19,7 +19,9 @@
 //! Records after the declared end of the run are ignored (and noted), so every checker sees the same
 //! prefix of the history.
 
-use crate::history::{Event, History, HostDownReason, LinkDirection, MessageId, Name, Record};
+use crate::history::{
+    Event, History, HostDownReason, LinkDirection, MessageId, Name, Record, WitnessResetReason,
+};
 use kernel::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -117,6 +119,9 @@ pub(crate) struct Down {
 pub(crate) struct WitnessChange {
     pub point: Point,
     pub holder: Option<(Name, SimTime)>,
+    /// For a reset: whether the witness lost its lock table (went down or restarted) rather than the
+    /// holder releasing the lock.
+    pub lost_with_witness: bool,
 }
 
 /// One log generation held by a copy.
@@ -340,9 +345,13 @@ impl<'h> Model<'h> {
                     }
                 },
                 Event::WitnessLease { host, until } => {
-                    self.witness.push(WitnessChange { point, holder: Some((host.clone(), *until)) });
+                    let holder = Some((host.clone(), *until));
+                    self.witness.push(WitnessChange { point, holder, lost_with_witness: false });
                 }
-                Event::WitnessReset { .. } => self.witness.push(WitnessChange { point, holder: None }),
+                Event::WitnessReset { reason } => {
+                    let lost_with_witness = *reason == WitnessResetReason::WitnessDown;
+                    self.witness.push(WitnessChange { point, holder: None, lost_with_witness });
+                }
                 Event::Committed { node, db, msg, epoch, generation } => {
                     let copy = self.copy(db, node);
                     copy.contents.commit(*generation, *epoch, *msg);
@@ -415,6 +424,19 @@ impl<'h> Model<'h> {
     }
 
     /// The node holding the witness lock after the first `n` records, judged at true time `t`.
+    /// The node whose lock the witness lost when it went down (not released, not expired), if nobody
+    /// has been granted the lock since and that node's lease has not yet run out at `t`. Such a node
+    /// may go on counting the vote: nobody else can hold it until the witness grants it again.
+    pub fn witness_lost_holder(&self, n: usize, t: SimTime) -> Option<&Name> {
+        let index = self.witness.partition_point(|change| change.point.pos < n);
+        let last = index.checked_sub(1).and_then(|i| self.witness.get(i))?;
+        if last.holder.is_some() || !last.lost_with_witness {
+            return None;
+        }
+        let before = index.checked_sub(2).and_then(|i| self.witness.get(i))?;
+        before.holder.as_ref().filter(|(_, until)| t < *until).map(|(host, _)| host)
+    }
+
     pub fn witness_holder(&self, n: usize, t: SimTime) -> Option<&Name> {
         let index = self.witness.partition_point(|change| change.point.pos < n);
         let change = index.checked_sub(1).and_then(|i| self.witness.get(i))?;

@@ -3,8 +3,11 @@
 //! A node's quorum claim starts with a `quorum` event with `quorate` true and lasts until that node's
 //! next `quorum` event or until its host goes down for any reason (a frozen node is not acting, and a
 //! node that comes back has no claim until it makes a new one). The witness vote in a claim (`witness`
-//! true) is real only while the witness emulator's ground truth says that node holds the lock; the
-//! node votes are taken as claimed.
+//! true) is real while the witness emulator's ground truth says that node holds the lock, and also
+//! when the witness went down holding that node's lock and has granted it to nobody since, until that
+//! lease would have run out: nobody else can hold the vote then, so counting it breaks nothing (a
+//! lease that outlives a dead witness is no violation; one that outlives its own expiry, a release, or
+//! a grant to another node is). The node votes are taken as claimed.
 //!
 //! Checked at every record that changes a claim or the witness lock, and at every lease expiry: with
 //! each live claim's votes corrected by removing a witness vote the node does not truly hold,
@@ -30,7 +33,7 @@
 
 use super::CheckReport;
 use super::model::Model;
-use crate::history::{Event, Name, Nexus, ReservationAction};
+use crate::history::{Event, Name, Nexus, ReservationAction, WitnessResetReason};
 use crate::verdict::{Violation, ViolationKind};
 use kernel::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -110,8 +113,9 @@ impl DiskWitness<'_> {
 
 /// Whether a claim's witness vote is backed by ground truth.
 enum WitnessTruth<'a> {
-    /// File share witness: the node holds an unexpired lock lease now.
-    Lease(Option<&'a Name>),
+    /// File share witness: the node holds an unexpired lock lease now (`holder`), or held one the
+    /// witness lost when it went down, which nobody else has been granted since (`lost_holder`).
+    Lease { holder: Option<&'a Name>, lost_holder: Option<&'a Name> },
     /// Disk witness: the node held the reservation at some instant before.
     Disk(&'a BTreeSet<Name>),
 }
@@ -119,7 +123,9 @@ enum WitnessTruth<'a> {
 impl WitnessTruth<'_> {
     fn backs(&self, node: &Name) -> bool {
         match self {
-            WitnessTruth::Lease(holder) => *holder == Some(node),
+            WitnessTruth::Lease { holder, lost_holder } => {
+                *holder == Some(node) || *lost_holder == Some(node)
+            }
             WitnessTruth::Disk(ever_held) => ever_held.contains(node),
         }
     }
@@ -163,8 +169,12 @@ pub(crate) fn check(model: &Model, end: SimTime, report: &mut CheckReport) {
                     expiry = Some(*until);
                     true
                 }
-                Event::WitnessReset { .. } => {
-                    expiry = None;
+                Event::WitnessReset { reason } => {
+                    // A lock the witness lost stays countable until its own expiry, which must still
+                    // be checked; a released lock is gone at once.
+                    if *reason != WitnessResetReason::WitnessDown {
+                        expiry = None;
+                    }
                     true
                 }
                 _ => false,
@@ -191,7 +201,7 @@ fn evaluate(
     let holder = model.witness_holder(n, t);
     let truth = match disk {
         Some(disk) => WitnessTruth::Disk(&disk.ever_held),
-        None => WitnessTruth::Lease(holder),
+        None => WitnessTruth::Lease { holder, lost_holder: model.witness_lost_holder(n, t) },
     };
     let corrected: Vec<(&Claim, BTreeSet<&Vote>)> = claims
         .values()
