@@ -22,10 +22,12 @@ pub enum ViolationKind {
     Liveness,
     /// The cluster failed over more often than the scenario's `max_failovers` allows.
     Failovers,
+    /// A database never served: it never mounted, or the mail submitted for it was never acknowledged.
+    NotServed,
 }
 
 impl ViolationKind {
-    pub const ALL: [ViolationKind; 7] = [
+    pub const ALL: [ViolationKind; 8] = [
         ViolationKind::SplitBrain,
         ViolationKind::DataLoss,
         ViolationKind::Lineage,
@@ -33,6 +35,7 @@ impl ViolationKind {
         ViolationKind::Rto,
         ViolationKind::Liveness,
         ViolationKind::Failovers,
+        ViolationKind::NotServed,
     ];
 
     /// Safety violations are never acceptable in a design; the rest are availability shortfalls (an
@@ -56,6 +59,7 @@ impl ViolationKind {
             ViolationKind::Rto => "rto",
             ViolationKind::Liveness => "liveness",
             ViolationKind::Failovers => "failovers",
+            ViolationKind::NotServed => "not-served",
         }
     }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use HostDownReason::{Freeze, Power};
-use ViolationKind::{DataLoss, Failovers, Lineage, Liveness, Quorum, Rto, SplitBrain};
+use ViolationKind::{DataLoss, Failovers, Lineage, Liveness, NotServed, Quorum, Rto, SplitBrain};
 
 fn name(text: &str) -> Name {
     Arc::from(text)
@@ -1365,4 +1365,39 @@ fn without_a_bound_any_number_of_failovers_passes() {
         builder.at_ms(10_000).failover("SG1", "n1", "n2", 2).at_ms(20_000).failover("SG1", "n2", "n1", 3)
     });
     assert!(found(&check_all(&history, &config(60_000)), Failovers).is_empty());
+}
+
+// ----- service delivered -----------------------------------------------------------------------------
+
+fn submitted(history: HistoryBuilder, msg: u64, db: &str) -> HistoryBuilder {
+    history.push(Event::Submitted { msg, db: name(db), hub: name("hub1") })
+}
+
+#[test]
+fn a_database_that_never_mounted_was_not_served() {
+    let history = submitted(HistoryBuilder::new().at_ms(100), 1, "SG1").at_ms(5_000).ended();
+    let report = check_all(&history, &config(5_000));
+    let found = found(&report, NotServed);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].1.contains("never mounted"), "{}", found[0].1);
+}
+
+#[test]
+fn a_mounted_database_that_acknowledged_none_of_its_mail_was_not_served() {
+    let history =
+        submitted(HistoryBuilder::new().at_ms(100).mounted("n1", "SG1", 1, 0), 1, "SG1").at_ms(5_000).ended();
+    let report = check_all(&history, &config(5_000));
+    assert_eq!(times(&report, NotServed), vec![5_000]);
+}
+
+#[test]
+fn a_database_that_mounted_and_acknowledged_mail_was_served() {
+    let history = submitted(HistoryBuilder::new().at_ms(100).mounted("n1", "SG1", 1, 0), 1, "SG1")
+        .at_ms(200)
+        .committed("n1", "SG1", 1, 1, 1)
+        .acked(1, "SG1", "n1", 1)
+        .at_ms(5_000)
+        .ended();
+    let report = check_all(&history, &config(5_000));
+    assert!(times(&report, NotServed).is_empty(), "{:#?}", report.violations);
 }

@@ -216,3 +216,25 @@ fn every_catalogue_fault_schedule_writes_back_as_toml_and_loads_as_the_same_faul
     }
     assert!(checked >= 20, "the catalogue should hold many scheduled faults, found {checked}");
 }
+
+/// A run that never serves never passes: with the only LUN offline from the start, nothing mounts and
+/// no mail is acknowledged, and the verdict says so (it used to pass).
+#[test]
+fn a_cluster_whose_disk_is_offline_from_the_start_is_not_served_and_does_not_pass() {
+    let path = catalogue_root().join("fast/scc-owner-power-loss.toml");
+    let text = std::fs::read_to_string(&path).expect("catalogue file");
+    let text = text.replacen(
+        "[[fault]]\nat = \"60s\"\nkind = \"power-off\"\ntarget = \"active\"",
+        "[[fault]]\nat = \"0s\"\nkind = \"lun-offline\"\nlun = \"sg1-data\"",
+        1,
+    );
+    let scenario = scenario::parse(&path, &text).unwrap_or_else(|error| panic!("{error}"));
+    let outcome = run_scenario(&scenario, 1);
+    assert_eq!(outcome.metrics().acked, 0, "the disk never comes online");
+    assert!(!outcome.as_expected, "a run that never served must not pass");
+    assert!(
+        outcome.report.violations.iter().any(|violation| violation.check == ViolationKind::NotServed),
+        "{:?}",
+        outcome.report.violations
+    );
+}

@@ -15,6 +15,7 @@ mod liveness;
 mod model;
 mod quorum;
 mod recovery;
+mod service;
 mod single_writer;
 
 use crate::history::{Event, History};
@@ -96,6 +97,7 @@ pub fn check_all(history: &History, config: &CheckConfig) -> CheckReport {
     recovery::check(&model, config, &mut report);
     liveness::check(&model, config, &mut report);
     failovers::check(&model, config, &mut report);
+    service::check(&model, config.end, &mut report);
 
     let metrics = &mut report.metrics;
     for record in model.records {
