@@ -348,7 +348,7 @@ impl World<'_> {
                     if let Some(node) = self.node_on(host) {
                         self.wake_component(Component::Node(node));
                     }
-                    if let Some(hub) = self.hubs.iter().position(|slot| slot.host == host) {
+                    if let Some(hub) = self.hub_on(host) {
                         self.wake_component(Component::Hub(hub));
                     }
                 }
@@ -398,9 +398,9 @@ impl World<'_> {
                 let network = self.fabric.network_id(network).ok_or(NoEffect::NoTarget)?;
                 self.fabric.set_latency_spike(network, *extra);
             }
-            FabricFault::Mtu { network, bytes, peer: with_peer, .. } => {
-                let (a, network) = nic(self, host, network).ok_or(NoEffect::NoTarget)?;
-                match (with_peer, nic(self, peer, &self.networks_name(network))) {
+            FabricFault::Mtu { network: name, bytes, peer: with_peer, .. } => {
+                let (a, network) = nic(self, host, name).ok_or(NoEffect::NoTarget)?;
+                match (with_peer, nic(self, peer, name)) {
                     (Some(_), Some((b, _))) => {
                         self.fabric.set_link_mtu_override(a, b, network, *bytes);
                         self.fabric.set_link_mtu_override(b, a, network, *bytes);
@@ -414,14 +414,6 @@ impl World<'_> {
             }
         }
         Ok(())
-    }
-
-    fn networks_name(&self, network: emulators::NetworkId) -> String {
-        self.networks
-            .iter()
-            .position(|&id| id == network)
-            .map(|index| self.scenario.networks[index].name.clone())
-            .unwrap_or_default()
     }
 
     fn inject_witness(&mut self, fault: &WitnessFault) -> Result<(), NoEffect> {

@@ -122,7 +122,7 @@ impl World<'_> {
             }
             components.push(Component::Node(node));
         }
-        if let Some(hub) = self.hubs.iter().position(|slot| slot.host == host) {
+        if let Some(hub) = self.hub_on(host) {
             components.push(Component::Hub(hub));
         }
         components
@@ -130,6 +130,10 @@ impl World<'_> {
 
     pub(super) fn node_on(&self, host: usize) -> Option<usize> {
         self.nodes.iter().position(|slot| slot.host == host)
+    }
+
+    pub(super) fn hub_on(&self, host: usize) -> Option<usize> {
+        self.hubs.iter().position(|slot| slot.host == host)
     }
 
     /// Pauses a running host (a VM stun or suspend). Returns whether it was running.
@@ -162,7 +166,7 @@ impl World<'_> {
             self.carry_out(node, outbox);
             self.wake_component(Component::Node(node));
         }
-        if let Some(hub) = self.hubs.iter().position(|slot| slot.host == host) {
+        if let Some(hub) = self.hub_on(host) {
             self.wake_component(Component::Hub(hub));
         }
         for (network, packet) in resumed.packets {
@@ -235,7 +239,7 @@ impl World<'_> {
         }
         // The hub's queues and dumpster live in its queue database on disk (mail.que), so they
         // survive; it only has to notice the time that passed.
-        if let Some(hub) = self.hubs.iter().position(|slot| slot.host == host) {
+        if let Some(hub) = self.hub_on(host) {
             self.wake_component(Component::Hub(hub));
         }
         if Some(host) == self.witness_host {
