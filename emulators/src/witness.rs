@@ -13,6 +13,7 @@ use crate::ids::HostId;
 use core::time::Duration;
 use kernel::SimTime;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The witness's timing parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +41,9 @@ pub enum WitnessOp {
     Renew,
     /// Give the lock up so another node can take it without waiting for the lease to run out.
     Release,
+    /// Write `value` under `key` in the witness file, if the caller holds the lock and `value` is
+    /// greater than what the file holds there (WSFC keeps its paxos tag in `witness.log` this way).
+    Record { key: u64, value: u64 },
 }
 
 /// The witness's answer, computed at the instant of the request.
@@ -55,6 +59,9 @@ pub enum WitnessReply {
     /// A renewal by a host that no longer holds the lock, and nobody else does either: its lease ran
     /// out or the witness rebooted. It must acquire again, and knows it was without the vote meanwhile.
     NotHeld,
+    /// A `Record` was written (`accepted`) or refused (the file already holds that value or a greater
+    /// one).
+    Recorded { accepted: bool },
     /// The share is down: no lock can be taken, renewed or released.
     Unavailable,
 }
@@ -69,6 +76,8 @@ pub struct FileShareWitness {
     lock: Option<Lock>,
     grants: u64,
     boot_time: SimTime,
+    /// The witness file: on the share's disk, so it survives the share going down or rebooting.
+    file: BTreeMap<u64, u64>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -88,6 +97,7 @@ impl FileShareWitness {
             lock: None,
             grants: 0,
             boot_time: SimTime::ZERO,
+            file: BTreeMap::new(),
         }
     }
 
@@ -111,6 +121,13 @@ impl FileShareWitness {
                 self.grant(now, from)
             }
             (None, WitnessOp::Renew) => WitnessReply::NotHeld,
+            (None, WitnessOp::Record { .. }) => WitnessReply::NotHeld,
+            (Some(_), WitnessOp::Record { key, value }) => {
+                let stored = self.file.entry(key).or_default();
+                let accepted = value > *stored;
+                *stored = (*stored).max(value);
+                WitnessReply::Recorded { accepted }
+            }
             // Releasing a free lock is a no-op, so a node may release without knowing its lease expired.
             (_, WitnessOp::Release) => {
                 self.lock = None;
@@ -170,6 +187,11 @@ impl FileShareWitness {
         self.grants
     }
 
+    /// Ground truth: the witness file, key by key.
+    pub fn file(&self) -> &BTreeMap<u64, u64> {
+        &self.file
+    }
+
     /// When the share's host last booted (`SimTime::ZERO` if it has run since the start).
     pub fn boot_time(&self) -> SimTime {
         self.boot_time
@@ -180,7 +202,6 @@ impl FileShareWitness {
 mod tests {
     use super::*;
     use kernel::SeedTree;
-    use std::collections::BTreeMap;
 
     const SHARE: HostId = HostId(10);
     const A: HostId = HostId(1);
@@ -215,6 +236,21 @@ mod tests {
         assert_eq!(witness.request(t(2), B, WitnessOp::Renew), WitnessReply::Denied { holder: A });
         assert_eq!(witness.request(t(3), B, WitnessOp::Release), WitnessReply::Denied { holder: A });
         assert_eq!(witness.holder(t(3)), Some(A), "a non-holder's release must not free the lock");
+    }
+
+    #[test]
+    fn only_the_holder_records_and_only_a_greater_value_and_the_file_outlives_a_reboot() {
+        let mut witness = witness();
+        let record = |value| WitnessOp::Record { key: 7, value };
+        assert_eq!(witness.request(t(0), A, record(2)), WitnessReply::NotHeld);
+        witness.request(t(0), A, WitnessOp::Acquire);
+        assert_eq!(witness.request(t(1), B, record(2)), WitnessReply::Denied { holder: A });
+        assert_eq!(witness.request(t(2), A, record(2)), WitnessReply::Recorded { accepted: true });
+        assert_eq!(witness.request(t(3), A, record(2)), WitnessReply::Recorded { accepted: false });
+        witness.reboot(t(4));
+        witness.request(t(5), B, WitnessOp::Acquire);
+        assert_eq!(witness.request(t(6), B, record(2)), WitnessReply::Recorded { accepted: false });
+        assert_eq!(witness.file().get(&7), Some(&2));
     }
 
     #[test]
@@ -359,7 +395,8 @@ mod tests {
                             grants.remove(&from);
                         }
                         WitnessReply::Denied { .. } => denials += 1,
-                        WitnessReply::NotHeld | WitnessReply::Unavailable => {}
+                        WitnessReply::NotHeld | WitnessReply::Unavailable | WitnessReply::Recorded { .. } => {
+                        }
                     }
                 }
             }

@@ -26,6 +26,9 @@ pub struct CopyStore {
     /// The cluster's ownership record as this node last knew it.
     pub owner_epoch: Epoch,
     pub owner: Option<NodeId>,
+    /// The newest epoch this node has accepted for the database when a coordinator proposed it (see
+    /// `Message::Propose`): a durable promise never to accept that epoch, or an older one, again.
+    pub accepted_epoch: Epoch,
     /// Where each epoch began, as far as this copy knows: epoch `e` writes generations after `start`.
     pub epoch_starts: Vec<(Epoch, Generation)>,
     /// A lossy mount's request to the hubs, until every hub has acknowledged it.
@@ -59,6 +62,22 @@ impl CopyStore {
         }
     }
 
+    /// The newest epoch this copy knows of, committed or promised: a coordinator proposes beyond it.
+    pub fn newest_epoch(&self) -> Epoch {
+        self.owner_epoch.max(self.accepted_epoch)
+    }
+
+    /// Accepts a proposed `epoch` if it is newer than every epoch this node has accepted or knows
+    /// committed; returns whether it did.
+    pub fn accept_epoch(&mut self, epoch: Epoch) -> bool {
+        if epoch > self.newest_epoch() {
+            self.accepted_epoch = epoch;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Records that `epoch` begins after `start` (kept sorted by epoch, one entry per epoch).
     pub fn record_epoch_start(&mut self, epoch: Epoch, start: Generation) {
         if let Some(entry) = self.epoch_starts.iter_mut().find(|(e, _)| *e == epoch) {
@@ -67,6 +86,11 @@ impl CopyStore {
             self.epoch_starts.push((epoch, start));
             self.epoch_starts.sort_unstable();
         }
+    }
+
+    /// The generation after which `epoch` began, if this copy knows it.
+    pub fn epoch_start(&self, epoch: Epoch) -> Option<Generation> {
+        self.epoch_starts.iter().find(|(e, _)| *e == epoch).map(|(_, start)| *start)
     }
 
     /// The last generation this copy shares with `lineage` (the owner's epoch starts), or `None` if

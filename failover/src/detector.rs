@@ -34,6 +34,8 @@ pub struct PeerReport {
     /// When it arrived (our clock).
     pub received_at: Option<LocalTime>,
     pub counts: Vec<NodeId>,
+    /// Peers that may still count the sender's vote (see `Message::Heartbeat`).
+    pub lends_to: Vec<NodeId>,
     pub quorate: bool,
     pub dbs: Vec<DbAdvert>,
 }

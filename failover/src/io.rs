@@ -18,17 +18,31 @@ pub enum WitnessOp {
     Acquire,
     Renew,
     Release,
+    /// The lock holder records, in the witness's file, that it accepts `epoch` for `db`: the witness's
+    /// vote for an ownership decision (`coordinator.rs`). The share keeps the file across its reboots.
+    Record {
+        db: DbId,
+        epoch: Epoch,
+    },
 }
 
 /// The witness's answer, as the driver delivers it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WitnessAnswer {
-    /// The lock is ours; `lease` is how long it lasts from when the witness granted it.
+    /// The lock is ours; `lease` is how long it lasts from when the witness granted it. `ledger` is the
+    /// witness file: the newest epoch recorded for each database. A node that knows less than the file
+    /// is from an earlier partition in time and must not count the witness (WSFC's paxos tag rule).
     Granted {
         lease: Duration,
+        ledger: Vec<(DbId, Epoch)>,
     },
     Denied,
     Released,
+    /// A `Record` was written (`accepted`), or refused because the file already holds that epoch or a
+    /// newer one for the database.
+    Recorded {
+        accepted: bool,
+    },
     /// The share did not answer (down or unreachable); the driver reports a timeout as this too.
     Unavailable,
 }
@@ -140,6 +154,9 @@ pub struct DbAdvert {
     /// The highest (epoch, owner) this node knows of: the cluster's ownership record.
     pub owner_epoch: Epoch,
     pub owner: Option<NodeId>,
+    /// The generation after which `owner_epoch` began, if this node knows it: epoch starts are facts
+    /// of the cluster's history, so every node learns them and can tell its own abandoned tail.
+    pub owner_epoch_start: Option<Generation>,
     pub role: CopyRole,
     /// The last generation this copy holds (closed and, for a passive, inspected).
     pub last_generation: Generation,
@@ -172,8 +189,31 @@ pub enum Message {
         sent_at: LocalTime,
         echo: Option<LocalTime>,
         counts: Vec<NodeId>,
+        /// Peers that may still be counting the sender's vote, though it may no longer hear them: the
+        /// vote a peer borrowed lasts until the sender's last echo to it expires (plus the takeover
+        /// margin). A coordinator waits until no member lends its vote to the owner it replaces.
+        lends_to: Vec<NodeId>,
         quorate: bool,
         dbs: Vec<DbAdvert>,
+    },
+    /// The coordinator asks every member it counts to accept `epoch` as the next ownership term of
+    /// `db`, with `owner` as its owner. A member accepts an epoch newer than any it has accepted or
+    /// knows committed, stores that durably, and answers; the decision is committed once a majority
+    /// of all votes has accepted it, so two coordinators can never commit one epoch twice.
+    Propose {
+        db: DbId,
+        epoch: Epoch,
+        owner: NodeId,
+    },
+    /// A member's answer to `Propose`: its own vote (`voter` is the node) or, when it holds the witness
+    /// and the witness recorded the epoch, the witness's vote. A refusal carries the newest epoch the
+    /// member has accepted, so the coordinator proposes beyond it next time.
+    ProposeReply {
+        db: DbId,
+        epoch: Epoch,
+        voter: Voter,
+        accepted: bool,
+        newest: Epoch,
     },
     /// The coordinator tells a node to activate its copy of `db` in the new `epoch`.
     Activate {
@@ -244,7 +284,9 @@ impl Message {
     /// Approximate frame size on the wire: what the fabric's bandwidth and MTU see.
     pub fn wire_bytes(&self) -> u64 {
         match self {
-            Message::Heartbeat { dbs, counts, .. } => 64 + 32 * dbs.len() as u64 + 2 * counts.len() as u64,
+            Message::Heartbeat { dbs, counts, lends_to, .. } => {
+                64 + 32 * dbs.len() as u64 + 2 * (counts.len() + lends_to.len()) as u64
+            }
             Message::LogData { bytes, .. } => 128 + bytes,
             Message::Deliver { bytes, .. } => 256 + u64::from(*bytes),
             Message::LineageReply { epoch_starts, .. } => 64 + 16 * epoch_starts.len() as u64,

@@ -443,9 +443,6 @@ fn takeover_waits_until_the_silent_owner_can_no_longer_count_our_vote() {
 }
 
 #[test]
-// FIXME(issue 8): known bug (three or more nodes): takeover waits only for the coordinator's own last
-// echo, not every partition member's, so the silent owner may still borrow a third node's vote. This
-// test asserts the rule and, until the fix, that the rule is broken (`finish_known_bug`).
 fn takeover_also_waits_for_votes_the_silent_owner_may_still_borrow_from_a_third_node() {
     // Three nodes, Node Majority, resources that come online at once (so nothing but the rules keeps
     // two owners apart). Node 0 loses node 1 but stays quorate through node 2; later it loses node 2 as
@@ -493,7 +490,7 @@ fn takeover_also_waits_for_votes_the_silent_owner_may_still_borrow_from_a_third_
     }
     let overlaps = sim.overlapping_owners(DB);
     c.check(overlaps.is_empty(), format!("two owners at once: {overlaps:?}"));
-    c.finish_known_bug("three or more nodes: borrowed votes");
+    c.finish(&sim);
 }
 
 #[test]
@@ -1079,9 +1076,6 @@ fn a_returning_former_active_rolls_back_to_the_divergence_point_and_serves_as_pa
 }
 
 #[test]
-// FIXME(issue 8): known bug (partition in time): the witness carries no epoch, so a stale former
-// owner can remount alone. This test asserts the rule and, until the fix, that the rule is broken
-// (`finish_known_bug`).
 fn a_stale_former_owner_does_not_bring_the_database_up_alone_after_the_newer_owner_went_down() {
     // Partition in time (domain.md 1.1, 0.8): node 0 dies, node 1 takes over and serves, node 1 dies,
     // node 0 comes back alone. Node 0 can win the witness, but its disk says it owns epoch 1 while the
@@ -1099,7 +1093,11 @@ fn a_stale_former_owner_does_not_bring_the_database_up_alone_after_the_newer_own
     c.check(stale.is_empty(), format!("the stale former owner mounted alone: {stale:?}"));
     let twice = sim.epochs_with_two_owners(DB);
     c.check(twice.is_empty(), format!("{twice:?}"));
-    c.finish_known_bug("partition in time: the witness carries no epoch");
+    // Once the node that knows the newer epoch returns, the cluster forms again and serves.
+    sim.power_on(N1);
+    sim.run_until(secs(260));
+    c.check(!sim.serving_now(DB).is_empty(), "nobody serves once the newer owner is back");
+    c.finish(&sim);
 }
 
 #[test]

@@ -7,7 +7,6 @@ use harness::history::Event;
 use harness::scenario::{self, Scenario, Tier};
 use harness::verdict::ViolationKind;
 use harness::world::run_scenario;
-use std::collections::BTreeSet;
 use std::path::Path;
 
 fn load(path: &Path) -> Scenario {
@@ -154,39 +153,6 @@ fn two_coordinators_never_pick_the_same_epoch_after_a_reboot_race() {
         decided.dedup();
         assert_eq!(decided.len(), all, "seed {seed}: an epoch was decided twice for the same database");
         assert_eq!(outcome.metrics().lost_acked, 0, "seed {seed}: acknowledged mail was lost");
-    }
-}
-
-/// FIXME(issue 8): `ccr-nemesis` seed 111: a copy holding a log generation of a deposed epoch mounts
-/// the next epoch (best-copy selection counts generations, not lineage). Pinned until fixed.
-#[test]
-fn the_nightly_nemesis_still_finds_the_diverged_copy_bug_on_seed_111() {
-    let scenario = load_relative("nightly/ccr-nemesis.toml");
-    let outcome = run_scenario(&scenario, 111);
-    let kinds: BTreeSet<ViolationKind> =
-        outcome.report.violations.iter().map(|violation| violation.check).collect();
-    assert_eq!(kinds, BTreeSet::from([ViolationKind::Lineage]), "{:?}", outcome.report.violations);
-}
-
-/// FIXME(issue 8): two more known bugs, found beyond seed 300 and present before issue 7 too.
-/// `scc-nemesis` seed 315: two nodes write the shared disk in one epoch (two coordinators picked the
-/// same epoch: the view check narrows that race but a decision needs a majority's acknowledgement to
-/// close it). `ccr-nemesis` seed 478: the database stays dismounted from 276 s to the end.
-#[test]
-fn the_nightly_nemesis_still_finds_one_epoch_two_writers_and_a_stuck_group() {
-    for (relative, seed, expected) in [
-        ("nightly/scc-nemesis.toml", 315, vec![ViolationKind::SplitBrain]),
-        ("nightly/ccr-nemesis.toml", 478, vec![ViolationKind::Rto, ViolationKind::Liveness]),
-    ] {
-        let outcome = run_scenario(&load_relative(relative), seed);
-        let kinds: BTreeSet<ViolationKind> =
-            outcome.report.violations.iter().map(|violation| violation.check).collect();
-        assert_eq!(
-            kinds,
-            expected.into_iter().collect(),
-            "{relative} seed {seed}: {:?}",
-            outcome.report.violations
-        );
     }
 }
 

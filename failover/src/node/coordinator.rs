@@ -1,6 +1,7 @@
 //! Ownership decisions. Only the coordinator of a quorate partition (its lowest node id) decides who
 //! activates a database, and it decides at most once per epoch until the target has acknowledged the
-//! new epoch in its heartbeats.
+//! new epoch in its heartbeats. A decision is only proposed here; it takes effect once a majority of
+//! votes has accepted its epoch (`commit.rs`).
 //!
 //! Taking over from an owner that went silent waits until that owner can no longer be counting our
 //! vote (our last "I hear you" plus its failure timeout, plus a margin for latency and drift) and
@@ -9,9 +10,8 @@
 
 use super::Node;
 use crate::config::FailoverPolicy;
-use crate::io::Note;
-use crate::io::{CopyRole, FailoverReason, Message, Output};
-use crate::types::{DbId, Endpoint, Epoch, NodeId};
+use crate::io::{CopyRole, FailoverReason};
+use crate::types::{DbId, Epoch, NodeId};
 
 impl Node {
     fn coordinator(&self) -> NodeId {
@@ -62,6 +62,9 @@ impl Node {
         }
         let dbs: Vec<DbId> = self.config.databases.iter().map(|db| db.id).collect();
         for db in dbs {
+            if self.proposal_pending(db) {
+                continue;
+            }
             let Some(copy) = self.disk.copies.get(&db) else { continue };
             let (epoch, owner) = (copy.owner_epoch, copy.owner);
             if let Some(&(pending_epoch, until)) = self.pending_decisions.get(&db) {
@@ -74,18 +77,18 @@ impl Node {
             match owner {
                 None => {
                     if let Some(target) = self.best_target(db, &view, None) {
-                        self.decide(db, None, target, epoch + 1, FailoverReason::Initial);
+                        self.propose(db, None, target, FailoverReason::Initial);
                     }
                 }
                 Some(owner) if view.contains(&owner) => match self.role_of(owner, db) {
                     Some(CopyRole::Failed) => {
                         if let Some(target) = self.best_target(db, &view, Some(owner)) {
-                            self.decide(db, Some(owner), target, epoch + 1, FailoverReason::ResourceFailed);
+                            self.propose(db, Some(owner), target, FailoverReason::ResourceFailed);
                         }
                     }
                     Some(CopyRole::Passive) if self.known_epoch(owner, db) >= epoch => {
                         // The owner is alive but not serving: it self-fenced and is back in quorum.
-                        self.decide(db, Some(owner), owner, epoch + 1, FailoverReason::Remount);
+                        self.propose(db, Some(owner), owner, FailoverReason::Remount);
                     }
                     _ => {}
                 },
@@ -95,8 +98,12 @@ impl Node {
                     }
                     let safe_at =
                         self.detector.peer_stops_counting_us_by(owner) + self.config.settings.takeover_margin;
+                    // A member that still hears the owner, or that the owner may still count (its vote
+                    // borrowed across a one-way or slow link), could give the owner quorum.
                     let someone_hears_owner = self.counted_peers().iter().any(|&peer| {
-                        self.detector.report(peer).is_some_and(|report| report.counts.contains(&owner))
+                        self.detector.report(peer).is_some_and(|report| {
+                            report.counts.contains(&owner) || report.lends_to.contains(&owner)
+                        })
                     });
                     // On a one-way link our "I hear you" may never arrive, so the owner's silence alone
                     // never ends. Its own fresh heartbeats settle it instead: an owner reporting no
@@ -116,7 +123,7 @@ impl Node {
                         continue;
                     }
                     if let Some(target) = self.best_target(db, &view, Some(owner)) {
-                        self.decide(db, Some(owner), target, epoch + 1, FailoverReason::OwnerDown);
+                        self.propose(db, Some(owner), target, FailoverReason::OwnerDown);
                     }
                 }
             }
@@ -165,23 +172,13 @@ impl Node {
         best.map(|(_, _, node)| node)
     }
 
-    fn decide(&mut self, db: DbId, from: Option<NodeId>, to: NodeId, epoch: Epoch, reason: FailoverReason) {
-        self.out.push(Output::Note(Note::FailoverDecided { db, from, to, epoch, reason }));
-        self.pending_decisions.insert(db, (epoch, self.now + self.config.failure_timeout() * 2));
-        if to == self.id {
-            self.activate(db, epoch, from);
-        } else {
-            self.send(Endpoint::Node(to), Message::Activate { db, epoch, previous_owner: from });
-        }
-    }
-
     /// An operator switchover or, under manual failover, the command that brings a copy into service.
     pub(super) fn operator_move(&mut self, db: DbId, to: NodeId) {
         if !self.quorate || self.coordinator() != self.id {
             return;
         }
         let Some(copy) = self.disk.copies.get(&db) else { return };
-        let (epoch, owner) = (copy.owner_epoch, copy.owner);
+        let owner = copy.owner;
         if owner == Some(to) && matches!(self.role_of(to, db), Some(CopyRole::Active)) {
             return;
         }
@@ -191,6 +188,6 @@ impl Node {
         }
         // A scheduled move: the owner learns the new epoch from the target's heartbeats and stops; the
         // target waits for that, then pulls every remaining log, so a switchover is lossless.
-        self.decide(db, owner, to, epoch + 1, FailoverReason::Operator);
+        self.propose(db, owner, to, FailoverReason::Operator);
     }
 }

@@ -7,6 +7,7 @@
 //! keeps a node that resumes from a freeze from acting on what it believed before it froze.
 
 mod arbitration;
+mod commit;
 mod coordinator;
 mod disk_witness;
 mod quorum;
@@ -24,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub use arbitration::{ClaimEvent, ClaimFor, ClaimMode, ClaimStep, DiskClaim, StorageRequests};
+pub use commit::{Proposal, Proposals};
 pub use disk_witness::DiskWitnessState;
 pub use quorum::WitnessState;
 pub use replication::{Activation, ActivationPhase};
@@ -123,6 +125,7 @@ pub struct Node {
     pub(crate) quorum_announced: Option<(bool, Vec<crate::io::Voter>)>,
     pub(crate) dbs: BTreeMap<DbId, DbRuntime>,
     pub(crate) pending_decisions: BTreeMap<DbId, (Epoch, LocalTime)>,
+    pub(crate) proposals: Proposals,
     pub(crate) disk_witness: DiskWitnessState,
     pub(crate) storage: StorageRequests,
     pub(crate) disk: Disk,
@@ -176,6 +179,7 @@ impl Node {
             quorum_announced: None,
             dbs,
             pending_decisions: BTreeMap::new(),
+            proposals: Proposals::default(),
             disk_witness: DiskWitnessState::default(),
             storage: StorageRequests::default(),
             disk,
@@ -250,7 +254,7 @@ impl Node {
 
     fn receive(&mut self, from: Endpoint, path: Option<crate::types::PathId>, message: Message) {
         match message {
-            Message::Heartbeat { from: peer, sent_at, echo, counts, quorate, dbs } => {
+            Message::Heartbeat { from: peer, sent_at, echo, counts, lends_to, quorate, dbs } => {
                 let Some(path) = path else { return };
                 if !self.peers.contains(&peer) {
                     return;
@@ -258,8 +262,16 @@ impl Node {
                 for advert in &dbs {
                     self.observe_advert(peer, advert);
                 }
-                let report = PeerReport { received_at: Some(self.now), counts, quorate, dbs };
+                let report = PeerReport { received_at: Some(self.now), counts, lends_to, quorate, dbs };
                 self.detector.received(self.now, HeartbeatSeen { peer, path, sent_at, echo }, report);
+            }
+            Message::Propose { db, epoch, .. } => {
+                if let Endpoint::Node(coordinator) = from {
+                    self.proposed(coordinator, db, epoch);
+                }
+            }
+            Message::ProposeReply { db, epoch, voter, accepted, newest } => {
+                self.vote_received(db, epoch, voter, accepted, newest);
             }
             Message::Activate { db, epoch, previous_owner } => self.activate(db, epoch, previous_owner),
             Message::LogClosed { db, epoch, generation } => self.note_log_closed(db, epoch, generation),
@@ -313,6 +325,7 @@ impl Node {
                     db,
                     owner_epoch: copy.map_or(0, |c| c.owner_epoch),
                     owner: copy.and_then(|c| c.owner),
+                    owner_epoch_start: copy.and_then(|c| c.epoch_start(c.owner_epoch)),
                     role: runtime.role,
                     last_generation: copy.map_or(0, CopyStore::last_generation),
                     current_generation: copy.and_then(|c| c.current.as_ref()).map_or(0, |(g, _)| *g),
@@ -327,6 +340,7 @@ impl Node {
         }
         self.next_heartbeat = self.now + self.config.settings.heartbeat_interval;
         let counts = self.counted_peers();
+        let lends_to = self.peers_that_may_count_us();
         let dbs = self.adverts();
         for index in 0..self.peers.len() {
             let peer = self.peers[index];
@@ -344,6 +358,7 @@ impl Node {
                         sent_at: self.now,
                         echo,
                         counts: counts.clone(),
+                        lends_to: lends_to.clone(),
                         quorate: self.quorate,
                         dbs: dbs.clone(),
                     },
@@ -361,6 +376,17 @@ impl Node {
             .collect()
     }
 
+    /// Peers that may still be counting our vote: our last echo to them has not yet expired, with the
+    /// takeover margin for latency and drift.
+    fn peers_that_may_count_us(&self) -> Vec<NodeId> {
+        let margin = self.config.settings.takeover_margin;
+        self.peers
+            .iter()
+            .copied()
+            .filter(|&peer| self.now < self.detector.peer_stops_counting_us_by(peer) + margin)
+            .collect()
+    }
+
     pub(crate) fn send(&mut self, to: Endpoint, message: Message) {
         self.out.push(Output::Effect(Effect::Send { to, path: None, message }));
     }
@@ -375,6 +401,7 @@ impl Node {
         consider(self.detector.next_expiry(self.now));
         consider(self.witness.next_deadline(self.config.settings.heartbeat_interval * 2));
         consider(self.disk_witness.next_deadline(self.now));
+        consider(self.proposals.next_deadline());
         consider(self.storage_deadline());
         for runtime in self.dbs.values() {
             consider(runtime.next_replay_at);

@@ -23,6 +23,9 @@ pub struct WitnessState {
     pub next_attempt: LocalTime,
     /// When we started needing the witness without holding it (the arbitration delay runs from here).
     pub wanted_since: Option<LocalTime>,
+    /// `Record` requests in flight, by database and epoch, and the coordinator each is for.
+    pub recording:
+        std::collections::BTreeMap<(crate::types::DbId, crate::types::Epoch), crate::types::NodeId>,
 }
 
 impl WitnessState {
@@ -133,19 +136,31 @@ impl Node {
     }
 
     pub(super) fn witness_answer(&mut self, op: WitnessOp, answer: WitnessAnswer) {
+        if let WitnessOp::Record { db, epoch } = op {
+            self.witness_recorded(db, epoch, answer == WitnessAnswer::Recorded { accepted: true });
+            return;
+        }
         let Some((pending_op, sent_at)) = self.witness.pending.take() else { return };
         if pending_op != op {
             return;
         }
         match answer {
-            WitnessAnswer::Granted { lease } => {
+            WitnessAnswer::Granted { ref ledger, .. } if self.behind_witness(ledger) => {
+                // The witness file knows an epoch we do not: we are from an earlier partition in time
+                // and must not form a cluster with the witness alone. Give the lock back and wait for a
+                // member that knows the newer epoch.
+                self.witness.valid_until = None;
+                self.witness.next_attempt = self.now + self.config.settings.heartbeat_interval;
+                self.request_witness(WitnessOp::Release);
+            }
+            WitnessAnswer::Granted { lease, .. } => {
                 // Count from when we asked, not when we heard back, and keep a margin for drift.
                 self.witness.valid_until =
                     Some(sent_at + lease.saturating_sub(self.config.settings.takeover_margin));
                 self.witness.wanted_since = None;
             }
             WitnessAnswer::Released => self.witness.valid_until = None,
-            WitnessAnswer::Denied | WitnessAnswer::Unavailable => {
+            WitnessAnswer::Denied | WitnessAnswer::Unavailable | WitnessAnswer::Recorded { .. } => {
                 if op != WitnessOp::Release {
                     self.witness.valid_until = None;
                 }

@@ -32,6 +32,11 @@ pub struct Activation {
     pub deadline: LocalTime,
     /// Whether the previous owner answered attempt-copy-last-logs (then nothing is lost).
     pub previous_reachable: bool,
+    /// When we asked the previous owner where its epochs began; its answer rolls our copy back to
+    /// where it diverged before anything is copied on top (`None`: not asked, or answered).
+    pub lineage_asked_at: Option<LocalTime>,
+    /// The previous owner's lineage is known and our copy is on it.
+    pub lineage_checked: bool,
 }
 
 /// With no log ever copied, a lossy mount asks for everything the dumpster still holds.
@@ -46,6 +51,9 @@ impl Node {
     pub(super) fn observe_advert(&mut self, peer: NodeId, advert: &DbAdvert) {
         let Some(copy) = self.disk.copies.get_mut(&advert.db) else { return };
         let newer = copy.observe_owner(advert.owner_epoch, advert.owner);
+        if let Some(start) = advert.owner_epoch_start {
+            copy.record_epoch_start(advert.owner_epoch, start);
+        }
         // The generations of the owner we follow, and while we take over, those of the owner we take
         // over from: our own record already names the new epoch, but what the previous owner wrote
         // (and closes when it stops) is what we must copy or count as lost.
@@ -121,6 +129,8 @@ impl Node {
             phase: ActivationPhase::AwaitPreviousStop,
             deadline: self.now,
             previous_reachable: first_activation,
+            lineage_asked_at: None,
+            lineage_checked: false,
         });
     }
 
@@ -160,19 +170,27 @@ impl Node {
                     self.begin_onlining(db, activation.epoch, 0);
                     return;
                 }
+                self.roll_back_off_known_lineage(db);
                 self.set_phase(
                     db,
                     ActivationPhase::CopyLastLogs,
                     self.now + self.config.settings.acll_timeout,
                 );
                 if previous_up && let Some(previous) = activation.previous_owner {
-                    self.request_copy(db, previous);
+                    self.ask_lineage_before_copying(db, previous);
                 }
             }
             ActivationPhase::CopyLastLogs => {
                 let source_last = runtime.source_last_generation;
+                let copying = runtime.copy_requested_at.is_some();
+                if previous_up
+                    && !activation.lineage_checked
+                    && let Some(previous) = activation.previous_owner
+                {
+                    self.ask_lineage_before_copying(db, previous);
+                }
                 let have = self.disk.copies.get(&db).map_or(0, |copy| copy.last_generation());
-                let caught_up = previous_up && have >= source_last && runtime.copy_requested_at.is_none();
+                let caught_up = previous_up && activation.lineage_checked && have >= source_last && !copying;
                 if caught_up || !previous_up || self.now >= activation.deadline {
                     if caught_up && let Some(a) = self.dbs.get_mut(&db).and_then(|r| r.activation.as_mut()) {
                         a.previous_reachable = true;
@@ -199,7 +217,11 @@ impl Node {
                         self.now + self.config.settings.copy_timeout,
                     );
                     if let Some(previous) = activation.previous_owner.filter(|_| previous_up) {
-                        self.request_copy(db, previous);
+                        if activation.lineage_checked {
+                            self.request_copy(db, previous);
+                        } else {
+                            self.ask_lineage_before_copying(db, previous);
+                        }
                         self.set_phase(
                             db,
                             ActivationPhase::CopyLastLogs,
@@ -208,6 +230,58 @@ impl Node {
                     }
                 }
             }
+        }
+    }
+
+    /// Attempt-copy-last-logs starts by asking the previous owner where its epochs began (again after
+    /// a copy timeout): a former owner taking the database back may hold a tail the cluster abandoned
+    /// when it was deposed, and copying the newer epoch's logs on top of that tail would splice two
+    /// lineages (found by the nightly nemesis, `ccr-nemesis` seed 111).
+    fn ask_lineage_before_copying(&mut self, db: DbId, previous: NodeId) {
+        let copy_timeout = self.config.settings.copy_timeout;
+        let now = self.now;
+        let Some(activation) = self.dbs.get_mut(&db).and_then(|runtime| runtime.activation.as_mut()) else {
+            return;
+        };
+        if activation.lineage_asked_at.is_some_and(|at| now < at + copy_timeout) {
+            return;
+        }
+        activation.lineage_asked_at = Some(now);
+        self.send(Endpoint::Node(previous), Message::LineageRequest { db });
+    }
+
+    /// Before taking over, discard any tail of ours that a later epoch we know of has abandoned, even
+    /// if its owner cannot be asked: that tail is not the cluster's history, and counting it as held
+    /// would hide the newer epoch's logs from the loss count (`ccr-nemesis` seed 470: a former owner
+    /// back from a power cut mounted epoch 4 on its own generation 119 of epoch 2 while epoch 3 had
+    /// written a different generation 119).
+    fn roll_back_off_known_lineage(&mut self, db: DbId) {
+        let Some(copy) = self.disk.copies.get_mut(&db) else { return };
+        let lineage = copy.epoch_starts.clone();
+        if let Some(point) = copy.divergence_point(&lineage) {
+            copy.roll_back(point);
+            self.out.push(Output::Note(Note::RolledBack { db, to_generation: point }));
+        }
+    }
+
+    /// The previous owner's lineage arrived while we take over: roll back to where we diverged (at any
+    /// depth: the new owner's copy must be on one lineage), then copy its last logs.
+    fn activation_lineage(&mut self, db: DbId, epoch_starts: &[(Epoch, Generation)]) {
+        let Some(copy) = self.disk.copies.get_mut(&db) else { return };
+        if let Some(point) = copy.divergence_point(epoch_starts) {
+            copy.roll_back(point);
+            self.out.push(Output::Note(Note::RolledBack { db, to_generation: point }));
+        }
+        for &(epoch, start) in epoch_starts {
+            copy.record_epoch_start(epoch, start);
+        }
+        let Some(activation) = self.dbs.get_mut(&db).and_then(|runtime| runtime.activation.as_mut()) else {
+            return;
+        };
+        activation.lineage_checked = true;
+        activation.lineage_asked_at = None;
+        if let Some(previous) = activation.previous_owner {
+            self.request_copy(db, previous);
         }
     }
 
@@ -477,6 +551,10 @@ impl Node {
         let llr_depth = self.config.settings.llr_depth;
         let now = self.now;
         let full_reseed_time = self.config.settings.full_reseed_time;
+        if self.dbs.get(&db).is_some_and(|runtime| runtime.role == CopyRole::Activating) {
+            self.activation_lineage(db, &epoch_starts);
+            return;
+        }
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         runtime.lineage_requested_at = None;

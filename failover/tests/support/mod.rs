@@ -243,6 +243,8 @@ pub struct Sim {
     witness_cuts: BTreeSet<NodeId>,
     witness_up: bool,
     witness_lock: Option<(NodeId, u64)>,
+    /// The witness file: the newest epoch recorded per database; it survives the witness restarting.
+    witness_file: BTreeMap<DbId, Epoch>,
     corrupt_rules: Vec<CorruptRule>,
     next_msg: MessageId,
     pub records: Vec<Record>,
@@ -296,6 +298,7 @@ impl Sim {
             witness_cuts: BTreeSet::new(),
             witness_up: true,
             witness_lock: None,
+            witness_file: BTreeMap::new(),
             corrupt_rules: Vec::new(),
             next_msg: 1,
             records: Vec::new(),
@@ -687,9 +690,16 @@ impl Sim {
                     actor: Actor::Witness,
                     what: What::WitnessGranted { holder: from, lease_until },
                 });
-                WitnessAnswer::Granted { lease }
+                let ledger = self.witness_file.iter().map(|(&db, &epoch)| (db, epoch)).collect();
+                WitnessAnswer::Granted { lease, ledger }
             }
-            (None, WitnessOp::Renew) => WitnessAnswer::Denied,
+            (None, WitnessOp::Renew | WitnessOp::Record { .. }) => WitnessAnswer::Denied,
+            (Some(_), WitnessOp::Record { db, epoch }) => {
+                let stored = self.witness_file.entry(db).or_default();
+                let accepted = epoch > *stored;
+                *stored = (*stored).max(epoch);
+                WitnessAnswer::Recorded { accepted }
+            }
             (_, WitnessOp::Release) => {
                 self.witness_lock = None;
                 WitnessAnswer::Released

@@ -28,19 +28,24 @@ impl World<'_> {
                 WitnessOp::Acquire => emulators::witness::WitnessOp::Acquire,
                 WitnessOp::Renew => emulators::witness::WitnessOp::Renew,
                 WitnessOp::Release => emulators::witness::WitnessOp::Release,
+                WitnessOp::Record { db, epoch } => {
+                    emulators::witness::WitnessOp::Record { key: u64::from(db.0), value: epoch }
+                }
             },
         );
         let delay = witness.response_delay();
+        let ledger = witness_ledger(witness.file());
         let answer = match reply {
             WitnessReply::Granted { lease_until } => {
                 let host = self.host_names[node_host].clone();
                 self.record(Event::WitnessLease { host, until: lease_until });
-                WitnessAnswer::Granted { lease: lease_until - now }
+                WitnessAnswer::Granted { lease: lease_until - now, ledger }
             }
             WitnessReply::Released => {
                 self.record(Event::WitnessReset { reason: WitnessResetReason::Released });
                 WitnessAnswer::Released
             }
+            WitnessReply::Recorded { accepted } => WitnessAnswer::Recorded { accepted },
             WitnessReply::Denied { .. } | WitnessReply::NotHeld => WitnessAnswer::Denied,
             WitnessReply::Unavailable => WitnessAnswer::Unavailable,
         };
@@ -48,4 +53,9 @@ impl World<'_> {
         let packet = Packet::Node { node, input: Input::Witness { op, answer } };
         self.send_packet(now + delay, witness_host, node_host, None, 200, packet);
     }
+}
+
+/// The witness file as the failover logic reads it: the newest epoch recorded for each database.
+fn witness_ledger(file: &std::collections::BTreeMap<u64, u64>) -> Vec<(failover::DbId, failover::Epoch)> {
+    file.iter().filter_map(|(&key, &epoch)| Some((failover::DbId(u16::try_from(key).ok()?), epoch))).collect()
 }
