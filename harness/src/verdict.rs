@@ -24,10 +24,16 @@ pub enum ViolationKind {
     Failovers,
     /// A database never served: it never mounted, or the mail submitted for it was never acknowledged.
     NotServed,
+    /// Two ownership decisions or mounts of one database named different owners in the same epoch.
+    SharedEpoch,
+    /// A node counted the vote of a node that had not executed within the freshness window.
+    StaleVote,
+    /// A reachability assertion the scenario declares never held: the run proved less than it claims.
+    Unreached,
 }
 
 impl ViolationKind {
-    pub const ALL: [ViolationKind; 8] = [
+    pub const ALL: [ViolationKind; 11] = [
         ViolationKind::SplitBrain,
         ViolationKind::DataLoss,
         ViolationKind::Lineage,
@@ -36,6 +42,9 @@ impl ViolationKind {
         ViolationKind::Liveness,
         ViolationKind::Failovers,
         ViolationKind::NotServed,
+        ViolationKind::SharedEpoch,
+        ViolationKind::StaleVote,
+        ViolationKind::Unreached,
     ];
 
     /// Safety violations are never acceptable in a design; the rest are availability shortfalls (an
@@ -47,6 +56,8 @@ impl ViolationKind {
                 | ViolationKind::DataLoss
                 | ViolationKind::Lineage
                 | ViolationKind::Quorum
+                | ViolationKind::SharedEpoch
+                | ViolationKind::StaleVote
         )
     }
 
@@ -60,6 +71,9 @@ impl ViolationKind {
             ViolationKind::Liveness => "liveness",
             ViolationKind::Failovers => "failovers",
             ViolationKind::NotServed => "not-served",
+            ViolationKind::SharedEpoch => "shared-epoch",
+            ViolationKind::StaleVote => "stale-vote",
+            ViolationKind::Unreached => "unreached",
         }
     }
 
@@ -90,7 +104,8 @@ pub enum Verdict {
     Pass,
     /// A safety property broke.
     Fail,
-    /// Only recovery time, liveness or the failover bound broke.
+    /// Only recovery time, liveness, the failover bound, service delivery or a reachability
+    /// assertion broke.
     Liveness,
 }
 

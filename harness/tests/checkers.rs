@@ -5,15 +5,19 @@
 use harness::check::{CheckConfig, CheckReport, check_all};
 use harness::history::{
     Event, FailoverReason, FaultKind, HISTORY_SCHEMA_VERSION, History, HostDownReason, Name, Nexus,
-    ReservationAction, ResourceState, StopReason, WitnessResetReason,
+    RejectReason, ReservationAction, ResourceState, StopReason, WitnessResetReason,
 };
+use harness::scenario::Reachable;
 use harness::verdict::{Violation, ViolationKind};
 use kernel::SimTime;
 use std::sync::Arc;
 use std::time::Duration;
 
 use HostDownReason::{Freeze, Power};
-use ViolationKind::{DataLoss, Failovers, Lineage, Liveness, NotServed, Quorum, Rto, SplitBrain};
+use ViolationKind::{
+    DataLoss, Failovers, Lineage, Liveness, NotServed, Quorum, Rto, SharedEpoch, SplitBrain, StaleVote,
+    Unreached,
+};
 
 fn name(text: &str) -> Name {
     Arc::from(text)
@@ -164,6 +168,8 @@ fn config(end_ms: u64) -> CheckConfig {
         final_heal: SimTime::ZERO,
         end: SimTime::from_millis(end_ms),
         copy_lag_tolerance: CheckConfig::DEFAULT_COPY_LAG_TOLERANCE,
+        vote_freshness: Duration::from_secs(7),
+        reached: Vec::new(),
     }
 }
 
@@ -1252,6 +1258,12 @@ fn arbitrary_malformed_histories_never_panic() {
             final_heal: SimTime::from_nanos(random.pick(&numbers)),
             end: if round % 4 == 0 { SimTime::MAX } else { SimTime::from_nanos(now / 2) },
             copy_lag_tolerance: random.pick(&numbers),
+            vote_freshness: Duration::from_nanos(random.pick(&numbers)),
+            reached: if round % 2 == 0 {
+                Vec::new()
+            } else {
+                vec![Reachable::Failover, Reachable::FrozenOwnerSteppedDown]
+            },
         };
         let report = check_all(&history, &budgets);
         let mut sorted: Vec<&Violation> = report.violations.iter().collect();
@@ -1400,4 +1412,260 @@ fn a_database_that_mounted_and_acknowledged_mail_was_served() {
         .ended();
     let report = check_all(&history, &config(5_000));
     assert!(times(&report, NotServed).is_empty(), "{:#?}", report.violations);
+}
+
+// ----- a resumed zombie that acts ----------------------------------------------------------------------
+
+#[test]
+fn a_resumed_zombie_that_acknowledges_a_message_in_the_instant_it_resumes_is_split_brain() {
+    // It steps down in the same instant, but first takes a redelivered message as a duplicate and
+    // acknowledges it: the zombie acted while another node served.
+    let history = HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .committed("n1", "SG1", 9, 1, 1)
+        .at_ms(1_000)
+        .host_down("n1", Freeze)
+        .at_ms(5_000)
+        .mounted("n2", "SG1", 2, 0)
+        .at_ms(8_000)
+        .host_up("n1")
+        .suppressed("n1", "SG1", 9)
+        .acked(9, "SG1", "n1", 1)
+        .dismounted("n1", "SG1")
+        .at_ms(9_000)
+        .ended();
+    let report = check_all(&history, &config(9_000));
+    assert_eq!(times(&report, SplitBrain), vec![8_000], "{:#?}", report.violations);
+}
+
+// ----- one owner per epoch --------------------------------------------------------------------------
+
+#[test]
+fn two_decisions_of_one_epoch_for_different_owners_share_an_epoch() {
+    let history = HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .failover_for("SG1", None, "n1", 1, FailoverReason::Initial)
+        .at_ms(5_000)
+        .failover("SG1", "n1", "n2", 2)
+        .at_ms(6_000)
+        .failover_for("SG1", Some("n1"), "n1", 2, FailoverReason::Remount)
+        .at_ms(7_000)
+        .failover_for("SG1", Some("n1"), "n3", 2, FailoverReason::Remount)
+        .ended();
+    let report = check_all(&history, &config(7_000));
+    let shared = found(&report, SharedEpoch);
+    assert_eq!(shared.len(), 1, "one report per epoch: {shared:?}");
+    assert_eq!(shared[0].0, 6_000);
+    assert!(
+        shared[0].1.contains("epoch 2 was decided for n2") && shared[0].1.contains("for n1"),
+        "{}",
+        shared[0].1
+    );
+}
+
+#[test]
+fn a_mount_in_an_epoch_decided_for_another_node_shares_the_epoch() {
+    let history = HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .failover_for("SG1", None, "n1", 1, FailoverReason::Initial)
+        .at_ms(200)
+        .mounted("n2", "SG1", 1, 0)
+        .ended();
+    assert_eq!(times(&check_all(&history, &config(200)), SharedEpoch), vec![200]);
+}
+
+#[test]
+fn one_owner_decided_again_in_its_epoch_and_new_epochs_for_new_owners_share_nothing() {
+    let history = HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .failover_for("SG1", None, "n1", 1, FailoverReason::Initial)
+        .failover_for("SG1", None, "n1", 1, FailoverReason::Initial)
+        .mounted("n1", "SG1", 1, 0)
+        .failover_for("SG2", None, "n2", 1, FailoverReason::Initial)
+        .at_ms(5_000)
+        .failover("SG1", "n1", "n2", 2)
+        .mounted("n2", "SG1", 2, 0)
+        .ended();
+    assert!(times(&check_all(&history, &config(5_000)), SharedEpoch).is_empty());
+}
+
+// ----- votes that could have been cast (freshness window 7 s in `config`) --------------------------------
+
+#[test]
+fn a_claim_that_keeps_counting_a_peer_off_longer_than_the_freshness_window_is_a_stale_vote() {
+    let history = HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .quorum("n1", true, &["n1", "n2", "n3"], 3)
+        .at_ms(1_000)
+        .host_down("n2", Power)
+        .at_ms(20_000)
+        .quorum("n1", true, &["n1", "n3"], 3)
+        .ended();
+    let report = check_all(&history, &config(20_000));
+    let stale = found(&report, StaleVote);
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(stale[0].0, 8_000, "one freshness window after n2 went down");
+    assert!(stale[0].1.contains("n1 counted n2's vote"), "{}", stale[0].1);
+}
+
+#[test]
+fn a_vote_counted_until_the_detector_times_out_after_the_peer_went_down_is_fresh() {
+    // n2's last heartbeat left just before it lost power; n1 counts it until its failure timeout.
+    let history = HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .quorum("n1", true, &["n1", "n2", "n3"], 3)
+        .at_ms(1_000)
+        .host_down("n2", Power)
+        .at_ms(7_000)
+        .quorum("n1", true, &["n1", "n3"], 3)
+        .at_ms(30_000)
+        .ended();
+    assert_clean(&check_all(&history, &config(30_000)));
+}
+
+#[test]
+fn a_peer_paused_longer_than_the_freshness_window_cannot_be_counted() {
+    let history = HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .quorum("n1", true, &["n1", "n2"], 3)
+        .at_ms(1_000)
+        .host_down("n2", Freeze)
+        .at_ms(30_000)
+        .host_up("n2")
+        .ended();
+    let report = check_all(&history, &config(30_000));
+    assert_eq!(times(&report, StaleVote), vec![8_000]);
+}
+
+#[test]
+fn a_resumed_node_that_counts_a_peer_which_stopped_while_it_was_frozen_is_a_stale_vote() {
+    // Heartbeats n2 sent before it went down waited in n1's ring; counting them as fresh is the bug.
+    let history = HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .quorum("n1", true, &["n1", "n2"], 3)
+        .at_ms(1_000)
+        .host_down("n1", Freeze)
+        .at_ms(2_000)
+        .host_down("n2", Power)
+        .at_ms(40_000)
+        .host_up("n1")
+        .at_ms(41_000)
+        .quorum("n1", false, &[], 3)
+        .ended();
+    assert_eq!(times(&check_all(&history, &config(41_000)), StaleVote), vec![40_000]);
+}
+
+#[test]
+fn a_resumed_node_that_drops_the_stopped_peer_in_the_instant_it_resumes_counts_nothing_stale() {
+    let history = HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .quorum("n1", true, &["n1", "n2"], 3)
+        .at_ms(1_000)
+        .host_down("n1", Freeze)
+        .at_ms(2_000)
+        .host_down("n2", Power)
+        .at_ms(40_000)
+        .host_up("n1")
+        .quorum("n1", false, &[], 3)
+        .ended();
+    assert_clean(&check_all(&history, &config(40_000)));
+}
+
+#[test]
+fn a_claim_ends_with_its_own_nodes_power_loss_so_its_votes_are_not_judged_after() {
+    let history = HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .quorum("n1", true, &["n1", "n2"], 3)
+        .at_ms(1_000)
+        .host_down("n2", Power)
+        .host_down("n1", Power)
+        .at_ms(30_000)
+        .ended();
+    assert_clean(&check_all(&history, &config(30_000)));
+}
+
+// ----- reachability assertions ----------------------------------------------------------------------
+
+fn asserting(reached: &[Reachable], end_ms: u64) -> CheckConfig {
+    CheckConfig { reached: reached.to_vec(), ..config(end_ms) }
+}
+
+#[test]
+fn an_assertion_that_never_held_is_unreached_and_named() {
+    let history = activations_then(|history| history);
+    let report =
+        check_all(&history, &asserting(&[Reachable::Failover, Reachable::DumpsterResubmitted], 60_000));
+    let unreached = found(&report, Unreached);
+    assert_eq!(unreached.len(), 2, "{unreached:?}");
+    assert!(unreached[0].1.contains("`failover`"), "{}", unreached[0].1);
+    assert!(unreached[1].1.contains("`dumpster-resubmitted`"), "{}", unreached[1].1);
+    assert_eq!(unreached[0].0, 60_000, "reported at the end of the run");
+}
+
+#[test]
+fn an_assertion_that_held_once_is_reached() {
+    let history = activations_then(|history| {
+        history.at_ms(10_000).failover("SG1", "n1", "n2", 2).push(Event::Resubmitted {
+            hub: name("hub1"),
+            db: name("SG1"),
+            count: 3,
+        })
+    });
+    let report =
+        check_all(&history, &asserting(&[Reachable::Failover, Reachable::DumpsterResubmitted], 60_000));
+    assert!(times(&report, Unreached).is_empty(), "{:#?}", report.violations);
+}
+
+#[test]
+fn a_write_refused_from_a_preempted_nexus_is_a_fenced_write_refused_and_one_from_elsewhere_is_not() {
+    let refused = |host: &str| Event::LunWriteRejected {
+        lun: name("sg1-data"),
+        nexus: nexus(host, "iscsi-a"),
+        epoch: 1,
+        reason: RejectReason::ReservationConflict,
+    };
+    let preempt = Event::Preempted {
+        lun: name("sg1-data"),
+        by: nexus("n2", "iscsi-a"),
+        key: 2,
+        victim_key: 1,
+        victims: vec![nexus("n1", "iscsi-a")],
+        aborted: 0,
+    };
+    let assertion = asserting(&[Reachable::FencedWriteRefused], 3_000);
+    let before = HistoryBuilder::new().started().at_ms(100).push(refused("n1")).push(preempt.clone());
+    let report = check_all(&before.at_ms(3_000).ended(), &assertion);
+    assert_eq!(times(&report, Unreached), vec![3_000], "refused before any preemption: not fenced");
+    let after = HistoryBuilder::new().started().at_ms(100).push(preempt).at_ms(200).push(refused("n1"));
+    assert!(times(&check_all(&after.at_ms(3_000).ended(), &assertion), Unreached).is_empty());
+}
+
+#[test]
+fn a_frozen_owner_steps_down_only_by_dismounting_after_its_resume() {
+    let frozen_owner = || {
+        HistoryBuilder::new()
+            .started()
+            .at_ms(100)
+            .mounted("n1", "SG1", 1, 0)
+            .at_ms(1_000)
+            .host_down("n1", Freeze)
+            .at_ms(5_000)
+            .mounted("n2", "SG1", 2, 0)
+            .at_ms(8_000)
+    };
+    let assertion = asserting(&[Reachable::FrozenOwnerSteppedDown], 9_000);
+    let stepped_down = frozen_owner().host_up("n1").dismounted("n1", "SG1").at_ms(9_000).ended();
+    assert!(times(&check_all(&stepped_down, &assertion), Unreached).is_empty());
+    let powered_off = frozen_owner().host_down("n1", Power).at_ms(9_000).ended();
+    assert_eq!(times(&check_all(&powered_off, &assertion), Unreached), vec![9_000]);
 }

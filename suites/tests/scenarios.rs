@@ -38,10 +38,10 @@ const ON_DEMAND_SEEDS: RangeInclusive<u64> = 1..=3;
 /// that never mounted counted nothing as lost), 30 (the quorum check flagged a lease that outlived a
 /// dead witness with nobody else holding it), 111, 345 and 470 (a former owner mounted on top of a
 /// tail the cluster had abandoned), 478 (two coordinators decided epoch 2 for different owners and
-/// the group stayed down), `scc-nemesis` 315 and 322 (two writers on the shared disk in one epoch).
+/// the group stayed down), 161 of both (a former owner back alone decided a remount in a used epoch), `scc-nemesis` 315 and 322 (two writers on the shared disk in one epoch).
 const NIGHTLY_SEEDS: &[(&str, &[u64])] = &[
-    ("ccr-nemesis", &[1, 2, 3, 30, 70, 111, 167, 246, 345, 470, 478]),
-    ("scc-nemesis", &[1, 2, 3, 30, 315, 322]),
+    ("ccr-nemesis", &[1, 2, 3, 30, 70, 111, 161, 167, 246, 345, 470, 478]),
+    ("scc-nemesis", &[1, 2, 3, 30, 161, 315, 322]),
 ];
 
 fn main() {

@@ -2,23 +2,27 @@
 //!
 //! The history holds what the harness carried out on the nodes' behalf (mounts, commits, replays,
 //! acknowledgements, quorum claims) and the emulators' ground truth (hosts going down and up, the
-//! witness lock, what each LUN applied). [`check_all`] rebuilds the world from it once ([`model`]) and runs eight checkers over
+//! witness lock, what each LUN applied). [`check_all`] rebuilds the world from it once ([`model`]) and runs twelve checkers over
 //! that reconstruction, each in its own module with a doc comment saying exactly what it does and does
 //! not check. A history that is malformed or cut short never panics a checker: what cannot be judged
 //! becomes a note in the report.
 
 mod data_loss;
+mod epochs;
 mod failovers;
 mod fencing;
 mod lineage;
 mod liveness;
 mod model;
 mod quorum;
+mod reach;
 mod recovery;
 mod service;
 mod single_writer;
+mod votes;
 
 use crate::history::{Event, History};
+use crate::scenario::Reachable;
 use crate::verdict::Violation;
 use kernel::SimTime;
 use serde::{Deserialize, Serialize};
@@ -44,12 +48,24 @@ pub struct CheckConfig {
     pub end: SimTime,
     /// How many generations a healthy passive copy may trail the active's highest closed generation.
     pub copy_lag_tolerance: u64,
+    /// How long after a node last executed another may still count its vote: the failure timeout
+    /// plus two heartbeat intervals (see `votes`).
+    pub vote_freshness: Duration,
+    /// The reachability assertions the run must meet (`[checks] reached`).
+    pub reached: Vec<Reachable>,
 }
 
 impl CheckConfig {
     /// The default for [`CheckConfig::copy_lag_tolerance`]: the current log is never shipped, so a
     /// healthy passive is always at least one generation behind, and one more may be in flight.
     pub const DEFAULT_COPY_LAG_TOLERANCE: u64 = 2;
+
+    /// The vote freshness window for a detector with this heartbeat interval and threshold: a peer
+    /// proves itself within the failure timeout plus one interval (its echo), and one more interval
+    /// covers clock drift.
+    pub fn vote_freshness_for(heartbeat_interval: Duration, heartbeat_threshold: u32) -> Duration {
+        heartbeat_interval.saturating_mul(heartbeat_threshold.saturating_add(2))
+    }
 }
 
 /// Figures measured over the run, whether or not anything was violated.
@@ -98,6 +114,9 @@ pub fn check_all(history: &History, config: &CheckConfig) -> CheckReport {
     liveness::check(&model, config, &mut report);
     failovers::check(&model, config, &mut report);
     service::check(&model, config.end, &mut report);
+    epochs::check(&model, &mut report);
+    votes::check(&model, config.vote_freshness, config.end, &mut report);
+    reach::check(&model, &config.reached, config.end, &mut report);
 
     let metrics = &mut report.metrics;
     for record in model.records {

@@ -5,9 +5,11 @@
 //! - no two different nodes have the database mounted at once *while both execute*. A frozen owner
 //!   keeps its mount but does nothing with it, so the time its host is paused does not count; when it
 //!   resumes it must step down before it does anything else. An overlap that lasts no true time and
-//!   holds no commit of either node (the resumed node dismounted in the instant it resumed) is the
-//!   harmless history of a zombie that was stopped in time; any longer overlap, or a commit inside it,
-//!   is a split-brain. Each overlapping pair is reported once, at the first instant of overlap.
+//!   in which neither node acted on the database (the resumed node dismounted in the instant it
+//!   resumed) is the harmless history of a zombie that was stopped in time; any longer overlap, or a
+//!   commit, a suppressed duplicate or an acknowledgement (a client receiving one) of either node
+//!   inside it, is a split-brain: a resumed zombie that acknowledges a message has acted. Each
+//!   overlapping pair is reported once, at the first instant of overlap.
 //!   Shared-disk databases are exempt: their LUN is the oracle (`fencing`), because an owner fenced at
 //!   the disk cannot write however long it believes it is mounted;
 //! - every `committed` comes from a node that has the database mounted at that instant;
@@ -65,7 +67,8 @@ fn overlapping_mounts(model: &Model, report: &mut CheckReport) {
 }
 
 /// The first stretch in which both mounts were held by executing hosts, unless it is the instant a
-/// frozen owner resumed and stepped down in, with no commit of either node inside it.
+/// frozen owner resumed and stepped down in, with no commit, suppressed duplicate or acknowledgement
+/// of either node inside it.
 fn harmful_overlap(model: &Model, earlier: &Mount, later: &Mount) -> Option<Span> {
     let earlier_pieces = model.executing(&earlier.node, earlier.span);
     let later_pieces = model.executing(&later.node, later.span);
@@ -74,14 +77,20 @@ fn harmful_overlap(model: &Model, earlier: &Mount, later: &Mount) -> Option<Span
             let Some(overlap) = a.intersection(b) else { continue };
             let lasted = overlap.end.is_none_or(|end| end.at > overlap.start.at);
             let end = overlap.end.map_or(model.records.len(), |end| end.pos);
-            let committed = model.records[overlap.start.pos..end].iter().any(|record| {
-                matches!(&record.event, Event::Committed { node, db, .. }
-                    if db == &earlier.db && (node == &earlier.node || node == &later.node))
+            // Acting on the database: writing a message, taking one as a duplicate, or a client
+            // receiving an acknowledgement from either copy.
+            let acted = model.records[overlap.start.pos..end].iter().any(|record| match &record.event {
+                Event::Committed { node, db, .. }
+                | Event::DuplicateSuppressed { node, db, .. }
+                | Event::Acked { node, db, .. } => {
+                    db == &earlier.db && (node == &earlier.node || node == &later.node)
+                }
+                _ => false,
             });
             // The one harmless overlap: a resumed zombie that stepped down in the instant it resumed.
             let at_resume = matches!(&model.records[overlap.start.pos].event, Event::HostUp { host, .. }
                 if host == &earlier.node || host == &later.node);
-            if lasted || committed || !at_resume {
+            if lasted || acted || !at_resume {
                 return Some(overlap);
             }
         }

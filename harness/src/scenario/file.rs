@@ -6,7 +6,7 @@
 
 use super::model::{
     ClusterKind, DiskFencing, Enumeration, FailoverPolicy, FaultKind, FaultTrigger, HostRole, LinkDirection,
-    MountDial, MpioPolicy, NemesisKind, NetworkKind, QuorumModel, ResourceKind, Tier, WriteCache,
+    MountDial, MpioPolicy, NemesisKind, NetworkKind, QuorumModel, Reachable, ResourceKind, Tier, WriteCache,
 };
 use super::units::{BandwidthText, DurationText, SignedDurationText, SizeText};
 use serde::Deserialize;
@@ -214,6 +214,8 @@ pub(crate) struct ChecksFile {
     pub liveness_bound: Option<Spanned<DurationText>>,
     pub quiesce: Option<Spanned<DurationText>>,
     pub expected_outage: Option<OutageFile>,
+    #[serde(default)]
+    pub reached: Vec<Spanned<Reachable>>,
 }
 
 #[derive(Debug, Deserialize)]

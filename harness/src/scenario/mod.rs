@@ -21,7 +21,8 @@ pub use model::{
     ArrayConfig, CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskFencing, Enumeration, FailoverPolicy,
     FaultKind, FaultTrigger, FaultValue, HostDef, HostRole, InitiatorConfig, LinkDirection, LunDef,
     MountDial, MpioPolicy, NemesisKind, NemesisSpec, NetworkDef, NetworkKind, NoPathRetry, OutageWindow,
-    QuorumModel, ResourceDef, ResourceKind, Scenario, StorageSpec, Target, Tier, WorkloadSpec, WriteCache,
+    QuorumModel, Reachable, ResourceDef, ResourceKind, Scenario, StorageSpec, Target, Tier, WorkloadSpec,
+    WriteCache,
 };
 pub use units::{parse_bandwidth, parse_signed_duration, parse_size};
 pub use validate::limits::{MAX_CLOCK_SKEW, MAX_RUN_EVENTS, RunSize, SizePart};

@@ -588,6 +588,55 @@ pub struct CheckSpec {
     pub quiesce: Duration,
     /// A window in which the service is expected to be down, so the outage is not held against the RTO.
     pub expected_outage: Option<OutageWindow>,
+    /// What the run must reach at least once (`reached = [...]`), in the order the file names them.
+    pub reached: Vec<Reachable>,
+}
+
+/// A reachability assertion: something a scenario claims its run makes happen at least once, judged
+/// from the history's ground truth (`check/reach.rs`). A pass that never reached what the scenario is
+/// about proves nothing, so an assertion that never held is an `unreached` violation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reachable {
+    /// A `failover` decision whose reason is not `initial`.
+    Failover,
+    /// The array refused a write with RESERVATION CONFLICT from a nexus an earlier preemption removed:
+    /// a fenced node's write reached the array and was refused.
+    FencedWriteRefused,
+    /// A hub resubmitted at least one message from its transport dumpster.
+    DumpsterResubmitted,
+    /// A copy mounted knowing it lacked logs (`mounted` with `lost_logs` above zero).
+    LossyMount,
+    /// A node stopped serving on its own: dismounted because it lost quorum or found itself fenced.
+    SelfFenced,
+    /// A host's multipath layer marked one of its storage paths down.
+    PathFailed,
+    /// The file share witness granted its lock to another host than the one it last granted it to.
+    WitnessChangedHands,
+    /// The array preempted a reservation key (a challenger took a disk from its holder).
+    ReservationPreempted,
+    /// A node found its reservation gone (an array reboot without APTPL) and registered and reserved
+    /// again (disk arbitration's `reasserted` step).
+    ReservationReasserted,
+    /// A node kept a mount through a freeze of its host and dismounted after it resumed.
+    FrozenOwnerSteppedDown,
+}
+
+impl Reachable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reachable::Failover => "failover",
+            Reachable::FencedWriteRefused => "fenced-write-refused",
+            Reachable::DumpsterResubmitted => "dumpster-resubmitted",
+            Reachable::LossyMount => "lossy-mount",
+            Reachable::SelfFenced => "self-fenced",
+            Reachable::PathFailed => "path-failed",
+            Reachable::WitnessChangedHands => "witness-changed-hands",
+            Reachable::ReservationPreempted => "reservation-preempted",
+            Reachable::ReservationReasserted => "reservation-reasserted",
+            Reachable::FrozenOwnerSteppedDown => "frozen-owner-stepped-down",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use super::file::{
 use super::model::{
     CheckSpec, ClusterKind, ClusterSettings, ClusterSpec, DatabaseDef, FaultKind, FaultTrigger, FaultValue,
     HostDef, HostRole, HubConfig, LinkDirection, LunDef, NemesisKind, NemesisSpec, NetworkDef, NetworkKind,
-    OutageWindow, QuorumModel, ResourceDef, ResourceKind, Scenario, Target, Tier, WorkloadSpec,
+    OutageWindow, QuorumModel, Reachable, ResourceDef, ResourceKind, Scenario, Target, Tier, WorkloadSpec,
 };
 use super::units::{DurationText, SizeText, parse_signed_duration};
 use crate::verdict::ViolationKind;
@@ -1312,7 +1312,22 @@ fn validate_checks(ctx: &Ctx, file: &ChecksFile, run: &Spanned<DurationText>) ->
         liveness_bound: positive(ctx, &file.liveness_bound, 3 * MINUTE, "liveness_bound")?,
         quiesce,
         expected_outage,
+        reached: validate_reached(ctx, &file.reached)?,
     })
+}
+
+/// The reachability assertions, each named once: a repeated name asserts nothing more and is
+/// most likely a slip for another one.
+fn validate_reached(ctx: &Ctx, reached: &[Spanned<Reachable>]) -> Result<Vec<Reachable>> {
+    let mut seen = Vec::new();
+    for assertion in reached {
+        let value = *assertion.get_ref();
+        if seen.contains(&value) {
+            return Err(ctx.at(assertion, format!("`{}` is named twice in `reached`", value.as_str())));
+        }
+        seen.push(value);
+    }
+    Ok(seen)
 }
 
 fn validate_workload(

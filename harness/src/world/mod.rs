@@ -308,6 +308,11 @@ impl<'s> World<'s> {
             final_heal: self.last_fault_at,
             end: self.queue.now(),
             copy_lag_tolerance: 2,
+            vote_freshness: CheckConfig::vote_freshness_for(
+                self.scenario.cluster.settings.heartbeat_interval,
+                self.scenario.cluster.settings.heartbeat_threshold,
+            ),
+            reached: checks.reached.clone(),
         };
         let report = check::check_all(&self.history, &config);
         let (verdict, as_expected, exit_code) = judge(self.scenario, &report);
