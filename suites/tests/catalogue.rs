@@ -23,7 +23,7 @@ fn load_relative(relative: &str) -> Scenario {
 /// removed on purpose lowers its number here.
 const AT_LEAST: &[(&str, usize)] = &[
     ("fast", 21),
-    ("hazards", 4),
+    ("hazards", 5),
     ("slow", 2),
     ("nightly", 2),
     (MALFORMED_DIRECTORY, 50),
