@@ -260,27 +260,39 @@ fn shorten(mut faults: Vec<FaultSpec>, test: &mut Test<'_>) -> Vec<FaultSpec> {
 }
 
 /// Moves each fault to the whole second at or before it (and rounds its duration up to keep its end),
-/// so the file reads as a person would write it, when the target still breaks.
+/// or failing that to the whole millisecond, so the file reads as a person would write it, when the
+/// target still breaks.
 fn round_times(mut faults: Vec<FaultSpec>, test: &mut Test<'_>) -> Vec<FaultSpec> {
     for index in 0..faults.len() {
-        let spec = &faults[index];
-        let at = Duration::from_secs(spec.at.as_secs());
-        // Rounded up, so the fault still ends where it did (or up to a second later).
-        let duration = spec.duration.map(|duration| {
-            let rest = spec.at + duration - at;
-            Duration::from_secs(rest.as_secs() + u64::from(rest.subsec_nanos() > 0))
-        });
-        if (at, duration) == (spec.at, spec.duration) {
-            continue;
-        }
-        let mut tried = faults.clone();
-        tried[index].at = at;
-        tried[index].duration = duration;
-        if test(&tried) {
-            faults = tried;
+        for unit in [Duration::from_secs(1), Duration::from_millis(1)] {
+            let (at, duration) = rounded(&faults[index], unit);
+            if (at, duration) == (faults[index].at, faults[index].duration) {
+                break;
+            }
+            let mut tried = faults.clone();
+            tried[index].at = at;
+            tried[index].duration = duration;
+            if test(&tried) {
+                faults = tried;
+                break;
+            }
         }
     }
     faults
+}
+
+/// `spec`'s time rounded down to a multiple of `unit`, and its duration rounded up so the fault
+/// still ends where it did (or up to one `unit` later).
+fn rounded(spec: &FaultSpec, unit: Duration) -> (Duration, Option<Duration>) {
+    let unit_nanos = unit.as_nanos().max(1);
+    let down = |value: Duration| value.as_nanos() / unit_nanos * unit_nanos;
+    let to_duration = |nanos: u128| Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+    let at = to_duration(down(spec.at));
+    let duration = spec.duration.map(|duration| {
+        let rest = (spec.at + duration - at).as_nanos();
+        to_duration(rest.div_ceil(unit_nanos) * unit_nanos)
+    });
+    (at, duration)
 }
 
 /// The shrunk scenario's own name and description, so it is not mistaken for the original.
@@ -408,7 +420,17 @@ mod tests {
             (rounded[0].at, rounded[0].duration),
             (Duration::from_secs(37), Some(Duration::from_secs(30)))
         );
-        assert_eq!(round_times(vec![odd.clone()], &mut |_: &[FaultSpec]| false), [odd]);
+        assert_eq!(round_times(vec![odd.clone()], &mut |_: &[FaultSpec]| false), [odd.clone()]);
+        let mut precise = odd;
+        precise.at = Duration::from_nanos(37_251_000_123);
+        let only_milliseconds = |faults: &[FaultSpec]| faults[0].at.subsec_millis() == 251;
+        let rounded = round_times(vec![precise], &mut { only_milliseconds });
+        assert_eq!(
+            rounded[0].at,
+            Duration::from_millis(37_251),
+            "the whole second did not do, the millisecond did"
+        );
+        assert_eq!(rounded[0].duration, Some(Duration::from_millis(29_101)));
     }
 
     #[test]
