@@ -72,7 +72,7 @@ impl RunOutcome {
     }
 
     /// The kinds of the faults in force at `time_ms` (fired at or before it and not healed by then),
-    /// sorted and without repeats; heals are not faults in force. A fault without a heal (a clock
+    /// each once in `FaultKind` order; heals are not faults in force. A fault without a heal (a clock
     /// step, a crash, a power-off without duration) stays in force from when it fired, since its
     /// consequences do.
     pub fn faults_in_force(&self, time_ms: u64) -> Vec<crate::scenario::FaultKind> {

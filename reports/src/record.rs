@@ -32,7 +32,7 @@ pub struct RunRecord {
     #[serde(default)]
     pub surprise: Option<String>,
     /// The kinds of the faults in force when the run's first violation (its surprise, or else its
-    /// earliest) was found, sorted; without a violation, every kind of fault that took effect.
+    /// earliest) was found, each once in a fixed order; without a violation, every kind of fault that took effect.
     #[serde(default)]
     pub fault_signature: Vec<String>,
     pub metrics: MetricsRecord,
