@@ -7,5 +7,6 @@ pub mod cli;
 pub mod history;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
 pub mod verdict;
 pub mod world;

@@ -2,7 +2,7 @@
 
 use crate::check::{CheckReport, Metrics};
 use crate::history::History;
-use crate::scenario::Scenario;
+use crate::scenario::{FaultSpec, Scenario};
 use crate::verdict::{Verdict, ViolationKind};
 use std::collections::BTreeSet;
 
@@ -33,6 +33,16 @@ pub struct RunOutcome {
     /// Whether the outcome is what the scenario expects.
     pub as_expected: bool,
     pub exit_code: i32,
+    /// The run's fault schedule as it happened: every fault that took effect (from the scenario's
+    /// `[[fault]]` tables or its nemesis), in firing order, at the instant it fired, with its targets
+    /// pinned to the hosts it hit and its automatic heal folded into its `duration` (a heal whose fault
+    /// took no effect stands alone). Written back as `[[fault]]` tables of a scenario without a nemesis
+    /// it replays the run's faults; `drill shrink` starts from it.
+    pub realised_faults: Vec<FaultSpec>,
+    /// The violation that makes the outcome unexpected: the earliest one the scenario neither
+    /// tolerates nor (for a hazard) expects. `None` when the run is as expected, or when a hazard was
+    /// not caught and nothing else broke.
+    pub surprise: Option<ViolationKind>,
 }
 
 impl RunOutcome {
@@ -45,10 +55,54 @@ impl RunOutcome {
         format!("drill run {} --seed {}", self.scenario_path, self.seed)
     }
 
+    /// The violation a triage of this run is about: the surprise if there is one, otherwise the
+    /// earliest violation of any kind (for a hazard run that was caught, the expected one).
+    pub fn first_violation(&self) -> Option<&crate::verdict::Violation> {
+        let earliest = |kind: Option<ViolationKind>| {
+            self.report
+                .violations
+                .iter()
+                .filter(|violation| kind.is_none_or(|kind| violation.check == kind))
+                .min_by_key(|violation| violation.time_ms)
+        };
+        match self.surprise {
+            Some(kind) => earliest(Some(kind)),
+            None => earliest(None),
+        }
+    }
+
+    /// The kinds of the faults in force at `time_ms` (fired at or before it and not healed by then),
+    /// each once in `FaultKind` order; heals are not faults in force. A fault without a heal (a clock
+    /// step, a crash, a power-off without duration) stays in force from when it fired, since its
+    /// consequences do.
+    pub fn faults_in_force(&self, time_ms: u64) -> Vec<crate::scenario::FaultKind> {
+        let at = std::time::Duration::from_millis(time_ms);
+        let kinds: BTreeSet<crate::scenario::FaultKind> = self
+            .realised_faults
+            .iter()
+            .filter(|spec| !spec.fault.kind().is_heal() && spec.at <= at)
+            .filter(|spec| spec.duration.is_none_or(|duration| spec.at + duration > at))
+            .map(|spec| spec.fault.kind())
+            .collect();
+        kinds.into_iter().collect()
+    }
+
     /// Violation kinds found that the scenario does not tolerate.
     pub fn found_kinds(&self) -> BTreeSet<ViolationKind> {
         self.report.violations.iter().map(|violation| violation.check).collect()
     }
+}
+
+/// The earliest violation of `report` that the scenario neither tolerates nor expects: what made
+/// the run a surprise, if anything did.
+pub fn first_surprise(scenario: &Scenario, report: &CheckReport) -> Option<ViolationKind> {
+    report
+        .violations
+        .iter()
+        .filter(|violation| !scenario.tolerate.contains(&violation.check))
+        .filter(|violation| scenario.expect != Some(violation.check))
+        .min_by_key(|violation| violation.time_ms)
+        .map(|violation| violation.check)
 }
 
 /// Judges a check report against the scenario's `expect` and `tolerate`.

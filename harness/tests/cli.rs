@@ -194,7 +194,7 @@ fn bench_with_a_missing_scenario_file_exits_two_naming_it_before_measuring_anyth
 fn help_lists_every_subcommand_and_exits_zero() {
     let output = drill(&["--help"]);
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
-    for command in ["run", "list", "check-determinism", "campaign", "bench"] {
+    for command in ["run", "list", "check-determinism", "campaign", "shrink", "bench"] {
         assert!(stdout(&output).contains(command), "{command} missing from\n{}", describe(&output));
     }
 }

@@ -19,6 +19,7 @@ pub mod text;
 mod write;
 
 pub use record::{
-    CampaignRecord, MetricsRecord, RunRecord, SCHEMA_VERSION, ScenarioSummary, ViolationRecord,
+    CampaignRecord, FailureGroup, MetricsRecord, NOT_CAUGHT, PANIC, RunRecord, SCHEMA_VERSION,
+    ScenarioSummary, ShrunkRecord, ViolationRecord,
 };
 pub use write::write_atomically;

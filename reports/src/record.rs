@@ -27,6 +27,14 @@ pub struct RunRecord {
     /// The SHA-256 of the history in JSON Lines form: the run's fingerprint.
     pub history_sha256: String,
     pub violations: Vec<ViolationRecord>,
+    /// The violation that made the run not as expected: the earliest kind the scenario neither
+    /// tolerates nor expects. `None` when the run was as expected, or a hazard was not caught.
+    #[serde(default)]
+    pub surprise: Option<String>,
+    /// The kinds of the faults in force when the run's first violation (its surprise, or else its
+    /// earliest) was found, each once in a fixed order; without a violation, every kind of fault that took effect.
+    #[serde(default)]
+    pub fault_signature: Vec<String>,
     pub metrics: MetricsRecord,
     /// What could not be checked and why.
     pub notes: Vec<String>,
@@ -85,10 +93,59 @@ pub struct CampaignRecord {
     pub scenarios: Vec<ScenarioSummary>,
     /// Every run, grouped by scenario in the order of `scenarios`, seeds ascending within a scenario.
     pub runs: Vec<RunRecord>,
+    /// Runs that were not as expected, grouped by scenario, violated check and fault signature, in the
+    /// order of `scenarios` and then of each group's first seed.
+    #[serde(default)]
+    pub groups: Vec<FailureGroup>,
     /// Runs that were not as expected, over all scenarios.
     pub unexpected: u64,
     /// 0 if every run was as expected, 1 if any safety surprise, 3 if the surprises are liveness only.
     pub exit_code: i32,
+}
+
+/// The group check of a hazard run that broke nothing it did not expect and missed what it did.
+pub const NOT_CAUGHT: &str = "not-caught";
+/// The group check of a run whose simulation panicked.
+pub const PANIC: &str = "panic";
+
+/// Failing runs of one scenario that broke the same check with the same faults in force: one bug,
+/// most likely, reported once however many seeds found it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureGroup {
+    pub scenario: String,
+    pub scenario_path: String,
+    /// The runs' surprise (a violation kind), [`NOT_CAUGHT`] or [`PANIC`].
+    pub check: String,
+    /// The runs' fault signature (see [`RunRecord::fault_signature`]).
+    pub fault_signature: Vec<String>,
+    /// How many runs are in the group.
+    pub count: u64,
+    pub first_seed: u64,
+    /// Every seed of the group, ascending.
+    pub seeds: Vec<u64>,
+    /// The replay command of the first seed's run.
+    pub replay: String,
+    /// The first seed's run reduced by `drill shrink`, when the campaign shrank it.
+    pub shrunk: Option<ShrunkRecord>,
+    /// Why the group has no shrunk reproduction although shrinking was on.
+    pub shrink_note: Option<String>,
+}
+
+/// A standalone scenario file (no nemesis, few faults) that reproduces a failure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShrunkRecord {
+    /// The file written.
+    pub path: String,
+    /// The command that reproduces the failure with it (same seed).
+    pub replay: String,
+    /// The violation kind it reproduces.
+    pub check: String,
+    /// Faults in the file.
+    pub faults: u64,
+    /// Faults that took effect in the original run.
+    pub realised_faults: u64,
+    /// Runs the shrinking took.
+    pub runs: u64,
 }
 
 /// What the runs of one scenario add up to.
@@ -141,13 +198,68 @@ impl CampaignRecord {
         } else {
             0
         };
+        let groups = FailureGroup::of(&runs);
         CampaignRecord {
             schema_version: SCHEMA_VERSION,
             seeds,
             scenarios,
+            groups,
             runs,
             unexpected: u64::try_from(unexpected).unwrap_or(u64::MAX),
             exit_code,
+        }
+    }
+}
+
+impl FailureGroup {
+    /// The failure groups of `runs`, which must be grouped by scenario: within a scenario, groups in
+    /// the order of their first seed.
+    pub fn of(runs: &[RunRecord]) -> Vec<FailureGroup> {
+        let mut groups: Vec<FailureGroup> = Vec::new();
+        for run in runs.iter().filter(|run| !run.as_expected) {
+            let check = run.group_check();
+            let same = |group: &&mut FailureGroup| {
+                group.scenario_path == run.scenario_path
+                    && group.check == check
+                    && group.fault_signature == run.fault_signature
+            };
+            match groups.iter_mut().find(same) {
+                Some(group) => {
+                    group.count += 1;
+                    group.seeds.push(run.seed);
+                }
+                None => groups.push(FailureGroup {
+                    scenario: run.scenario.clone(),
+                    scenario_path: run.scenario_path.clone(),
+                    check,
+                    fault_signature: run.fault_signature.clone(),
+                    count: 1,
+                    first_seed: run.seed,
+                    seeds: vec![run.seed],
+                    replay: run.replay.clone(),
+                    shrunk: None,
+                    shrink_note: None,
+                }),
+            }
+        }
+        for group in &mut groups {
+            group.seeds.sort_unstable();
+        }
+        let scenario_order: Vec<&str> = runs.iter().map(|run| run.scenario_path.as_str()).collect();
+        let position = |path: &str| scenario_order.iter().position(|each| *each == path);
+        groups.sort_by_key(|group| (position(&group.scenario_path), group.first_seed));
+        groups
+    }
+}
+
+impl RunRecord {
+    /// The check a failure group of this run is named by: its surprise, a hazard not caught, or a
+    /// panic.
+    pub fn group_check(&self) -> String {
+        match &self.surprise {
+            Some(kind) => kind.clone(),
+            None if self.verdict == PANIC => PANIC.to_string(),
+            None => NOT_CAUGHT.to_string(),
         }
     }
 }
@@ -202,6 +314,8 @@ pub(crate) mod tests {
             exit_code: 0,
             history_sha256: format!("{seed:064x}"),
             violations: Vec::new(),
+            surprise: None,
+            fault_signature: Vec::new(),
             metrics: MetricsRecord {
                 acked: 100,
                 rto_ms: 30_000,
@@ -219,6 +333,7 @@ pub(crate) mod tests {
         record.verdict = "fail".to_string();
         record.as_expected = false;
         record.exit_code = 1;
+        record.surprise = Some("split-brain".to_string());
         record.violations.push(ViolationRecord {
             check: "split-brain".to_string(),
             time_ms: 12_000,
@@ -231,6 +346,7 @@ pub(crate) mod tests {
         record.verdict = "liveness".to_string();
         record.as_expected = false;
         record.exit_code = 3;
+        record.surprise = Some("rto".to_string());
         record.metrics.rto_ms = 900_000;
         record
     }
@@ -294,5 +410,76 @@ pub(crate) mod tests {
         assert_eq!(summary.max_lost_acked, 7);
         assert_eq!(summary.failing_seeds, [2, 3]);
         assert_eq!(summary.first_failure_replay.as_deref(), Some("drill run a.toml --seed 2"));
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::tests::run;
+    use super::*;
+
+    fn failing(path: &str, seed: u64, check: &str, faults: &[&str]) -> RunRecord {
+        let mut record = run(path, seed);
+        record.verdict = "fail".to_string();
+        record.as_expected = false;
+        record.exit_code = 1;
+        record.surprise = Some(check.to_string());
+        record.fault_signature = faults.iter().map(|kind| (*kind).to_string()).collect();
+        record
+    }
+
+    #[test]
+    fn failing_runs_of_one_check_and_fault_signature_make_one_group_with_first_seed_and_count() {
+        let runs = vec![
+            failing("a.toml", 4, "split-brain", &["link-cut"]),
+            failing("a.toml", 2, "split-brain", &["link-cut"]),
+            run("a.toml", 1),
+            failing("a.toml", 3, "split-brain", &["freeze", "link-cut"]),
+            failing("a.toml", 5, "lineage", &["link-cut"]),
+        ];
+        let campaign = CampaignRecord::from_runs(vec![1, 2, 3, 4, 5], runs);
+        let groups: Vec<String> = campaign
+            .groups
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} {:?} first {} count {} {:?}",
+                    g.check, g.fault_signature, g.first_seed, g.count, g.seeds
+                )
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                r#"split-brain ["link-cut"] first 2 count 2 [2, 4]"#,
+                r#"split-brain ["freeze", "link-cut"] first 3 count 1 [3]"#,
+                r#"lineage ["link-cut"] first 5 count 1 [5]"#,
+            ]
+        );
+        assert_eq!(campaign.groups[0].replay, "drill run a.toml --seed 2");
+    }
+
+    #[test]
+    fn runs_as_expected_make_no_group_and_the_same_failure_in_two_scenarios_makes_two() {
+        let runs =
+            vec![run("a.toml", 1), failing("b.toml", 1, "quorum", &[]), failing("a.toml", 2, "quorum", &[])];
+        let campaign = CampaignRecord::from_runs(vec![1, 2], runs);
+        let paths: Vec<&str> = campaign.groups.iter().map(|g| g.scenario_path.as_str()).collect();
+        assert_eq!(paths, ["a.toml", "b.toml"], "in the order of the scenarios");
+        assert!(CampaignRecord::from_runs(vec![1], vec![run("a.toml", 1)]).groups.is_empty());
+    }
+
+    #[test]
+    fn a_hazard_not_caught_and_a_panic_are_groups_of_their_own() {
+        let mut missed = run("hazard.toml", 1);
+        missed.expected = Some("split-brain".to_string());
+        missed.as_expected = false;
+        missed.exit_code = 1;
+        let mut panicked = missed.clone();
+        panicked.seed = 2;
+        panicked.verdict = PANIC.to_string();
+        let campaign = CampaignRecord::from_runs(vec![1, 2], vec![missed, panicked]);
+        let checks: Vec<&str> = campaign.groups.iter().map(|g| g.check.as_str()).collect();
+        assert_eq!(checks, [NOT_CAUGHT, PANIC]);
     }
 }

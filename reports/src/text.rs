@@ -3,7 +3,7 @@
 //! Plain text without colour or control characters, so it reads the same in a terminal, a CI log and
 //! a file. No line ends in whitespace.
 
-use crate::record::{CampaignRecord, RunRecord, ScenarioSummary};
+use crate::record::{CampaignRecord, FailureGroup, RunRecord, ScenarioSummary};
 use std::fmt::Write as _;
 
 /// What `drill run` prints for a person: verdict, expectation, violations, metrics, fingerprint and
@@ -83,7 +83,8 @@ pub fn progress_line(summary: &ScenarioSummary) -> String {
 }
 
 /// The campaign table: scenario | seeds | as expected | verdicts | worst rto | lost | failures, then a
-/// total and the replay command of each scenario's first unexpected run.
+/// total and each failure group once (check, fault signature, count, first seed, replay command and
+/// any shrunk reproduction), however many seeds it holds.
 pub fn campaign_table(campaign: &CampaignRecord) -> String {
     let header = ["scenario", "seeds", "as expected", "verdicts", "worst rto", "lost", "failures"];
     let mut rows: Vec<[String; 7]> = vec![header.map(str::to_string)];
@@ -137,13 +138,42 @@ pub fn campaign_table(campaign: &CampaignRecord) -> String {
             &mut out,
             format_args!("{total} runs of {scenarios} scenarios, {} not as expected", campaign.unexpected),
         );
-        for summary in &campaign.scenarios {
-            if let Some(replay) = &summary.first_failure_replay {
-                line(&mut out, format_args!("replay: {replay}"));
-            }
+        let groups = campaign.groups.len();
+        line(&mut out, format_args!("{groups} failure group{}:", if groups == 1 { "" } else { "s" }));
+        for group in &campaign.groups {
+            group_lines(&mut out, group);
         }
     }
     out
+}
+
+/// One failure group: what broke with which faults in force, how often, and how to see it again.
+fn group_lines(out: &mut String, group: &FailureGroup) {
+    let faults = if group.fault_signature.is_empty() {
+        "no fault in force".to_string()
+    } else {
+        format!("with {}", group.fault_signature.join(", "))
+    };
+    let runs = if group.count == 1 { "1 run".to_string() } else { format!("{} runs", group.count) };
+    line(
+        out,
+        format_args!(
+            "  {} {} {faults}: {runs}, first seed {}",
+            group.scenario, group.check, group.first_seed
+        ),
+    );
+    line(out, format_args!("    replay: {}", group.replay));
+    if let Some(shrunk) = &group.shrunk {
+        line(
+            out,
+            format_args!(
+                "    shrunk: {} ({} of {} faults, {})",
+                shrunk.replay, shrunk.faults, shrunk.realised_faults, shrunk.check
+            ),
+        );
+    } else if let Some(note) = &group.shrink_note {
+        line(out, format_args!("    not shrunk: {note}"));
+    }
 }
 
 /// A duration in milliseconds for people: `250ms`, `12.5s`, `2m05s`, `1h00m00s`.
@@ -257,6 +287,8 @@ mod tests {
         failing.verdict = "fail".into();
         failing.as_expected = false;
         failing.exit_code = 1;
+        failing.surprise = Some("split-brain".into());
+        failing.fault_signature = vec!["link-cut".into()];
         failing.metrics.lost_acked = 4;
         let runs = vec![
             run("suites/fast/a.toml", 1),
@@ -271,7 +303,43 @@ mod tests {
         assert_eq!(lines[1], "a             2          2/2  pass 2                30s     0  -");
         assert_eq!(lines[2], "b             2          1/2  pass 1, fail 1        30s     4  seed 2");
         assert_eq!(lines[3], "4 runs of 2 scenarios, 1 not as expected");
-        assert_eq!(lines[4], "replay: drill run suites/fast/b.toml --seed 2");
+        assert_eq!(lines[4], "1 failure group:");
+        assert_eq!(lines[5], "  b split-brain with link-cut: 1 run, first seed 2");
+        assert_eq!(lines[6], "    replay: drill run suites/fast/b.toml --seed 2");
+    }
+
+    #[test]
+    fn many_failing_seeds_of_one_group_make_one_group_in_the_table_with_its_shrunk_replay() {
+        let failing = |seed: u64| {
+            let mut record = run("suites/hazards/h.toml", seed);
+            record.verdict = "fail".into();
+            record.as_expected = false;
+            record.exit_code = 1;
+            record.surprise = Some("quorum".into());
+            record
+        };
+        let mut campaign = CampaignRecord::from_runs((1..=30).collect(), (1..=30).map(failing).collect());
+        campaign.groups[0].shrunk = Some(crate::ShrunkRecord {
+            path: "out/shrunk/h-seed-1.toml".into(),
+            replay: "drill run out/shrunk/h-seed-1.toml --seed 1".into(),
+            check: "quorum".into(),
+            faults: 1,
+            realised_faults: 12,
+            runs: 20,
+        });
+        let table = campaign_table(&campaign);
+        let tail: Vec<&str> = table.lines().skip(2).collect();
+        assert_eq!(
+            tail,
+            [
+                "30 runs of 1 scenarios, 30 not as expected",
+                "1 failure group:",
+                "  h quorum no fault in force: 30 runs, first seed 1",
+                "    replay: drill run suites/hazards/h.toml --seed 1",
+                "    shrunk: drill run out/shrunk/h-seed-1.toml --seed 1 (1 of 12 faults, quorum)",
+            ]
+        );
+        assert!(!table.contains("seed 30:"), "{table}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The command-line grammar of `drill`.
 
+use crate::verdict::ViolationKind;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// drill: deterministic chaos testing of failover clusters on emulated hardware.
 ///
@@ -28,6 +30,9 @@ pub enum Command {
     CheckDeterminism(DeterminismArgs),
     /// Run every scenario under PATHs for seeds 1..=N and write campaign.json.
     Campaign(CampaignArgs),
+    /// Reduce a failing run to a standalone scenario file (no nemesis, few faults) that fails the same
+    /// way with the same seed.
+    Shrink(ShrinkArgs),
     /// Measure how fast the kernel simulates, against the targets in DESIGN.md.
     Bench(BenchArgs),
 }
@@ -82,6 +87,44 @@ pub struct CampaignArgs {
     /// Runs at once, 1 to 256 [default: the number of CPUs].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_JOBS))]
     pub jobs: Option<u64>,
+    /// Do not shrink the first failure of each failure group.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// The most runs shrinking one failure group may take.
+    #[arg(long, value_name = "N", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
+    pub shrink_runs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ShrinkArgs {
+    /// The scenario file of the failing run.
+    pub scenario: PathBuf,
+    /// The seed of the failing run.
+    #[arg(long)]
+    pub seed: u64,
+    /// The violation to keep [default: the run's unexpected violation, or else its first].
+    #[arg(long, value_name = "KIND", value_parser = violation_kind)]
+    pub check: Option<ViolationKind>,
+    /// The most runs shrinking may take, the failing run included.
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u64).range(2..))]
+    pub max_runs: u64,
+    /// Stop after this much wall-clock time (e.g. `90s`, `5m`); the file written still reproduces.
+    #[arg(long, value_name = "DURATION", value_parser = wall_duration)]
+    pub time_budget: Option<Duration>,
+    /// The file to write [default: reports-out/shrunk/<scenario file name>-seed-<N>.toml].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+fn violation_kind(text: &str) -> Result<ViolationKind, String> {
+    ViolationKind::parse(text).ok_or_else(|| {
+        let kinds: Vec<&str> = ViolationKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        format!("not a violation kind; one of {}", kinds.join(", "))
+    })
+}
+
+fn wall_duration(text: &str) -> Result<Duration, String> {
+    kernel::parse_duration(text)
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +186,30 @@ mod tests {
         assert_eq!(error.exit_code(), 2);
         assert!(error.to_string().contains("1..=256"), "{error}");
         assert!(Cli::try_parse_from(["drill", "campaign", "--jobs", "256"]).is_ok());
+    }
+
+    #[test]
+    fn shrink_needs_a_seed_and_takes_a_violation_kind_and_a_time_budget() {
+        assert_eq!(Cli::try_parse_from(["drill", "shrink", "x.toml"]).unwrap_err().exit_code(), 2);
+        let cli = Cli::try_parse_from([
+            "drill",
+            "shrink",
+            "x.toml",
+            "--seed",
+            "7",
+            "--check",
+            "split-brain",
+            "--time-budget",
+            "90s",
+        ])
+        .unwrap();
+        let Command::Shrink(shrink) = cli.command else { panic!("not a shrink: {cli:?}") };
+        assert_eq!((shrink.seed, shrink.check), (7, Some(ViolationKind::SplitBrain)));
+        assert_eq!(shrink.time_budget, Some(Duration::from_secs(90)));
+        assert_eq!((shrink.max_runs, shrink.out), (200, None));
+        let error = Cli::try_parse_from(["drill", "shrink", "x.toml", "--seed", "1", "--check", "brains"])
+            .unwrap_err();
+        assert!(error.to_string().contains("split-brain"), "{error}");
     }
 
     #[test]

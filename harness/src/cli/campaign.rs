@@ -1,5 +1,7 @@
-//! `drill campaign [PATH...] [--seeds N] [--out DIR] [--json] [--jobs N]`: every scenario under the
-//! paths, for seeds 1..=N, judged and summarised into `campaign.json`.
+//! `drill campaign [PATH...] [--seeds N] [--out DIR] [--json] [--jobs N] [--no-shrink] [--shrink-runs N]`:
+//! every scenario under the paths, for seeds 1..=N, judged and summarised into `campaign.json`, with
+//! the unexpected runs grouped by violated check and fault signature and the first run of each group
+//! shrunk into `DIR/shrunk/`.
 //!
 //! Runs are spread over worker threads (one run stays on one thread, so each is as deterministic as
 //! `drill run`), and the campaign record is ordered by scenario and seed, never by finishing order:
@@ -9,9 +11,12 @@ use super::args::CampaignArgs;
 use super::catalogue;
 use super::error::CliError;
 use super::record::{panicked_record, run_record};
+use super::shrink::{default_out, write};
 use crate::scenario::Scenario;
+use crate::shrink::{self, Request};
+use crate::verdict::ViolationKind;
 use crate::world::run_scenario;
-use reports::{CampaignRecord, RunRecord, ScenarioSummary};
+use reports::{CampaignRecord, FailureGroup, NOT_CAUGHT, RunRecord, ScenarioSummary, ShrunkRecord};
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,7 +43,12 @@ pub fn campaign(arguments: &CampaignArgs, out: &mut dyn Write, err: &mut dyn Wri
     )?;
 
     let (runs, wall) = wall_clock(|| run_all(&scenarios, &seeds, jobs, err));
-    let campaign = CampaignRecord::from_runs(seeds, runs?);
+    let mut campaign = CampaignRecord::from_runs(seeds, runs?);
+    if !arguments.no_shrink {
+        for group in &mut campaign.groups {
+            shrink_group(group, &scenarios, arguments, err)?;
+        }
+    }
 
     let path = arguments.out.join("campaign.json");
     reports::write_atomically(&path, reports::json::pretty(&campaign).as_bytes())
@@ -56,6 +66,59 @@ pub fn campaign(arguments: &CampaignArgs, out: &mut dyn Write, err: &mut dyn Wri
         path.display()
     )?;
     Ok(campaign.exit_code)
+}
+
+/// Shrinks the first run of `group` within the campaign's per-group budget (runs only, so the
+/// campaign record stays the same for the same inputs), writes the file under `DIR/shrunk/` and
+/// records it in the group; a group that cannot be shrunk gets a note saying why.
+fn shrink_group(
+    group: &mut FailureGroup,
+    scenarios: &[Scenario],
+    arguments: &CampaignArgs,
+    err: &mut dyn Write,
+) -> Result<(), CliError> {
+    let Some(check) = ViolationKind::parse(&group.check) else {
+        group.shrink_note = Some(if group.check == NOT_CAUGHT {
+            "a hazard that was not caught has no violation to shrink".to_string()
+        } else {
+            "the simulation panicked; replay the run".to_string()
+        });
+        return Ok(());
+    };
+    let Some(scenario) = scenarios.iter().find(|each| each.path.display().to_string() == group.scenario_path)
+    else {
+        return Ok(());
+    };
+    let seed = group.first_seed;
+    let request =
+        Request { scenario: &scenario.path, seed, check: Some(check), max_runs: arguments.shrink_runs };
+    match shrink::shrink(&request, &mut || true) {
+        Ok(shrunk) => {
+            let path = default_out(&arguments.out, &scenario.path, seed);
+            let replay = write(&shrunk, &scenario.path, seed, &path)?;
+            writeln!(
+                err,
+                "shrink: {} seed {seed}: {check} with {} of {} faults in {} runs: {replay}",
+                group.scenario,
+                shrunk.faults.len(),
+                shrunk.realised,
+                shrunk.runs
+            )?;
+            group.shrunk = Some(ShrunkRecord {
+                path: path.display().to_string(),
+                replay,
+                check: check.as_str().to_string(),
+                faults: shrunk.faults.len() as u64,
+                realised_faults: shrunk.realised as u64,
+                runs: shrunk.runs,
+            });
+        }
+        Err(error) => {
+            writeln!(err, "shrink: {} seed {seed}: not shrunk: {error}", group.scenario)?;
+            group.shrink_note = Some(error.to_string());
+        }
+    }
+    Ok(())
 }
 
 /// Runs every (scenario, seed) pair on `jobs` worker threads, printing a progress line on `err` as

@@ -22,6 +22,8 @@ pub enum CliError {
     Output(io::Error),
     /// Not one campaign worker thread could be started.
     Threads(io::Error),
+    /// `drill shrink` was asked for a run or a violation that is not there.
+    Shrink(String),
 }
 
 impl CliError {
@@ -57,6 +59,7 @@ impl fmt::Display for CliError {
             }
             CliError::Output(source) => write!(f, "failed to write the result to stdout: {source}"),
             CliError::Threads(source) => write!(f, "failed to start a campaign worker thread: {source}"),
+            CliError::Shrink(message) => f.write_str(message),
         }
     }
 }

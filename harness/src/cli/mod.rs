@@ -19,6 +19,7 @@ mod list;
 mod logging;
 pub mod record;
 mod run;
+mod shrink;
 
 pub use args::{Cli, Command};
 pub use error::CliError;
@@ -59,6 +60,7 @@ pub fn execute(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Re
         Command::List(arguments) => list::list(&arguments, out),
         Command::CheckDeterminism(arguments) => determinism::check_determinism(&arguments, out),
         Command::Campaign(arguments) => campaign::campaign(&arguments, out, err),
+        Command::Shrink(arguments) => shrink::shrink(&arguments, out, err),
         Command::Bench(arguments) => bench::bench(&arguments, out),
     }
 }

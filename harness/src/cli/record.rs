@@ -26,6 +26,8 @@ pub fn run_record(outcome: &RunOutcome) -> RunRecord {
                 detail: violation.detail.clone(),
             })
             .collect(),
+        surprise: outcome.surprise.map(|kind| kind.as_str().to_string()),
+        fault_signature: fault_signature(outcome),
         metrics: MetricsRecord {
             acked: metrics.acked,
             lost_acked: metrics.lost_acked,
@@ -39,6 +41,26 @@ pub fn run_record(outcome: &RunOutcome) -> RunRecord {
         notes: outcome.report.notes.clone(),
         replay: outcome.replay_command(),
     }
+}
+
+/// The kinds of the faults in force at the run's first violation, or without one every kind of fault
+/// that took effect. Faults in force when a property broke say more about the bug than every fault
+/// of the run: a nemesis run sees most kinds sooner or later, so the whole set would put nearly every
+/// failure of a scenario in one group.
+fn fault_signature(outcome: &RunOutcome) -> Vec<String> {
+    let kinds = match outcome.first_violation() {
+        Some(violation) => outcome.faults_in_force(violation.time_ms),
+        None => {
+            let every: std::collections::BTreeSet<_> = outcome
+                .realised_faults
+                .iter()
+                .map(|spec| spec.fault.kind())
+                .filter(|kind| !kind.is_heal())
+                .collect();
+            every.into_iter().collect()
+        }
+    };
+    kinds.iter().map(|kind| kind.as_str().to_string()).collect()
 }
 
 /// The record of a run whose simulation panicked: a harness bug, reported as a safety surprise
@@ -57,6 +79,8 @@ pub fn panicked_record(scenario: &crate::scenario::Scenario, seed: u64, message:
         exit_code: crate::run::exit_code::SAFETY,
         history_sha256: String::new(),
         violations: Vec::new(),
+        surprise: None,
+        fault_signature: Vec::new(),
         metrics: MetricsRecord::default(),
         notes: vec![format!("the simulation panicked: {message}")],
     }
@@ -98,6 +122,8 @@ mod tests {
             expected: Some(ViolationKind::SplitBrain),
             as_expected: false,
             exit_code: 1,
+            realised_faults: Vec::new(),
+            surprise: Some(ViolationKind::Rto),
         };
         let record = run_record(&outcome);
         assert_eq!(record.verdict, "liveness");
@@ -106,6 +132,7 @@ mod tests {
         assert_eq!(record.history_sha256, History::new().sha256());
         assert_eq!(record.violations[0].check, "rto");
         assert_eq!(record.violations[0].time_ms, 61_000);
+        assert_eq!(record.surprise.as_deref(), Some("rto"));
         assert_eq!(
             record.metrics,
             MetricsRecord {

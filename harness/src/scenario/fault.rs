@@ -211,6 +211,46 @@ impl Fault {
         }
     }
 
+    /// This fault with its host target and its peer named by the hosts they resolved to when it
+    /// fired (a role such as `active` or `witness` becomes that host's name), so the fault written
+    /// back into a scenario hits what it hit in the run whatever the roles do then. Faults without a
+    /// host target (a switch, a rack, the array, a database's owner) are unchanged.
+    pub fn pinned(&self, host: Option<&str>, peer: Option<&str>) -> Fault {
+        let mut fault = self.clone();
+        let pin = |slot: &mut Target, name: Option<&str>| {
+            if let Some(name) = name {
+                *slot = Target::Host(name.to_string());
+            }
+        };
+        match &mut fault {
+            Fault::Power(
+                PowerFault::Off { target } | PowerFault::On { target } | PowerFault::Cycle { target },
+            )
+            | Fault::Run(
+                RunFault::Freeze { target, .. }
+                | RunFault::Resume { target }
+                | RunFault::ClockStep { target, .. },
+            )
+            | Fault::Fabric(
+                FabricFault::NicDown { target, .. }
+                | FabricFault::NicUp { target, .. }
+                | FabricFault::LatencySpike { target, .. }
+                | FabricFault::Mtu { target, peer: None, .. },
+            ) => pin(target, host),
+            Fault::Fabric(
+                FabricFault::LinkCut { target, peer: other, .. }
+                | FabricFault::LinkHeal { target, peer: other, .. }
+                | FabricFault::LinkLoss { target, peer: other, .. }
+                | FabricFault::Mtu { target, peer: Some(other), .. },
+            ) => {
+                pin(target, host);
+                pin(other, peer);
+            }
+            _ => {}
+        }
+        fault
+    }
+
     /// The fault that undoes this one, for auto-heal; `None` for a step, a crash, a move, a reboot
     /// or a heal, which have nothing to undo.
     pub fn inverse(&self) -> Option<Fault> {

@@ -27,11 +27,14 @@ pub struct Action {
     pub resolved: Option<(usize, Option<usize>)>,
     /// An automatic heal (the inverse of a fault with a `duration`), not a fault of the schedule.
     pub heal: bool,
+    /// A heal whose fault took effect: the realised schedule carries it as that fault's `duration`,
+    /// not as a fault of its own.
+    pub covered: bool,
 }
 
 impl Action {
     fn scheduled(spec: FaultSpec) -> Action {
-        Action { spec, resolved: None, heal: false }
+        Action { spec, resolved: None, heal: false, covered: false }
     }
 }
 
@@ -221,6 +224,7 @@ impl World<'_> {
                 let event = self.fault_event(&action, target_name, peer);
                 self.history.insert(mark, now, event);
                 self.last_fault_at = now;
+                self.realise(&action, host, peer);
             }
             Err(reason) => {
                 tracing::info!(t = %now, kind = kind.as_str(), target = %target_name, ?reason, "fault without effect");
@@ -237,9 +241,25 @@ impl World<'_> {
                 spec: FaultSpec { at, fault: inverse, duration: None },
                 resolved: host.map(|host| (host, peer)),
                 heal: true,
+                covered: effect.is_ok(),
             };
             self.queue.schedule(SimTime::ZERO + at, Ev::Fault(Box::new(heal)));
         }
+    }
+
+    /// Adds a fault that took effect to the realised schedule: the scenario's own fault (or nemesis
+    /// draw) with its duration, its targets pinned to the hosts it hit, at the instant it fired. A heal
+    /// is part of its fault's duration, unless that fault took no effect: then it stands alone.
+    fn realise(&mut self, action: &Action, host: Option<usize>, peer: Option<usize>) {
+        if action.heal && action.covered {
+            return;
+        }
+        let name = |host: Option<usize>| host.map(|host| self.host_names[host].to_string());
+        let (host, peer) = (name(host), name(peer));
+        let fault = action.spec.fault.pinned(host.as_deref(), peer.as_deref());
+        let at = self.now().saturating_since(SimTime::ZERO);
+        let duration = if action.heal { None } else { action.spec.duration };
+        self.realised.push(FaultSpec { at, fault, duration });
     }
 
     /// The `fault` record of an action that took effect: its kind and target, and the network, peer
@@ -319,6 +339,7 @@ impl World<'_> {
                     spec: FaultSpec { at, fault: on, duration: None },
                     resolved: Some((host, None)),
                     heal: true,
+                    covered: changed,
                 };
                 self.queue.schedule(now + back, Ev::Fault(Box::new(heal)));
                 changed
@@ -532,7 +553,8 @@ impl World<'_> {
             let at = (self.now() + after).saturating_since(SimTime::ZERO);
             let target = Target::Host(self.host_names[host].to_string());
             let spec = FaultSpec { at, fault: Fault::Run(RunFault::Resume { target }), duration: None };
-            let heal = Action { spec, resolved: Some((host, None)), heal: true };
+            // Only an armed next-write freeze passes a resume time, and it is realised with it.
+            let heal = Action { spec, resolved: Some((host, None)), heal: true, covered: true };
             self.queue.schedule(self.now() + after, Ev::Fault(Box::new(heal)));
         }
         true

@@ -22,8 +22,8 @@ mod witness;
 
 use crate::check::{self, CheckConfig};
 use crate::history::{Event, History, Name};
-use crate::run::{RunOutcome, judge};
-use crate::scenario::{HostRole, Scenario};
+use crate::run::{RunOutcome, first_surprise, judge};
+use crate::scenario::{FaultSpec, HostRole, Scenario};
 use clock::HostClock;
 use emulators::dns::{Dns, DnsConfig};
 use emulators::fabric::{Fabric, PathState, Transmission};
@@ -126,6 +126,8 @@ pub struct World<'s> {
     addresses: BTreeMap<(DbId, NetworkId), usize>,
     corrupt_next: BTreeSet<(usize, DbId)>,
     last_fault_at: SimTime,
+    /// Every fault that took effect, as a fixed schedule would write it (see `faults.rs`).
+    realised: Vec<FaultSpec>,
     nemesis: RngStream,
     storage: Option<storage::Storage>,
 }
@@ -230,6 +232,7 @@ impl<'s> World<'s> {
             addresses: BTreeMap::new(),
             corrupt_next: BTreeSet::new(),
             last_fault_at: SimTime::ZERO,
+            realised: Vec::new(),
             nemesis: seeds.stream("nemesis"),
             storage,
         }
@@ -316,6 +319,7 @@ impl<'s> World<'s> {
         };
         let report = check::check_all(&self.history, &config);
         let (verdict, as_expected, exit_code) = judge(self.scenario, &report);
+        let surprise = first_surprise(self.scenario, &report);
         RunOutcome {
             scenario: self.scenario.name.clone(),
             scenario_path: self.scenario.path.display().to_string(),
@@ -324,6 +328,8 @@ impl<'s> World<'s> {
             report,
             verdict,
             expected: self.scenario.expect,
+            realised_faults: self.realised,
+            surprise,
             as_expected,
             exit_code,
         }
