@@ -16,3 +16,7 @@ lint:
 # Measure the kernel against the performance targets (release build).
 bench *ARGS:
     cargo run --release -p drill-harness --bin drill -- bench {{ARGS}}
+
+# Run the nightly gate: every swarm scenario of suites/nightly with seeds 1..=SEEDS (release build).
+nightly SEEDS="200":
+    cargo run --release -p drill-harness --bin drill -- campaign suites/nightly --seeds {{SEEDS}} --out reports-out/nightly

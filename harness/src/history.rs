@@ -18,7 +18,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-pub use crate::scenario::{FaultKind, LinkDirection};
+pub use crate::scenario::{FaultKind, LinkDirection, MountDial, NemesisFamily};
 pub use emulators::iscsi::PathReason;
 pub use emulators::san::{AbortCause, RejectReason, ResetCause};
 pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReason};
@@ -26,9 +26,10 @@ pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReaso
 /// The version of the history's format, written in its header. Bumped whenever an event, a field or
 /// an enum value changes meaning or disappears. Version 1 was the untyped history before it had a
 /// header (reasons, steps and kinds as free strings); version 2 is the typed history with a header;
-/// version 3 added `name-registered` and `lookup-timed-out` (DNS on a host).
+/// version 3 added `name-registered` and `lookup-timed-out` (DNS on a host); version 4 added
+/// `nemesis-drawn` (the swarm nemesis).
 /// Distinct from the JSON reports' own `reports::SCHEMA_VERSION`.
-pub const HISTORY_SCHEMA_VERSION: u32 = 3;
+pub const HISTORY_SCHEMA_VERSION: u32 = 4;
 
 /// The drill release that wrote a history (the workspace version), written in its header.
 pub const DRILL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -111,6 +112,22 @@ pub enum ReservationAction {
     Cleared,
 }
 
+/// A setting a swarm nemesis drew for this seed (`[nemesis.settings]`), with its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "setting", rename_all = "kebab-case")]
+pub enum DrawnSetting {
+    /// `[cluster] heartbeat_threshold`: missed heartbeats before a path is down.
+    HeartbeatThreshold { missed: u32 },
+    /// `[cluster] resource_online_time`, in milliseconds.
+    ResourceOnlineTime { ms: u64 },
+    /// `[cluster] mount_time`, in milliseconds.
+    MountTime { ms: u64 },
+    /// `[cluster] mount_dial`.
+    MountDial { dial: MountDial },
+    /// `[transport] dumpster_size`, in bytes.
+    DumpsterSize { bytes: u64 },
+}
+
 /// Every kind of event a run records. The JSON form is `{"at":…,"event":"kebab-name",…fields}`;
 /// `docs/history.md` documents each one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,6 +154,15 @@ pub enum Event {
         peer: Option<Name>,
         direction: Option<LinkDirection>,
         heal: bool,
+    },
+    /// Configuration, recorded at the start of a run with a swarm nemesis (`families`): the families
+    /// this seed enabled, the mean interval and longest fault it drew, and every drawn setting. The
+    /// faults it then draws are ordinary `fault` (or `fault-without-effect`) records.
+    NemesisDrawn {
+        families: Vec<NemesisFamily>,
+        mean_interval_ms: u64,
+        max_fault_duration_ms: u64,
+        settings: Vec<DrawnSetting>,
     },
     /// A scheduled fault changed nothing when it fired, and why (its target was already in that
     /// state, or a role target named nobody at that instant). It is not a fault of the run.

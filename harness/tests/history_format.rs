@@ -3,9 +3,9 @@
 //! back as a history of this version.
 
 use harness::history::{
-    AbortCause, ArbitrationStep, Event, FailoverReason, FaultKind, HISTORY_SCHEMA_VERSION, History,
-    HostDownReason, LinkDirection, NoEffect, PathReason, RejectReason, ReservationAction, ResetCause,
-    ResourceState, StopReason, WitnessResetReason,
+    AbortCause, ArbitrationStep, DrawnSetting, Event, FailoverReason, FaultKind, HISTORY_SCHEMA_VERSION,
+    History, HostDownReason, LinkDirection, NemesisFamily, NoEffect, PathReason, RejectReason,
+    ReservationAction, ResetCause, ResourceState, StopReason, WitnessResetReason,
 };
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -90,6 +90,8 @@ fn the_documentation_lists_every_value_of_every_enum_in_the_history() {
         ("RejectReason", unit_names::<RejectReason>()),
         ("AbortCause", unit_names::<AbortCause>()),
         ("PathReason", unit_names::<PathReason>()),
+        ("NemesisFamily", unit_names::<NemesisFamily>()),
+        ("DrawnSetting", names_of::<DrawnSetting>(r#"{"setting":"zz-unknown"}"#)),
     ];
     let mut undocumented = Vec::new();
     for (name, values) in &enums {

@@ -7,7 +7,7 @@
 //!   must also declare `expect`, and passes only when drill finds exactly that violation, so these
 //!   tests also prove the checkers bite on unsafe-but-real configurations.
 //! - `slow/` and `nightly/`: ignored because they are slow (not for any known bug); seeds 1 to 3, or
-//!   the seeds listed in [`NIGHTLY_SEEDS`]. Run them with `cargo nextest run --run-ignored only`.
+//!   the seeds listed in [`LISTED_SEEDS`]. Run them with `cargo nextest run --run-ignored only`.
 //! - `malformed/`: each file states, in its leading comments, the error it must produce:
 //!   `# expect: <part of the message>` and `# at: <line>:<column>`.
 //!
@@ -25,23 +25,26 @@ use std::path::{Path, PathBuf};
 /// The seeds of the tiers that run on every commit.
 const EVERY_COMMIT_SEEDS: RangeInclusive<u64> = 1..=20;
 
-/// The seeds of the slow tier, and of a nightly scenario not listed in [`NIGHTLY_SEEDS`].
+/// The seeds of a slow or nightly scenario not listed in [`LISTED_SEEDS`].
 const ON_DEMAND_SEEDS: RangeInclusive<u64> = 1..=3;
 
-/// Nightly scenarios that run other seeds than 1 to 3 here (nightly campaigns run many more).
+/// Slow and nightly scenarios that run other seeds than 1 to 3 here (nightly campaigns run many more).
 ///
-/// `ccr-nemesis` and `scc-nemesis`, seeds 1 to 1,000, checked in issue 8 after epochs were committed
-/// by a majority and takeovers rolled back off the cluster's lineage: every `scc-nemesis` seed passes,
-/// `ccr-nemesis` fails 593 and 702 (liveness; see ARCHITECTURE.md "Known bugs").
+/// `ccr-nemesis-kinds` and `scc-nemesis-kinds` (the first nightly nemesis, in the `kinds` form, which
+/// draws the same faults per seed as when it was `nightly/ccr-nemesis` and `nightly/scc-nemesis`),
+/// seeds 1 to 1,000, checked in issue 8 after epochs were committed by a majority and takeovers rolled
+/// back off the cluster's lineage: every `scc-nemesis-kinds` seed passes, `ccr-nemesis-kinds` fails
+/// 593 and 702 (liveness; see ARCHITECTURE.md "Known bugs").
 /// The seeds here are regressions kept so they stay fixed: 2 (a lost resubmission request), 70 and
 /// 167 (a takeover ignored what the previous owner closed while it copied), 246 (a remount of a term
 /// that never mounted counted nothing as lost), 30 (the quorum check flagged a lease that outlived a
 /// dead witness with nobody else holding it), 111, 345 and 470 (a former owner mounted on top of a
 /// tail the cluster had abandoned), 478 (two coordinators decided epoch 2 for different owners and
-/// the group stayed down), 161 of both (a former owner back alone decided a remount in a used epoch), `scc-nemesis` 315 and 322 (two writers on the shared disk in one epoch).
-const NIGHTLY_SEEDS: &[(&str, &[u64])] = &[
-    ("ccr-nemesis", &[1, 2, 3, 30, 70, 111, 161, 167, 246, 345, 470, 478]),
-    ("scc-nemesis", &[1, 2, 3, 30, 161, 315, 322]),
+/// the group stayed down), 161 of both (a former owner back alone decided a remount in a used
+/// epoch), `scc-nemesis-kinds` 315 and 322 (two writers on the shared disk in one epoch).
+const LISTED_SEEDS: &[(&str, &[u64])] = &[
+    ("ccr-nemesis-kinds", &[1, 2, 3, 30, 70, 111, 161, 167, 246, 345, 470, 478]),
+    ("scc-nemesis-kinds", &[1, 2, 3, 30, 161, 315, 322]),
 ];
 
 fn main() {
@@ -59,10 +62,11 @@ fn trials() -> Vec<Trial> {
         trials.push(scenario_trial(path, Tier::Hazard, EVERY_COMMIT_SEEDS.collect()));
     }
     for path in scenario_files("slow") {
-        trials.push(scenario_trial(path, Tier::Slow, ON_DEMAND_SEEDS.collect()).with_ignored_flag(true));
+        let seeds = listed_seeds(&path);
+        trials.push(scenario_trial(path, Tier::Slow, seeds).with_ignored_flag(true));
     }
     for path in scenario_files("nightly") {
-        let seeds = nightly_seeds(&path);
+        let seeds = listed_seeds(&path);
         trials.push(scenario_trial(path, Tier::Nightly, seeds).with_ignored_flag(true));
     }
     for path in scenario_files(MALFORMED_DIRECTORY) {
@@ -72,9 +76,9 @@ fn trials() -> Vec<Trial> {
     trials
 }
 
-fn nightly_seeds(path: &Path) -> Vec<u64> {
+fn listed_seeds(path: &Path) -> Vec<u64> {
     let stem = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
-    NIGHTLY_SEEDS
+    LISTED_SEEDS
         .iter()
         .find(|(name, _)| *name == stem)
         .map_or_else(|| ON_DEMAND_SEEDS.collect(), |(_, seeds)| seeds.to_vec())

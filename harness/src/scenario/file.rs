@@ -6,9 +6,10 @@
 
 use super::model::{
     ClusterKind, DiskFencing, Enumeration, FailoverPolicy, FaultKind, FaultTrigger, HostRole, LinkDirection,
-    MountDial, MpioPolicy, NemesisKind, NetworkKind, QuorumModel, Reachable, ResourceKind, Tier, WriteCache,
+    MountDial, MpioPolicy, NemesisFamily, NemesisKind, NetworkKind, QuorumModel, Reachable, ResourceKind,
+    Tier, WriteCache,
 };
-use super::units::{BandwidthText, DurationText, SignedDurationText, SizeText};
+use super::units::{BandwidthText, DurationText, RangeText, SignedDurationText, SizeText};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -197,12 +198,35 @@ pub(crate) struct FaultFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NemesisFile {
-    pub kinds: Spanned<Vec<Spanned<NemesisKind>>>,
-    pub mean_interval: Option<Spanned<DurationText>>,
-    pub max_fault_duration: Option<Spanned<DurationText>>,
+    /// The fixed-kinds form: every kind on every seed.
+    pub kinds: Option<Spanned<Vec<Spanned<NemesisKind>>>>,
+    /// The swarm form: a random subset of these families per seed.
+    pub families: Option<Spanned<Vec<Spanned<NemesisFamily>>>>,
+    pub enabled: Option<Spanned<RangeText<u32>>>,
+    pub mean_interval: Option<Spanned<RangeText<DurationText>>>,
+    pub max_fault_duration: Option<Spanned<RangeText<DurationText>>>,
     pub start: Option<Spanned<DurationText>>,
     pub stop: Option<Spanned<DurationText>>,
     pub targets: Option<Spanned<Vec<Spanned<String>>>>,
+    pub tolerance: Option<Spanned<ToleranceFile>>,
+    pub settings: Option<Spanned<SettingsFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ToleranceFile {
+    pub max_nodes_down: Option<Spanned<i64>>,
+    pub witness_with_node: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SettingsFile {
+    pub heartbeat_threshold: Option<Spanned<RangeText<u32>>>,
+    pub resource_online_time: Option<Spanned<RangeText<DurationText>>>,
+    pub mount_time: Option<Spanned<RangeText<DurationText>>>,
+    pub mount_dial: Option<Spanned<Vec<Spanned<MountDial>>>>,
+    pub dumpster_size: Option<Spanned<RangeText<SizeText>>>,
 }
 
 #[derive(Debug, Deserialize)]

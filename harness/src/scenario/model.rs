@@ -528,20 +528,223 @@ pub enum FaultValue {
     SignedDuration(i64),
 }
 
-/// Random faults drawn from the run's seed.
+/// Random faults drawn from the run's seed, in one of two forms. `kinds` (the first form) draws
+/// every listed kind on every seed, with a fixed rate. `families` is a swarm nemesis (Groce et al.,
+/// "Swarm testing", ISSTA 2012): each seed enables a random subset of the families and draws its own
+/// rate, fault lengths and declared settings within the ranges, keeps its faults within `tolerance`,
+/// and heals everything at `stop`. Exactly one of `kinds` and `families` is non-empty.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NemesisSpec {
     pub kinds: Vec<NemesisKind>,
-    /// Mean time between faults (exponentially distributed), default 60 s.
-    pub mean_interval: Duration,
-    /// Upper bound on how long one fault lasts before it heals, default 30 s.
-    pub max_fault_duration: Duration,
+    pub families: Vec<NemesisFamily>,
+    /// How many families one seed enables, `min..=max` (default `1..=families.len()`).
+    pub enabled: (usize, usize),
+    /// Mean time between faults (exponentially distributed), default 60 s; drawn per seed within the
+    /// range for a swarm (the `kinds` form takes one value).
+    pub mean_interval: DurationRange,
+    /// Upper bound on how long one fault lasts before it heals, default 30 s; drawn per seed like
+    /// `mean_interval`.
+    pub max_fault_duration: DurationRange,
     /// Default: the workload's start.
     pub start: Duration,
-    /// Default: `duration - checks.quiesce`, filled in here.
+    /// Default: `duration - checks.quiesce`, filled in here. A swarm heals everything here.
     pub stop: Duration,
     /// Hosts the nemesis may hit; default every mailbox host.
     pub targets: Vec<String>,
+    /// What the cluster is designed to survive at once; a swarm never draws beyond it.
+    pub tolerance: Tolerance,
+    /// Cluster and transport settings a swarm draws per seed.
+    pub settings: SettingRanges,
+}
+
+impl NemesisSpec {
+    /// Whether this is a swarm nemesis (the `families` form).
+    pub fn is_swarm(&self) -> bool {
+        !self.families.is_empty()
+    }
+}
+
+/// A closed range of durations; `min == max` for a fixed value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DurationRange {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl DurationRange {
+    pub fn fixed(value: Duration) -> DurationRange {
+        DurationRange { min: value, max: value }
+    }
+}
+
+/// What the cluster is designed to survive at once. A node is down while it is off, paused, or cut
+/// off from every other cluster member (mailbox nodes and the witness) on every cluster network; the
+/// file share witness is down while its share is down, its host is off or paused, or it is cut off
+/// from every mailbox node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tolerance {
+    /// Mailbox nodes down at one instant, default 1.
+    pub max_nodes_down: usize,
+    /// Whether the witness may be down while a node is down, default false.
+    pub witness_with_node: bool,
+}
+
+impl Default for Tolerance {
+    fn default() -> Tolerance {
+        Tolerance { max_nodes_down: 1, witness_with_node: false }
+    }
+}
+
+/// Settings a swarm draws per seed, each within its declared range; `None` (or empty) keeps the
+/// scenario's own value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SettingRanges {
+    /// `[cluster] heartbeat_threshold`, missed heartbeats.
+    pub heartbeat_threshold: Option<(u32, u32)>,
+    /// `[cluster] resource_online_time`, the online time of every resource without its own.
+    pub resource_online_time: Option<DurationRange>,
+    /// `[cluster] mount_time`, the online time of the database resource.
+    pub mount_time: Option<DurationRange>,
+    /// `[cluster] mount_dial`, one of these.
+    pub mount_dial: Vec<MountDial>,
+    /// `[transport] dumpster_size`, bytes.
+    pub dumpster_size_bytes: Option<(u64, u64)>,
+}
+
+impl SettingRanges {
+    pub fn is_empty(&self) -> bool {
+        self.heartbeat_threshold.is_none()
+            && self.resource_online_time.is_none()
+            && self.mount_time.is_none()
+            && self.mount_dial.is_empty()
+            && self.dumpster_size_bytes.is_none()
+    }
+}
+
+/// A family of faults a swarm nemesis draws from; each draw is an ordinary typed [`super::Fault`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NemesisFamily {
+    /// `power-off` of a target host, healed by `power-on`.
+    Power,
+    /// `rack-power-off` of a target host's rack.
+    RackPower,
+    /// `freeze` of a target host (a VM pause), healed by `resume`.
+    Freeze,
+    /// `nic-down` of one of a target host's NICs.
+    Nic,
+    /// `link-cut` both ways between a target host and a peer on a shared network.
+    LinkCut,
+    /// `link-cut` one way.
+    OneWayCut,
+    /// A flapping link: three to six short `link-cut`s of one link in a row.
+    LinkFlap,
+    /// `link-loss` on a link, probability 5 % to 50 %.
+    LinkLoss,
+    /// `latency-spike` on a target host's network, 10 ms to 2 s.
+    Latency,
+    /// `mtu` of a target host's NIC, below the network's.
+    Mtu,
+    /// `switch-down` of a switch some network names.
+    Switch,
+    /// `witness-down` of the file share witness.
+    WitnessDown,
+    /// A witness restart: `witness-down` for 100 ms to 2 s (its lock table is lost).
+    WitnessRestart,
+    /// `witness-slow`, 1 s to 10 s added to every request.
+    WitnessSlow,
+    /// `clock-step` of a target host, uniform in ±30 s.
+    ClockStep,
+    /// `resource-crash` of a database's resource on its owner.
+    ResourceCrash,
+    /// An operator's `move` of a database to one of its copies.
+    Move,
+    /// `corrupt-log` of a database's next shipped log (CCR only).
+    CorruptLog,
+    /// `controller-reboot` of the array.
+    ControllerReboot,
+    /// `lun-offline` of a LUN.
+    LunOffline,
+    /// `lun-latency` of a LUN, 10 ms to 5 s.
+    LunLatency,
+    /// A storage path flap: `link-cut` between a mailbox target and the array on an iSCSI network.
+    PathFlap,
+    /// The DNS server's host paused or off.
+    Dns,
+}
+
+impl NemesisFamily {
+    pub const ALL: [NemesisFamily; 23] = [
+        NemesisFamily::Power,
+        NemesisFamily::RackPower,
+        NemesisFamily::Freeze,
+        NemesisFamily::Nic,
+        NemesisFamily::LinkCut,
+        NemesisFamily::OneWayCut,
+        NemesisFamily::LinkFlap,
+        NemesisFamily::LinkLoss,
+        NemesisFamily::Latency,
+        NemesisFamily::Mtu,
+        NemesisFamily::Switch,
+        NemesisFamily::WitnessDown,
+        NemesisFamily::WitnessRestart,
+        NemesisFamily::WitnessSlow,
+        NemesisFamily::ClockStep,
+        NemesisFamily::ResourceCrash,
+        NemesisFamily::Move,
+        NemesisFamily::CorruptLog,
+        NemesisFamily::ControllerReboot,
+        NemesisFamily::LunOffline,
+        NemesisFamily::LunLatency,
+        NemesisFamily::PathFlap,
+        NemesisFamily::Dns,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NemesisFamily::Power => "power",
+            NemesisFamily::RackPower => "rack-power",
+            NemesisFamily::Freeze => "freeze",
+            NemesisFamily::Nic => "nic",
+            NemesisFamily::LinkCut => "link-cut",
+            NemesisFamily::OneWayCut => "one-way-cut",
+            NemesisFamily::LinkFlap => "link-flap",
+            NemesisFamily::LinkLoss => "link-loss",
+            NemesisFamily::Latency => "latency",
+            NemesisFamily::Mtu => "mtu",
+            NemesisFamily::Switch => "switch",
+            NemesisFamily::WitnessDown => "witness-down",
+            NemesisFamily::WitnessRestart => "witness-restart",
+            NemesisFamily::WitnessSlow => "witness-slow",
+            NemesisFamily::ClockStep => "clock-step",
+            NemesisFamily::ResourceCrash => "resource-crash",
+            NemesisFamily::Move => "move",
+            NemesisFamily::CorruptLog => "corrupt-log",
+            NemesisFamily::ControllerReboot => "controller-reboot",
+            NemesisFamily::LunOffline => "lun-offline",
+            NemesisFamily::LunLatency => "lun-latency",
+            NemesisFamily::PathFlap => "path-flap",
+            NemesisFamily::Dns => "dns",
+        }
+    }
+
+    /// The fault kind a draw of this family injects against a nemesis target, if it hits one.
+    pub fn target_kind(self) -> Option<FaultKind> {
+        match self {
+            NemesisFamily::Power => Some(FaultKind::PowerOff),
+            NemesisFamily::Freeze => Some(FaultKind::Freeze),
+            NemesisFamily::Nic => Some(FaultKind::NicDown),
+            NemesisFamily::LinkCut
+            | NemesisFamily::OneWayCut
+            | NemesisFamily::LinkFlap
+            | NemesisFamily::PathFlap => Some(FaultKind::LinkCut),
+            NemesisFamily::LinkLoss => Some(FaultKind::LinkLoss),
+            NemesisFamily::Latency => Some(FaultKind::LatencySpike),
+            NemesisFamily::Mtu => Some(FaultKind::Mtu),
+            NemesisFamily::ClockStep => Some(FaultKind::ClockStep),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Tests of loading whole scenarios: defaults, the model they produce, and located semantic errors.
 
 use super::*;
+use crate::scenario::DurationRange;
 use crate::verdict::ViolationKind;
 use std::path::Path;
 use std::time::Duration;
@@ -468,7 +469,7 @@ fn a_nemesis_defaults_to_the_mailbox_hosts_between_workload_start_and_quiesce() 
     assert_eq!((nemesis.start, nemesis.stop), (Duration::from_secs(10), Duration::from_secs(240)));
     assert_eq!(
         (nemesis.mean_interval, nemesis.max_fault_duration),
-        (Duration::from_secs(60), Duration::from_secs(30))
+        (DurationRange::fixed(Duration::from_secs(60)), DurationRange::fixed(Duration::from_secs(30)))
     );
 }
 

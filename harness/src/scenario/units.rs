@@ -224,6 +224,81 @@ impl<'de> Deserialize<'de> for BandwidthText {
     }
 }
 
+/// A range of a quantity in a scenario file: one value (`"45s"`, a fixed value), a pair
+/// (`["10s", "60s"]`) or a table (`{ min = "10s", max = "60s" }`). Each end parses as `T` does, so a
+/// bad end is located like any other value; `min <= max` is checked by validation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RangeText<T> {
+    pub min: T,
+    pub max: T,
+}
+
+struct RangeVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de> + Copy> Visitor<'de> for RangeVisitor<T> {
+    type Value = RangeText<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("one value, a pair [min, max], or a table { min = ..., max = ... }")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        let value = T::deserialize(de::value::StrDeserializer::<E>::new(text))?;
+        Ok(RangeText { min: value, max: value })
+    }
+
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<Self::Value, E> {
+        let value = T::deserialize(de::value::I64Deserializer::<E>::new(number))?;
+        Ok(RangeText { min: value, max: value })
+    }
+
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<Self::Value, E> {
+        let value = T::deserialize(de::value::U64Deserializer::<E>::new(number))?;
+        Ok(RangeText { min: value, max: value })
+    }
+
+    fn visit_f64<E: de::Error>(self, number: f64) -> Result<Self::Value, E> {
+        let value = T::deserialize(de::value::F64Deserializer::<E>::new(number))?;
+        Ok(RangeText { min: value, max: value })
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let pair = "a range is a pair [min, max]";
+        let min: T = seq.next_element()?.ok_or_else(|| de::Error::custom(pair))?;
+        let max: T = seq.next_element()?.ok_or_else(|| de::Error::custom(pair))?;
+        if seq.next_element::<de::IgnoredAny>()?.is_some() {
+            return Err(de::Error::custom("a range is a pair [min, max]; this one has more than two values"));
+        }
+        Ok(RangeText { min, max })
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut min, mut max) = (None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "min" if min.is_none() => min = Some(map.next_value::<T>()?),
+                "max" if max.is_none() => max = Some(map.next_value::<T>()?),
+                "min" | "max" => return Err(de::Error::custom(format!("`{key}` is given twice"))),
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "unknown key `{other}` in a range; a range table has `min` and `max`"
+                    )));
+                }
+            }
+        }
+        match (min, max) {
+            (Some(min), Some(max)) => Ok(RangeText { min, max }),
+            _ => Err(de::Error::custom("a range table needs both `min` and `max`")),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Copy> Deserialize<'de> for RangeText<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RangeVisitor(std::marker::PhantomData))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

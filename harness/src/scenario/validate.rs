@@ -6,13 +6,13 @@ use super::fault::{
     FabricFault, Fault, FaultSpec, PowerFault, RunFault, SanFault, SoftwareFault, WitnessFault,
 };
 use super::file::{
-    ChecksFile, ClusterFile, DatabaseFile, FaultFile, HostFile, NemesisFile, NetworkFile, ResourceFile,
-    ScenarioFile, TransportFile, WorkloadFile,
+    ChecksFile, ClusterFile, DatabaseFile, FaultFile, HostFile, NetworkFile, ResourceFile, ScenarioFile,
+    TransportFile, WorkloadFile,
 };
 use super::model::{
     CheckSpec, ClusterKind, ClusterSettings, ClusterSpec, DatabaseDef, FaultKind, FaultTrigger, FaultValue,
-    HostDef, HostRole, HubConfig, LinkDirection, LunDef, NemesisKind, NemesisSpec, NetworkDef, NetworkKind,
-    OutageWindow, QuorumModel, Reachable, ResourceDef, ResourceKind, Scenario, Target, Tier, WorkloadSpec,
+    HostDef, HostRole, HubConfig, LinkDirection, LunDef, NetworkDef, NetworkKind, OutageWindow, QuorumModel,
+    Reachable, ResourceDef, ResourceKind, Scenario, Target, Tier, WorkloadSpec,
 };
 use super::units::{DurationText, SizeText, parse_signed_duration};
 use crate::verdict::ViolationKind;
@@ -25,6 +25,7 @@ use toml::Spanned;
 
 mod dns;
 pub(super) mod limits;
+mod nemesis;
 mod storage;
 
 type Result<T> = std::result::Result<T, ScenarioError>;
@@ -265,7 +266,7 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
     // A stable sort keeps same-instant faults in file order, which the author may rely on.
     faults.sort_by_key(|fault| fault.at);
     let nemesis = match &file.nemesis {
-        Some(nemesis) => Some(validate_nemesis(&ctx, &world, nemesis, workload.start)?),
+        Some(nemesis) => Some(nemesis::validate_nemesis(&ctx, &world, nemesis, workload.start)?),
         None => None,
     };
 
@@ -1507,19 +1508,6 @@ fn refusal_for_role(kind: FaultKind, role: HostRole, next_write: bool) -> Option
     }
 }
 
-/// The fault a nemesis kind injects.
-fn nemesis_fault_kind(kind: NemesisKind) -> FaultKind {
-    match kind {
-        NemesisKind::PowerCycle => FaultKind::PowerOff,
-        NemesisKind::NicFlap => FaultKind::NicDown,
-        NemesisKind::LinkCut | NemesisKind::OneWayCut => FaultKind::LinkCut,
-        NemesisKind::WitnessDown => FaultKind::WitnessDown,
-        NemesisKind::Freeze => FaultKind::Freeze,
-        NemesisKind::ClockStep => FaultKind::ClockStep,
-        NemesisKind::ResourceCrash => FaultKind::ResourceCrash,
-    }
-}
-
 fn value_description(kind: FaultKind, rule: ValueRule) -> String {
     match rule {
         ValueRule::Probability => {
@@ -2153,108 +2141,6 @@ fn fault_value(
             Ok(FaultValue::SignedDuration(nanos))
         }
     }
-}
-
-fn validate_nemesis(
-    ctx: &Ctx,
-    world: &World,
-    file: &NemesisFile,
-    workload_start: Duration,
-) -> Result<NemesisSpec> {
-    if file.kinds.get_ref().is_empty() {
-        return Err(ctx.at(&file.kinds, "nemesis `kinds` is empty; name at least one kind of fault to draw"));
-    }
-    let mut kinds: Vec<NemesisKind> = Vec::with_capacity(file.kinds.get_ref().len());
-    for kind in file.kinds.get_ref() {
-        let value = *kind.get_ref();
-        if kinds.contains(&value) {
-            return Err(ctx.at(kind, format!("`{}` is listed twice in nemesis kinds", value.as_str())));
-        }
-        if value == NemesisKind::WitnessDown && world.cluster.witness.is_none() {
-            return Err(ctx.at(
-                kind,
-                "witness-down needs a file share witness, but this cluster's quorum does not use one",
-            ));
-        }
-        kinds.push(value);
-    }
-    let mean_interval = positive(ctx, &file.mean_interval, MINUTE, "mean_interval")?;
-    let max_fault_duration = positive(ctx, &file.max_fault_duration, 30 * SECOND, "max_fault_duration")?;
-    let quiesce_start = world.quiesce_start();
-    let stop = match &file.stop {
-        Some(value) if duration_of(value) > quiesce_start => {
-            return Err(ctx.at(
-                value,
-                format!(
-                    "nemesis stop ({}) is inside the final quiesce window, which starts at {}",
-                    human(duration_of(value)),
-                    human(quiesce_start)
-                ),
-            ));
-        }
-        Some(value) => duration_of(value),
-        None => quiesce_start,
-    };
-    let start = file.start.as_ref().map_or(workload_start, duration_of);
-    if start >= stop {
-        let message = format!("nemesis start ({}) must be before its stop ({})", human(start), human(stop));
-        return Err(match (&file.start, &file.stop) {
-            (Some(value), _) | (None, Some(value)) => ctx.at(value, message),
-            (None, None) => ctx.at(&file.kinds, message),
-        });
-    }
-    let targets = match &file.targets {
-        None => world
-            .hosts
-            .iter()
-            .filter(|host| host.role == HostRole::Mailbox)
-            .map(|host| host.name.clone())
-            .collect(),
-        Some(targets) if targets.get_ref().is_empty() => {
-            return Err(
-                ctx.at(targets, "nemesis `targets` is empty; leave it out to target every mailbox host")
-            );
-        }
-        Some(targets) => {
-            let mut names: Vec<String> = Vec::with_capacity(targets.get_ref().len());
-            for target in targets.get_ref() {
-                if world.host(target.get_ref()).is_none() {
-                    return Err(ctx.at(
-                        target,
-                        format!(
-                            "unknown host `{}` in nemesis targets; hosts are: {}",
-                            target.get_ref(),
-                            world.host_names()
-                        ),
-                    ));
-                }
-                if names.contains(target.get_ref()) {
-                    return Err(
-                        ctx.at(target, format!("`{}` is listed twice in nemesis targets", target.get_ref()))
-                    );
-                }
-                if let Some(host) = world.host(target.get_ref())
-                    && let Some((kind, reason)) = kinds.iter().find_map(|&kind| {
-                        let fault = nemesis_fault_kind(kind);
-                        refusal_for_role(fault, host.role, false).map(|reason| (kind, reason))
-                    })
-                {
-                    return Err(ctx.at(
-                        target,
-                        format!(
-                            "nemesis kind {} cannot hit `{}`, a {} host: {reason}",
-                            kind.as_str(),
-                            host.name,
-                            host.role.as_str()
-                        ),
-                    ));
-                }
-                names.push(target.get_ref().clone());
-            }
-            names
-        }
-    };
-    Ok(NemesisSpec { kinds, mean_interval, max_fault_duration, start, stop, targets })
 }
 
 #[cfg(test)]

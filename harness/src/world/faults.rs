@@ -1,4 +1,4 @@
-//! Fault injection: the scenario's fixed schedule and the seeded nemesis, resolved against the world
+//! Fault injection: the scenario's fixed schedule and the seeded nemesis (`nemesis.rs`), resolved against the world
 //! at the instant each fault fires (role targets such as `active` follow the cluster), carried out by
 //! the device the typed fault belongs to, and healed by its inverse when the fault has a duration.
 //!
@@ -10,13 +10,13 @@ use super::wake::Component;
 use super::{Ev, World};
 use crate::history::{Event, Name, NoEffect, WitnessResetReason};
 use crate::scenario::{
-    FabricFault, Fault, FaultSpec, FaultTrigger, LinkDirection, NemesisKind, PowerFault, RunFault, SanFault,
-    Scenario, SoftwareFault, Target, WitnessFault,
+    FabricFault, Fault, FaultSpec, FaultTrigger, LinkDirection, PowerFault, RunFault, SanFault,
+    SoftwareFault, Target, WitnessFault,
 };
 use emulators::HostId;
 use emulators::fabric::Direction;
 use failover::{DbId, Input, NodeId};
-use kernel::{RngStream, SimTime};
+use kernel::SimTime;
 use std::time::Duration;
 
 /// One fault to fire: the scenario's fault plus, for heals, the hosts resolved at injection.
@@ -33,87 +33,9 @@ pub struct Action {
 }
 
 impl Action {
-    fn scheduled(spec: FaultSpec) -> Action {
+    pub(super) fn scheduled(spec: FaultSpec) -> Action {
         Action { spec, resolved: None, heal: false, covered: false }
     }
-}
-
-/// The whole fault schedule: the fixed faults, then the nemesis's draws from the seed.
-pub fn schedule(scenario: &Scenario, rng: &mut RngStream) -> Vec<Action> {
-    let mut actions: Vec<Action> = scenario.faults.iter().cloned().map(Action::scheduled).collect();
-    if let Some(nemesis) = &scenario.nemesis {
-        if nemesis.kinds.is_empty() || nemesis.targets.is_empty() {
-            return actions;
-        }
-        let mut at = nemesis.start;
-        loop {
-            at += rng.exponential(nemesis.mean_interval);
-            if at >= nemesis.stop {
-                break;
-            }
-            let kind = nemesis.kinds[rng.below(nemesis.kinds.len() as u64) as usize];
-            let target = nemesis.targets[rng.below(nemesis.targets.len() as u64) as usize].clone();
-            let duration = (rng.duration_up_to(nemesis.max_fault_duration)).max(Duration::from_secs(1));
-            let duration = duration.min(nemesis.stop.saturating_sub(at)).max(Duration::from_millis(1));
-            if let Some((fault, heals)) = nemesis_fault(scenario, rng, kind, &target) {
-                let duration = heals.then_some(duration);
-                actions.push(Action::scheduled(FaultSpec { at, fault, duration }));
-            }
-        }
-    }
-    actions.sort_by_key(|action| action.spec.at);
-    actions
-}
-
-/// One nemesis draw as a typed fault against `target`, and whether it heals after its duration.
-fn nemesis_fault(
-    scenario: &Scenario,
-    rng: &mut RngStream,
-    kind: NemesisKind,
-    target: &str,
-) -> Option<(Fault, bool)> {
-    let host = scenario.host(target);
-    let network = host.and_then(|host| {
-        let networks = &host.networks;
-        (!networks.is_empty()).then(|| networks[rng.below(networks.len() as u64) as usize].clone())
-    });
-    let peer = scenario
-        .hosts
-        .iter()
-        .filter(|other| other.name != target && network.as_ref().is_some_and(|n| other.has_nic_on(n)))
-        .map(|other| other.name.clone())
-        .next();
-    let host_target = Target::Host(target.to_string());
-    Some(match kind {
-        NemesisKind::PowerCycle => (Fault::Power(PowerFault::Off { target: host_target }), true),
-        NemesisKind::NicFlap => {
-            (Fault::Fabric(FabricFault::NicDown { target: host_target, network: network? }), true)
-        }
-        NemesisKind::LinkCut | NemesisKind::OneWayCut => {
-            let direction =
-                if kind == NemesisKind::OneWayCut { LinkDirection::OneWay } else { LinkDirection::Both };
-            let fault = FabricFault::LinkCut {
-                target: host_target,
-                peer: Target::Host(peer?),
-                network: network?,
-                direction,
-            };
-            (Fault::Fabric(fault), true)
-        }
-        NemesisKind::WitnessDown => (Fault::Witness(WitnessFault::Down), true),
-        NemesisKind::Freeze => {
-            (Fault::Run(RunFault::Freeze { target: host_target, trigger: FaultTrigger::At }), true)
-        }
-        NemesisKind::ClockStep => {
-            let magnitude = rng.duration_up_to(Duration::from_secs(30)).as_nanos() as i64;
-            let step_nanos = if rng.chance(0.5) { magnitude } else { -magnitude };
-            (Fault::Run(RunFault::ClockStep { target: host_target, step_nanos }), false)
-        }
-        NemesisKind::ResourceCrash => {
-            let database = scenario.databases.first()?.name.clone();
-            (Fault::Software(SoftwareFault::ResourceCrash { database, resource: None }), false)
-        }
-    })
 }
 
 impl World<'_> {

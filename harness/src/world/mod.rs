@@ -15,6 +15,7 @@ mod fault_matrix;
 mod faults;
 mod gate;
 mod hub;
+mod nemesis;
 mod node;
 mod storage;
 mod wake;
@@ -60,6 +61,8 @@ enum Ev {
     },
     Submit,
     Fault(Box<Action>),
+    /// The nemesis's next draw is due.
+    Nemesis,
     /// The array presented a LUN a node asked to connect (`boot` is the node's boot it is for).
     ConnectAnswer {
         node: usize,
@@ -128,13 +131,16 @@ pub struct World<'s> {
     last_fault_at: SimTime,
     /// Every fault that took effect, as a fixed schedule would write it (see `faults.rs`).
     realised: Vec<FaultSpec>,
-    nemesis: RngStream,
+    nemesis: nemesis::NemesisState,
     storage: Option<storage::Storage>,
 }
 
-/// Runs `scenario` with `seed` to the end and judges it.
+pub use nemesis::{SwarmPlan, draw_plan};
+
+/// Runs `scenario` with `seed` to the end and judges it. A swarm nemesis's drawn settings apply.
 pub fn run_scenario(scenario: &Scenario, seed: u64) -> RunOutcome {
-    let mut world = World::new(scenario, seed);
+    let drawn = nemesis::with_drawn_settings(scenario, seed);
+    let mut world = World::new(drawn.as_ref().unwrap_or(scenario), seed);
     world.run();
     world.finish()
 }
@@ -233,7 +239,7 @@ impl<'s> World<'s> {
             corrupt_next: BTreeSet::new(),
             last_fault_at: SimTime::ZERO,
             realised: Vec::new(),
-            nemesis: seeds.stream("nemesis"),
+            nemesis: nemesis::NemesisState::new(scenario, &seeds),
             storage,
         }
     }
@@ -263,9 +269,11 @@ impl<'s> World<'s> {
         if self.scenario.workload.rate_per_second > 0.0 {
             self.queue.schedule(start, Ev::Submit);
         }
-        for action in faults::schedule(self.scenario, &mut self.nemesis) {
+        for spec in &self.scenario.faults {
+            let action = Action::scheduled(spec.clone());
             self.queue.schedule(SimTime::ZERO + action.spec.at, Ev::Fault(Box::new(action)));
         }
+        self.start_nemesis();
         self.queue.schedule(SimTime::ZERO + self.scenario.duration, Ev::End);
     }
 
@@ -289,6 +297,7 @@ impl<'s> World<'s> {
             Ev::Local { host, packet } => self.deliver_local(host, packet),
             Ev::Submit => self.submit(),
             Ev::Fault(action) => self.apply(*action),
+            Ev::Nemesis => self.nemesis_draw(),
             Ev::ArrayTask { task } => self.array_task(task),
             Ev::ConnectAnswer { node, boot, request, result } => {
                 self.connect_answer(node, boot, request, result)
@@ -386,7 +395,8 @@ impl<'s> World<'s> {
 /// Runs `scenario` once with seed 1, without judging it: what `drill bench` times. Returns the simulated
 /// time and the number of kernel events.
 pub fn bench_run(scenario: &Scenario) -> (Duration, u64) {
-    let mut world = World::new(scenario, 1);
+    let drawn = nemesis::with_drawn_settings(scenario, 1);
+    let mut world = World::new(drawn.as_ref().unwrap_or(scenario), 1);
     world.run();
     (scenario.duration, world.queue.popped())
 }

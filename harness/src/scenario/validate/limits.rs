@@ -9,8 +9,10 @@
 use super::{Ctx, HOUR, MAX_RUN, Result, SECOND, at_most, duration_of, human};
 use crate::scenario::fault::{Fault, RunFault};
 use crate::scenario::file::{HostFile, ScenarioFile};
-use crate::scenario::model::{ClusterKind, DiskFencing, HostDef, HostRole, NemesisKind, Scenario, Target};
-use crate::scenario::units::{DurationText, SignedDurationText};
+use crate::scenario::model::{
+    ClusterKind, DiskFencing, HostDef, HostRole, NemesisFamily, NemesisKind, Scenario, Target,
+};
+use crate::scenario::units::{DurationText, RangeText, SignedDurationText};
 use std::fmt;
 use std::ops::Range;
 use std::time::Duration;
@@ -91,6 +93,12 @@ impl Spans {
         let cluster = file.cluster.as_ref();
         let storage = file.storage.as_ref();
         let nemesis = file.nemesis.as_ref();
+        // A range's floor is its `min`: the shortest interval or fault a seed may draw.
+        let lower = |value: Option<&Spanned<RangeText<DurationText>>>| {
+            value.map(|value| Spanned::new(value.span(), value.get_ref().min))
+        };
+        let nemesis_mean_interval = lower(nemesis.and_then(|n| n.mean_interval.as_ref()));
+        let nemesis_max_fault_duration = lower(nemesis.and_then(|n| n.max_fault_duration.as_ref()));
         let protocol = |key: &'static str, value: Option<&Spanned<DurationText>>, real: &'static str| Timer {
             key,
             value: value.cloned(),
@@ -198,7 +206,7 @@ impl Spans {
             span("dumpster_time", file.transport.as_ref().and_then(|t| t.dumpster_time.as_ref()), None),
             span(
                 "mean_interval",
-                nemesis.and_then(|n| n.mean_interval.as_ref()),
+                nemesis_mean_interval.as_ref(),
                 Some((
                     MIN_NEMESIS,
                     "every fault and its failover cost the run hundreds of events; the catalogue's nemeses \
@@ -207,7 +215,7 @@ impl Spans {
             ),
             span(
                 "max_fault_duration",
-                nemesis.and_then(|n| n.max_fault_duration.as_ref()),
+                nemesis_max_fault_duration.as_ref(),
                 Some((MIN_NEMESIS, "the nemesis holds every fault it draws for at least 1s")),
             ),
             span("rto", Some(&file.checks.rto), None),
@@ -234,12 +242,21 @@ impl Spans {
             }
         }
         let nemesis_clock_step = nemesis.and_then(|nemesis| {
-            nemesis
-                .kinds
-                .get_ref()
-                .iter()
-                .find(|kind| *kind.get_ref() == NemesisKind::ClockStep)
-                .map(Spanned::span)
+            let kind = nemesis.kinds.as_ref().and_then(|kinds| {
+                kinds
+                    .get_ref()
+                    .iter()
+                    .find(|kind| *kind.get_ref() == NemesisKind::ClockStep)
+                    .map(Spanned::span)
+            });
+            let family = nemesis.families.as_ref().and_then(|families| {
+                families
+                    .get_ref()
+                    .iter()
+                    .find(|family| *family.get_ref() == NemesisFamily::ClockStep)
+                    .map(Spanned::span)
+            });
+            kind.or(family)
         });
         Spans {
             duration: file.duration.clone(),
@@ -483,11 +500,17 @@ fn check_capacity(ctx: &Ctx, spans: &Spans, scenario: &Scenario) -> Result<()> {
 /// step in one direction.
 fn nemesis_clock_allowance(scenario: &Scenario) -> Duration {
     let Some(nemesis) = &scenario.nemesis else { return Duration::ZERO };
-    if !nemesis.kinds.contains(&NemesisKind::ClockStep) {
-        return Duration::ZERO;
-    }
+    // A swarm seed may enable clock-step alone, so every draw of it may be a step.
+    let share = match (
+        nemesis.kinds.contains(&NemesisKind::ClockStep),
+        nemesis.families.contains(&NemesisFamily::ClockStep),
+    ) {
+        (true, _) => nemesis.kinds.len() as f64,
+        (_, true) => 1.0,
+        (false, false) => return Duration::ZERO,
+    };
     let window = nemesis.stop.saturating_sub(nemesis.start).as_secs_f64();
-    let expected = window / nemesis.mean_interval.as_secs_f64().max(1e-9) / nemesis.kinds.len() as f64;
+    let expected = window / nemesis.mean_interval.min.as_secs_f64().max(1e-9) / share;
     let steps = expected + 10.0 * expected.sqrt() + 10.0;
     let largest = 30.0;
     let walk = 10.0 * (largest / 3f64.sqrt()) * steps.sqrt();
@@ -750,7 +773,7 @@ impl RunSize {
 
         let drawn = scenario.nemesis.as_ref().map_or(0.0, |nemesis| {
             nemesis.stop.saturating_sub(nemesis.start).as_secs_f64()
-                / nemesis.mean_interval.as_secs_f64().max(1e-9)
+                / nemesis.mean_interval.min.as_secs_f64().max(1e-9)
         });
         let fixed = scenario.faults.len();
         add(Source::Faults { fixed, drawn }, (fixed as f64 + drawn) * EVENTS_PER_FAULT);
