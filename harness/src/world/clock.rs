@@ -32,26 +32,47 @@ impl HostClock {
         1.0 + self.drift_ppm / 1_000_000.0
     }
 
-    fn shift(&self) -> i64 {
-        CLOCK_BASE_NANOS + self.offset_nanos + self.steps_nanos
+    fn shift(&self, steps: bool) -> i64 {
+        CLOCK_BASE_NANOS + self.offset_nanos + if steps { self.steps_nanos } else { 0 }
     }
 
+    /// The host's wall clock: offset, drift and every step so far.
     pub fn local(&self, now: SimTime) -> LocalTime {
+        self.read(now, true)
+    }
+
+    /// The earliest true time at which the wall clock reads at least `local`.
+    pub fn true_time(&self, local: LocalTime) -> SimTime {
+        self.true_time_of(local, true)
+    }
+
+    /// The host's monotonic clock: the same oscillator (offset and drift) but no steps, which move
+    /// only the wall clock. The cluster service times heartbeats, leases and every timeout on it, as
+    /// WSFC does with its tick count (domain.md section 7, pattern 11).
+    pub fn monotonic(&self, now: SimTime) -> LocalTime {
+        self.read(now, false)
+    }
+
+    /// The earliest true time at which the monotonic clock reads at least `local`.
+    pub fn monotonic_true_time(&self, local: LocalTime) -> SimTime {
+        self.true_time_of(local, false)
+    }
+
+    fn read(&self, now: SimTime, steps: bool) -> LocalTime {
         let elapsed = now.as_nanos() as i64;
         let scaled = if self.drift_ppm == 0.0 { elapsed } else { (elapsed as f64 * self.rate()) as i64 };
-        LocalTime((self.shift() + scaled).max(0) as u64)
+        LocalTime((self.shift(steps) + scaled).max(0) as u64)
     }
 
-    /// The earliest true time at which the local clock reads at least `local`.
-    pub fn true_time(&self, local: LocalTime) -> SimTime {
-        let scaled = local.0 as i64 - self.shift();
+    fn true_time_of(&self, local: LocalTime, steps: bool) -> SimTime {
+        let scaled = local.0 as i64 - self.shift(steps);
         if scaled <= 0 {
             return SimTime::ZERO;
         }
         let nanos = if self.drift_ppm == 0.0 { scaled } else { (scaled as f64 / self.rate()).ceil() as i64 };
         let mut at = SimTime::from_nanos(nanos.max(0) as u64);
         // Float rounding must never make a timer fire early.
-        while self.local(at) < local {
+        while self.read(at, steps) < local {
             at = SimTime::from_nanos(at.as_nanos() + 1);
         }
         at
@@ -61,6 +82,17 @@ impl HostClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_moves_the_wall_clock_and_not_the_monotonic_clock() {
+        let mut clock = HostClock::new(0, 0.0);
+        let at = SimTime::from_secs(5);
+        let (wall, monotonic) = (clock.local(at), clock.monotonic(at));
+        clock.step(-3_000_000_000);
+        assert_eq!(clock.monotonic(at), monotonic);
+        assert_eq!(wall.since(clock.local(at)).as_secs(), 3);
+        assert_eq!(clock.monotonic_true_time(clock.monotonic(at)), at);
+    }
 
     #[test]
     fn a_clock_without_offset_or_drift_tracks_true_time() {

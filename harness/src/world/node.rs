@@ -16,7 +16,7 @@ impl World<'_> {
     pub(super) fn boot(&mut self, node: usize) {
         let now = self.now();
         let host = self.nodes[node].host;
-        let local = self.clocks[host].local(now);
+        let local = self.clocks[host].monotonic(now);
         let slot = &mut self.nodes[node];
         let Some(disk) = slot.disk.take() else { return };
         let (booted, outputs) = Node::boot(NodeId(node as u16), Arc::clone(&self.config), disk, local);
@@ -39,7 +39,7 @@ impl World<'_> {
     /// Runs one input through a node whose host runs.
     pub(super) fn run_node(&mut self, node: usize, input: Input) {
         let host = self.nodes[node].host;
-        let local = self.clocks[host].local(self.now());
+        let local = self.clocks[host].monotonic(self.now());
         let Some(running) = self.nodes[node].node.as_mut() else { return };
         let outputs = running.handle(local, input);
         self.carry_out(node, outputs);
@@ -78,7 +78,7 @@ impl World<'_> {
         match effect {
             Effect::Send { to, path, message } => self.send_from_node(node, to, path, message),
             Effect::WakeAt(local) => {
-                let at = self.clocks[host].true_time(local);
+                let at = self.clocks[host].monotonic_true_time(local);
                 self.wake_at(Component::Node(node), at);
             }
             Effect::WitnessRequest(op) => self.witness_request(node, op),
