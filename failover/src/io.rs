@@ -221,11 +221,14 @@ pub enum Message {
         epoch: Epoch,
         previous_owner: Option<NodeId>,
     },
-    /// The active copy closed a generation.
+    /// The active copy closed a generation. `continues` says whether it opened the next one (it did
+    /// not if it closed its last log because it stopped serving): only then is there an open log the
+    /// next owner may lose.
     LogClosed {
         db: DbId,
         epoch: Epoch,
         generation: Generation,
+        continues: bool,
     },
     /// A passive (or an activating node doing attempt-copy-last-logs) asks for generations from `from`.
     CopyRequest {

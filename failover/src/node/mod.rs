@@ -274,7 +274,9 @@ impl Node {
                 self.vote_received(db, epoch, voter, accepted, newest);
             }
             Message::Activate { db, epoch, previous_owner } => self.activate(db, epoch, previous_owner),
-            Message::LogClosed { db, epoch, generation } => self.note_log_closed(db, epoch, generation),
+            Message::LogClosed { db, epoch, generation, continues } => {
+                self.note_log_closed(db, epoch, generation, continues);
+            }
             Message::CopyRequest { db, from: first, max_count } => {
                 if let Endpoint::Node(peer) = from {
                     self.serve_copy(peer, db, first, max_count);

@@ -123,6 +123,11 @@ pub(super) enum Impact {
     Cut(usize, usize, String),
     SwitchDown(String),
     WitnessDown,
+    /// The shared array cannot serve I/O (its controllers reboot, or a data LUN is offline). The array
+    /// is one component: the nemesis never stacks a second outage on it, since a recovery-time
+    /// objective is a promise about one fault, and back-to-back reboots are a longer single outage of a
+    /// component failover cannot route around (`scc-nemesis` seeds 4, 5, 11, ...).
+    StorageDown,
 }
 
 /// The nemesis's state in a run: its stream, the swarm plan, and the impacts of its faults in force.
@@ -251,8 +256,10 @@ impl World<'_> {
                     || stopped(host)
                     || isolated(host, &mailboxes)
             });
+        let storage_outages = impacts.iter().filter(|impact| ***impact == Impact::StorageDown).count();
         let tolerance = spec.tolerance;
-        nodes_down <= tolerance.max_nodes_down
+        storage_outages <= 1
+            && nodes_down <= tolerance.max_nodes_down
             && (!witness_down || nodes_down == 0 || tolerance.witness_with_node)
     }
 
@@ -270,7 +277,7 @@ impl World<'_> {
                         self.scenario.network(network).and_then(|def| def.spec.switch.as_ref())
                             == Some(switch)
                     }
-                    Impact::Stop(_) | Impact::WitnessDown => false,
+                    Impact::Stop(_) | Impact::WitnessDown | Impact::StorageDown => false,
                 })
             })
     }

@@ -169,8 +169,10 @@ impl World<'_> {
             NemesisFamily::ControllerReboot => {
                 // The array is gone until its controllers are back: with a disk witness, so is the witness.
                 let boot = scenario.storage.as_ref()?.array_config.controller_boot_time;
-                let impacts =
-                    if scenario.cluster.disk_witness.is_some() { vec![Impact::WitnessDown] } else { vec![] };
+                let mut impacts = vec![Impact::StorageDown];
+                if scenario.cluster.disk_witness.is_some() {
+                    impacts.push(Impact::WitnessDown);
+                }
                 Draw {
                     faults: vec![FaultSpec {
                         at,
@@ -186,7 +188,7 @@ impl World<'_> {
                 let witness = scenario.cluster.disk_witness.as_ref() == Some(&lun);
                 held(
                     Fault::San(SanFault::LunOffline { lun }),
-                    if witness { vec![Impact::WitnessDown] } else { vec![] },
+                    if witness { vec![Impact::WitnessDown] } else { vec![Impact::StorageDown] },
                 )
             }
             NemesisFamily::LunLatency => {
