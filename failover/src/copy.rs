@@ -78,10 +78,13 @@ impl CopyStore {
         }
     }
 
-    /// Records that `epoch` begins after `start` (kept sorted by epoch, one entry per epoch).
+    /// Records that `epoch` begins after `start` (kept sorted by epoch, one entry per epoch). An epoch
+    /// begins once: a later mount in the same epoch (a local restart) continues it, so the earliest
+    /// start is kept (nightly `ccr-nemesis` seed 69: a restart moved epoch 2's start from 6 to 14, and
+    /// the next takeover rolled back generations 7 to 14 as if another epoch had abandoned them).
     pub fn record_epoch_start(&mut self, epoch: Epoch, start: Generation) {
         if let Some(entry) = self.epoch_starts.iter_mut().find(|(e, _)| *e == epoch) {
-            entry.1 = start;
+            entry.1 = entry.1.min(start);
         } else {
             self.epoch_starts.push((epoch, start));
             self.epoch_starts.sort_unstable();
@@ -161,6 +164,15 @@ mod tests {
         let mut copy = copy_with(&[(1, 1), (2, 1)]);
         copy.current = Some((3, log(1, &[99])));
         assert_eq!(copy.divergence_point(&[(1, 0), (2, 2)]), Some(2));
+    }
+
+    #[test]
+    fn a_remount_in_the_same_epoch_does_not_move_where_the_epoch_began() {
+        let mut copy = copy_with(&[(1, 1), (2, 1), (3, 2), (4, 2)]);
+        copy.record_epoch_start(2, 2);
+        copy.record_epoch_start(2, 4);
+        assert_eq!(copy.epoch_start(2), Some(2));
+        assert_eq!(copy.divergence_point(&copy.epoch_starts.clone()), None);
     }
 
     #[test]
