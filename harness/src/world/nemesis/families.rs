@@ -180,7 +180,9 @@ impl World<'_> {
                         duration: None,
                     }],
                     impacts,
-                    until: now + boot,
+                    // The array counts as down until the cluster could have recovered from this
+                    // reboot (its boot plus the RTO), so the next array fault is judged on its own.
+                    until: now + boot + scenario.checks.rto,
                 }
             }
             NemesisFamily::LunOffline => {
