@@ -156,6 +156,35 @@ fn two_coordinators_never_pick_the_same_epoch_after_a_reboot_race() {
     }
 }
 
+/// The seeds issue 8 named on the first nightly nemesis (now `slow/ccr-nemesis-kinds`): 2 and 246
+/// (acknowledged mail lost after an unsettled lossy takeover), 111 (a re-elected deposed owner copied
+/// newer logs on top of its own divergent tail), 140 (two coordinators chose epoch 2 for different
+/// owners). Each passes, and the pass is not vacuous: faults took effect, a failover beyond the
+/// initial activation was decided, and no epoch was decided twice.
+#[test]
+fn the_seeds_issue_8_named_pass_and_their_faults_really_happened() {
+    let scenario = load_relative("slow/ccr-nemesis-kinds.toml");
+    for seed in [2, 111, 140, 246] {
+        let outcome = run_scenario(&scenario, seed);
+        assert!(outcome.as_expected, "seed {seed}: {:?}", outcome.report.violations);
+        assert_eq!(outcome.metrics().lost_acked, 0, "seed {seed}");
+        let records = outcome.history.records();
+        let faults = records.iter().filter(|record| matches!(record.event, Event::Fault { heal: false, .. }));
+        assert!(faults.count() >= 3, "seed {seed}: fewer than three faults took effect");
+        let mut epochs: Vec<(String, u64)> = Vec::new();
+        for record in records {
+            if let Event::Failover { db, epoch, .. } = &record.event {
+                epochs.push((db.to_string(), *epoch));
+            }
+        }
+        assert!(epochs.len() >= 2, "seed {seed}: no failover after the initial activation");
+        let all = epochs.len();
+        epochs.sort();
+        epochs.dedup();
+        assert_eq!(epochs.len(), all, "seed {seed}: an epoch was decided twice");
+    }
+}
+
 /// Every fault is a typed value that writes itself back as a `[[fault]]` table: replacing each
 /// catalogue file's fault schedule by the tables its loaded faults write gives back the same faults.
 /// (Shrinking will write reduced schedules this way.)

@@ -43,7 +43,7 @@ const ON_DEMAND_SEEDS: RangeInclusive<u64> = 1..=3;
 /// the group stayed down), 161 of both (a former owner back alone decided a remount in a used
 /// epoch), `scc-nemesis-kinds` 315 and 322 (two writers on the shared disk in one epoch).
 const LISTED_SEEDS: &[(&str, &[u64])] = &[
-    ("ccr-nemesis-kinds", &[1, 2, 3, 30, 70, 111, 161, 167, 246, 345, 470, 478]),
+    ("ccr-nemesis-kinds", &[1, 2, 3, 30, 70, 111, 140, 161, 167, 246, 345, 470, 478]),
     ("scc-nemesis-kinds", &[1, 2, 3, 30, 161, 315, 322]),
 ];
 
