@@ -37,6 +37,10 @@ pub struct Activation {
     pub lineage_asked_at: Option<LocalTime>,
     /// The previous owner's lineage is known and our copy is on it.
     pub lineage_checked: bool,
+    /// `previous_owner` is a copy we chose to pull from, not the owner before us: catching up with it
+    /// does not prove the last owner's open log was shipped, so the mount stays lossy (and asks the
+    /// hubs to resubmit).
+    pub source_adopted: bool,
 }
 
 /// With no log ever copied, a lossy mount asks for everything the dumpster still holds.
@@ -131,6 +135,7 @@ impl Node {
             previous_reachable: first_activation,
             lineage_asked_at: None,
             lineage_checked: false,
+            source_adopted: false,
         });
     }
 
@@ -193,7 +198,7 @@ impl Node {
                 let caught_up = previous_up && activation.lineage_checked && have >= source_last && !copying;
                 if caught_up || !previous_up || self.now >= activation.deadline {
                     if caught_up && let Some(a) = self.dbs.get_mut(&db).and_then(|r| r.activation.as_mut()) {
-                        a.previous_reachable = true;
+                        a.previous_reachable = !a.source_adopted;
                     }
                     self.set_phase(db, ActivationPhase::Replaying, self.now);
                 }
@@ -216,8 +221,14 @@ impl Node {
                         ActivationPhase::BlockedByDial,
                         self.now + self.config.settings.copy_timeout,
                     );
-                    if let Some(previous) = activation.previous_owner.filter(|_| previous_up) {
-                        if activation.lineage_checked {
+                    let source = match activation.previous_owner.filter(|_| previous_up) {
+                        Some(previous) => Some(previous),
+                        None => self.adopt_copy_source(db, have, &counted),
+                    };
+                    if let Some(previous) = source {
+                        let lineage_checked =
+                            activation.lineage_checked && Some(previous) == activation.previous_owner;
+                        if lineage_checked {
                             self.request_copy(db, previous);
                         } else {
                             self.ask_lineage_before_copying(db, previous);
@@ -231,6 +242,26 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// A takeover blocked by the dial whose previous owner is unknown or gone (a remount of a term we
+    /// never mounted: `ccr-nemesis` seed 387, frozen between the decision and the mount) pulls the logs
+    /// it lacks from a reachable copy that has more of them, lineage checked first like any source.
+    fn adopt_copy_source(&mut self, db: DbId, have: Generation, counted: &[NodeId]) -> Option<NodeId> {
+        let source = counted
+            .iter()
+            .filter_map(|&peer| {
+                let advert = self.detector.report(peer)?.dbs.iter().find(|advert| advert.db == db)?;
+                (advert.last_generation > have).then_some((advert.last_generation, core::cmp::Reverse(peer)))
+            })
+            .max()
+            .map(|(_, core::cmp::Reverse(peer))| peer)?;
+        let activation = self.dbs.get_mut(&db)?.activation.as_mut()?;
+        activation.previous_owner = Some(source);
+        activation.lineage_checked = false;
+        activation.lineage_asked_at = None;
+        activation.source_adopted = true;
+        Some(source)
     }
 
     /// Attempt-copy-last-logs starts by asking the previous owner where its epochs began (again after
