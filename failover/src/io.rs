@@ -26,6 +26,15 @@ pub enum WitnessOp {
     },
 }
 
+/// One request to the witness: its operation and the id the node gave it. The driver hands the id back
+/// with the answer, so an answer that waited in a queue (a frozen host's receive ring, a slow share)
+/// is matched to the request it answers, never to a later one of the same kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WitnessCall {
+    pub id: u64,
+    pub op: WitnessOp,
+}
+
 /// The witness's answer, as the driver delivers it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WitnessAnswer {
@@ -309,7 +318,7 @@ pub enum Input {
         message: Message,
     },
     Witness {
-        op: WitnessOp,
+        call: WitnessCall,
         answer: WitnessAnswer,
     },
     /// A resource of `db`'s group died on this node (its process, its address): the next health check
@@ -375,7 +384,7 @@ pub enum Effect {
     },
     /// Feed `Input::Wake` once the node's clock reads this (the latest request replaces earlier ones).
     WakeAt(LocalTime),
-    WitnessRequest(WitnessOp),
+    WitnessRequest(WitnessCall),
     /// Register the database's network name as pointing at this node.
     RegisterName {
         db: DbId,

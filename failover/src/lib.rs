@@ -25,7 +25,7 @@ pub use config::{
 pub use hub::{Hub, HubInput, HubOutput};
 pub use io::{
     ArbitrationStep, CopyRole, Effect, Input, Message, Note, Output, StopReason, StorageFailure, StorageOp,
-    StorageResult, Voter, WitnessAnswer, WitnessOp,
+    StorageResult, Voter, WitnessAnswer, WitnessCall, WitnessOp,
 };
 pub use node::{Disk, Node};
 pub use types::{

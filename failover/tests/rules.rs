@@ -1490,3 +1490,94 @@ fn a_heartbeat_phase_offsets_every_heartbeat_of_its_node_by_that_phase_after_eac
     );
     checks.finish(&sim);
 }
+
+/// Drives one node of a two-node cluster alone until it asks the witness for the lock; returns the
+/// node, the request and the local time it was made.
+fn alone_until_it_asks_the_witness() -> (failover::Node, failover::WitnessCall, LocalTime) {
+    let config = std::sync::Arc::new(two_node());
+    let start = LocalTime(1_000_000_000_000);
+    let (mut node, mut outputs) = failover::Node::boot(N0, config, failover::Disk::default(), start);
+    let mut now = start;
+    for _ in 0..100 {
+        let asked = outputs.iter().find_map(|output| match output {
+            Output::Effect(Effect::WitnessRequest(call)) if call.op == failover::WitnessOp::Acquire => {
+                Some(*call)
+            }
+            _ => None,
+        });
+        if let Some(call) = asked {
+            return (node, call, now);
+        }
+        now = now + Duration::from_millis(500);
+        outputs = node.handle(now, Input::Wake);
+    }
+    panic!("a node alone never asked the witness for the lock");
+}
+
+fn counts_the_witness(outputs: &[Output]) -> bool {
+    outputs.iter().any(|output| {
+        matches!(output, Output::Note(Note::QuorumChanged { quorate: true, votes, .. }) if votes.contains(&Voter::Witness))
+    })
+}
+
+#[test]
+fn a_grant_answering_an_older_request_is_not_counted_and_the_current_one_is() {
+    let (mut node, call, asked_at) = alone_until_it_asks_the_witness();
+    let granted = failover::WitnessAnswer::Granted { lease: Duration::from_secs(10), ledger: Vec::new() };
+    let stale = failover::WitnessCall { id: call.id - 1, op: call.op };
+    let at = asked_at + Duration::from_millis(5);
+    let outputs = node.handle(at, Input::Witness { call: stale, answer: granted.clone() });
+    assert!(!counts_the_witness(&outputs), "counted a grant that answered an older acquire");
+    let outputs = node.handle(at, Input::Witness { call, answer: granted });
+    assert!(counts_the_witness(&outputs), "the grant of the request in flight must count");
+}
+
+#[test]
+fn a_node_stops_counting_the_witness_the_moment_it_sends_a_release() {
+    let (mut node, call, asked_at) = alone_until_it_asks_the_witness();
+    let granted = failover::WitnessAnswer::Granted { lease: Duration::from_secs(10), ledger: Vec::new() };
+    let outputs = node.handle(asked_at + Duration::from_millis(5), Input::Witness { call, answer: granted });
+    assert!(counts_the_witness(&outputs));
+    // A peer's heartbeats make the node a majority without the witness, so it releases the lock.
+    let mut now = asked_at + Duration::from_millis(10);
+    let mut released_at = None;
+    for _ in 0..40 {
+        let heartbeat = Message::Heartbeat {
+            from: N1,
+            sent_at: now,
+            echo: Some(now - Duration::from_millis(1)),
+            counts: vec![N0],
+            lends_to: vec![N0],
+            quorate: true,
+            dbs: Vec::new(),
+        };
+        for path in two_node().paths.clone() {
+            let outputs = node.handle(
+                now,
+                Input::Received { from: Endpoint::Node(N1), path: Some(path), message: heartbeat.clone() },
+            );
+            let release = outputs.iter().any(|output| {
+                matches!(output, Output::Effect(Effect::WitnessRequest(call)) if call.op == failover::WitnessOp::Release)
+            });
+            if release && released_at.is_none() {
+                released_at = Some(outputs);
+            }
+        }
+        if released_at.is_some() {
+            break;
+        }
+        now = now + Duration::from_millis(500);
+    }
+    let outputs = released_at.expect("the node never released the witness once it had a majority of nodes");
+    let claims: Vec<&Vec<Voter>> = outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Note(Note::QuorumChanged { votes, .. }) => Some(votes),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        claims.last().is_some_and(|votes| !votes.contains(&Voter::Witness)),
+        "still counting the witness after sending its release: {claims:?}"
+    );
+}

@@ -102,7 +102,8 @@ impl Node {
 
     fn record_at_witness(&mut self, db: DbId, epoch: Epoch, coordinator: NodeId) {
         self.witness.recording.insert((db, epoch), coordinator);
-        self.out.push(Output::Effect(Effect::WitnessRequest(WitnessOp::Record { db, epoch })));
+        let call = self.witness_call(WitnessOp::Record { db, epoch });
+        self.out.push(Output::Effect(Effect::WitnessRequest(call)));
     }
 
     /// The witness answered a `Record` we sent for `coordinator` (perhaps ourselves). Only a record

@@ -231,7 +231,7 @@ impl Node {
         match input {
             Input::Wake => {}
             Input::Received { from, path, message } => self.receive(from, path, message),
-            Input::Witness { op, answer } => self.witness_answer(op, answer),
+            Input::Witness { call, answer } => self.witness_answer(call, answer),
             Input::ResourceFailed { db, resource } => {
                 let database = self.config.database(db).and_then(|config| {
                     config.resources.iter().position(|r| r.kind == crate::config::ResourceKind::Database)
@@ -308,6 +308,8 @@ impl Node {
         self.evaluate_quorum();
         self.manage_witness();
         self.manage_disk_witness();
+        // Releasing the witness ends its vote at once: the claim must say so in the same step.
+        self.evaluate_quorum();
         if self.quorate {
             self.coordinate();
         }

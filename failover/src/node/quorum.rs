@@ -9,7 +9,7 @@
 
 use super::Node;
 use crate::config::QuorumModel;
-use crate::io::{CopyRole, Output, StopReason, Voter, WitnessAnswer, WitnessOp};
+use crate::io::{CopyRole, Output, StopReason, Voter, WitnessAnswer, WitnessCall, WitnessOp};
 use crate::io::{Effect, Note};
 use crate::types::LocalTime;
 
@@ -18,7 +18,9 @@ pub struct WitnessState {
     /// Our conservative view of when the lock we hold expires.
     pub valid_until: Option<LocalTime>,
     /// A request in flight and when we sent it.
-    pub pending: Option<(WitnessOp, LocalTime)>,
+    pub pending: Option<(WitnessCall, LocalTime)>,
+    /// The id of the next request (see `WitnessCall`).
+    pub next_call: u64,
     /// Do not send another acquire before this (arbitration delay, retry pacing).
     pub next_attempt: LocalTime,
     /// When we started needing the witness without holding it (the arbitration delay runs from here).
@@ -131,19 +133,36 @@ impl Node {
     }
 
     fn request_witness(&mut self, op: WitnessOp) {
-        self.witness.pending = Some((op, self.now));
-        self.out.push(Output::Effect(Effect::WitnessRequest(op)));
+        // Once a release is on its way the witness may grant the lock to another node the moment it
+        // arrives, so our vote ends when we send it, not when the answer comes back (nightly
+        // `scc-nemesis` seed 513: a node counted the witness for 5 ms after releasing it).
+        if op == WitnessOp::Release {
+            self.witness.valid_until = None;
+        }
+        let call = self.witness_call(op);
+        self.witness.pending = Some((call, self.now));
+        self.out.push(Output::Effect(Effect::WitnessRequest(call)));
     }
 
-    pub(super) fn witness_answer(&mut self, op: WitnessOp, answer: WitnessAnswer) {
+    pub(super) fn witness_call(&mut self, op: WitnessOp) -> WitnessCall {
+        self.witness.next_call += 1;
+        WitnessCall { id: self.witness.next_call, op }
+    }
+
+    pub(super) fn witness_answer(&mut self, call: WitnessCall, answer: WitnessAnswer) {
+        let op = call.op;
         if let WitnessOp::Record { db, epoch } = op {
             self.witness_recorded(db, epoch, answer == WitnessAnswer::Recorded { accepted: true });
             return;
         }
-        let Some((pending_op, sent_at)) = self.witness.pending.take() else { return };
-        if pending_op != op {
+        // Only the answer to the request in flight counts: an older one (same operation, answered
+        // while we were frozen or slow) says nothing about now (nightly `scc-nemesis` seed 451: a
+        // stale grant matched a fresh acquire and the node counted a lock nobody held).
+        let Some((pending, sent_at)) = self.witness.pending else { return };
+        if pending != call {
             return;
         }
+        self.witness.pending = None;
         match answer {
             WitnessAnswer::Granted { ref ledger, .. } if self.behind_witness(ledger) => {
                 // The witness file knows an epoch we do not: we are from an earlier partition in time

@@ -20,7 +20,8 @@ use failover::io::{FailoverReason, ResourceState};
 use failover::{
     ArbitrationStep, DbId, Disk, Endpoint, Epoch, Generation, Hub, HubId, HubInput, HubOutput, Input,
     LocalTime, LunId, Message, MessageId, Node, NodeId, Output, PathId, RequestId, ReservationKey,
-    StopReason, StorageFailure, StorageOp, StoragePath, StorageResult, Voter, WitnessAnswer, WitnessOp,
+    StopReason, StorageFailure, StorageOp, StoragePath, StorageResult, Voter, WitnessAnswer, WitnessCall,
+    WitnessOp,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -149,7 +150,7 @@ enum Event {
     HubInput(HubId, HubInput),
     HubWake(HubId, u64),
     /// A witness request arrives at the share.
-    AtWitness(NodeId, WitnessOp),
+    AtWitness(NodeId, WitnessCall),
     /// A storage request arrives at the array (from the node's incarnation that sent it).
     AtArray {
         node: NodeId,
@@ -453,7 +454,7 @@ impl Sim {
                     }
                     continue; // not worth recording
                 }
-                Output::Effect(Effect::WitnessRequest(op)) => self.witness_request(id, *op),
+                Output::Effect(Effect::WitnessRequest(call)) => self.witness_request(id, *call),
                 Output::Effect(Effect::RegisterName { db }) => {
                     self.names.insert(*db, id);
                 }
@@ -663,18 +664,19 @@ impl Sim {
         self.witness_up && !self.witness_cuts.contains(&node)
     }
 
-    fn witness_request(&mut self, from: NodeId, op: WitnessOp) {
+    fn witness_request(&mut self, from: NodeId, call: WitnessCall) {
         if self.witness_reachable(from) {
-            self.schedule(self.now + self.latency, Event::AtWitness(from, op));
+            self.schedule(self.now + self.latency, Event::AtWitness(from, call));
         } else {
-            let answer = Input::Witness { op, answer: WitnessAnswer::Unavailable };
+            let answer = Input::Witness { call, answer: WitnessAnswer::Unavailable };
             self.schedule(self.now + self.witness_timeout, Event::NodeInput(from, answer));
         }
     }
 
-    fn at_witness(&mut self, from: NodeId, op: WitnessOp) {
+    fn at_witness(&mut self, from: NodeId, call: WitnessCall) {
+        let op = call.op;
         if !self.witness_reachable(from) {
-            let answer = Input::Witness { op, answer: WitnessAnswer::Unavailable };
+            let answer = Input::Witness { call, answer: WitnessAnswer::Unavailable };
             self.schedule(self.now + self.witness_timeout, Event::NodeInput(from, answer));
             return;
         }
@@ -705,7 +707,7 @@ impl Sim {
                 WitnessAnswer::Released
             }
         };
-        let input = Input::Witness { op, answer };
+        let input = Input::Witness { call, answer };
         self.schedule(self.now + self.latency, Event::NodeInput(from, input));
     }
 

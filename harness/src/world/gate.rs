@@ -12,7 +12,7 @@ use emulators::dns::Answer;
 use emulators::host::{Arrival, RunState};
 use emulators::iscsi::InitiatorInput;
 use emulators::{HostId, LunId, NetworkId};
-use failover::{DbId, HubInput, Input, WitnessOp};
+use failover::{DbId, HubInput, Input, WitnessCall};
 use std::time::Duration;
 
 /// Something delivered to one component of a host.
@@ -29,7 +29,7 @@ pub(super) enum Packet {
     /// A lock request reaching the file share witness.
     Witness {
         node: usize,
-        op: WitnessOp,
+        call: WitnessCall,
     },
     /// A command PDU from `node`'s initiator reaching the array controller of its path `path`.
     ArrayCommand {
@@ -100,7 +100,7 @@ impl World<'_> {
         match packet {
             Packet::Node { node, input } => self.run_node(node, input),
             Packet::Hub { hub, input } => self.run_hub(hub, input),
-            Packet::Witness { node, op } => self.witness_arrive(node, op),
+            Packet::Witness { node, call } => self.witness_arrive(node, call),
             Packet::ArrayCommand { node, path, tag, lun, command } => {
                 self.at_array(node, path, tag, lun, *command)
             }

@@ -81,7 +81,7 @@ impl World<'_> {
                 let at = self.clocks[host].monotonic_true_time(local);
                 self.wake_at(Component::Node(node), at);
             }
-            Effect::WitnessRequest(op) => self.witness_request(node, op),
+            Effect::WitnessRequest(call) => self.witness_request(node, call),
             Effect::Storage { request, lun, path, op } => self.storage_request(node, request, lun, path, op),
             Effect::RegisterName { db } => self.register_name(node, db),
         }

@@ -7,24 +7,24 @@ use super::gate::Packet;
 use crate::history::{Event, WitnessResetReason};
 use emulators::HostId;
 use emulators::witness::WitnessReply;
-use failover::{Input, WitnessAnswer, WitnessOp};
+use failover::{Input, WitnessAnswer, WitnessCall, WitnessOp};
 
 impl World<'_> {
-    pub(super) fn witness_request(&mut self, node: usize, op: WitnessOp) {
+    pub(super) fn witness_request(&mut self, node: usize, call: WitnessCall) {
         let Some(witness_host) = self.witness_host else { return };
         let from_host = self.nodes[node].host;
-        self.send_packet(self.now(), from_host, witness_host, None, 200, Packet::Witness { node, op });
+        self.send_packet(self.now(), from_host, witness_host, None, 200, Packet::Witness { node, call });
     }
 
     /// A lock request reached the witness share (whose host runs: the gate saw to that).
-    pub(super) fn witness_arrive(&mut self, node: usize, op: WitnessOp) {
+    pub(super) fn witness_arrive(&mut self, node: usize, call: WitnessCall) {
         let now = self.now();
         let (Some(witness_host), Some(witness)) = (self.witness_host, self.witness.as_mut()) else { return };
         let node_host = self.nodes[node].host;
         let reply = witness.request(
             now,
             HostId(node_host as u32),
-            match op {
+            match call.op {
                 WitnessOp::Acquire => emulators::witness::WitnessOp::Acquire,
                 WitnessOp::Renew => emulators::witness::WitnessOp::Renew,
                 WitnessOp::Release => emulators::witness::WitnessOp::Release,
@@ -50,7 +50,7 @@ impl World<'_> {
             WitnessReply::Unavailable => WitnessAnswer::Unavailable,
         };
         // The answer leaves after the share's response delay and crosses the network back.
-        let packet = Packet::Node { node, input: Input::Witness { op, answer } };
+        let packet = Packet::Node { node, input: Input::Witness { call, answer } };
         self.send_packet(now + delay, witness_host, node_host, None, 200, packet);
     }
 }
