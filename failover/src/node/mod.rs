@@ -59,6 +59,9 @@ pub struct DbRuntime {
     pub source_last_generation: Generation,
     pub source_current_generation: Generation,
     pub last_copy_at: Option<LocalTime>,
+    /// When we heard that each recent generation was closed by its owner (a lossy mount's resubmission
+    /// window starts there for the newest generation we hold, not when we happened to copy it).
+    pub closed_heard_at: BTreeMap<Generation, LocalTime>,
     /// A resource of the group died (its index); the next health check will notice.
     pub crashed: Option<usize>,
     pub restarts: u32,
@@ -96,6 +99,7 @@ impl DbRuntime {
             source_last_generation: 0,
             source_current_generation: 0,
             last_copy_at: None,
+            closed_heard_at: BTreeMap::new(),
             crashed: None,
             restarts: 0,
             reseed_until: None,

@@ -46,6 +46,9 @@ pub struct Activation {
 /// With no log ever copied, a lossy mount asks for everything the dumpster still holds.
 const WHOLE_DUMPSTER: core::time::Duration = core::time::Duration::from_secs(7 * 86_400);
 
+/// How many recent generations' closing times a copy remembers (more than any dial gives up).
+const CLOSED_HEARD_KEPT: usize = 64;
+
 /// How many generations a passive asks for at once.
 const COPY_BATCH: u64 = 8;
 
@@ -356,7 +359,12 @@ impl Node {
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         let previous_reachable =
             runtime.activation.as_ref().is_none_or(|activation| activation.previous_reachable);
-        let last_copy_at = runtime.last_copy_at;
+        // The window must reach back to when the newest generation we hold was closed: the missing
+        // ones were written after it. Copy time alone is too late when the copy lagged
+        // (slow/ccr-nemesis-kinds seed 593: logs closed at 312 s copied at 374 s, a window from
+        // 314 s, and 65 acknowledged messages never resubmitted).
+        let closed_heard = runtime.closed_heard_at.get(&generation).copied();
+        let last_copy_at = [closed_heard, runtime.last_copy_at].into_iter().flatten().min();
         runtime.role = CopyRole::Active;
         runtime.active_epoch = epoch;
         runtime.activation = None;
@@ -505,6 +513,10 @@ impl Node {
             return;
         }
         if let Some(runtime) = self.dbs.get_mut(&db) {
+            runtime.closed_heard_at.entry(generation).or_insert(self.now);
+            while runtime.closed_heard_at.len() > CLOSED_HEARD_KEPT {
+                runtime.closed_heard_at.pop_first();
+            }
             runtime.source_last_generation = runtime.source_last_generation.max(generation);
             if continues {
                 runtime.source_current_generation = runtime.source_current_generation.max(generation + 1);
