@@ -1,0 +1,270 @@
+//! Which copy the coordinator chooses, who brings a self-fenced owner back, and the counts and timing
+//! of the failover logic's retries, delays and renewals. Written for the mutation run of issue 8: each
+//! test pins a choice or an interval that the rule tests (`rules.rs`, `shared_disk.rs`) only exercised,
+//! so a change to it now fails a test.
+
+mod support;
+
+use failover::io::{Effect, FailoverReason, StopReason};
+use failover::{ClusterConfig, Endpoint, HubId, Message, NodeId, Output, QuorumModel, WitnessOp};
+use support::*;
+
+/// Message size and client rate: 200 kB every 200 ms closes a 1 MB log about every 1.2 s.
+const BYTES: u32 = 200_000;
+const EVERY: u64 = 200 * MS;
+
+/// Three nodes, Node Majority, a copy on every node in the given activation preference order.
+fn three_node(copies: [NodeId; 3]) -> ClusterConfig {
+    let mut config = ClusterConfig::ccr_two_node();
+    config.nodes = vec![N0, N1, N2];
+    config.settings.quorum = QuorumModel::NodeMajority;
+    config.databases[0].copies = copies.to_vec();
+    config
+}
+
+/// Boots the three nodes (node 2 half a second late, so one coordinator forms the cluster) and runs
+/// to 20 s, by which `owner` must serve epoch 1.
+fn formed_three(config: ClusterConfig, owner: NodeId) -> Sim {
+    let mut sim = Sim::with_nodes_off(config, &[N2]);
+    sim.run_until(500 * MS);
+    sim.power_on(N2);
+    sim.run_until(secs(20));
+    let mounts = sim.mounts();
+    assert!(
+        mounts.len() == 1 && mounts[0].node == owner && mounts[0].epoch == 1,
+        "the cluster did not form with {owner:?} serving epoch 1: {mounts:?}\n{}",
+        sim.trace()
+    );
+    sim
+}
+
+fn last_generation(sim: &Sim, node: NodeId) -> u64 {
+    sim.node(node).disk().copies.get(&DB).map_or(0, |copy| copy.last_generation())
+}
+
+// ----- best copy selection among three copies (domain.md 3.1) --------------------------------------
+
+#[test]
+fn the_passive_with_the_most_logs_is_chosen_over_a_more_preferred_one_that_lags() {
+    // Node 1 (second in preference) is frozen while node 0 writes, so it falls about a dozen
+    // generations behind node 2. When node 0 dies, node 2 must be chosen: fewer logs lost.
+    let mut sim = formed_three(three_node([N0, N1, N2]), N0);
+    let mut c = Checks::new();
+    sim.client(H0, DB, secs(20), EVERY, 100, BYTES);
+    sim.run_until(secs(25));
+    sim.freeze(N1);
+    sim.run_until(secs(40));
+    sim.power_off(N0);
+    sim.resume(N1);
+    let (behind, ahead) = (last_generation(&sim, N1), last_generation(&sim, N2));
+    c.check(ahead > behind + 3, format!("node 2 should be well ahead of node 1: {ahead} vs {behind}"));
+    sim.run_until(secs(80));
+    let decision = sim.decisions().into_iter().find(|d| d.at > secs(40));
+    c.check(
+        decision.is_some_and(|d| d.to == N2 && d.reason == FailoverReason::OwnerDown),
+        format!("expected node 2 (generation {ahead}) chosen over node 1 ({behind}): {decision:?}"),
+    );
+    c.finish(&sim);
+}
+
+#[test]
+fn among_equally_current_passives_the_most_preferred_is_chosen() {
+    // Preference order 0, 2, 1: node 2 is preferred to node 1 although its id is higher. Traffic stops
+    // long before node 0 dies, so both passives hold the same generations.
+    let mut sim = formed_three(three_node([N0, N2, N1]), N0);
+    let mut c = Checks::new();
+    sim.client(H0, DB, secs(20), EVERY, 25, BYTES);
+    sim.run_until(secs(40));
+    let (one, two) = (last_generation(&sim, N1), last_generation(&sim, N2));
+    c.check(one == two && one > 0, format!("both passives should be current: {one} vs {two}"));
+    sim.power_off(N0);
+    sim.run_until(secs(80));
+    let decision = sim.decisions().into_iter().find(|d| d.at > secs(40));
+    c.check(
+        decision.is_some_and(|d| d.to == N2 && d.reason == FailoverReason::OwnerDown),
+        format!("expected the more preferred node 2: {decision:?}"),
+    );
+    c.finish(&sim);
+}
+
+// ----- a self-fenced owner that is not the coordinator -----------------------------------------------
+
+#[test]
+fn a_self_fenced_owner_that_is_not_the_coordinator_is_remounted_when_quorum_returns() {
+    // Node 1 is the preferred owner; node 0 (the lowest id) coordinates. Every link is cut, so no node
+    // has a majority and node 1 self-fences. When the network heals, the coordinator finds the owner
+    // back in its view with a passive copy of the current epoch, and gives it a new epoch to remount.
+    let mut sim = formed_three(three_node([N1, N0, N2]), N1);
+    let mut c = Checks::new();
+    let cut = secs(30) + 500 * MS;
+    sim.run_until(cut);
+    sim.partition(N0, N1);
+    sim.partition(N0, N2);
+    sim.partition(N1, N2);
+    sim.run_until(secs(60));
+    let fence = sim.dismounts().into_iter().find(|d| d.node == N1 && d.at > cut);
+    c.check(
+        fence.is_some_and(|d| d.reason == StopReason::QuorumLost),
+        format!("node 1 should have self-fenced: {fence:?}"),
+    );
+    let healed = secs(60);
+    sim.heal_all();
+    sim.run_until(secs(90));
+    let decision = sim.decisions().into_iter().find(|d| d.at > healed);
+    c.check(
+        decision.is_some_and(|d| {
+            d.by == N0
+                && d.from == Some(N1)
+                && d.to == N1
+                && d.reason == FailoverReason::Remount
+                && d.epoch == 2
+        }),
+        format!("expected node 0 to remount node 1 in epoch 2: {decision:?}"),
+    );
+    let mount = sim.mounts().into_iter().find(|m| m.at > healed);
+    c.check(
+        mount.is_some_and(|m| m.node == N1 && m.epoch == 2 && m.lost_logs == 0),
+        format!("expected node 1 to remount epoch 2 with nothing lost: {mount:?}"),
+    );
+    c.finish(&sim);
+}
+
+// ----- the file share witness: renewal and arbitration delay (domain.md 1.2) ------------------------
+
+/// The times `node` asked the witness for `wanted` (Acquire, Renew, ...) in `[from, until)`.
+fn witness_requests(
+    sim: &Sim,
+    node: NodeId,
+    wanted: fn(&WitnessOp) -> bool,
+    from: u64,
+    until: u64,
+) -> Vec<u64> {
+    sim.outputs_of(node)
+        .filter(|(at, _)| (from..until).contains(at))
+        .filter_map(|(at, output)| match output {
+            Output::Effect(Effect::WitnessRequest(op)) if wanted(op) => Some(at),
+            _ => None,
+        })
+        .collect()
+}
+
+fn gaps(times: &[u64]) -> Vec<u64> {
+    times.windows(2).map(|pair| pair[1] - pair[0]).collect()
+}
+
+#[test]
+fn the_owner_renews_its_witness_lock_every_half_lease_so_the_lock_never_lapses() {
+    let mut sim = Sim::new(ClusterConfig::ccr_two_node());
+    sim.run_until(secs(60));
+    let mut c = Checks::new();
+    let lease = ns(sim.config.settings.witness_lease);
+    let renewals = witness_requests(&sim, N0, |op| *op == WitnessOp::Renew, secs(20), secs(60));
+    c.check(renewals.len() >= 6, format!("expected a renewal every {} s: {renewals:?}", lease / 2 / SEC));
+    let spacing = gaps(&renewals);
+    c.check(
+        spacing.iter().all(|&gap| gap == lease / 2),
+        format!("renewals should be exactly half a lease ({} ns) apart: {spacing:?}", lease / 2),
+    );
+    // Ground truth at the witness: every grant to node 0 comes before its previous lease ran out.
+    let grants: Vec<(u64, u64)> = sim
+        .records
+        .iter()
+        .filter_map(|record| match record.what {
+            What::WitnessGranted { holder, lease_until } if holder == N0 => Some((record.at, lease_until)),
+            _ => None,
+        })
+        .collect();
+    let lapses: Vec<_> = grants.windows(2).filter(|pair| pair[1].0 >= pair[0].1).collect();
+    c.check(lapses.is_empty(), format!("the lock lapsed between grants: {lapses:?}"));
+    c.finish(&sim);
+}
+
+#[test]
+fn a_node_cut_off_from_the_owner_asks_for_the_witness_only_after_the_arbitration_delay() {
+    // Node 1 loses node 0 at the cut plus the failure timeout. It lacks a majority without the witness,
+    // so it competes for it, but only after the arbitration delay, which gives the owner (who holds
+    // the lock) the head start; denied, it tries again once per heartbeat interval.
+    let mut sim = Sim::new(ClusterConfig::ccr_two_node());
+    sim.run_until(secs(20) + 500 * MS);
+    let mut c = Checks::new();
+    let cut = sim.now();
+    sim.partition(N0, N1);
+    sim.run_until(secs(45));
+    let delay = ns(sim.config.settings.witness_arbitration_delay);
+    let interval = ns(sim.config.settings.heartbeat_interval);
+    let lost =
+        sim.quorum_claims(N1).into_iter().find(|(at, quorate, _)| *at > cut && !*quorate).map(|(at, ..)| at);
+    let acquires = witness_requests(&sim, N1, |op| *op == WitnessOp::Acquire, cut, secs(45));
+    match lost {
+        None => c.check(false, "node 1 never lost quorum"),
+        Some(lost) => {
+            c.check(
+                acquires.first() == Some(&(lost + delay)),
+                format!(
+                    "first acquire {acquires:?} should be the arbitration delay after {}",
+                    fmt_time(lost)
+                ),
+            );
+        }
+    }
+    let spacing = gaps(&acquires);
+    c.check(
+        acquires.len() >= 5 && spacing.iter().all(|&gap| gap > interval && gap < interval + 10 * MS),
+        format!("denied, node 1 should retry about once per interval: {spacing:?}"),
+    );
+    c.check(sim.witness_holder() == Some(N0), "the owner should still hold the witness");
+    c.check(sim.serving_now(DB) == [N0].into(), format!("serving: {:?}", sim.serving_now(DB)));
+    c.finish(&sim);
+}
+
+// ----- resubmission requests (domain.md 3.1, the transport dumpster) ---------------------------------
+
+/// When `node` sent a resubmission request to `hub`, at or after `since`.
+fn resubmit_requests_to(sim: &Sim, node: NodeId, hub: HubId, since: u64) -> Vec<u64> {
+    sim.outputs_of(node)
+        .filter(|(at, _)| *at >= since)
+        .filter_map(|(at, output)| match output {
+            Output::Effect(Effect::Send { to, message: Message::ResubmitRequest { .. }, .. })
+                if *to == Endpoint::Hub(hub) =>
+            {
+                Some(at)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_unanswered_resubmission_request_is_repeated_every_copy_timeout_and_only_to_the_silent_hub() {
+    // Node 0 dies mid-log; node 1 mounts lossily while hub 1 cannot reach it. Hub 0 answers the first
+    // request; hub 1 is asked again once per copy timeout until the link heals and it answers.
+    let mut config = ClusterConfig::ccr_two_node();
+    config.hubs = vec![H0, H1];
+    let mut sim = Sim::new(config);
+    sim.run_until(secs(20));
+    sim.client(H0, DB, secs(20), EVERY, 200, BYTES / 10);
+    sim.client(H1, DB, secs(20) + 100 * MS, EVERY, 200, BYTES / 10);
+    sim.run_until(secs(30) + 550 * MS);
+    sim.power_off(N0);
+    sim.cut_hub(H1, N1);
+    sim.run_until(secs(90));
+    let mut c = Checks::new();
+    let copy_timeout = ns(sim.config.settings.copy_timeout);
+    let mount = sim.mounts().into_iter().find(|m| m.node == N1);
+    let Some(mount) = mount.filter(|m| m.lost_logs > 0) else {
+        c.check(false, format!("expected a lossy mount on node 1: {mount:?}"));
+        return c.finish(&sim);
+    };
+    let to_hub0 = resubmit_requests_to(&sim, N1, H0, mount.at);
+    c.check(to_hub0 == vec![mount.at], format!("hub 0 answered at once, so one request: {to_hub0:?}"));
+    let to_hub1 = resubmit_requests_to(&sim, N1, H1, mount.at);
+    let expected: Vec<u64> =
+        (0..).map(|n| mount.at + n * copy_timeout).take_while(|&at| at <= secs(90)).collect();
+    c.check(to_hub1 == expected, format!("hub 1 should be asked every {copy_timeout} ns: {to_hub1:?}"));
+    let healed = sim.now();
+    sim.heal_all();
+    sim.run_until(secs(150));
+    let after = resubmit_requests_to(&sim, N1, H1, healed);
+    c.check(after.len() == 1, format!("one more request reaches hub 1 and it answers: {after:?}"));
+    c.finish(&sim);
+}
