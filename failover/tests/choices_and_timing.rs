@@ -6,7 +6,9 @@
 mod support;
 
 use failover::io::{Effect, FailoverReason, StopReason};
-use failover::{ClusterConfig, Endpoint, HubId, Message, NodeId, Output, QuorumModel, WitnessOp};
+use failover::{
+    ClusterConfig, Endpoint, Epoch, HubId, Input, Message, NodeId, Output, QuorumModel, WitnessOp,
+};
 use support::*;
 
 /// Message size and client rate: 200 kB every 200 ms closes a 1 MB log about every 1.2 s.
@@ -266,5 +268,65 @@ fn an_unanswered_resubmission_request_is_repeated_every_copy_timeout_and_only_to
     sim.run_until(secs(150));
     let after = resubmit_requests_to(&sim, N1, H1, healed);
     c.check(after.len() == 1, format!("one more request reaches hub 1 and it answers: {after:?}"));
+    c.finish(&sim);
+}
+
+// ----- epoch commits at the file share witness ------------------------------------------------------
+
+/// The epochs `node` asked the witness to record.
+fn record_requests(sim: &Sim, node: NodeId) -> Vec<Epoch> {
+    sim.outputs_of(node)
+        .filter_map(|(_, output)| match output {
+            Output::Effect(Effect::WitnessRequest(WitnessOp::Record { epoch, .. })) => Some(*epoch),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_witness_holder_asks_the_witness_to_record_a_proposed_epoch() {
+    // Node 0 serves and holds the witness lock; an operator moves the database to node 1. Node 0
+    // proposes epoch 2 and, as the holder, has the witness record it; node 1 accepts the proposal but,
+    // without the lock, has no witness vote to give and asks the witness for nothing.
+    let mut sim = Sim::new(ClusterConfig::ccr_two_node());
+    sim.run_until(secs(20) + 500 * MS);
+    let mut c = Checks::new();
+    c.check(sim.witness_holder() == Some(N0), "node 0 should hold the witness");
+    sim.inject(N0, Input::OperatorMove { db: DB, to: N1 });
+    sim.run_until(secs(40));
+    let moved = sim.decisions().into_iter().find(|d| d.reason == FailoverReason::Operator);
+    c.check(
+        moved.is_some_and(|d| d.to == N1 && d.epoch == 2),
+        format!("expected a move in epoch 2: {moved:?}"),
+    );
+    let by_holder = record_requests(&sim, N0);
+    c.check(
+        by_holder.contains(&2),
+        format!("the holder should have the witness record epoch 2: {by_holder:?}"),
+    );
+    let by_member = record_requests(&sim, N1);
+    c.check(by_member.is_empty(), format!("node 1 holds no lock, yet asked to record {by_member:?}"));
+    c.finish(&sim);
+}
+
+#[test]
+fn a_witness_request_left_unanswered_is_abandoned_after_two_heartbeat_intervals_and_sent_again() {
+    // The share stops answering node 0 (its answers would take 30 s). Node 0 holds the lock and keeps
+    // asking: each request unanswered for two heartbeat intervals is given up and sent again.
+    let mut sim = Sim::new(ClusterConfig::ccr_two_node());
+    sim.run_until(secs(20) + 500 * MS);
+    let mut c = Checks::new();
+    let cut = sim.now();
+    sim.witness_timeout = secs(30);
+    sim.cut_witness(N0);
+    sim.run_until(secs(45));
+    let abandon_after = 2 * ns(sim.config.settings.heartbeat_interval);
+    let asked =
+        witness_requests(&sim, N0, |op| matches!(op, WitnessOp::Renew | WitnessOp::Acquire), cut, secs(45));
+    let spacing = gaps(&asked);
+    c.check(
+        asked.len() >= 8 && spacing.iter().all(|&gap| gap == abandon_after),
+        format!("expected a request every {abandon_after} ns while unanswered: {spacing:?}"),
+    );
     c.finish(&sim);
 }
