@@ -5,9 +5,9 @@
 
 mod support;
 
-use failover::io::{Effect, FailoverReason, StopReason};
+use failover::io::{Effect, FailoverReason, Note, StopReason};
 use failover::{
-    ClusterConfig, Endpoint, Epoch, HubId, Input, Message, NodeId, Output, QuorumModel, WitnessOp,
+    ClusterConfig, Endpoint, Epoch, HubConfig, HubId, Input, Message, NodeId, Output, QuorumModel, WitnessOp,
 };
 use support::*;
 
@@ -27,7 +27,10 @@ fn three_node(copies: [NodeId; 3]) -> ClusterConfig {
 /// Boots the three nodes (node 2 half a second late, so one coordinator forms the cluster) and runs
 /// to 20 s, by which `owner` must serve epoch 1.
 fn formed_three(config: ClusterConfig, owner: NodeId) -> Sim {
-    let mut sim = Sim::with_nodes_off(config, &[N2]);
+    formed_three_from(Sim::with_nodes_off(config, &[N2]), owner)
+}
+
+fn formed_three_from(mut sim: Sim, owner: NodeId) -> Sim {
     sim.run_until(500 * MS);
     sim.power_on(N2);
     sim.run_until(secs(20));
@@ -327,6 +330,74 @@ fn a_witness_request_left_unanswered_is_abandoned_after_two_heartbeat_intervals_
     c.check(
         asked.len() >= 8 && spacing.iter().all(|&gap| gap == abandon_after),
         format!("expected a request every {abandon_after} ns while unanswered: {spacing:?}"),
+    );
+    c.finish(&sim);
+}
+
+// ----- lineage at takeover --------------------------------------------------------------------------
+
+#[test]
+fn a_former_owner_taking_over_from_a_dead_owner_first_discards_the_tail_a_newer_epoch_abandoned() {
+    // Node 0 serves epoch 1 and is cut off: until it self-fences it writes logs nobody else gets. Node 1
+    // takes over in epoch 2 from where it was, and dies soon after. Node 0 comes back to node 2 alone,
+    // holding more logs than node 2, and is chosen. Node 1 cannot be asked where epoch 2 began, but
+    // node 2 said so in its heartbeats: node 0 must roll its abandoned epoch-1 tail back to there
+    // before it mounts, not serve epoch 3 on top of it (`ccr-nemesis` seed 470).
+    // Mail stops at 35 s, while node 0 still serves, and the dumpster is off: node 1 then writes no
+    // log of its own in epoch 2, and node 0's tail is the longest copy.
+    let hubs = HubConfig { dumpster_enabled: false, ..HubConfig::default() };
+    let mut sim = formed_three_from(Sim::build(three_node([N0, N1, N2]), hubs, &[N2]), N0);
+    let mut c = Checks::new();
+    sim.client(H0, DB, secs(20), EVERY, 75, BYTES);
+    let cut = secs(30) + 500 * MS;
+    sim.run_until(cut);
+    sim.partition(N0, N1);
+    sim.partition(N0, N2);
+    // Node 1 must die soon after it mounts, with fewer logs written than node 0's abandoned tail, but
+    // after one heartbeat has told node 2 where epoch 2 began.
+    let mounted = |sim: &Sim| sim.mounts().into_iter().find(|m| m.at > cut && m.node == N1);
+    while mounted(&sim).is_none() && sim.now() < secs(60) {
+        sim.run_for(100 * MS);
+    }
+    sim.run_for(1_500 * MS);
+    let takeover = mounted(&sim);
+    let Some(takeover) = takeover.filter(|m| m.epoch == 2) else {
+        c.check(false, format!("expected node 1 to take over in epoch 2: {takeover:?}"));
+        return c.finish(&sim);
+    };
+    sim.power_off(N1);
+    let epoch_two_start = sim.node(N2).disk().copies[&DB].epoch_start(2);
+    c.check(epoch_two_start.is_some(), "node 2 should know where epoch 2 began");
+    let start = epoch_two_start.unwrap_or(0);
+    let tail: Vec<u64> = sim.node(N0).disk().copies[&DB].logs.range(start + 1..).map(|(&g, _)| g).collect();
+    c.check(
+        !tail.is_empty(),
+        format!("node 0 should hold logs past generation {start} (its abandoned tail)"),
+    );
+    let back = sim.now();
+    sim.heal_all();
+    sim.run_until(secs(100));
+    let remount = sim.mounts().into_iter().find(|m| m.at > back);
+    c.check(
+        remount.is_some_and(|m| m.node == N0 && m.epoch == 3),
+        format!("expected node 0 to serve epoch 3: {remount:?}"),
+    );
+    let rolled_back = sim.outputs_of(N0).any(|(at, output)| {
+        at > back && matches!(output, Output::Note(Note::RolledBack { to_generation, .. }) if *to_generation == start)
+    });
+    c.check(
+        rolled_back,
+        format!("node 0 should have rolled back to generation {start}, where epoch 2 began"),
+    );
+    let stale: Vec<u64> = sim.node(N0).disk().copies[&DB]
+        .logs
+        .range(start + 1..)
+        .filter(|(_, log)| log.epoch < 2)
+        .map(|(&g, _)| g)
+        .collect();
+    c.check(
+        stale.is_empty(),
+        format!("node 0 still holds abandoned epoch-1 generations {stale:?} (takeover at {takeover:?})"),
     );
     c.finish(&sim);
 }

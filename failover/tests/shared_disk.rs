@@ -573,3 +573,29 @@ fn a_node_that_takes_a_free_disk_witness_reservation_counts_it_only_after_the_ar
     );
     c.finish(&sim);
 }
+
+#[test]
+fn a_node_cut_off_from_the_owner_challenges_for_the_disk_witness_only_after_the_arbitration_delay() {
+    // Node 1 loses node 0 (who serves and holds the witness reservation). Without the witness it has
+    // no majority, so it competes for the vote, but only once the arbitration delay has run from the
+    // moment it lost quorum: the owner, who needs no delay, keeps the head start.
+    let mut sim = formed(disk_witness_config(), N0);
+    let mut c = Checks::new();
+    let cut = secs(20) + 500 * MS;
+    sim.run_until(cut);
+    sim.partition(N0, N1);
+    sim.run_until(secs(60));
+    let delay = ns(sim.config.settings.witness_arbitration_delay);
+    let lost =
+        sim.quorum_claims(N1).into_iter().find(|(at, quorate, _)| *at > cut && !*quorate).map(|(at, ..)| at);
+    let first = sim.storage_ops(N1).into_iter().find(|&(at, lun, ..)| at > cut && lun == WITNESS_LUN);
+    match (lost, first) {
+        (Some(lost), Some((first, ..))) => c.check(
+            first == lost + delay,
+            format!("lost quorum at {}, first witness command at {}", fmt_time(lost), fmt_time(first)),
+        ),
+        _ => c.check(false, format!("node 1 lost quorum at {lost:?}, touched the witness at {first:?}")),
+    }
+    c.check(sim.serving_now(DB) == BTreeSet::from([N0]), format!("serving {:?}", sim.serving_now(DB)));
+    c.finish(&sim);
+}
