@@ -599,3 +599,33 @@ fn a_node_cut_off_from_the_owner_challenges_for_the_disk_witness_only_after_the_
     c.check(sim.serving_now(DB) == BTreeSet::from([N0]), format!("serving {:?}", sim.serving_now(DB)));
     c.finish(&sim);
 }
+
+#[test]
+fn an_owner_that_knows_a_newer_ownership_term_does_not_reassert_a_vanished_reservation() {
+    // Node 0 serves epoch 1 when the decision for epoch 2 reaches it (injected here: the cluster only
+    // decides a new term for a serving owner in a race). Its ownership record now names epoch 2, so
+    // epoch 1's claim on the disk is no longer its to defend: when an array reboot drops every
+    // reservation, it must not register and reserve again on epoch 1's behalf.
+    let mut sim = formed(scc(), N0);
+    let mut c = Checks::new();
+    let activate = Message::Activate { db: DB, epoch: 2, previous_owner: Some(N0) };
+    sim.inject(N0, Input::Received { from: Endpoint::Node(N1), path: None, message: activate });
+    sim.run_for(100 * MS);
+    let record = sim.node(N0).disk().copies.get(&DB).map(|copy| (copy.owner_epoch, copy.owner));
+    c.check(record == Some((2, Some(N0))), format!("node 0's record should name epoch 2: {record:?}"));
+    c.check(sim.node(N0).role(DB) == Some(CopyRole::Active), "node 0 should still serve epoch 1");
+    let reboot = sim.now();
+    sim.array_reboot();
+    sim.run_for(secs(20));
+    let reasserted: Vec<_> = sim
+        .storage_ops(N0)
+        .into_iter()
+        .filter(|(at, lun, _, op)| {
+            *at > reboot
+                && *lun == LUN
+                && matches!(op, StorageOp::Register { .. } | StorageOp::Reserve { .. })
+        })
+        .collect();
+    c.check(reasserted.is_empty(), format!("node 0 re-asserted epoch 1's claim: {reasserted:?}"));
+    c.finish(&sim);
+}
