@@ -629,3 +629,33 @@ fn an_owner_that_knows_a_newer_ownership_term_does_not_reassert_a_vanished_reser
     c.check(reasserted.is_empty(), format!("node 0 re-asserted epoch 1's claim: {reasserted:?}"));
     c.finish(&sim);
 }
+
+#[test]
+fn a_member_without_the_disk_witness_reservation_gives_only_its_own_vote_to_a_proposal() {
+    // Node 0 serves and holds the disk witness; an operator moves the group to node 1. Node 1 accepts
+    // epoch 2 with its own vote; it holds no witness reservation, so it must not vote for the witness.
+    let mut sim = formed(disk_witness_config(), N0);
+    let mut c = Checks::new();
+    c.check(
+        sim.lun(WITNESS_LUN).holder == Some(reservation_key(N0)),
+        format!("node 0 should hold the witness: {:?}", sim.lun(WITNESS_LUN).holder),
+    );
+    let moved_at = sim.now();
+    sim.inject(N0, Input::OperatorMove { db: DB, to: N1 });
+    sim.run_for(secs(20));
+    let votes: Vec<Voter> = sim
+        .outputs_of(N1)
+        .filter(|(at, _)| *at >= moved_at)
+        .filter_map(|(_, output)| match output {
+            Output::Effect(Effect::Send {
+                message: Message::ProposeReply { voter, accepted: true, .. },
+                ..
+            }) => Some(*voter),
+            _ => None,
+        })
+        .collect();
+    c.check(votes == vec![Voter::Node(N1)], format!("node 1's votes for epoch 2: {votes:?}"));
+    let moved = sim.mounts().into_iter().find(|m| m.at > moved_at);
+    c.check(moved.is_some_and(|m| m.node == N1 && m.epoch == 2), format!("the move: {moved:?}"));
+    c.finish(&sim);
+}
