@@ -5,6 +5,7 @@
 
 mod support;
 
+use core::time::Duration;
 use failover::io::{Effect, FailoverReason, Note, StopReason};
 use failover::{
     ClusterConfig, Endpoint, Epoch, HubConfig, HubId, Input, Message, NodeId, Output, QuorumModel, WitnessOp,
@@ -41,6 +42,10 @@ fn formed_three_from(mut sim: Sim, owner: NodeId) -> Sim {
         sim.trace()
     );
     sim
+}
+
+fn failure_timeout_ns(sim: &Sim) -> u64 {
+    ns(sim.config.failure_timeout())
 }
 
 fn last_generation(sim: &Sim, node: NodeId) -> u64 {
@@ -130,6 +135,45 @@ fn a_self_fenced_owner_that_is_not_the_coordinator_is_remounted_when_quorum_retu
     c.check(
         mount.is_some_and(|m| m.node == N1 && m.epoch == 2 && m.lost_logs == 0),
         format!("expected node 1 to remount epoch 2 with nothing lost: {mount:?}"),
+    );
+    c.finish(&sim);
+}
+
+// ----- takeover timing ------------------------------------------------------------------------------
+
+#[test]
+fn a_takeover_is_decided_the_instant_the_dead_owner_can_no_longer_count_our_vote() {
+    // Node 2 lost node 0 long ago; node 0 dies at 40.2 s. The coordinator (node 1) may take over once
+    // node 0 can no longer count its vote: its last "I hear you" plus the echo timeout (failure timeout
+    // plus one interval) plus the takeover margin. With a margin of 2.5 s that instant falls between
+    // heartbeats, and the coordinator must wake for it rather than wait for the next heartbeat.
+    let mut config = three_node([N0, N1, N2]);
+    config.settings.takeover_margin = Duration::from_millis(2_500);
+    let mut sim = formed_three(config, N0);
+    let mut c = Checks::new();
+    sim.run_until(secs(30) + 200 * MS);
+    sim.partition(N0, N2);
+    let off = secs(40) + 200 * MS;
+    sim.run_until(off);
+    sim.power_off(N0);
+    sim.run_until(secs(70));
+    let settings = &sim.config.settings;
+    let wait = failure_timeout_ns(&sim) + ns(settings.heartbeat_interval) + ns(settings.takeover_margin);
+    // Node 1 goes on echoing node 0 until it stops hearing it, a failure timeout after the power cut.
+    let last_hears_you = sim.hears_you_sent(N1, N0).last().copied().unwrap_or(0);
+    let safe = last_hears_you + wait;
+    // The decision commits when node 2's vote is back: one round trip after the proposal.
+    let round_trip = 2 * sim.latency;
+    let decision = sim.decisions().into_iter().find(|d| d.at > off);
+    c.check(
+        decision.is_some_and(|d| {
+            d.by == N1 && d.to == N1 && d.reason == FailoverReason::OwnerDown && d.at == safe + round_trip
+        }),
+        format!(
+            "expected node 1 to decide at {} (last 'I hear you' at {}): {decision:?}",
+            fmt_time(safe),
+            fmt_time(last_hears_you)
+        ),
     );
     c.finish(&sim);
 }
