@@ -378,6 +378,35 @@ fn a_witness_request_left_unanswered_is_abandoned_after_two_heartbeat_intervals_
     c.finish(&sim);
 }
 
+// ----- log copying ------------------------------------------------------------------------------------
+
+#[test]
+fn a_passive_on_a_clean_network_is_sent_each_log_exactly_once() {
+    // A passive asks for the generations after the last one it holds, so on a network that loses
+    // nothing the owner ships every generation once, in order, and the passive keeps up.
+    let mut sim = Sim::new(ClusterConfig::ccr_two_node());
+    sim.client(H0, DB, secs(20), EVERY, 150, BYTES);
+    sim.run_until(secs(60));
+    let mut c = Checks::new();
+    let shipped: Vec<u64> = sim
+        .outputs_of(N0)
+        .filter_map(|(_, output)| match output {
+            Output::Effect(Effect::Send { to, message: Message::LogData { generation, .. }, .. })
+                if *to == Endpoint::Node(N1) =>
+            {
+                Some(*generation)
+            }
+            _ => None,
+        })
+        .collect();
+    let owner_has = last_generation(&sim, N0);
+    let expected: Vec<u64> = (1..=owner_has).collect();
+    c.check(owner_has >= 20, format!("the owner should have closed many logs: {owner_has}"));
+    c.check(shipped == expected, format!("generations shipped to node 1: {shipped:?}"));
+    c.check(last_generation(&sim, N1) == owner_has, "node 1 should hold every closed log");
+    c.finish(&sim);
+}
+
 // ----- lineage at takeover --------------------------------------------------------------------------
 
 #[test]
