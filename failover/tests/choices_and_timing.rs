@@ -178,6 +178,33 @@ fn a_takeover_is_decided_the_instant_the_dead_owner_can_no_longer_count_our_vote
     c.finish(&sim);
 }
 
+#[test]
+fn a_switchover_target_starts_as_soon_as_the_old_owner_has_stopped() {
+    // An operator moves the database to node 1. Node 1 waits while node 0 still serves, but no longer:
+    // once node 0's heartbeat says it has stopped, node 1 pulls the last logs and brings its resources
+    // online (1 s + 1 s + 2 s), within a heartbeat or two of copying, instead of sitting out the two
+    // failure timeouts it allows a stuck owner.
+    let mut sim = Sim::new(ClusterConfig::ccr_two_node());
+    sim.client(H0, DB, secs(20), EVERY, 50, BYTES);
+    sim.run_until(secs(25) + 300 * MS);
+    let moved_at = sim.now();
+    sim.inject(N0, Input::OperatorMove { db: DB, to: N1 });
+    sim.run_until(secs(60));
+    let mut c = Checks::new();
+    let stopped = sim.dismounts().into_iter().find(|d| d.node == N0 && d.at >= moved_at);
+    let mount = sim.mounts().into_iter().find(|m| m.node == N1);
+    let online_time: u64 = sim.config.databases[0].resources.iter().map(|r| ns(r.online_time)).sum();
+    let interval = ns(sim.config.settings.heartbeat_interval);
+    match (stopped, mount) {
+        (Some(stopped), Some(mount)) => c.check(
+            stopped.reason == StopReason::Moved && mount.at <= stopped.at + 2 * interval + online_time,
+            format!("node 0 stopped at {}, node 1 mounted at {}", fmt_time(stopped.at), fmt_time(mount.at)),
+        ),
+        _ => c.check(false, format!("expected a move: stopped {stopped:?}, mounted {mount:?}")),
+    }
+    c.finish(&sim);
+}
+
 // ----- the file share witness: renewal and arbitration delay (domain.md 1.2) ------------------------
 
 /// The times `node` asked the witness for `wanted` (Acquire, Renew, ...) in `[from, until)`.
