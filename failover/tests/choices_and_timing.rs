@@ -345,6 +345,46 @@ fn an_unanswered_resubmission_request_is_repeated_every_copy_timeout_and_only_to
     c.finish(&sim);
 }
 
+#[test]
+fn a_lossy_mount_asks_for_what_the_hubs_delivered_since_its_last_copied_log_plus_the_margin() {
+    // Node 0 dies at 100.55 s; node 1 last copied a log within the second or two before. It asks the
+    // hubs to resubmit from that copy minus `resubmit_margin`: not from the start of time, which would
+    // replay (and suppress as duplicates) everything the dumpster holds.
+    let mut sim = Sim::new(ClusterConfig::ccr_two_node());
+    sim.client(H0, DB, secs(20), EVERY, 500, BYTES);
+    let off = secs(100) + 550 * MS;
+    sim.run_until(off);
+    sim.power_off(N0);
+    sim.run_until(secs(130));
+    let mut c = Checks::new();
+    let margin = ns(sim.config.settings.resubmit_margin);
+    let mount = sim.mounts().into_iter().find(|m| m.node == N1);
+    let first_window = sim.outputs_of(N1).find_map(|(at, output)| match output {
+        Output::Effect(Effect::Send { message: Message::ResubmitRequest { window, .. }, .. }) => {
+            Some((at, ns(*window)))
+        }
+        _ => None,
+    });
+    match (mount, first_window) {
+        (Some(mount), Some((at, window))) if mount.lost_logs > 0 && at == mount.at => {
+            let since = at - window;
+            c.check(
+                since + margin <= off && since + margin + secs(3) >= off,
+                format!(
+                    "asked from {} (margin {margin} ns), node 0 died at {}",
+                    fmt_time(since),
+                    fmt_time(off)
+                ),
+            );
+        }
+        _ => c.check(
+            false,
+            format!("expected a lossy mount and a request with it: {mount:?}, {first_window:?}"),
+        ),
+    }
+    c.finish(&sim);
+}
+
 // ----- epoch commits at the file share witness ------------------------------------------------------
 
 /// The epochs `node` asked the witness to record.
