@@ -194,4 +194,15 @@ mod tests {
         assert!(!copy.observe_owner(1, Some(NodeId(0))));
         assert_eq!((copy.owner_epoch, copy.owner), (2, Some(NodeId(1))));
     }
+
+    #[test]
+    fn an_advert_of_the_epoch_already_known_is_not_newer_and_changes_nothing() {
+        // Every heartbeat repeats the current epoch; only a newer one may depose an owner or clear a
+        // failed copy's state (`observe_advert`).
+        let mut copy = CopyStore::default();
+        assert!(copy.observe_owner(2, Some(NodeId(1))));
+        assert!(!copy.observe_owner(2, Some(NodeId(1))));
+        assert!(!copy.observe_owner(2, Some(NodeId(0))));
+        assert_eq!((copy.owner_epoch, copy.owner), (2, Some(NodeId(1))));
+    }
 }

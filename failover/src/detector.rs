@@ -188,6 +188,16 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_report_is_stamped_with_the_time_its_heartbeat_arrived() {
+        // The coordinator trusts an owner's "I have stopped" only while that report is fresh, so the
+        // detector stamps every report with its arrival on our clock, whatever the caller filled in.
+        let mut d = detector();
+        let seen = HeartbeatSeen { peer: A, path: PUBLIC, sent_at: at(1), echo: None };
+        d.received(at(7), seen, PeerReport { received_at: None, ..PeerReport::default() });
+        assert_eq!(d.report(A).and_then(|report| report.received_at), Some(at(7)));
+    }
+
+    #[test]
     fn a_peer_with_one_path_still_up_is_not_down() {
         let mut d = detector();
         beat(&mut d, 0, PUBLIC, Some(0));

@@ -499,3 +499,57 @@ pub enum FailoverReason {
     /// The owner lost its mount (self-fenced) and is back; it gets a new epoch.
     Remount,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn advert(db: u16) -> DbAdvert {
+        DbAdvert {
+            db: DbId(db),
+            owner_epoch: 1,
+            owner: Some(NodeId(0)),
+            owner_epoch_start: Some(0),
+            role: CopyRole::Passive,
+            last_generation: 7,
+            current_generation: 0,
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_frame_grows_with_the_databases_it_advertises_and_the_peers_it_names() {
+        // The fabric's MTU and bandwidth see this size: a four-database node's heartbeat is larger
+        // than a one-database node's, and so is one that names more peers.
+        let heartbeat = |dbs: u16, counts: usize, lends_to: usize| Message::Heartbeat {
+            from: NodeId(0),
+            sent_at: LocalTime::ZERO,
+            echo: None,
+            counts: vec![NodeId(1); counts],
+            lends_to: vec![NodeId(2); lends_to],
+            quorate: true,
+            dbs: (0..dbs).map(advert).collect(),
+        };
+        assert_eq!(heartbeat(0, 0, 0).wire_bytes(), 64);
+        assert_eq!(heartbeat(1, 2, 1).wire_bytes(), 64 + 32 + 2 * 3);
+        assert_eq!(heartbeat(4, 3, 3).wire_bytes(), 64 + 4 * 32 + 2 * 6);
+    }
+
+    #[test]
+    fn log_data_deliveries_and_lineage_replies_are_as_large_as_what_they_carry() {
+        let log = Message::LogData {
+            db: DbId(0),
+            generation: 3,
+            epoch: 1,
+            messages: vec![1, 2],
+            bytes: 1 << 20,
+            corrupt: false,
+        };
+        assert_eq!(log.wire_bytes(), 128 + (1 << 20));
+        let deliver =
+            Message::Deliver { hub: HubId(0), db: DbId(0), msg: 9, bytes: 200_000, resubmitted: false };
+        assert_eq!(deliver.wire_bytes(), 256 + 200_000);
+        let lineage = Message::LineageReply { db: DbId(0), epoch_starts: vec![(1, 0), (2, 40), (3, 77)] };
+        assert_eq!(lineage.wire_bytes(), 64 + 3 * 16);
+        assert_eq!(Message::LineageRequest { db: DbId(0) }.wire_bytes(), 96);
+    }
+}
