@@ -218,7 +218,7 @@ fn witness_requests(
     sim.outputs_of(node)
         .filter(|(at, _)| (from..until).contains(at))
         .filter_map(|(at, output)| match output {
-            Output::Effect(Effect::WitnessRequest(op)) if wanted(op) => Some(at),
+            Output::Effect(Effect::WitnessRequest(call)) if wanted(&call.op) => Some(at),
             _ => None,
         })
         .collect()
@@ -391,7 +391,10 @@ fn a_lossy_mount_asks_for_what_the_hubs_delivered_since_its_last_copied_log_plus
 fn record_requests(sim: &Sim, node: NodeId) -> Vec<Epoch> {
     sim.outputs_of(node)
         .filter_map(|(_, output)| match output {
-            Output::Effect(Effect::WitnessRequest(WitnessOp::Record { epoch, .. })) => Some(*epoch),
+            Output::Effect(Effect::WitnessRequest(failover::WitnessCall {
+                op: WitnessOp::Record { epoch, .. },
+                ..
+            })) => Some(*epoch),
             _ => None,
         })
         .collect()
