@@ -13,7 +13,7 @@
 //! as the runs: the same file, seed, target and run budget give the same result. A wall-clock budget
 //! is the caller's business (`keep_going`), and only the command line uses one.
 
-use crate::history::DRILL_VERSION;
+use crate::history::{DRILL_VERSION, DrawnSetting};
 use crate::run::RunOutcome;
 use crate::scenario::{self, FaultSpec, ScenarioError};
 use crate::verdict::ViolationKind;
@@ -86,6 +86,7 @@ pub fn shrink(request: &Request<'_>, keep_going: &mut dyn FnMut() -> bool) -> Re
     let mut base: Table = text.parse().map_err(|_| {
         ScenarioError::unlocated(request.scenario, "the file changed while it was being shrunk")
     })?;
+    pin_drawn_settings(&mut base, &original, request.seed);
     base.remove("nemesis");
     base.remove("fault");
     let realised = outcome.realised_faults;
@@ -175,6 +176,43 @@ impl Trial<'_> {
         });
         self.tried.insert(text, breaks);
         breaks
+    }
+}
+
+/// A swarm nemesis draws settings per seed (heartbeat threshold, online times, mount dial, dumpster
+/// size); without its nemesis the written file would run with the file's own settings instead, and
+/// may no longer fail. So the drawn values are written into the tables they override.
+fn pin_drawn_settings(base: &mut Table, original: &scenario::Scenario, seed: u64) {
+    let Some(spec) = original.nemesis.as_ref().filter(|spec| spec.is_swarm()) else { return };
+    for setting in crate::world::draw_plan(spec, seed).settings {
+        let (table, key, value) = match setting {
+            DrawnSetting::HeartbeatThreshold { missed } => {
+                ("cluster", "heartbeat_threshold", Value::Integer(i64::from(missed)))
+            }
+            DrawnSetting::ResourceOnlineTime { ms } => {
+                ("cluster", "resource_online_time", Value::String(format!("{ms}ms")))
+            }
+            DrawnSetting::MountTime { ms } => ("cluster", "mount_time", Value::String(format!("{ms}ms"))),
+            DrawnSetting::MountDial { dial } => {
+                ("cluster", "mount_dial", Value::String(dial_name(dial).to_string()))
+            }
+            DrawnSetting::DumpsterSize { bytes } => {
+                ("transport", "dumpster_size", Value::String(format!("{bytes}B")))
+            }
+        };
+        let entry = base.entry(table).or_insert_with(|| Value::Table(Table::new()));
+        if let Value::Table(table) = entry {
+            table.insert(key.to_string(), value);
+        }
+    }
+}
+
+/// The dial as the scenario format writes it.
+fn dial_name(dial: scenario::MountDial) -> &'static str {
+    match dial {
+        scenario::MountDial::Lossless => "lossless",
+        scenario::MountDial::GoodAvailability => "good-availability",
+        scenario::MountDial::BestAvailability => "best-availability",
     }
 }
 
@@ -353,6 +391,23 @@ impl Shrunk {
 mod tests {
     use super::*;
     use crate::scenario::{Fault, FaultTrigger, RunFault, Target, WitnessFault};
+
+    #[test]
+    fn a_swarm_runs_drawn_settings_are_written_into_the_shrunk_file_and_load_as_drawn() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/nightly/ccr-nemesis.toml");
+        let original = scenario::load(&path).expect("the nightly file loads");
+        let mut base: Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+        for seed in 1..=5 {
+            pin_drawn_settings(&mut base, &original, seed);
+            let mut written = base.clone();
+            written.remove("nemesis");
+            let reloaded = scenario::parse(&path, &written.to_string()).expect("the written file loads");
+            let drawn = crate::world::with_drawn_settings(&original, seed).expect("the file draws settings");
+            assert_eq!(reloaded.cluster.settings, drawn.cluster.settings, "seed {seed}");
+            assert_eq!(reloaded.cluster.mount_time, drawn.cluster.mount_time, "seed {seed}");
+            assert_eq!(reloaded.transport, drawn.transport, "seed {seed}");
+        }
+    }
 
     fn spec(seconds: u64) -> FaultSpec {
         FaultSpec {

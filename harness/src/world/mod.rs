@@ -135,7 +135,7 @@ pub struct World<'s> {
     storage: Option<storage::Storage>,
 }
 
-pub use nemesis::{SwarmPlan, draw_plan};
+pub use nemesis::{SwarmPlan, draw_plan, with_drawn_settings};
 
 /// Runs `scenario` with `seed` to the end and judges it. A swarm nemesis's drawn settings apply.
 pub fn run_scenario(scenario: &Scenario, seed: u64) -> RunOutcome {
