@@ -43,7 +43,7 @@ impl WakeSlot {
         true
     }
 
-    /// Forgets the scheduled wake (power loss, or a resume that wakes the machine anyway).
+    /// Forgets the scheduled wake (power loss: the machine is gone with its timers).
     pub(super) fn cancel(&mut self) {
         self.generation += 1;
         self.at = None;
@@ -83,11 +83,12 @@ impl World<'_> {
         }
     }
 
-    /// Wakes `component` now (it re-evaluates what time alone changed and asks for its next wake).
+    /// Wakes `component` now (it re-evaluates what time alone changed and asks for its next wake). A
+    /// wake it asked for earlier and that is still ahead stays armed: a machine may rely on the
+    /// driver holding it (the initiator does not repeat an unchanged `WakeAt`), and cancelling it here
+    /// lost the initiator's path checker for good after a pause (nightly `scc-nemesis` seed 243: the
+    /// paths stayed down 190 s after the array was back, and the group with them).
     pub(super) fn wake_component(&mut self, component: Component) {
-        if let Some(slot) = self.wake_slot(component) {
-            slot.cancel();
-        }
         match component {
             Component::Node(node) => self.node_input(node, Input::Wake),
             Component::Hub(hub) => self.hub_input(hub, HubInput::Wake),
