@@ -224,6 +224,19 @@ pub enum Message {
         accepted: bool,
         newest: Epoch,
     },
+    /// The new owner of `db` tells every member it counts where `epoch` begins, before it opens the
+    /// epoch's first log: a member that later takes over must be able to tell our history from a tail
+    /// it wrote in an older epoch, even if we are gone by then.
+    EpochStarted {
+        db: DbId,
+        epoch: Epoch,
+        start: Generation,
+    },
+    /// A member stored where `epoch` began.
+    EpochStartedAck {
+        db: DbId,
+        epoch: Epoch,
+    },
     /// The coordinator tells a node to activate its copy of `db` in the new `epoch`.
     Activate {
         db: DbId,

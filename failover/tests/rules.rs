@@ -1606,3 +1606,29 @@ fn a_node_stops_counting_the_witness_the_moment_it_sends_a_release() {
         "still counting the witness after sending its release: {claims:?}"
     );
 }
+
+#[test]
+fn every_member_the_new_owner_counts_stores_where_its_epoch_began_before_the_first_log_opens() {
+    // Three nodes: whoever takes over later must be able to tell the owner's history from an older
+    // tail of its own, even if the owner is gone by then (nightly ccr-four-node seed 22).
+    let mut sim = Sim::new(three_node_majority());
+    sim.run_until(secs(60));
+    let mount = sim.mounts().into_iter().next().expect("the database mounted");
+    for peer in [N0, N1, N2].into_iter().filter(|&node| node != mount.node) {
+        let stored_at = sim.outputs_of(peer).find_map(|(at, output)| match output {
+            Output::Effect(Effect::Send { message: Message::EpochStartedAck { epoch, .. }, .. })
+                if *epoch == mount.epoch =>
+            {
+                Some(at)
+            }
+            _ => None,
+        });
+        assert!(
+            stored_at.is_some_and(|at| at <= mount.at),
+            "{peer:?} stored the start of epoch {} at {stored_at:?}, the owner mounted at {}",
+            mount.epoch,
+            mount.at
+        );
+        assert_eq!(sim.node(peer).disk().copies[&DB].epoch_start(mount.epoch), Some(0));
+    }
+}

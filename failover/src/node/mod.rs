@@ -28,7 +28,7 @@ pub use arbitration::{ClaimEvent, ClaimFor, ClaimMode, ClaimStep, DiskClaim, Sto
 pub use commit::{Proposal, Proposals};
 pub use disk_witness::DiskWitnessState;
 pub use quorum::WitnessState;
-pub use replication::{Activation, ActivationPhase};
+pub use replication::{Activation, ActivationPhase, StartAnnouncement};
 pub use resources::Onlining;
 
 /// What survives power loss: the database copies and the ownership records on local disk.
@@ -278,6 +278,17 @@ impl Node {
                 self.vote_received(db, epoch, voter, accepted, newest);
             }
             Message::Activate { db, epoch, previous_owner } => self.activate(db, epoch, previous_owner),
+            Message::EpochStarted { db, epoch, start } => {
+                if let (Endpoint::Node(owner), Some(copy)) = (from, self.disk.copies.get_mut(&db)) {
+                    copy.record_epoch_start(epoch, start);
+                    self.send(Endpoint::Node(owner), Message::EpochStartedAck { db, epoch });
+                }
+            }
+            Message::EpochStartedAck { db, epoch } => {
+                if let Endpoint::Node(peer) = from {
+                    self.start_acknowledged(db, epoch, peer);
+                }
+            }
             Message::LogClosed { db, epoch, generation, continues } => {
                 self.note_log_closed(db, epoch, generation, continues);
             }
@@ -416,6 +427,13 @@ impl Node {
             consider(runtime.next_resubmit_at);
             consider(runtime.onlining.as_ref().map(|onlining| onlining.step_done_at));
             consider(runtime.activation.as_ref().map(|activation| activation.deadline));
+            consider(
+                runtime
+                    .activation
+                    .as_ref()
+                    .and_then(|activation| activation.announcement.as_ref())
+                    .map(|announcement| announcement.sent_at + self.config.settings.heartbeat_interval),
+            );
             consider(runtime.reseed_until);
             if runtime.role == CopyRole::Active {
                 consider(Some(runtime.last_write_at + self.config.settings.log_roll_idle));

@@ -9,6 +9,7 @@ use crate::copy::{LogFile, OwedResubmission};
 use crate::io::Note;
 use crate::io::{CopyRole, DbAdvert, Message, Output, StopReason};
 use crate::types::{DbId, Endpoint, Epoch, Generation, HubId, LocalTime, MessageId, NodeId};
+use std::collections::BTreeSet;
 
 /// Where an activating node is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +22,18 @@ pub enum ActivationPhase {
     Replaying,
     /// More logs are missing than the mount dial allows; stay dismounted and keep trying.
     BlockedByDial,
+    /// The copy is final: every member we count must have stored where our epoch begins before we
+    /// open its first log.
+    AnnounceStart,
+}
+
+/// Where our epoch begins, sent to the members we count, and who has stored it.
+#[derive(Clone, Debug)]
+pub struct StartAnnouncement {
+    pub start: Generation,
+    pub lost_logs: u64,
+    pub acknowledged: BTreeSet<NodeId>,
+    pub sent_at: LocalTime,
 }
 
 #[derive(Clone, Debug)]
@@ -41,6 +54,8 @@ pub struct Activation {
     /// does not prove the last owner's open log was shipped, so the mount stays lossy (and asks the
     /// hubs to resubmit).
     pub source_adopted: bool,
+    /// Set once the copy is final (`ActivationPhase::AnnounceStart`).
+    pub announcement: Option<StartAnnouncement>,
 }
 
 /// With no log ever copied, a lossy mount asks for everything the dumpster still holds.
@@ -139,6 +154,7 @@ impl Node {
             lineage_asked_at: None,
             lineage_checked: false,
             source_adopted: false,
+            announcement: None,
         });
     }
 
@@ -206,6 +222,7 @@ impl Node {
                     self.set_phase(db, ActivationPhase::Replaying, self.now);
                 }
             }
+            ActivationPhase::AnnounceStart => self.advance_announcement(db, &counted),
             ActivationPhase::Replaying | ActivationPhase::BlockedByDial => {
                 let Some(copy) = self.disk.copies.get(&db) else { return };
                 if copy.replayed_through < copy.last_generation() {
@@ -214,7 +231,7 @@ impl Node {
                 let have = copy.last_generation();
                 let lost_logs = self.lost_logs(db, have, activation.previous_reachable);
                 if lost_logs <= self.config.settings.mount_dial.max_lost_logs() {
-                    self.begin_onlining(db, activation.epoch, lost_logs);
+                    self.announce_start(db, have, lost_logs);
                 } else if activation.phase != ActivationPhase::BlockedByDial
                     || self.now >= activation.deadline
                 {
@@ -265,6 +282,66 @@ impl Node {
         activation.lineage_asked_at = None;
         activation.source_adopted = true;
         Some(source)
+    }
+
+    /// The copy is final at `start`: record where our epoch begins, tell every member we count, and
+    /// bring the group online once they have all stored it (at once if we count nobody).
+    fn announce_start(&mut self, db: DbId, start: Generation, lost_logs: u64) {
+        let now = self.now;
+        let Some(runtime) = self.dbs.get_mut(&db) else { return };
+        let Some(activation) = runtime.activation.as_mut() else { return };
+        let epoch = activation.epoch;
+        activation.phase = ActivationPhase::AnnounceStart;
+        activation.announcement =
+            Some(StartAnnouncement { start, lost_logs, acknowledged: BTreeSet::new(), sent_at: now });
+        if let Some(copy) = self.disk.copies.get_mut(&db) {
+            copy.record_epoch_start(epoch, start);
+        }
+        for peer in self.counted_peers() {
+            self.send(Endpoint::Node(peer), Message::EpochStarted { db, epoch, start });
+        }
+        let counted = self.counted_peers();
+        self.advance_announcement(db, &counted);
+    }
+
+    /// Onlining starts once every member we count has stored our epoch's start; the others are asked
+    /// again each heartbeat interval.
+    fn advance_announcement(&mut self, db: DbId, counted: &[NodeId]) {
+        let now = self.now;
+        let interval = self.config.settings.heartbeat_interval;
+        let Some(activation) = self.dbs.get_mut(&db).and_then(|runtime| runtime.activation.as_mut()) else {
+            return;
+        };
+        let epoch = activation.epoch;
+        let Some(announcement) = activation.announcement.as_mut() else { return };
+        let missing: Vec<NodeId> =
+            counted.iter().copied().filter(|peer| !announcement.acknowledged.contains(peer)).collect();
+        if missing.is_empty() {
+            let lost_logs = announcement.lost_logs;
+            self.begin_onlining(db, epoch, lost_logs);
+            return;
+        }
+        if now < announcement.sent_at + interval {
+            return;
+        }
+        announcement.sent_at = now;
+        let start = announcement.start;
+        for peer in missing {
+            self.send(Endpoint::Node(peer), Message::EpochStarted { db, epoch, start });
+        }
+    }
+
+    /// A member stored where our epoch begins.
+    pub(super) fn start_acknowledged(&mut self, db: DbId, epoch: Epoch, peer: NodeId) {
+        let Some(activation) = self.dbs.get_mut(&db).and_then(|runtime| runtime.activation.as_mut()) else {
+            return;
+        };
+        if activation.epoch != epoch {
+            return;
+        }
+        if let Some(announcement) = activation.announcement.as_mut() {
+            announcement.acknowledged.insert(peer);
+        }
     }
 
     /// Attempt-copy-last-logs starts by asking the previous owner where its epochs began (again after
@@ -571,7 +648,10 @@ impl Node {
             return; // shared-disk groups ship no logs
         }
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
-        if matches!(runtime.role, CopyRole::Active) || runtime.reseed_until.is_some() {
+        // Once the copy is final (its epoch's start announced) nothing more is copied onto it.
+        let final_copy =
+            runtime.activation.as_ref().is_some_and(|activation| activation.announcement.is_some());
+        if matches!(runtime.role, CopyRole::Active) || runtime.reseed_until.is_some() || final_copy {
             return;
         }
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
