@@ -1338,31 +1338,6 @@ fn the_dumpster_forgets_messages_older_than_its_time_limit() {
     assert_eq!(msgs, vec![3, 4], "messages delivered more than 60 s ago are gone");
 }
 
-#[test]
-fn a_resubmitted_message_delivered_again_stays_in_the_dumpster_as_delivered_then() {
-    // Message 1 is delivered at 10 s, resubmitted after a lossy failover at 100 s and acknowledged by
-    // the new owner. A second lossy failover asks for the last 30 s only: message 1 must be in it,
-    // since the new owner's copy of it may be what was lost.
-    let mut hub = Hub::new(H0, HubConfig::default(), LocalTime(0));
-    delivered(&mut hub, LocalTime(secs(10)), 1, 1_000);
-    let ask = |window: Duration| HubInput::Received {
-        from: Endpoint::Node(N1),
-        message: Message::ResubmitRequest { db: DB, window },
-    };
-    let outputs = hub.handle(LocalTime(secs(100)), ask(Duration::from_secs(120)));
-    assert_eq!(resubmitted_messages(&outputs).1, vec![1]);
-    hub.handle(
-        LocalTime(secs(101)),
-        HubInput::Received {
-            from: Endpoint::Node(N1),
-            message: Message::DeliverAck { db: DB, msg: 1, epoch: 2 },
-        },
-    );
-    assert_eq!(hub.dumpster_len(DB), 1, "kept once, not twice");
-    let outputs = hub.handle(LocalTime(secs(120)), ask(Duration::from_secs(30)));
-    assert_eq!(resubmitted_messages(&outputs).1, vec![1], "the redelivery at 101 s is inside the window");
-}
-
 // ----- scheduled moves (domain.md 3.1) -----------------------------------------------------------------
 
 #[test]

@@ -42,9 +42,10 @@ const ON_DEMAND_SEEDS: RangeInclusive<u64> = 1..=3;
 /// tail the cluster had abandoned), 478 (two coordinators decided epoch 2 for different owners and
 /// the group stayed down), 161 of both (a former owner back alone decided a remount in a used
 /// epoch), `scc-nemesis-kinds` 315 and 322 (two writers on the shared disk in one epoch), 593 (a
-/// lossy mount's resubmission window started when a lagging copy arrived, not when the log closed).
+/// lossy mount's resubmission window started when a lagging copy arrived, not when the log closed),
+/// 894 (resubmitted mail kept again in the dumpster evicted fresh mail).
 const LISTED_SEEDS: &[(&str, &[u64])] = &[
-    ("ccr-nemesis-kinds", &[1, 2, 3, 30, 70, 111, 140, 161, 167, 246, 345, 470, 478, 593, 702]),
+    ("ccr-nemesis-kinds", &[1, 2, 3, 30, 70, 111, 140, 161, 167, 246, 345, 470, 478, 593, 702, 894]),
     ("scc-nemesis-kinds", &[1, 2, 3, 30, 161, 315, 322]),
 ];
 
