@@ -34,14 +34,7 @@ fn formed_three(config: ClusterConfig, owner: NodeId) -> Sim {
 fn formed_three_from(mut sim: Sim, owner: NodeId) -> Sim {
     sim.run_until(500 * MS);
     sim.power_on(N2);
-    sim.run_until(secs(20));
-    let mounts = sim.mounts();
-    assert!(
-        mounts.len() == 1 && mounts[0].node == owner && mounts[0].epoch == 1,
-        "the cluster did not form with {owner:?} serving epoch 1: {mounts:?}\n{}",
-        sim.trace()
-    );
-    sim
+    formed_from(sim, owner)
 }
 
 fn failure_timeout_ns(sim: &Sim) -> u64 {

@@ -38,17 +38,6 @@ fn formed(config: ClusterConfig, owner: NodeId) -> Sim {
     formed_from(Sim::new(config), owner)
 }
 
-fn formed_from(mut sim: Sim, owner: NodeId) -> Sim {
-    sim.run_until(secs(20));
-    let mounts = sim.mounts();
-    assert!(
-        mounts.len() == 1 && mounts[0].node == owner && mounts[0].epoch == 1,
-        "the cluster did not form with {owner:?} serving epoch 1: {mounts:?}\n{}",
-        sim.trace()
-    );
-    sim
-}
-
 fn failure_timeout(sim: &Sim) -> u64 {
     ns(sim.config.failure_timeout())
 }

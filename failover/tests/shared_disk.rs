@@ -25,15 +25,7 @@ fn scc() -> ClusterConfig {
 
 /// Boots the cluster and runs it to 20 s, by which `owner` must serve epoch 1 and nobody else.
 fn formed(config: ClusterConfig, owner: NodeId) -> Sim {
-    let mut sim = Sim::new(config);
-    sim.run_until(secs(20));
-    let mounts = sim.mounts();
-    assert!(
-        mounts.len() == 1 && mounts[0].node == owner && mounts[0].epoch == 1,
-        "the cluster did not form with {owner:?} serving epoch 1: {mounts:?}\n{}",
-        sim.trace()
-    );
-    sim
+    formed_from(Sim::new(config), owner)
 }
 
 fn is_pr_command(op: &StorageOp) -> bool {

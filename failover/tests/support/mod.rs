@@ -1302,3 +1302,16 @@ impl Checks {
         self.finish_all();
     }
 }
+
+/// Runs `sim` to 20 s, by which `owner` must serve epoch 1 and nobody else (the formed cluster every
+/// test starts from).
+pub fn formed_from(mut sim: Sim, owner: NodeId) -> Sim {
+    sim.run_until(secs(20));
+    let mounts = sim.mounts();
+    assert!(
+        mounts.len() == 1 && mounts[0].node == owner && mounts[0].epoch == 1,
+        "the cluster did not form with {owner:?} serving epoch 1: {mounts:?}\n{}",
+        sim.trace()
+    );
+    sim
+}
