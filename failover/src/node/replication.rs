@@ -379,13 +379,10 @@ impl Node {
     /// depth: the new owner's copy must be on one lineage), then copy its last logs.
     fn activation_lineage(&mut self, db: DbId, epoch_starts: &[(Epoch, Generation)]) {
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
-        if let Some(point) = copy.divergence_point(epoch_starts) {
-            copy.roll_back(point);
-            self.out.push(Output::Note(Note::RolledBack { db, to_generation: point }));
-        }
         for &(epoch, start) in epoch_starts {
             copy.record_epoch_start(epoch, start);
         }
+        self.roll_back_off_known_lineage(db);
         let Some(activation) = self.dbs.get_mut(&db).and_then(|runtime| runtime.activation.as_mut()) else {
             return;
         };
