@@ -910,6 +910,56 @@ fn an_outage_longer_than_the_rto_is_reported_with_its_duration() {
     assert_eq!(report.metrics.rto_ms, 39_000);
 }
 
+/// n1 serves SG1, loses power at 1 s; `second` strikes at 20 s; n2 mounts at 45 s (RTO 30 s).
+fn outage_with_a_second_fault(second: FaultKind, mount_ms: u64) -> History {
+    HistoryBuilder::new()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .fault(FaultKind::PowerOff, "n1")
+        .host_down("n1", Power)
+        .at_ms(20_000)
+        .fault(second, "n2")
+        .at_ms(mount_ms)
+        .mounted("n2", "SG1", 2, 0)
+        .at_ms(mount_ms + 10_000)
+        .ended()
+}
+
+#[test]
+fn a_recovery_is_judged_from_the_last_fault_that_struck_during_the_outage() {
+    let report = check_all(&outage_with_a_second_fault(FaultKind::Freeze, 45_000), &config(55_000));
+    assert!(times(&report, Rto).is_empty(), "{:#?}", report.violations);
+    assert_eq!(report.metrics.rto_ms, 25_000, "from the freeze at 20 s to the mount at 45 s");
+    assert!(
+        report.notes.iter().any(|note| note.contains("(44s)") && note.contains("freeze on n2")),
+        "the whole outage is still reported: {:?}",
+        report.notes
+    );
+}
+
+#[test]
+fn a_recovery_slower_than_the_rto_after_the_last_fault_still_fails() {
+    let report = check_all(&outage_with_a_second_fault(FaultKind::Freeze, 55_000), &config(65_000));
+    let rto = found(&report, Rto);
+    assert_eq!(rto.len(), 1, "{rto:?}");
+    assert_eq!(rto[0].0, 1_000, "reported where the outage began");
+    assert!(
+        rto[0].1.contains("35s after the last fault") && rto[0].1.contains("freeze on n2"),
+        "{}",
+        rto[0].1
+    );
+}
+
+#[test]
+fn a_repair_or_a_clock_step_inside_an_outage_does_not_restart_the_rto() {
+    for second in [FaultKind::PowerOn, FaultKind::ClockStep] {
+        let report = check_all(&outage_with_a_second_fault(second, 45_000), &config(55_000));
+        assert_eq!(times(&report, Rto), vec![1_000], "{second}: {:#?}", report.violations);
+        assert_eq!(report.metrics.rto_ms, 44_000, "{second}");
+    }
+}
+
 #[test]
 fn an_outage_inside_the_declared_window_does_not_count() {
     let history = HistoryBuilder::new()
