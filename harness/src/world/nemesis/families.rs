@@ -24,148 +24,231 @@ fn pick<T: Clone>(rng: &mut RngStream, items: &[T]) -> Option<T> {
     (!items.is_empty()).then(|| items[rng.below(items.len() as u64) as usize].clone())
 }
 
+/// What every draw shares: when it happens, how long a held fault lasts, and the host it targets.
+struct Slot {
+    /// The fault's `at`, from time zero.
+    at: Duration,
+    now: SimTime,
+    /// How long a held fault lasts: at least a second (or the seed's whole maximum, when that is
+    /// shorter), and never past the nemesis's stop, where everything heals.
+    duration: Duration,
+    /// Time left until the nemesis stops.
+    left: Duration,
+    host: usize,
+    target: Target,
+}
+
+impl Slot {
+    /// A fault that lasts `duration` and then heals, with what it takes away while it lasts.
+    fn held(&self, fault: Fault, impacts: Vec<Impact>) -> Draw {
+        Draw {
+            faults: vec![FaultSpec { at: self.at, fault, duration: Some(self.duration) }],
+            impacts,
+            until: self.now + self.duration,
+        }
+    }
+
+    /// A fault with no duration (a step, a crash, an operator command).
+    fn once(&self, fault: Fault) -> Draw {
+        Draw {
+            faults: vec![FaultSpec { at: self.at, fault, duration: None }],
+            impacts: vec![],
+            until: self.now,
+        }
+    }
+}
+
 impl World<'_> {
-    /// Draws one fault of `family` at `now`, or `None` when the family finds nothing to hit now.
+    /// Draws one fault of `family` at `now`, or `None` when the family finds nothing to hit now. The
+    /// draws come from the nemesis stream in a fixed order (duration, target, then the family's own),
+    /// so a seed replays the same schedule.
     pub(super) fn draw_family(&mut self, family: NemesisFamily, now: SimTime) -> Option<Draw> {
-        let scenario = self.scenario;
-        let spec = scenario.nemesis.as_ref()?;
+        let slot = self.draw_slot(now)?;
+        match family {
+            NemesisFamily::Power | NemesisFamily::Freeze | NemesisFamily::RackPower | NemesisFamily::Dns => {
+                self.draw_host_fault(family, &slot)
+            }
+            NemesisFamily::LinkCut
+            | NemesisFamily::OneWayCut
+            | NemesisFamily::LinkFlap
+            | NemesisFamily::LinkLoss
+            | NemesisFamily::PathFlap => self.draw_link_fault(family, &slot),
+            NemesisFamily::Nic | NemesisFamily::Latency | NemesisFamily::Mtu | NemesisFamily::Switch => {
+                self.draw_network_fault(family, &slot)
+            }
+            NemesisFamily::WitnessDown | NemesisFamily::WitnessRestart | NemesisFamily::WitnessSlow => {
+                self.draw_witness_fault(family, &slot)
+            }
+            NemesisFamily::ControllerReboot | NemesisFamily::LunOffline | NemesisFamily::LunLatency => {
+                self.draw_array_fault(family, &slot)
+            }
+            NemesisFamily::ClockStep
+            | NemesisFamily::ResourceCrash
+            | NemesisFamily::Move
+            | NemesisFamily::CorruptLog => self.draw_instant_fault(family, &slot),
+        }
+    }
+
+    /// The duration and target every family draws first.
+    fn draw_slot(&mut self, now: SimTime) -> Option<Slot> {
+        let spec = self.scenario.nemesis.as_ref()?;
         let plan_max = self.nemesis.plan.as_ref()?.max_fault_duration;
         let at = now.saturating_since(SimTime::ZERO);
         let left = spec.stop.saturating_sub(at);
         let rng = &mut self.nemesis.rng;
-        // Every fault lasts at least a second (or its whole maximum, when that is shorter), and ends
-        // by the nemesis's stop, where everything heals.
         let duration = between(rng, SECOND.min(plan_max), plan_max).min(left).max(MS);
         let target = pick(rng, &spec.targets)?;
-        let host = scenario.hosts.iter().position(|host| host.name == target)?;
-        let held = |fault: Fault, impacts: Vec<Impact>| Draw {
-            faults: vec![FaultSpec { at, fault, duration: Some(duration) }],
-            impacts,
-            until: now + duration,
-        };
-        let once = |fault: Fault| Draw {
-            faults: vec![FaultSpec { at, fault, duration: None }],
-            impacts: vec![],
-            until: now,
-        };
-        let host_target = Target::Host(target.clone());
-        Some(match family {
+        let host = self.scenario.hosts.iter().position(|host| host.name == target)?;
+        Some(Slot { at, now, duration, left, host, target: Target::Host(target) })
+    }
+
+    /// A host stops: power, a freeze, its rack's power, or the DNS server.
+    fn draw_host_fault(&mut self, family: NemesisFamily, slot: &Slot) -> Option<Draw> {
+        let scenario = self.scenario;
+        let target = slot.target.clone();
+        match family {
             NemesisFamily::Power => {
-                held(Fault::Power(PowerFault::Off { target: host_target }), vec![Impact::Stop(host)])
+                Some(slot.held(Fault::Power(PowerFault::Off { target }), vec![Impact::Stop(slot.host)]))
             }
-            NemesisFamily::Freeze => held(
-                Fault::Run(RunFault::Freeze { target: host_target, trigger: FaultTrigger::At }),
-                vec![Impact::Stop(host)],
-            ),
+            NemesisFamily::Freeze => Some(slot.held(
+                Fault::Run(RunFault::Freeze { target, trigger: FaultTrigger::At }),
+                vec![Impact::Stop(slot.host)],
+            )),
             NemesisFamily::RackPower => {
-                let rack = scenario.hosts[host].rack.clone()?;
+                let rack = scenario.hosts[slot.host].rack.clone()?;
                 let members =
                     scenario.hosts.iter().enumerate().filter(|(_, each)| each.rack.as_ref() == Some(&rack));
                 let impacts = members.map(|(index, _)| Impact::Stop(index)).collect();
-                held(Fault::Power(PowerFault::RackOff { rack }), impacts)
+                Some(slot.held(Fault::Power(PowerFault::RackOff { rack }), impacts))
             }
-            NemesisFamily::Nic => {
-                let network = pick(rng, &scenario.hosts[host].networks)?;
-                let impact = Impact::NicDown(host, network.clone());
-                held(Fault::Fabric(FabricFault::NicDown { target: host_target, network }), vec![impact])
+            NemesisFamily::Dns => {
+                let dns = scenario.hosts.iter().position(|each| each.role == HostRole::Dns)?;
+                let target = Target::Host(scenario.hosts[dns].name.clone());
+                let fault = if self.nemesis.rng.chance(0.5) {
+                    Fault::Power(PowerFault::Off { target })
+                } else {
+                    Fault::Run(RunFault::Freeze { target, trigger: FaultTrigger::At })
+                };
+                Some(slot.held(fault, vec![Impact::Stop(dns)]))
             }
+            _ => None,
+        }
+    }
+
+    /// One link between two hosts misbehaves: cut (both ways or one), flapping, lossy, or a storage
+    /// path to the array cut.
+    fn draw_link_fault(&mut self, family: NemesisFamily, slot: &Slot) -> Option<Draw> {
+        let scenario = self.scenario;
+        let target = slot.target.clone();
+        match family {
             NemesisFamily::LinkCut | NemesisFamily::OneWayCut => {
-                let (peer, network) = self.cluster_link(host)?;
+                let (peer, network) = self.cluster_link(slot.host)?;
                 let direction = if family == NemesisFamily::OneWayCut {
                     LinkDirection::OneWay
                 } else {
                     LinkDirection::Both
                 };
-                let impact = Impact::Cut(host, peer, network.clone());
+                let impact = Impact::Cut(slot.host, peer, network.clone());
                 let peer = Target::Host(scenario.hosts[peer].name.clone());
-                held(
-                    Fault::Fabric(FabricFault::LinkCut { target: host_target, peer, network, direction }),
+                Some(slot.held(
+                    Fault::Fabric(FabricFault::LinkCut { target, peer, network, direction }),
                     vec![impact],
-                )
+                ))
             }
-            NemesisFamily::LinkFlap => return self.link_flap(host, now, duration),
+            NemesisFamily::LinkFlap => self.link_flap(slot.host, slot.now, slot.duration),
             NemesisFamily::LinkLoss => {
-                let (peer, network) = self.cluster_link(host)?;
-                let rng = &mut self.nemesis.rng;
-                let probability = (5 + rng.below(46)) as f64 / 100.0;
+                let (peer, network) = self.cluster_link(slot.host)?;
+                let probability = (5 + self.nemesis.rng.below(46)) as f64 / 100.0;
                 let peer = Target::Host(scenario.hosts[peer].name.clone());
                 let direction = LinkDirection::Both;
-                held(
-                    Fault::Fabric(FabricFault::LinkLoss {
-                        target: host_target,
-                        peer,
-                        network,
-                        direction,
-                        probability,
-                    }),
-                    vec![],
+                let fault = FabricFault::LinkLoss { target, peer, network, direction, probability };
+                Some(slot.held(Fault::Fabric(fault), vec![]))
+            }
+            NemesisFamily::PathFlap => {
+                let storage = scenario.storage.as_ref()?;
+                let host = &scenario.hosts[slot.host];
+                let paths: Vec<String> =
+                    storage.networks.iter().filter(|network| host.has_nic_on(network)).cloned().collect();
+                let network = pick(&mut self.nemesis.rng, &paths)?;
+                let peer = Target::Host(storage.array.clone());
+                let direction = LinkDirection::Both;
+                Some(
+                    slot.held(
+                        Fault::Fabric(FabricFault::LinkCut { target, peer, network, direction }),
+                        vec![],
+                    ),
                 )
+            }
+            _ => None,
+        }
+    }
+
+    /// A host's network or the fabric itself degrades: a NIC down, latency, a smaller MTU, a switch.
+    fn draw_network_fault(&mut self, family: NemesisFamily, slot: &Slot) -> Option<Draw> {
+        let scenario = self.scenario;
+        let target = slot.target.clone();
+        let rng = &mut self.nemesis.rng;
+        match family {
+            NemesisFamily::Nic => {
+                let network = pick(rng, &scenario.hosts[slot.host].networks)?;
+                let impact = Impact::NicDown(slot.host, network.clone());
+                Some(slot.held(Fault::Fabric(FabricFault::NicDown { target, network }), vec![impact]))
             }
             NemesisFamily::Latency => {
-                let networks = self.cluster_networks(host);
+                let networks = self.cluster_networks(slot.host);
                 let network = pick(&mut self.nemesis.rng, &networks)?;
                 let extra = between(&mut self.nemesis.rng, 10 * MS, 2 * SECOND);
-                held(Fault::Fabric(FabricFault::LatencySpike { target: host_target, network, extra }), vec![])
+                Some(slot.held(Fault::Fabric(FabricFault::LatencySpike { target, network, extra }), vec![]))
             }
             NemesisFamily::Mtu => {
-                let network = pick(rng, &scenario.hosts[host].networks)?;
+                let network = pick(rng, &scenario.hosts[slot.host].networks)?;
                 let mtu = scenario.network(&network)?.spec.mtu_bytes;
-                let bytes = 576 + self.nemesis.rng.below(u64::from(mtu.checked_sub(576)?)) as u32;
-                held(
-                    Fault::Fabric(FabricFault::Mtu {
-                        target: host_target,
-                        peer: None,
-                        network,
-                        bytes: Some(bytes),
-                    }),
-                    vec![],
-                )
+                let bytes = 576 + rng.below(u64::from(mtu.checked_sub(576)?)) as u32;
+                let fault = FabricFault::Mtu { target, peer: None, network, bytes: Some(bytes) };
+                Some(slot.held(Fault::Fabric(fault), vec![]))
             }
             NemesisFamily::Switch => {
                 let switches: Vec<String> = scenario.switches().into_iter().map(str::to_string).collect();
                 let switch = pick(rng, &switches)?;
-                held(
-                    Fault::Fabric(FabricFault::SwitchDown { switch: switch.clone() }),
-                    vec![Impact::SwitchDown(switch)],
-                )
+                let impact = Impact::SwitchDown(switch.clone());
+                Some(slot.held(Fault::Fabric(FabricFault::SwitchDown { switch }), vec![impact]))
             }
-            NemesisFamily::WitnessDown => held(Fault::Witness(WitnessFault::Down), vec![Impact::WitnessDown]),
+            _ => None,
+        }
+    }
+
+    /// The file share witness goes down, restarts (losing its lock table) or answers slowly.
+    fn draw_witness_fault(&mut self, family: NemesisFamily, slot: &Slot) -> Option<Draw> {
+        let rng = &mut self.nemesis.rng;
+        match family {
+            NemesisFamily::WitnessDown => {
+                Some(slot.held(Fault::Witness(WitnessFault::Down), vec![Impact::WitnessDown]))
+            }
             NemesisFamily::WitnessRestart => {
-                let back = between(rng, 100 * MS, 2 * SECOND).min(left).max(MS);
-                Draw {
+                let back = between(rng, 100 * MS, 2 * SECOND).min(slot.left).max(MS);
+                Some(Draw {
                     faults: vec![FaultSpec {
-                        at,
+                        at: slot.at,
                         fault: Fault::Witness(WitnessFault::Down),
                         duration: Some(back),
                     }],
                     impacts: vec![Impact::WitnessDown],
-                    until: now + back,
-                }
+                    until: slot.now + back,
+                })
             }
             NemesisFamily::WitnessSlow => {
                 let extra = between(rng, SECOND, 10 * SECOND);
-                held(Fault::Witness(WitnessFault::Slow { extra }), vec![])
+                Some(slot.held(Fault::Witness(WitnessFault::Slow { extra }), vec![]))
             }
-            NemesisFamily::ClockStep => {
-                let magnitude = between(rng, MS, 30 * SECOND).as_nanos() as i64;
-                let step_nanos = if rng.chance(0.5) { magnitude } else { -magnitude };
-                once(Fault::Run(RunFault::ClockStep { target: host_target, step_nanos }))
-            }
-            NemesisFamily::ResourceCrash => {
-                let database = pick(rng, &scenario.databases)?.name;
-                once(Fault::Software(SoftwareFault::ResourceCrash { database, resource: None }))
-            }
-            NemesisFamily::Move => {
-                let shipping: Vec<_> = scenario.databases.iter().filter(|db| db.copies.len() >= 2).collect();
-                let database = pick(rng, &shipping)?;
-                let to = pick(rng, &database.copies)?;
-                once(Fault::Software(SoftwareFault::Move { database: database.name.clone(), to }))
-            }
-            NemesisFamily::CorruptLog => {
-                let shipping: Vec<_> = scenario.databases.iter().filter(|db| db.copies.len() >= 2).collect();
-                let database = pick(rng, &shipping)?.name.clone();
-                once(Fault::Software(SoftwareFault::CorruptLog { database }))
-            }
+            _ => None,
+        }
+    }
+
+    /// The array: its controllers reboot, a LUN goes offline, or a LUN answers slowly.
+    fn draw_array_fault(&mut self, family: NemesisFamily, slot: &Slot) -> Option<Draw> {
+        let scenario = self.scenario;
+        let rng = &mut self.nemesis.rng;
+        match family {
             NemesisFamily::ControllerReboot => {
                 // The array is gone until its controllers are back: with a disk witness, so is the witness.
                 let boot = scenario.storage.as_ref()?.array_config.controller_boot_time;
@@ -173,58 +256,59 @@ impl World<'_> {
                 if scenario.cluster.disk_witness.is_some() {
                     impacts.push(Impact::WitnessDown);
                 }
-                Draw {
+                Some(Draw {
                     faults: vec![FaultSpec {
-                        at,
+                        at: slot.at,
                         fault: Fault::San(SanFault::ControllerReboot),
                         duration: None,
                     }],
                     impacts,
                     // The array counts as down until the cluster could have recovered from this
                     // reboot (its boot plus the RTO), so the next array fault is judged on its own.
-                    until: now + boot + scenario.checks.rto,
-                }
+                    until: slot.now + boot + scenario.checks.rto,
+                })
             }
             NemesisFamily::LunOffline => {
                 let lun = pick(rng, &scenario.luns)?.name;
                 let witness = scenario.cluster.disk_witness.as_ref() == Some(&lun);
-                held(
-                    Fault::San(SanFault::LunOffline { lun }),
-                    if witness { vec![Impact::WitnessDown] } else { vec![Impact::StorageDown] },
-                )
+                let impact = if witness { Impact::WitnessDown } else { Impact::StorageDown };
+                Some(slot.held(Fault::San(SanFault::LunOffline { lun }), vec![impact]))
             }
             NemesisFamily::LunLatency => {
                 let lun = pick(rng, &scenario.luns)?.name;
-                let extra = between(&mut self.nemesis.rng, 10 * MS, 5 * SECOND);
-                held(Fault::San(SanFault::LunLatency { lun: Some(lun), extra }), vec![])
+                let extra = between(rng, 10 * MS, 5 * SECOND);
+                Some(slot.held(Fault::San(SanFault::LunLatency { lun: Some(lun), extra }), vec![]))
             }
-            NemesisFamily::PathFlap => {
-                let storage = scenario.storage.as_ref()?;
-                let paths: Vec<String> = storage
-                    .networks
-                    .iter()
-                    .filter(|network| scenario.hosts[host].has_nic_on(network))
-                    .cloned()
-                    .collect();
-                let network = pick(rng, &paths)?;
-                let peer = Target::Host(storage.array.clone());
-                let direction = LinkDirection::Both;
-                held(
-                    Fault::Fabric(FabricFault::LinkCut { target: host_target, peer, network, direction }),
-                    vec![],
-                )
+            _ => None,
+        }
+    }
+
+    /// Faults with no duration: a clock step, a resource crash, an operator's move, a corrupt log.
+    fn draw_instant_fault(&mut self, family: NemesisFamily, slot: &Slot) -> Option<Draw> {
+        let scenario = self.scenario;
+        let rng = &mut self.nemesis.rng;
+        let shipping: Vec<_> = scenario.databases.iter().filter(|db| db.copies.len() >= 2).collect();
+        match family {
+            NemesisFamily::ClockStep => {
+                let magnitude = between(rng, MS, 30 * SECOND).as_nanos() as i64;
+                let step_nanos = if rng.chance(0.5) { magnitude } else { -magnitude };
+                Some(slot.once(Fault::Run(RunFault::ClockStep { target: slot.target.clone(), step_nanos })))
             }
-            NemesisFamily::Dns => {
-                let dns = scenario.hosts.iter().position(|each| each.role == HostRole::Dns)?;
-                let target = Target::Host(scenario.hosts[dns].name.clone());
-                let fault = if rng.chance(0.5) {
-                    Fault::Power(PowerFault::Off { target })
-                } else {
-                    Fault::Run(RunFault::Freeze { target, trigger: FaultTrigger::At })
-                };
-                held(fault, vec![Impact::Stop(dns)])
+            NemesisFamily::ResourceCrash => {
+                let database = pick(rng, &scenario.databases)?.name;
+                Some(slot.once(Fault::Software(SoftwareFault::ResourceCrash { database, resource: None })))
             }
-        })
+            NemesisFamily::Move => {
+                let database = pick(rng, &shipping)?;
+                let to = pick(rng, &database.copies)?;
+                Some(slot.once(Fault::Software(SoftwareFault::Move { database: database.name.clone(), to })))
+            }
+            NemesisFamily::CorruptLog => {
+                let database = pick(rng, &shipping)?.name.clone();
+                Some(slot.once(Fault::Software(SoftwareFault::CorruptLog { database })))
+            }
+            _ => None,
+        }
     }
 
     /// The networks of `host` that carry cluster traffic (not iSCSI).
