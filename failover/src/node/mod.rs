@@ -9,6 +9,7 @@
 mod arbitration;
 mod commit;
 mod coordinator;
+mod copier;
 mod disk_witness;
 mod quorum;
 mod replication;
@@ -20,12 +21,13 @@ use crate::copy::CopyStore;
 use crate::detector::{Detector, HeartbeatSeen, PeerReport};
 use crate::io::{CopyRole, DbAdvert, Input, Message, Output};
 use crate::io::{Effect, Note};
-use crate::types::{DbId, Endpoint, Epoch, Generation, LocalTime, LunId, MessageId, NodeId};
+use crate::types::{DbId, Endpoint, Epoch, LocalTime, LunId, MessageId, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub use arbitration::{ClaimEvent, ClaimFor, ClaimMode, ClaimStep, DiskClaim, StorageRequests};
 pub use commit::{Proposal, Proposals};
+pub use copier::{Copier, Inspection};
 pub use disk_witness::DiskWitnessState;
 pub use quorum::WitnessState;
 pub use replication::{Activation, ActivationPhase, StartAnnouncement};
@@ -47,25 +49,13 @@ pub struct DbRuntime {
     pub active_epoch: Epoch,
     pub current_log_opened_at: LocalTime,
     pub last_write_at: LocalTime,
-    /// Passive copying: the owner epoch whose lineage we have checked, and outstanding requests.
-    pub lineage_checked_epoch: Epoch,
-    pub lineage_requested_at: Option<LocalTime>,
-    pub copy_requested_at: Option<LocalTime>,
-    pub inspect_failures: BTreeMap<Generation, u32>,
-    pub next_replay_at: Option<LocalTime>,
+    /// Following the owner: its progress, our requests, replay and reseed.
+    pub copier: Copier,
     /// While this copy is active and owes a resubmission request: when to repeat it.
     pub next_resubmit_at: Option<LocalTime>,
-    /// The owner's newest closed and current generations, as last heard (for the mount dial).
-    pub source_last_generation: Generation,
-    pub source_current_generation: Generation,
-    pub last_copy_at: Option<LocalTime>,
-    /// When we heard that each recent generation was closed by its owner (a lossy mount's resubmission
-    /// window starts there for the newest generation we hold, not when we happened to copy it).
-    pub closed_heard_at: BTreeMap<Generation, LocalTime>,
     /// A resource of the group died (its index); the next health check will notice.
     pub crashed: Option<usize>,
     pub restarts: u32,
-    pub reseed_until: Option<LocalTime>,
     /// Shared-disk groups: the persistent-reservation claim of each disk being brought online or held.
     pub disks: BTreeMap<LunId, DiskClaim>,
     /// Disks waiting to be claimed until our own earlier writes and PR commands to them are answered
@@ -90,19 +80,10 @@ impl DbRuntime {
             active_epoch: 0,
             current_log_opened_at: LocalTime::ZERO,
             last_write_at: LocalTime::ZERO,
-            lineage_checked_epoch: 0,
-            lineage_requested_at: None,
-            copy_requested_at: None,
-            inspect_failures: BTreeMap::new(),
-            next_replay_at: None,
+            copier: Copier::default(),
             next_resubmit_at: None,
-            source_last_generation: 0,
-            source_current_generation: 0,
-            last_copy_at: None,
-            closed_heard_at: BTreeMap::new(),
             crashed: None,
             restarts: 0,
-            reseed_until: None,
             disks: BTreeMap::new(),
             deferred_disks: BTreeSet::new(),
             committed: BTreeSet::new(),
@@ -423,7 +404,9 @@ impl Node {
         consider(self.proposals.next_deadline());
         consider(self.storage_deadline());
         for runtime in self.dbs.values() {
-            consider(runtime.next_replay_at);
+            for deadline in runtime.copier.deadlines() {
+                consider(deadline);
+            }
             consider(runtime.next_resubmit_at);
             consider(runtime.onlining.as_ref().map(|onlining| onlining.step_done_at));
             consider(runtime.activation.as_ref().map(|activation| activation.deadline));
@@ -434,7 +417,6 @@ impl Node {
                     .and_then(|activation| activation.announcement.as_ref())
                     .map(|announcement| announcement.sent_at + self.config.settings.heartbeat_interval),
             );
-            consider(runtime.reseed_until);
             if runtime.role == CopyRole::Active {
                 consider(Some(runtime.last_write_at + self.config.settings.log_roll_idle));
             }

@@ -4,7 +4,7 @@
 //! active learns where the owner's lineage began and rolls back to the divergence point (incremental
 //! reseed, within the LLR depth) or reseeds from scratch.
 
-use super::Node;
+use super::{Inspection, Node};
 use crate::copy::{LogFile, OwedResubmission};
 use crate::io::Note;
 use crate::io::{CopyRole, DbAdvert, Message, Output, StopReason};
@@ -61,9 +61,6 @@ pub struct Activation {
 /// With no log ever copied, a lossy mount asks for everything the dumpster still holds.
 const WHOLE_DUMPSTER: core::time::Duration = core::time::Duration::from_secs(7 * 86_400);
 
-/// How many recent generations' closing times a copy remembers (more than any dial gives up).
-const CLOSED_HEARD_KEPT: usize = 64;
-
 /// How many generations a passive asks for at once.
 const COPY_BATCH: u64 = 8;
 
@@ -88,9 +85,7 @@ impl Node {
         if (follows_peer || taking_over_from_peer)
             && let Some(runtime) = self.dbs.get_mut(&advert.db)
         {
-            runtime.source_last_generation = runtime.source_last_generation.max(advert.last_generation);
-            runtime.source_current_generation =
-                runtime.source_current_generation.max(advert.current_generation);
+            runtime.copier.heard_progress(advert.last_generation, advert.current_generation);
         }
         if newer && advert.owner != Some(self.id) {
             // Hearing the new owner itself announce a newer epoch means we are connected to it: an
@@ -205,8 +200,8 @@ impl Node {
                 }
             }
             ActivationPhase::CopyLastLogs => {
-                let source_last = runtime.source_last_generation;
-                let copying = runtime.copy_requested_at.is_some();
+                let source_last = runtime.copier.source_last_generation();
+                let copying = runtime.copier.copying();
                 if previous_up
                     && !activation.lineage_checked
                     && let Some(previous) = activation.previous_owner
@@ -396,13 +391,7 @@ impl Node {
     /// Generations the previous owner wrote that this copy does not have. The previous owner's open
     /// log counts unless it was reachable (it closes and ships it when it stops).
     fn lost_logs(&self, db: DbId, have: Generation, previous_reachable: bool) -> u64 {
-        let Some(runtime) = self.dbs.get(&db) else { return 0 };
-        let newest = runtime.source_last_generation.max(runtime.source_current_generation);
-        if previous_reachable {
-            runtime.source_last_generation.saturating_sub(have)
-        } else {
-            newest.saturating_sub(have)
-        }
+        self.dbs.get(&db).map_or(0, |runtime| runtime.copier.lost_logs(have, previous_reachable))
     }
 
     fn set_phase(&mut self, db: DbId, phase: ActivationPhase, deadline: LocalTime) {
@@ -437,8 +426,7 @@ impl Node {
         // ones were written after it. Copy time alone is too late when the copy lagged
         // (slow/ccr-nemesis-kinds seed 593: logs closed at 312 s copied at 374 s, a window from
         // 314 s, and 65 acknowledged messages never resubmitted).
-        let closed_heard = runtime.closed_heard_at.get(&generation).copied();
-        let last_copy_at = [closed_heard, runtime.last_copy_at].into_iter().flatten().min();
+        let last_copy_at = runtime.copier.newest_held_since(generation);
         runtime.role = CopyRole::Active;
         runtime.active_epoch = epoch;
         runtime.activation = None;
@@ -587,14 +575,7 @@ impl Node {
             return;
         }
         if let Some(runtime) = self.dbs.get_mut(&db) {
-            runtime.closed_heard_at.entry(generation).or_insert(self.now);
-            while runtime.closed_heard_at.len() > CLOSED_HEARD_KEPT {
-                runtime.closed_heard_at.pop_first();
-            }
-            runtime.source_last_generation = runtime.source_last_generation.max(generation);
-            if continues {
-                runtime.source_current_generation = runtime.source_current_generation.max(generation + 1);
-            }
+            runtime.copier.heard_closed(generation, continues, self.now);
         }
     }
 
@@ -624,7 +605,7 @@ impl Node {
     fn request_copy(&mut self, db: DbId, source: NodeId) {
         let first = self.disk.copies.get(&db).map_or(1, |copy| copy.last_generation() + 1);
         if let Some(runtime) = self.dbs.get_mut(&db) {
-            runtime.copy_requested_at = Some(self.now);
+            runtime.copier.copy_requested(self.now);
         }
         self.send(Endpoint::Node(source), Message::CopyRequest { db, from: first, max_count: COPY_BATCH });
     }
@@ -648,7 +629,7 @@ impl Node {
         // Once the copy is final (its epoch's start announced) nothing more is copied onto it.
         let final_copy =
             runtime.activation.as_ref().is_some_and(|activation| activation.announcement.is_some());
-        if matches!(runtime.role, CopyRole::Active) || runtime.reseed_until.is_some() || final_copy {
+        if matches!(runtime.role, CopyRole::Active) || runtime.copier.reseeding() || final_copy {
             return;
         }
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
@@ -656,29 +637,17 @@ impl Node {
             return; // out of order, or from an epoch we have not learned yet: ask again later
         }
         if corrupt {
-            let failures = runtime.inspect_failures.entry(generation).or_insert(0);
-            *failures += 1;
-            if *failures >= attempts {
-                // Copy and inspect failed three times: the copy is irrecoverable and needs a reseed.
-                runtime.inspect_failures.clear();
+            if runtime.copier.arrived_corrupt(generation, attempts) == Inspection::Reseed {
                 runtime.role = CopyRole::Seeding;
-                runtime.reseed_until = Some(now + self.config.settings.full_reseed_time);
+                runtime.copier.start_reseed(now + self.config.settings.full_reseed_time);
                 copy.roll_back(0);
                 self.out.push(Output::Note(Note::RolledBack { db, to_generation: 0 }));
             }
-            runtime.copy_requested_at = None;
             return;
         }
-        runtime.inspect_failures.remove(&generation);
-        runtime.last_copy_at = Some(now);
-        runtime.source_last_generation = runtime.source_last_generation.max(generation);
         copy.logs.insert(generation, LogFile { epoch, messages, bytes });
-        if runtime.next_replay_at.is_none() {
-            runtime.next_replay_at = Some(now + self.config.settings.replay_time_per_log);
-        }
-        if generation >= runtime.source_last_generation || copy.last_generation() % COPY_BATCH == 0 {
-            runtime.copy_requested_at = None;
-        }
+        let replay_after = now + self.config.settings.replay_time_per_log;
+        runtime.copier.arrived(generation, copy.last_generation(), now, replay_after, COPY_BATCH);
     }
 
     pub(super) fn lineage_reply(&mut self, db: DbId, epoch_starts: Vec<(Epoch, Generation)>) {
@@ -691,7 +660,7 @@ impl Node {
         }
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
-        runtime.lineage_requested_at = None;
+        runtime.copier.lineage_request_closed();
         if runtime.role != CopyRole::Passive {
             return;
         }
@@ -704,14 +673,14 @@ impl Node {
             } else {
                 copy.roll_back(0);
                 runtime.role = CopyRole::Seeding;
-                runtime.reseed_until = Some(now + full_reseed_time);
+                runtime.copier.start_reseed(now + full_reseed_time);
                 self.out.push(Output::Note(Note::RolledBack { db, to_generation: 0 }));
             }
         }
         for (epoch, start) in epoch_starts {
             copy.record_epoch_start(epoch, start);
         }
-        runtime.lineage_checked_epoch = newest_epoch.max(runtime.lineage_checked_epoch);
+        runtime.copier.lineage_answered(newest_epoch);
     }
 
     /// Passive copies: check lineage against the owner, pull missing generations, replay them.
@@ -724,12 +693,10 @@ impl Node {
             }
             self.replay_due(db);
             let Some(runtime) = self.dbs.get_mut(&db) else { continue };
-            if let Some(until) = runtime.reseed_until {
-                if self.now < until {
-                    continue;
-                }
-                runtime.reseed_until = None;
-                runtime.role = CopyRole::Passive;
+            match runtime.copier.still_reseeding(self.now) {
+                Some(true) => continue,
+                Some(false) => runtime.role = CopyRole::Passive,
+                None => {}
             }
             let Some(copy) = self.disk.copies.get(&db) else { continue };
             let Some(owner) = copy.owner.filter(|&owner| owner != self.id && counted.contains(&owner)) else {
@@ -743,22 +710,18 @@ impl Node {
             if !owner_active || !copying_role {
                 continue;
             }
-            if runtime.lineage_checked_epoch < copy.owner_epoch {
-                let due = runtime
-                    .lineage_requested_at
-                    .is_none_or(|at| self.now >= at + self.config.settings.copy_timeout);
-                if due {
-                    if let Some(runtime) = self.dbs.get_mut(&db) {
-                        runtime.lineage_requested_at = Some(self.now);
-                    }
+            let timeout = self.config.settings.copy_timeout;
+            if !runtime.copier.lineage_checked_through(copy.owner_epoch) {
+                let ask = self
+                    .dbs
+                    .get_mut(&db)
+                    .is_some_and(|runtime| runtime.copier.ask_lineage(self.now, timeout));
+                if ask {
                     self.send(Endpoint::Node(owner), Message::LineageRequest { db });
                 }
                 continue;
             }
-            let behind = runtime.source_last_generation > copy.last_generation();
-            let due =
-                runtime.copy_requested_at.is_none_or(|at| self.now >= at + self.config.settings.copy_timeout);
-            if behind && due {
+            if runtime.copier.copy_due(copy.last_generation(), self.now, timeout) {
                 self.request_copy(db, owner);
             }
         }
@@ -769,14 +732,11 @@ impl Node {
         let replay_time = self.config.settings.replay_time_per_log;
         loop {
             let Some(runtime) = self.dbs.get_mut(&db) else { return };
-            let Some(at) = runtime.next_replay_at else { return };
-            if now < at {
-                return;
-            }
+            let Some(at) = runtime.copier.replay_due(now) else { return };
             let Some(copy) = self.disk.copies.get_mut(&db) else { return };
             let next = copy.replayed_through + 1;
             let Some(log) = copy.logs.get(&next) else {
-                runtime.next_replay_at = None;
+                runtime.copier.replay_next_at(None);
                 return;
             };
             let (epoch, messages) = (log.epoch, log.messages.clone());
@@ -784,8 +744,7 @@ impl Node {
                 copy.db_messages.insert(msg);
             }
             copy.replayed_through = next;
-            runtime.next_replay_at =
-                if copy.logs.contains_key(&(next + 1)) { Some(at + replay_time) } else { None };
+            runtime.copier.replay_next_at(copy.logs.contains_key(&(next + 1)).then(|| at + replay_time));
             self.out.push(Output::Note(Note::LogReplayed { db, generation: next, epoch, messages }));
         }
     }
