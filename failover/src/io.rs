@@ -154,6 +154,13 @@ pub enum ArbitrationStep {
     Draining {
         writes: u32,
     },
+    /// The array stopped answering in the middle of acquiring (a timeout, no path, not ready, a unit
+    /// attention, or our reservation read back gone), and no other node could take the group: the
+    /// claim starts again from registering in `retry_in_ms`, its `attempt`-th retry.
+    Interrupted {
+        attempt: u32,
+        retry_in_ms: u64,
+    },
 }
 
 /// A database's state as one node advertises it to its peers in every heartbeat.

@@ -197,6 +197,66 @@ fn an_owner_whose_reservation_vanished_after_an_array_reboot_registers_and_reser
 }
 
 #[test]
+fn a_challenger_whose_array_stops_answering_mid_arbitration_retries_with_a_bounded_backoff_and_mounts_when_it_returns()
+ {
+    let mut sim = formed(scc(), N0);
+    let mut c = Checks::new();
+    sim.power_off(N0);
+    let preempted = |sim: &Sim| {
+        sim.storage_ops(N1)
+            .into_iter()
+            .find(|(.., op)| matches!(op, StorageOp::Preempt { .. }))
+            .map(|(at, ..)| at)
+    };
+    while preempted(&sim).is_none() && sim.now() < secs(60) {
+        sim.run_for(100 * MS);
+    }
+    let Some(preempted_at) = preempted(&sim) else {
+        c.check(false, "the challenger never preempted the dead owner");
+        return c.finish(&sim);
+    };
+    // The controllers reboot inside the arbitration delay and stay silent for a minute.
+    sim.run_for(secs(2));
+    c.check(first_step(&sim, N1, |step| *step == ArbitrationStep::Won).is_none(), "won before the reboot");
+    let _ = preempted_at;
+    sim.array_reboot();
+    sim.cut_storage(N1);
+    let back = sim.now() + secs(60);
+    sim.run_until(back);
+    sim.heal_storage(N1);
+    sim.run_for(secs(30));
+    let settings = &sim.config.settings;
+    let (base, cap) = (ns(settings.defense_interval), ns(settings.storage_request_timeout));
+    let delays: Vec<u64> = steps(&sim, N1)
+        .into_iter()
+        .filter_map(|(_, step)| match step {
+            ArbitrationStep::Interrupted { retry_in_ms, .. } => Some(retry_in_ms * 1_000_000),
+            _ => None,
+        })
+        .collect();
+    let doubling = delays.iter().enumerate().all(|(i, &d)| d == (base << i.min(16)).min(cap));
+    c.check(
+        delays.len() >= 3 && doubling,
+        format!("retry delays {delays:?} (ns), expected doubling to {cap}"),
+    );
+    let gave_up = steps(&sim, N1)
+        .into_iter()
+        .any(|(_, step)| matches!(step, ArbitrationStep::Lost | ArbitrationStep::DataPathFailed));
+    c.check(!gave_up, "the challenger gave the group up although no other node could take it");
+    let won = first_step(&sim, N1, |step| *step == ArbitrationStep::Won);
+    c.check(
+        // An attempt sent just before the array returned still waits out its request timeout (the cap).
+        won.is_some_and(|at| at > back && at <= back + 2 * cap + secs(1)),
+        format!("won at {won:?}; the array answered again at {back}"),
+    );
+    let lun = sim.lun(LUN);
+    c.check(lun.holder == Some(reservation_key(N1)), format!("holder at the end: {:?}", lun.holder));
+    let mount = sim.mounts().into_iter().find(|mount| mount.node == N1);
+    c.check(mount.is_some_and(|mount| won.is_some_and(|won| mount.at >= won)), format!("mount: {mount:?}"));
+    c.finish(&sim);
+}
+
+#[test]
 fn a_write_answered_with_reservation_conflict_stops_the_group_as_fenced() {
     let mut sim = formed(scc(), N0);
     let mut c = Checks::new();

@@ -12,6 +12,18 @@
 //! a write accepted before a PREEMPT still lands after it (its nexus was checked at acceptance), while
 //! PREEMPT AND ABORT kills it.
 //!
+//! A write is judged against the reservation when the array can start executing it, which is when its
+//! data has wholly arrived, never when its first byte did. The caller must therefore call `submit` for a
+//! write once its last byte is in (the world delivers a write PDU, command and data together, at the
+//! end of its serialisation on the link), and every task accepted here starts executing at once (no
+//! queueing behind other tasks), so acceptance and the start of execution are one instant. Why: SPC-3
+//! lets a plain PREEMPT leave tasks the device server has already begun alone, but a command whose data
+//! is still being transferred has not begun; a real target that checks at the CDB (LIO checks in
+//! `target_setup_cmd_from_cdb`, before it sends its R2Ts) and executes later would apply a 512 MB write
+//! that was still arriving when its sender was preempted, the fenced write every cluster relies on
+//! PREEMPT to stop. If the model ever delivers a write's command before its data (R2T, Data-Out), the
+//! reservation check for writes has to move to the point where the data is complete.
+//!
 //! Every state change that a checker cares about is reported as an [`ArrayEvent`]; the harness drains
 //! them with [`Array::take_events`] after every call. The array draws randomness (how much of a torn
 //! write landed) only from the stream it is given.

@@ -9,6 +9,14 @@
 //!
 //! Every storage request is tracked in [`StorageRequests`] with a deadline; an unanswered one is
 //! answered `Failed(TimedOut)` by the node itself, so a dead array never leaves a claim waiting.
+//!
+//! An acquisition the array stops answering (a timeout, no path, not ready, a unit attention, or our
+//! fresh reservation read back gone: what an array reboot does in the middle of it) has not been
+//! decided by anyone: it is [`ClaimEvent::Interrupted`], not lost. The claim's owner either gives it up
+//! as before (another node may have working paths) or, when nobody else can take the disk, calls
+//! [`DiskClaim::retry_later`]: the arbitration starts again from registering after a delay that doubles
+//! from `defense_interval` up to `storage_request_timeout`, for as long as it takes the array to
+//! answer: a returning array waits at most one request timeout more for its owner.
 
 use crate::config::{ClusterConfig, DiskFencing};
 use crate::io::{ArbitrationStep, Output, StorageFailure, StorageOp, StorageResult};
@@ -160,6 +168,8 @@ pub enum ClaimStep {
     },
     /// After preempting: a live owner gets until `timer` to restore its key.
     ArbitrationWait,
+    /// An interrupted acquisition starts again (from registering) at `timer`.
+    RetryWait,
     Verifying,
     /// Nothing outstanding; the next defense check is at `timer`.
     Held,
@@ -193,6 +203,18 @@ pub enum ClaimEvent {
     /// `counter_preempt` or `idle`: a defense that preempts after our vote or ownership lapsed could
     /// take the disk back from a challenger that has already won it.
     ReadyToDefend(ReservationKey),
+    /// While acquiring, the array stopped answering (see the module docs). The owner calls
+    /// `retry_later`, or `give_up` with `otherwise`, what the claim would have concluded.
+    Interrupted {
+        otherwise: GiveUp,
+    },
+}
+
+/// What an interrupted acquisition amounts to when its owner does not retry it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GiveUp {
+    Lost,
+    Unreachable,
 }
 
 #[derive(Clone, Debug)]
@@ -212,6 +234,8 @@ pub struct DiskClaim {
     /// This claim preempted a holder and waited the arbitration delay before reading it back, so a
     /// previous holder has stopped counting it by the time we win.
     pub waited: bool,
+    /// Retries of an interrupted acquisition since it last heard the array decide anything.
+    pub retries: u32,
 }
 
 impl DiskClaim {
@@ -228,6 +252,7 @@ impl DiskClaim {
             timer: LocalTime::NEVER,
             won: false,
             waited: false,
+            retries: 0,
         };
         if connect {
             claim.connect(ctx);
@@ -242,8 +267,11 @@ impl DiskClaim {
     }
 
     pub fn next_timer(&self) -> Option<LocalTime> {
-        matches!(self.step, ClaimStep::ConnectRetry | ClaimStep::ArbitrationWait | ClaimStep::Held)
-            .then_some(self.timer)
+        matches!(
+            self.step,
+            ClaimStep::ConnectRetry | ClaimStep::ArbitrationWait | ClaimStep::RetryWait | ClaimStep::Held
+        )
+        .then_some(self.timer)
     }
 
     fn record(&self, ctx: &mut Ctx<'_>, step: ArbitrationStep) {
@@ -296,6 +324,38 @@ impl DiskClaim {
     fn lose(&mut self, ctx: &mut Ctx<'_>) -> Option<ClaimEvent> {
         self.record(ctx, ArbitrationStep::Lost);
         Some(ClaimEvent::Lost)
+    }
+
+    /// The array failed to answer a step of an acquisition: nothing was decided.
+    fn interrupted(&mut self, otherwise: GiveUp) -> Option<ClaimEvent> {
+        self.waiting.clear();
+        Some(ClaimEvent::Interrupted { otherwise })
+    }
+
+    /// After `Interrupted`, when nobody else can take the disk: start again from registering after a
+    /// delay that doubles with every retry, up to the storage request timeout. Registering again is safe: we
+    /// are still the one the cluster chose, and a holder that appeared meanwhile is challenged anew.
+    pub fn retry_later(&mut self, ctx: &mut Ctx<'_>) {
+        let doublings = self.retries.min(16);
+        self.retries = self.retries.saturating_add(1);
+        let settings = &ctx.config.settings;
+        let cap = settings.storage_request_timeout.max(settings.defense_interval);
+        let delay = settings.defense_interval.saturating_mul(1 << doublings).min(cap);
+        self.step = ClaimStep::RetryWait;
+        self.timer = ctx.now + delay;
+        let retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.record(ctx, ArbitrationStep::Interrupted { attempt: self.retries, retry_in_ms });
+    }
+
+    /// After `Interrupted`, when another node may do better: conclude what the claim used to.
+    pub fn give_up(&mut self, ctx: &mut Ctx<'_>, otherwise: GiveUp) -> ClaimEvent {
+        match otherwise {
+            GiveUp::Lost => {
+                self.record(ctx, ArbitrationStep::Lost);
+                ClaimEvent::Lost
+            }
+            GiveUp::Unreachable => ClaimEvent::Unreachable,
+        }
     }
 
     /// Back to holding (or, after a failed defense, to watching): the next check is one interval away.
@@ -353,6 +413,7 @@ impl DiskClaim {
         match self.step {
             ClaimStep::ConnectRetry => self.connect(ctx),
             ClaimStep::ArbitrationWait => self.verify(ctx),
+            ClaimStep::RetryWait => self.register_everywhere(ctx),
             ClaimStep::Held => {
                 // Down every path at once: one silently dead path must not hold the check up past the
                 // vote's validity (or make a healthy owner think its disk is gone); the first answer
@@ -417,7 +478,7 @@ impl DiskClaim {
                 }
                 if self.registered_paths == 0 {
                     if acquiring {
-                        return Some(ClaimEvent::Unreachable);
+                        return self.interrupted(GiveUp::Unreachable);
                     }
                     self.idle(ctx);
                     return None;
@@ -439,10 +500,19 @@ impl DiskClaim {
                 StorageResult::Reservation(Some(holder)) if *holder != ctx.key => {
                     Some(ClaimEvent::HeldBy(*holder))
                 }
+                // A retry finds the reservation ours: an interrupted PREEMPT may have taken it without
+                // our hearing so, and a live owner must still get its arbitration delay to defend.
+                StorageResult::Reservation(Some(_)) if self.retries > 0 && !self.waited => {
+                    self.waited = true;
+                    self.step = ClaimStep::ArbitrationWait;
+                    self.timer = ctx.now + ctx.config.settings.arbitration_delay;
+                    None
+                }
                 StorageResult::Reservation(_) => {
                     self.reserve(ctx);
                     None
                 }
+                StorageResult::Failed(_) => self.interrupted(GiveUp::Lost),
                 _ => self.lose(ctx),
             },
             ClaimStep::Reserving => {
@@ -450,6 +520,8 @@ impl DiskClaim {
                     self.record(ctx, ArbitrationStep::Reserved);
                     self.verify(ctx);
                     None
+                } else if acquiring && matches!(result, StorageResult::Failed(_)) {
+                    self.interrupted(GiveUp::Lost)
                 } else if acquiring {
                     self.lose(ctx)
                 } else {
@@ -459,6 +531,9 @@ impl DiskClaim {
             }
             ClaimStep::Preempting { victim } => {
                 if *result != StorageResult::Done {
+                    if acquiring && matches!(result, StorageResult::Failed(_)) {
+                        return self.interrupted(GiveUp::Lost);
+                    }
                     if acquiring {
                         return self.lose(ctx);
                     }
@@ -484,6 +559,7 @@ impl DiskClaim {
                     };
                     let first = !self.won;
                     self.won = true;
+                    self.retries = 0;
                     self.idle(ctx);
                     self.record(ctx, step);
                     return Some(if first {
@@ -498,6 +574,11 @@ impl DiskClaim {
                         self.mode = ClaimMode::Defend { challenger, reserved: true };
                         self.reserve(ctx);
                         None
+                    }
+                    // Our reservation read back gone, or no answer: an array reset, not a defender
+                    // (a defender holds it with its own key).
+                    (ClaimMode::Acquire, StorageResult::Failed(_) | StorageResult::Reservation(None)) => {
+                        self.interrupted(GiveUp::Lost)
                     }
                     (ClaimMode::Acquire, _) => self.lose(ctx),
                     _ => {
@@ -529,7 +610,9 @@ impl DiskClaim {
                     }
                 }
             }
-            ClaimStep::ConnectRetry | ClaimStep::ArbitrationWait | ClaimStep::Held => None,
+            ClaimStep::ConnectRetry | ClaimStep::ArbitrationWait | ClaimStep::RetryWait | ClaimStep::Held => {
+                None
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ impl Node {
     }
 
     /// The role a node's copy of `db` is in, from our own state or its latest heartbeat.
-    fn role_of(&self, node: NodeId, db: DbId) -> Option<CopyRole> {
+    pub(super) fn role_of(&self, node: NodeId, db: DbId) -> Option<CopyRole> {
         if node == self.id {
             return self.dbs.get(&db).map(|runtime| runtime.role);
         }

@@ -115,6 +115,14 @@ impl Node {
         else {
             return;
         };
+        // The witness claim starts afresh at every attempt (below, one defense interval later), so an
+        // interrupted one simply ends as it always did.
+        let event = match event {
+            ClaimEvent::Interrupted { otherwise } => self
+                .with_witness_claim(|claim, ctx| claim.give_up(ctx, otherwise))
+                .unwrap_or(ClaimEvent::Lost),
+            other => other,
+        };
         let retry_at = self.now + self.config.settings.defense_interval;
         match event {
             ClaimEvent::Connected => self.disk_witness.connected = true,
@@ -136,7 +144,7 @@ impl Node {
                     Some(self.disk_witness.valid_until.map_or(until, |v| v.max(until)));
                 self.disk_witness.wanted_since = None;
             }
-            ClaimEvent::Lost | ClaimEvent::Unreachable => {
+            ClaimEvent::Lost | ClaimEvent::Unreachable | ClaimEvent::Interrupted { .. } => {
                 self.disk_witness.claim = None;
                 self.disk_witness.next_attempt = retry_at;
             }

@@ -7,7 +7,7 @@
 //! node then stops the group at once ([`StopReason::Fenced`]) rather than register again on its own.
 
 use super::Node;
-use super::arbitration::{ClaimEvent, ClaimFor, Ctx, DiskClaim, Purpose, TIMED_OUT};
+use super::arbitration::{ClaimEvent, ClaimFor, Ctx, DiskClaim, GiveUp, Purpose, TIMED_OUT};
 use crate::config::ResourceKind;
 use crate::io::Note;
 use crate::io::{
@@ -196,7 +196,31 @@ impl Node {
                 }
             }
             ClaimEvent::Connected => {}
+            ClaimEvent::Interrupted { otherwise } => self.claim_interrupted(db, lun, otherwise),
         }
+    }
+
+    /// The array stopped answering in the middle of our arbitration (a controller reboot, say). If
+    /// another node could take the group, give up as before: its paths may work. If nobody could, the
+    /// group would stay failed after the array returns, so retry with a growing delay while we are still
+    /// the owner the cluster chose.
+    fn claim_interrupted(&mut self, db: DbId, lun: LunId, otherwise: GiveUp) {
+        if self.may_defend(db) && !self.another_owner_possible(db) {
+            self.with_group_claim(db, lun, |claim, ctx| claim.retry_later(ctx));
+            return;
+        }
+        if let Some(event) = self.with_group_claim(db, lun, |claim, ctx| claim.give_up(ctx, otherwise)) {
+            self.group_claim_event(db, lun, event);
+        }
+    }
+
+    /// Whether a peer we count has a passive copy of `db`, so a coordinator could move the group there.
+    fn another_owner_possible(&self, db: DbId) -> bool {
+        let Some(config) = self.config.database(db) else { return false };
+        let counted = self.counted_peers();
+        config.copies.iter().any(|&node| {
+            node != self.id && counted.contains(&node) && self.role_of(node, db) == Some(CopyRole::Passive)
+        })
     }
 
     /// A live owner defends only while it is quorate, still serving, and knows no newer ownership term:

@@ -273,6 +273,37 @@ fn a_write_accepted_before_a_plain_preempt_still_lands_after_it() {
 }
 
 #[test]
+fn a_large_write_whose_data_finishes_arriving_after_a_plain_preempt_is_refused_and_never_lands() {
+    // The write's first byte left its host before the preempt; the harness submits it once its data has
+    // wholly arrived (a 512 MB write is 4.3 s on a 1 Gbit/s link), which is when the array could start
+    // executing it, and that is when its nexus is judged: the preempt has removed it by then.
+    let mut rig = Rig::new();
+    rig.register(path(A, 0), KEY_A);
+    rig.reserve(path(A, 0), KEY_A, WERO);
+    rig.register(path(B, 0), KEY_B);
+    rig.array.take_events();
+    let preempt = PrOut::Preempt { key: KEY_B, victim_key: KEY_A, kind: WERO };
+    assert_eq!(rig.pr(path(B, 0), preempt), good());
+    let data: Vec<BlockContent> = (0..1024).map(|payload| content(A, payload)).collect();
+    let arrived = rig.now + Duration::from_millis(4_295);
+    let write = Command::Write { lba: 0, data, fua: true };
+    let submitted = rig.array.submit(arrived, path(A, 0), LUN, write, 5);
+    assert_eq!(
+        submitted,
+        Submitted::Answered(Status::CheckCondition(Sense::UnitAttention(
+            UnitAttention::RegistrationsPreempted
+        )))
+    );
+    let write = Command::Write { lba: 0, data: vec![content(A, 1)], fua: true };
+    let submitted = rig.array.submit(arrived, path(A, 0), LUN, write, 6);
+    assert_eq!(submitted, Submitted::Answered(Status::ReservationConflict));
+    assert_eq!(rig.array.block(LUN, 0), None, "nothing of the fenced write landed");
+    assert_eq!(rig.array.pending_tasks(), 0);
+    let events = rig.array.take_events();
+    assert!(events.iter().all(|event| !matches!(event, ArrayEvent::WriteApplied { .. })), "{events:?}");
+}
+
+#[test]
 fn preempt_and_abort_kills_the_victims_writes_still_in_flight() {
     let mut rig = Rig::new();
     rig.array.set_latency(Some(LUN), Duration::from_millis(50));
