@@ -17,10 +17,10 @@
 //!
 //! Arrival order says nothing about sending order. A latency spike that ends lets later heartbeats
 //! overtake the ones still queued on the link; a node that is power-cycled boots while its last
-//! heartbeats are still on the wire; a link may deliver a frame twice. So every heartbeat carries its
-//! sender's incarnation (a boot count kept on its disk) and a sequence number within it, the echo
-//! carries the incarnation of the send time it returns, and we judge a heartbeat by that stamp, never
-//! by when it happened to arrive:
+//! heartbeats are still on the wire; a real network may deliver a frame twice (the harness's links
+//! do not, today). So every heartbeat carries its sender's incarnation (a boot count kept on its
+//! disk) and a sequence number within it, the echo carries the incarnation of the send time it
+//! returns, and we judge a heartbeat by that stamp, never by when it happened to arrive:
 //!
 //! - **A heartbeat from an older incarnation than the newest we have seen from that peer is ignored
 //!   entirely.** It speaks for a process that no longer exists: the mounts, quorum, counted votes and
@@ -48,7 +48,9 @@
 //!   pass the echo rule. They prove the peer heard a process that died: the peer's counts and lent
 //!   vote still describe that process, not us. Counting the peer on them would let a node that just
 //!   booted see everyone counted at once, skip its boot wait and coordinate from a view no peer has
-//!   confirmed of *this* life. The path comes up once a peer echoes a heartbeat we sent since boot.
+//!   confirmed of *this* life (`fast/ccr-heartbeat-from-previous-incarnation` without this rule:
+//!   the rebooted owner decided its remount 0.3 s after booting). The path comes up once a peer
+//!   echoes a heartbeat we sent since boot.
 
 use crate::io::{DbAdvert, Echo};
 use crate::types::{Incarnation, LocalTime, NodeId, PathId};
