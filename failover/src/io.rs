@@ -6,8 +6,8 @@
 //! back with [`Input::Wake`] at (or after) that local time, and a later `WakeAt` replaces an earlier one.
 
 use crate::types::{
-    DbId, Endpoint, Epoch, Generation, HubId, LocalTime, LunId, MessageId, NodeId, PathId, RequestId,
-    ReservationKey, StoragePath,
+    DbId, Endpoint, Epoch, Generation, HubId, Incarnation, LocalTime, LunId, MessageId, NodeId, PathId,
+    RequestId, ReservationKey, StoragePath,
 };
 use core::time::Duration;
 use serde::{Deserialize, Serialize};
@@ -163,6 +163,15 @@ pub enum ArbitrationStep {
     },
 }
 
+/// What a heartbeat echoes: the receiver's own stamp on the freshest heartbeat the sender got from it
+/// on that path. The incarnation makes it an echo of one life of the receiver: its clock runs on
+/// across a reboot, so the time alone cannot tell the receiver's previous life from this one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Echo {
+    pub incarnation: Incarnation,
+    pub sent_at: LocalTime,
+}
+
 /// A database's state as one node advertises it to its peers in every heartbeat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DbAdvert {
@@ -196,14 +205,20 @@ pub enum CopyRole {
 /// Messages between nodes and hubs. Sizes for the fabric come from [`Message::wire_bytes`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
-    /// Sent on every path to every peer each heartbeat interval. `sent_at` is the sender's clock;
-    /// `echo` returns the `sent_at` of the freshest heartbeat the sender received from the receiver on
-    /// this path, while it hears the receiver there. A link is up only if it works both ways, and the
-    /// echo proves it on the receiver's own clock (see `detector`).
+    /// Sent on every path to every peer each heartbeat interval. `incarnation` is the sender's boot
+    /// count and `sequence` numbers the heartbeats of that incarnation (every heartbeat the sender
+    /// sends, on any path, gets the next one), so the receiver can tell a delayed, reordered or
+    /// replayed heartbeat from a fresh one whatever order they arrive in. `sent_at` is the sender's
+    /// clock; `echo` returns the incarnation and `sent_at` of the freshest heartbeat the sender
+    /// received from the receiver on this path, while it hears the receiver there. A link is up only
+    /// if it works both ways, and the echo proves it on the receiver's own clock, for the receiver's
+    /// current incarnation only (see `detector`).
     Heartbeat {
         from: NodeId,
+        incarnation: Incarnation,
+        sequence: u64,
         sent_at: LocalTime,
-        echo: Option<LocalTime>,
+        echo: Option<Echo>,
         counts: Vec<NodeId>,
         /// Peers that may still be counting the sender's vote, though it may no longer hear them: the
         /// vote a peer borrowed lasts until the sender's last echo to it expires (plus the takeover
@@ -316,8 +331,10 @@ impl Message {
     /// Approximate frame size on the wire: what the fabric's bandwidth and MTU see.
     pub fn wire_bytes(&self) -> u64 {
         match self {
+            // A fixed part (sender, incarnation, sequence, send time, echo, quorate flag, framing)
+            // and what varies with the cluster.
             Message::Heartbeat { dbs, counts, lends_to, .. } => {
-                64 + 32 * dbs.len() as u64 + 2 * (counts.len() + lends_to.len()) as u64
+                88 + 32 * dbs.len() as u64 + 2 * (counts.len() + lends_to.len()) as u64
             }
             Message::LogData { bytes, .. } => 128 + bytes,
             Message::Deliver { bytes, .. } => 256 + u64::from(*bytes),
@@ -542,16 +559,18 @@ mod tests {
         // than a one-database node's, and so is one that names more peers.
         let heartbeat = |dbs: u16, counts: usize, lends_to: usize| Message::Heartbeat {
             from: NodeId(0),
+            incarnation: 1,
+            sequence: 1,
             sent_at: LocalTime::ZERO,
-            echo: None,
+            echo: Some(Echo { incarnation: 1, sent_at: LocalTime::ZERO }),
             counts: vec![NodeId(1); counts],
             lends_to: vec![NodeId(2); lends_to],
             quorate: true,
             dbs: (0..dbs).map(advert).collect(),
         };
-        assert_eq!(heartbeat(0, 0, 0).wire_bytes(), 64);
-        assert_eq!(heartbeat(1, 2, 1).wire_bytes(), 64 + 32 + 2 * 3);
-        assert_eq!(heartbeat(4, 3, 3).wire_bytes(), 64 + 4 * 32 + 2 * 6);
+        assert_eq!(heartbeat(0, 0, 0).wire_bytes(), 88);
+        assert_eq!(heartbeat(1, 2, 1).wire_bytes(), 88 + 32 + 2 * 3);
+        assert_eq!(heartbeat(4, 3, 3).wire_bytes(), 88 + 4 * 32 + 2 * 6);
     }
 
     #[test]

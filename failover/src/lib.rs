@@ -24,11 +24,11 @@ pub use config::{
 };
 pub use hub::{Hub, HubInput, HubOutput};
 pub use io::{
-    ArbitrationStep, CopyRole, Effect, Input, Message, Note, Output, StopReason, StorageFailure, StorageOp,
-    StorageResult, Voter, WitnessAnswer, WitnessCall, WitnessOp,
+    ArbitrationStep, CopyRole, Echo, Effect, Input, Message, Note, Output, StopReason, StorageFailure,
+    StorageOp, StorageResult, Voter, WitnessAnswer, WitnessCall, WitnessOp,
 };
 pub use node::{Disk, Node};
 pub use types::{
-    DbId, Endpoint, Epoch, Generation, HubId, LocalTime, LunId, MessageId, NodeId, PathId, RequestId,
-    ReservationKey, StoragePath, reservation_key,
+    DbId, Endpoint, Epoch, Generation, HubId, Incarnation, LocalTime, LunId, MessageId, NodeId, PathId,
+    RequestId, ReservationKey, StoragePath, reservation_key,
 };

@@ -55,6 +55,11 @@ pub type Epoch = u64;
 /// A log generation number (one 1 MB log file).
 pub type Generation = u64;
 
+/// How many times a node has booted: counted on its own disk, so it only grows. A node's volatile
+/// state (its mounts, its quorum, the votes it counts and lends) belongs to one incarnation and dies
+/// with it; a message stamped with an older incarnation speaks for a process that no longer exists.
+pub type Incarnation = u64;
+
 /// A client message id, unique per run.
 pub type MessageId = u64;
 

@@ -1480,6 +1480,48 @@ fn a_heartbeat_phase_offsets_every_heartbeat_of_its_node_by_that_phase_after_eac
     checks.finish(&sim);
 }
 
+/// The (incarnation, sequence) stamps of `node`'s heartbeats, in sending order.
+fn heartbeat_stamps(sim: &Sim, node: NodeId) -> Vec<(u64, u64, u64)> {
+    sim.outputs_of(node)
+        .filter_map(|(at, output)| match output {
+            Output::Effect(Effect::Send {
+                message: Message::Heartbeat { incarnation, sequence, .. },
+                ..
+            }) => Some((at, *incarnation, *sequence)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Incarnations (issue 8): every boot takes the next boot count from the node's disk, and every
+/// heartbeat of a life gets the next sequence number, so a receiver can order a node's heartbeats by
+/// sending whatever order the links deliver them in.
+#[test]
+fn every_boot_is_a_new_incarnation_counted_on_disk_and_numbers_its_heartbeats_afresh() {
+    let mut sim = Sim::new(two_node());
+    sim.run_until(secs(3));
+    sim.power_off(N1);
+    sim.run_until(secs(4));
+    sim.power_on(N1);
+    sim.run_until(secs(7));
+    let mut checks = Checks::new();
+    let stamps = heartbeat_stamps(&sim, N1);
+    let first: Vec<(u64, u64)> =
+        stamps.iter().filter(|(at, ..)| *at < secs(4)).map(|&(_, i, s)| (i, s)).collect();
+    let second: Vec<(u64, u64)> =
+        stamps.iter().filter(|(at, ..)| *at >= secs(4)).map(|&(_, i, s)| (i, s)).collect();
+    let numbered = |life: &[(u64, u64)], incarnation: u64| {
+        !life.is_empty() && life.iter().zip(1..).all(|(&stamp, sequence)| stamp == (incarnation, sequence))
+    };
+    checks.check(
+        numbered(&first, 1),
+        format!("the first boot is incarnation 1, numbered 1, 2, ...: {first:?}"),
+    );
+    checks.check(numbered(&second, 2), format!("the reboot is incarnation 2, numbered afresh: {second:?}"));
+    checks.check(sim.node(N1).disk().incarnation == 2, "the disk holds the latest boot count");
+    checks.finish(&sim);
+}
+
 /// Drives one node of a two-node cluster alone until it asks the witness for the lock; returns the
 /// node, the request and the local time it was made.
 fn alone_until_it_asks_the_witness() -> (failover::Node, failover::WitnessCall, LocalTime) {
@@ -1530,11 +1572,14 @@ fn a_node_stops_counting_the_witness_the_moment_it_sends_a_release() {
     // A peer's heartbeats make the node a majority without the witness, so it releases the lock.
     let mut now = asked_at + Duration::from_millis(10);
     let mut released_at = None;
-    for _ in 0..40 {
+    for sequence in 1..=40 {
+        // N0 booted from an empty disk: its first incarnation is the one N1 echoes.
         let heartbeat = Message::Heartbeat {
             from: N1,
+            incarnation: 1,
+            sequence,
             sent_at: now,
-            echo: Some(now - Duration::from_millis(1)),
+            echo: Some(failover::Echo { incarnation: 1, sent_at: now - Duration::from_millis(1) }),
             counts: vec![N0],
             lends_to: vec![N0],
             quorate: true,

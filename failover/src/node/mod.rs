@@ -18,10 +18,10 @@ mod shared_disk;
 
 use crate::config::ClusterConfig;
 use crate::copy::CopyStore;
-use crate::detector::{Detector, HeartbeatSeen, PeerReport};
+use crate::detector::{Detector, HeartbeatSeen, PeerReport, SendStamp};
 use crate::io::{CopyRole, DbAdvert, Input, Message, Output};
 use crate::io::{Effect, Note};
-use crate::types::{DbId, Endpoint, Epoch, LocalTime, LunId, MessageId, NodeId};
+use crate::types::{DbId, Endpoint, Epoch, Incarnation, LocalTime, LunId, MessageId, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -33,10 +33,14 @@ pub use quorum::WitnessState;
 pub use replication::{Activation, ActivationPhase, StartAnnouncement};
 pub use resources::Onlining;
 
-/// What survives power loss: the database copies and the ownership records on local disk.
+/// What survives power loss: the database copies, the ownership records and the boot count on local
+/// disk.
 #[derive(Clone, Debug, Default)]
 pub struct Disk {
     pub copies: BTreeMap<DbId, CopyStore>,
+    /// The incarnation of the node's latest boot (0 before the first). Each boot takes the next one
+    /// before it sends anything, so no two lives of a node ever stamp a heartbeat alike.
+    pub incarnation: Incarnation,
 }
 
 /// Volatile per-database state (lost on power loss).
@@ -102,6 +106,9 @@ pub struct Node {
     pub(crate) now: LocalTime,
     pub(crate) booted_at: LocalTime,
     pub(crate) detector: Detector,
+    /// This life's boot count, from the disk, and the sequence of the last heartbeat it sent.
+    pub(crate) incarnation: Incarnation,
+    pub(crate) heartbeat_sequence: u64,
     pub(crate) next_heartbeat: LocalTime,
     pub(crate) next_health_check: LocalTime,
     pub(crate) witness: WitnessState,
@@ -127,7 +134,12 @@ impl Node {
         now: LocalTime,
     ) -> (Node, Vec<Output>) {
         let peers: Vec<NodeId> = config.nodes.iter().copied().filter(|&n| n != id).collect();
+        // Counted before anything is sent: the driver keeps the disk across power loss, so this life's
+        // heartbeats are told apart from every earlier life's still on the wire.
+        disk.incarnation += 1;
+        let incarnation = disk.incarnation;
         let detector = Detector::new(
+            incarnation,
             &peers,
             &config.paths,
             config.failure_timeout(),
@@ -155,6 +167,8 @@ impl Node {
             now,
             booted_at: now,
             detector,
+            incarnation,
+            heartbeat_sequence: 0,
             // The first heartbeat waits for this node's phase; the rest follow at the interval.
             next_heartbeat: now + config.heartbeat_phase_of(id),
             next_health_check: now + config.settings.health_check_interval,
@@ -239,16 +253,29 @@ impl Node {
 
     fn receive(&mut self, from: Endpoint, path: Option<crate::types::PathId>, message: Message) {
         match message {
-            Message::Heartbeat { from: peer, sent_at, echo, counts, lends_to, quorate, dbs } => {
+            Message::Heartbeat {
+                from: peer,
+                incarnation,
+                sequence,
+                sent_at,
+                echo,
+                counts,
+                lends_to,
+                quorate,
+                dbs,
+            } => {
                 let Some(path) = path else { return };
-                if !self.peers.contains(&peer) {
+                // A previous life's heartbeat is ignored entirely, adverts too: the new life advertises
+                // the same durable ownership record from its disk, so nothing is lost by waiting for it.
+                if !self.peers.contains(&peer) || self.detector.from_a_previous_life(peer, incarnation) {
                     return;
                 }
                 for advert in &dbs {
                     self.observe_advert(peer, advert);
                 }
                 let report = PeerReport { received_at: Some(self.now), counts, lends_to, quorate, dbs };
-                self.detector.received(self.now, HeartbeatSeen { peer, path, sent_at, echo }, report);
+                let stamp = SendStamp { incarnation, sequence };
+                self.detector.received(self.now, HeartbeatSeen { peer, path, stamp, sent_at, echo }, report);
             }
             Message::Propose { db, epoch, .. } => {
                 if let Endpoint::Node(coordinator) = from {
@@ -350,11 +377,14 @@ impl Node {
                 if echo.is_some() {
                     self.detector.note_hears_you_sent(self.now, peer);
                 }
+                self.heartbeat_sequence += 1;
                 self.out.push(Output::Effect(Effect::Send {
                     to: Endpoint::Node(peer),
                     path: Some(path),
                     message: Message::Heartbeat {
                         from: self.id,
+                        incarnation: self.incarnation,
+                        sequence: self.heartbeat_sequence,
                         sent_at: self.now,
                         echo,
                         counts: counts.clone(),
