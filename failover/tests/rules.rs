@@ -483,6 +483,53 @@ fn takeover_also_waits_for_votes_the_silent_owner_may_still_borrow_from_a_third_
 }
 
 #[test]
+fn a_member_that_rebooted_lends_its_vote_until_its_previous_life_could_no_longer_count() {
+    // Three nodes, resources online at once. Node 0 owns the database and, cut off from node 1, stays
+    // quorate through node 2, whose heartbeats reach it 1.9 s late. Node 2 then power-cycles in 200 ms
+    // and is cut off from node 0: node 0 goes on counting node 2's vote from its previous life until
+    // that evidence expires, while node 1 and the rebooted node 2 are a majority. The reboot wiped what
+    // node 2 knew of its promise, so it must lend its vote to everyone until a promise made just before
+    // it went down has run out; otherwise node 1 takes over beside a node 0 that still counts quorum.
+    let mut config = three_node_majority();
+    config.databases[0].resources = failover::config::default_resource_chain(Duration::ZERO, Duration::ZERO);
+    let mut sim = Sim::with_nodes_off(config, &[N2]);
+    sim.run_until(990 * MS);
+    sim.power_on(N2);
+    sim.set_latency(N2, N0, 1_900 * MS);
+    let mut sim = formed_from(sim, N0);
+    let mut c = Checks::new();
+    sim.run_until(secs(30) + 500 * MS);
+    sim.partition(N0, N1);
+    let reboot = secs(60) + 500 * MS;
+    sim.run_until(reboot);
+    sim.power_off(N2);
+    sim.partition(N0, N2);
+    sim.run_until(reboot + 200 * MS);
+    sim.power_on(N2);
+    sim.run_until(secs(100));
+
+    let fence = sim.dismounts().into_iter().find(|d| d.node == N0 && d.at > reboot);
+    let decision =
+        sim.decisions().into_iter().find(|d| d.at > reboot && d.reason == FailoverReason::OwnerDown);
+    c.check(fence.is_some(), "node 0 never self-fenced");
+    c.check(decision.is_some(), "nobody took over");
+    if let (Some(fence), Some(decision)) = (fence, decision) {
+        c.check(
+            decision.at > fence.at,
+            format!(
+                "node 1 took over at {} while node 0 still counted node 2's vote from before its reboot \
+                 (node 0 fenced at {})",
+                fmt_time(decision.at),
+                fmt_time(fence.at)
+            ),
+        );
+    }
+    let overlaps = sim.overlapping_owners(DB);
+    c.check(overlaps.is_empty(), format!("two owners at once: {overlaps:?}"));
+    c.finish(&sim);
+}
+
+#[test]
 fn a_majority_cluster_forms_with_one_owner_per_epoch() {
     // Three nodes boot together; heartbeats arrive in an order that lets node 0 see {0, 2} and node 1
     // see {1, 2} for an instant. Both are quorate, but only one ownership decision may come of it.

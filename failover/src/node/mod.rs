@@ -138,13 +138,20 @@ impl Node {
         // heartbeats are told apart from every earlier life's still on the wire.
         disk.incarnation += 1;
         let incarnation = disk.incarnation;
-        let detector = Detector::new(
+        let mut detector = Detector::new(
             incarnation,
             &peers,
             &config.paths,
             config.failure_timeout(),
             config.settings.heartbeat_interval,
         );
+        // Our previous life may have echoed any peer just before it went down, and that peer may count
+        // our vote until the echo expires. The reboot wiped the record of it, so we assume the worst:
+        // we lent our vote to everyone at boot, and say so in `lends_to` until it runs out, so that no
+        // coordinator replaces an owner that may still count us.
+        for &peer in &peers {
+            detector.note_hears_you_sent(now, peer);
+        }
         let mut out = Vec::new();
         let mut dbs = BTreeMap::new();
         for db in &config.databases {
