@@ -10,6 +10,7 @@ mod arbitration;
 mod commit;
 mod coordinator;
 mod copier;
+mod disk_group;
 mod disk_witness;
 mod quorum;
 mod replication;
@@ -21,13 +22,14 @@ use crate::copy::CopyStore;
 use crate::detector::{Detector, HeartbeatSeen, PeerReport, SendStamp};
 use crate::io::{CopyRole, DbAdvert, Input, Message, Output};
 use crate::io::{Effect, Note};
-use crate::types::{DbId, Endpoint, Epoch, Incarnation, LocalTime, LunId, MessageId, NodeId};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::types::{DbId, Endpoint, Epoch, Incarnation, LocalTime, NodeId};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use arbitration::{ClaimEvent, ClaimFor, ClaimMode, ClaimStep, DiskClaim, StorageRequests};
 pub use commit::{Proposal, Proposals};
 pub use copier::{Copier, Inspection};
+pub use disk_group::{DiskGroup, WriteStart};
 pub use disk_witness::DiskWitnessState;
 pub use quorum::WitnessState;
 pub use replication::{Activation, ActivationPhase, StartAnnouncement};
@@ -60,19 +62,8 @@ pub struct DbRuntime {
     /// A resource of the group died (its index); the next health check will notice.
     pub crashed: Option<usize>,
     pub restarts: u32,
-    /// Shared-disk groups: the persistent-reservation claim of each disk being brought online or held.
-    pub disks: BTreeMap<LunId, DiskClaim>,
-    /// Disks waiting to be claimed until our own earlier writes and PR commands to them are answered
-    /// (see `StorageRequests::unanswered`).
-    pub deferred_disks: BTreeSet<LunId>,
-    /// Shared-disk groups: messages written to the array in this ownership term (a hub retry of one
-    /// is a duplicate), and writes still waiting for the array.
-    pub committed: BTreeSet<MessageId>,
-    /// LUNs where a write of ours was refused with RESERVATION CONFLICT and the check that tells a
-    /// preemption from an unregistered path is still out.
-    pub conflicts: BTreeSet<LunId>,
-    pub writing: BTreeSet<MessageId>,
-    pub next_data_check: LocalTime,
+    /// Shared-disk groups: the disks' claims, this term's writes and the data-path checks.
+    pub disk_group: DiskGroup,
 }
 
 impl DbRuntime {
@@ -88,12 +79,7 @@ impl DbRuntime {
             next_resubmit_at: None,
             crashed: None,
             restarts: 0,
-            disks: BTreeMap::new(),
-            deferred_disks: BTreeSet::new(),
-            committed: BTreeSet::new(),
-            conflicts: BTreeSet::new(),
-            writing: BTreeSet::new(),
-            next_data_check: LocalTime::NEVER,
+            disk_group: DiskGroup::default(),
         }
     }
 }

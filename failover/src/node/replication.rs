@@ -133,7 +133,7 @@ impl Node {
         }
         runtime.role = CopyRole::Activating;
         // A new ownership term: what the previous term wrote to a shared disk is not ours to vouch for.
-        runtime.committed.clear();
+        runtime.disk_group.new_term();
         // Only a first activation has nothing to lose. A remount of our own term counts what the last
         // owner we followed wrote and we lack as lost: we may have been given a term we never mounted
         // (found by the nightly nemesis: a takeover that lost quorum before mounting was remounted as
@@ -411,7 +411,7 @@ impl Node {
             runtime.active_epoch = epoch;
             runtime.activation = None;
             runtime.last_write_at = now;
-            runtime.next_data_check = now + check_interval;
+            runtime.disk_group.mounted(now, check_interval);
             self.out.push(Output::Note(Note::Mounted { db, epoch, generation: 0, lost_logs: 0 }));
             return;
         }

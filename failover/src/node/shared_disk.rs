@@ -6,8 +6,8 @@
 //! Fencing is the array's job here: a deposed owner's writes fail with RESERVATION CONFLICT, and the
 //! node then stops the group at once ([`StopReason::Fenced`]) rather than register again on its own.
 
-use super::Node;
 use super::arbitration::{ClaimEvent, ClaimFor, Ctx, DiskClaim, GiveUp, Purpose, TIMED_OUT};
+use super::{Node, WriteStart};
 use crate::config::ResourceKind;
 use crate::io::Note;
 use crate::io::{
@@ -28,7 +28,7 @@ impl Node {
         f: impl FnOnce(&mut DiskClaim, &mut Ctx<'_>) -> R,
     ) -> Option<R> {
         let config = self.config.clone();
-        let claim = self.dbs.get_mut(&db)?.disks.get_mut(&lun)?;
+        let claim = self.dbs.get_mut(&db)?.disk_group.claim_mut(lun)?;
         let mut ctx = Ctx::new(self.now, self.id, &config, &mut self.storage, &mut self.out);
         Some(f(claim, &mut ctx))
     }
@@ -51,22 +51,20 @@ impl Node {
                 step: ArbitrationStep::Draining { writes },
             }));
             if let Some(runtime) = self.dbs.get_mut(&db) {
-                runtime.deferred_disks.insert(lun);
+                runtime.disk_group.defer(lun);
             }
             return;
         }
         let claim = self.with_storage(|ctx| DiskClaim::start(ctx, lun, ClaimFor::Group(db), true));
         if let Some(runtime) = self.dbs.get_mut(&db) {
-            runtime.disks.insert(lun, claim);
+            runtime.disk_group.claim_started(lun, claim);
         }
     }
 
     /// Forgets every claim and request of `db` (the group stopped here); late answers are ignored.
     pub(super) fn drop_storage(&mut self, db: DbId) {
         if let Some(runtime) = self.dbs.get_mut(&db) {
-            runtime.disks.clear();
-            runtime.deferred_disks.clear();
-            runtime.writing.clear();
+            runtime.disk_group.drop_claims();
         }
         self.storage.pending.retain(|_, request| match request.purpose {
             Purpose::Claim(ClaimFor::Group(of))
@@ -162,7 +160,8 @@ impl Node {
                 }
             }
             ClaimEvent::TakenBy(challenger) => {
-                let refused = self.dbs.get_mut(&db).is_some_and(|runtime| runtime.conflicts.remove(&lun));
+                let refused =
+                    self.dbs.get_mut(&db).is_some_and(|runtime| runtime.disk_group.take_refusal(lun));
                 if refused {
                     // A write of ours was refused and another key holds the disk: we were preempted.
                     // Stop, and do not register again on our own; only a new decision by a quorate
@@ -183,7 +182,8 @@ impl Node {
             ClaimEvent::Confirmed { .. } => {
                 // The reservation is still ours, so a refused write went down a path we have not
                 // registered: register on every path again (entitled owners only).
-                let conflicted = self.dbs.get_mut(&db).is_some_and(|runtime| runtime.conflicts.remove(&lun));
+                let conflicted =
+                    self.dbs.get_mut(&db).is_some_and(|runtime| runtime.disk_group.take_refusal(lun));
                 if conflicted && self.may_defend(db) {
                     self.with_group_claim(db, lun, |claim, ctx| claim.reassert(ctx));
                 }
@@ -258,26 +258,17 @@ impl Node {
     pub(super) fn advance_storage(&mut self) {
         let dbs: Vec<DbId> = self.dbs.keys().copied().collect();
         for db in dbs {
-            let drained: Vec<LunId> = self
+            let unanswered = &self.storage.unanswered;
+            let drained = self
                 .dbs
-                .get(&db)
-                .map(|runtime| {
-                    runtime
-                        .deferred_disks
-                        .iter()
-                        .copied()
-                        .filter(|lun| !self.storage.unanswered.contains_key(lun))
-                        .collect()
-                })
+                .get_mut(&db)
+                .map(|runtime| runtime.disk_group.take_drained(|lun| unanswered.contains_key(&lun)))
                 .unwrap_or_default();
             for lun in drained {
-                if let Some(runtime) = self.dbs.get_mut(&db) {
-                    runtime.deferred_disks.remove(&lun);
-                }
                 self.start_disk_claim(db, lun);
             }
             let luns: Vec<LunId> =
-                self.dbs.get(&db).map(|runtime| runtime.disks.keys().copied().collect()).unwrap_or_default();
+                self.dbs.get(&db).map(|runtime| runtime.disk_group.claimed_luns()).unwrap_or_default();
             for lun in luns {
                 self.with_group_claim(db, lun, |claim, ctx| claim.on_time(ctx));
             }
@@ -287,10 +278,10 @@ impl Node {
 
     fn data_path_check_if_due(&mut self, db: DbId) {
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
-        if runtime.role != CopyRole::Active || self.now < runtime.next_data_check {
+        let check_interval = self.config.settings.data_path_check_interval;
+        if runtime.role != CopyRole::Active || !runtime.disk_group.data_check_due(self.now, check_interval) {
             return;
         }
-        runtime.next_data_check = self.now + self.config.settings.data_path_check_interval;
         let luns = self.config.database(db).map(|config| config.shared_disks()).unwrap_or_default();
         let timeout = self.config.settings.data_path_timeout;
         for lun in luns {
@@ -314,13 +305,17 @@ impl Node {
         let luns = self.config.database(db).map(|config| config.shared_disks()).unwrap_or_default();
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         let epoch = runtime.active_epoch;
-        if runtime.committed.contains(&msg) {
-            self.out.push(Output::Note(Note::DuplicateSuppressed { db, msg }));
-            self.send(Endpoint::Hub(hub), Message::DeliverAck { db, msg, epoch });
+        if luns.is_empty() {
             return;
         }
-        if luns.is_empty() || !runtime.writing.insert(msg) {
-            return; // a retry of a write still in flight: its answer acknowledges it
+        match runtime.disk_group.start_write(msg) {
+            WriteStart::Duplicate => {
+                self.out.push(Output::Note(Note::DuplicateSuppressed { db, msg }));
+                self.send(Endpoint::Hub(hub), Message::DeliverAck { db, msg, epoch });
+                return;
+            }
+            WriteStart::InFlight => return, // its answer acknowledges it
+            WriteStart::Write => {}
         }
         let lun = luns[(msg % luns.len() as u64) as usize];
         let op = StorageOp::Write { block: msg, payload: msg, epoch };
@@ -330,14 +325,14 @@ impl Node {
 
     fn write_answered(&mut self, hub: HubId, db: DbId, msg: MessageId, lun: LunId, result: &StorageResult) {
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
-        runtime.writing.remove(&msg);
+        runtime.disk_group.write_answered(msg);
         let epoch = runtime.active_epoch;
         match result {
             StorageResult::Done => {
                 if runtime.role != CopyRole::Active {
                     return;
                 }
-                runtime.committed.insert(msg);
+                runtime.disk_group.write_committed(msg);
                 runtime.last_write_at = self.now;
                 self.out.push(Output::Note(Note::Committed { db, msg, epoch, generation: 0 }));
                 self.send(Endpoint::Hub(hub), Message::DeliverAck { db, msg, epoch });
@@ -345,7 +340,7 @@ impl Node {
             StorageResult::ReservationConflict => {
                 let active = runtime.role == CopyRole::Active;
                 if active {
-                    runtime.conflicts.insert(lun);
+                    runtime.disk_group.write_refused(lun);
                 }
                 self.send(Endpoint::Hub(hub), Message::DeliverReject { db, msg });
                 if !active {
@@ -370,13 +365,16 @@ impl Node {
 
     /// The earliest storage deadline or claim timer of any group.
     pub(super) fn storage_deadline(&self) -> Option<LocalTime> {
-        let claims =
-            self.dbs.values().flat_map(|runtime| runtime.disks.values()).filter_map(DiskClaim::next_timer);
+        let claims = self
+            .dbs
+            .values()
+            .flat_map(|runtime| runtime.disk_group.claims())
+            .filter_map(DiskClaim::next_timer);
         let checks = self
             .dbs
             .values()
-            .filter(|runtime| runtime.role == CopyRole::Active && !runtime.disks.is_empty())
-            .map(|runtime| runtime.next_data_check);
+            .filter(|runtime| runtime.role == CopyRole::Active && runtime.disk_group.has_claims())
+            .map(|runtime| runtime.disk_group.next_data_check());
         claims.chain(checks).chain(self.storage.next_deadline()).min()
     }
 }
