@@ -247,10 +247,6 @@ impl Detector {
     pub fn report(&self, peer: NodeId) -> Option<&PeerReport> {
         self.reports.get(&peer).map(|(_, report)| report)
     }
-
-    pub fn reports(&self) -> impl Iterator<Item = (&NodeId, &PeerReport)> {
-        self.reports.iter().map(|(peer, (_, report))| (peer, report))
-    }
 }
 
 #[cfg(test)]
@@ -420,6 +416,51 @@ mod tests {
         d.received(at(11), before_reboot, saying(true));
         assert!(d.path_up(at(11), A, PUBLIC));
         assert_eq!(quorate(&d), Some(true));
+    }
+
+    #[test]
+    fn a_previous_lifes_heartbeat_on_a_path_the_new_life_has_not_used_yet_is_not_fresh() {
+        // A's new life has been heard on the public path only; a heartbeat of its old life that waited
+        // on the private path arrives now. That path has no newer stamp to compare with: the
+        // incarnation alone must turn it away.
+        let (mut d, mut a) = (detector(), Peer::new());
+        let old_private = a.next(PRIVATE, 9, Some(9));
+        a.reboot();
+        d.received(at(10), a.next(PUBLIC, 10, Some(10)), saying(false));
+        d.received(at(11), old_private, saying(true));
+        assert!(!d.hears(at(11), A, PRIVATE), "the old life's heartbeat is no sign of life");
+        assert!(d.path_up(at(11), A, PUBLIC), "the new life's path stays up");
+    }
+
+    #[test]
+    fn heartbeats_of_one_life_on_two_paths_keep_both_paths_up() {
+        let (mut d, mut a) = (detector(), Peer::new());
+        beat(&mut d, &mut a, 1, PUBLIC, Some(1));
+        beat(&mut d, &mut a, 1, PRIVATE, Some(1));
+        beat(&mut d, &mut a, 2, PUBLIC, Some(2));
+        assert!(d.path_up(at(2), A, PRIVATE), "a later heartbeat of the same life is not a reboot");
+        assert!(d.path_up(at(2), A, PUBLIC));
+    }
+
+    #[test]
+    fn a_path_is_down_exactly_one_failure_timeout_after_its_last_heartbeat() {
+        let (mut d, mut a) = (detector(), Peer::new());
+        beat(&mut d, &mut a, 10, PUBLIC, Some(10));
+        let just_before = at(15) - Duration::from_nanos(1);
+        assert!(d.hears(just_before, A, PUBLIC) && d.path_up(just_before, A, PUBLIC));
+        assert!(!d.hears(at(15), A, PUBLIC), "the failure timeout is 5 s");
+    }
+
+    #[test]
+    fn an_echo_proves_the_path_until_exactly_one_echo_timeout_after_our_send() {
+        // The echo timeout is the failure timeout plus one interval: 6 s. The peer keeps answering
+        // (so we hear it), but its echoes stay at our send time of 10 s.
+        let (mut d, mut a) = (detector(), Peer::new());
+        for now in [12, 14, 15] {
+            beat(&mut d, &mut a, now, PUBLIC, Some(10));
+        }
+        assert!(d.path_up(at(16) - Duration::from_nanos(1), A, PUBLIC));
+        assert!(!d.path_up(at(16), A, PUBLIC));
     }
 
     #[test]

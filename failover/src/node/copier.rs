@@ -242,6 +242,16 @@ mod tests {
     }
 
     #[test]
+    fn the_close_times_of_the_64_newest_generations_are_kept() {
+        let mut copier = Copier::default();
+        for generation in 1..=70 {
+            copier.heard_closed(generation, true, at(generation));
+        }
+        assert_eq!(copier.closed_heard_at.len(), CLOSED_HEARD_KEPT);
+        assert_eq!(copier.closed_heard_at.first_key_value(), Some((&7, &at(7))));
+    }
+
+    #[test]
     fn a_finished_reseed_clears_itself() {
         let mut copier = Copier::default();
         assert_eq!(copier.still_reseeding(at(1)), None);
