@@ -6,9 +6,11 @@
 //!   grants no lock, so the passive cannot fail over until it resumes.
 //! - `ccr-frozen-owner-resumes`: the active node is frozen for 40 s with heartbeats queued in its
 //!   receive ring; once resumed it never acts on what it knew before the freeze.
+//! - `scc-zombie-owner`: the active node is frozen at its first shared-disk write after 60 s, for
+//!   45 s counted from that write.
 
 use drill_suites::catalogue_root;
-use harness::history::{Event, HostDownReason, Record};
+use harness::history::{Event, FaultKind, HostDownReason, Record};
 use harness::scenario;
 use harness::world::run_scenario;
 
@@ -110,5 +112,41 @@ fn a_resumed_owner_drains_heartbeats_from_its_ring_and_never_acts_on_stale_state
         });
         assert!(stepped_down, "seed {seed}: mbx1 must step down in the instant it resumes");
         assert_eq!(outcome.metrics().lost_acked, 0);
+    }
+}
+
+#[test]
+fn a_next_write_freeze_resumes_once_its_duration_after_the_write_that_fired_it() {
+    // The freeze is armed at 60 s and fires at mbx1's next write, a little later. It used to get the
+    // ordinary auto-heal as well, so mbx1 resumed at 105 s (45 s after arming, not after the write) and
+    // the resume it was owed was then recorded as a `fault-without-effect`.
+    let scenario = load("fast/scc-zombie-owner.toml");
+    for seed in SEEDS {
+        let outcome = run_scenario(&scenario, seed);
+        assert!(outcome.as_expected, "seed {seed}: {:?}", outcome.report.violations);
+        let records = outcome.history.records();
+        let frozen = records
+            .iter()
+            .find(|r| matches!(&r.event, Event::HostDown { host, reason: HostDownReason::Freeze } if &**host == "mbx1"))
+            .map(|r| r.at)
+            .expect("mbx1 was frozen");
+        let resumed: Vec<_> = records
+            .iter()
+            .filter(|r| matches!(&r.event, Event::HostUp { host, boot: false } if &**host == "mbx1"))
+            .map(|r| r.at)
+            .collect();
+        assert!(
+            frozen.as_nanos() > 60_000_000_000,
+            "seed {seed}: the freeze must wait for a write after 60 s"
+        );
+        assert_eq!(
+            resumed.iter().map(|at| at.saturating_since(frozen)).collect::<Vec<_>>(),
+            vec![std::time::Duration::from_secs(45)],
+            "seed {seed}: mbx1 resumes once, 45 s after the write froze it at {frozen}"
+        );
+        let spurious = records
+            .iter()
+            .find(|r| matches!(&r.event, Event::FaultWithoutEffect { kind: FaultKind::Resume, .. }));
+        assert!(spurious.is_none(), "seed {seed}: a resume without effect: {spurious:?}");
     }
 }

@@ -154,8 +154,11 @@ impl World<'_> {
             }
         }
         // Faults with a duration heal by their inverse, against the same hosts, even when the fault
-        // found its target already so: the heal then restores the state the scenario asked for.
+        // found its target already so: the heal then restores the state the scenario asked for. An
+        // armed next-write freeze is the exception: its duration counts from the write that fires it,
+        // and `freeze_host` schedules that resume, so a resume here would come early.
         if !action.heal
+            && !action.spec.fault.fires_on_next_write()
             && let (Some(duration), Some(inverse)) = (action.spec.duration, action.spec.fault.inverse())
         {
             let at = action.spec.at + duration;
