@@ -251,6 +251,12 @@ impl Fault {
         fault
     }
 
+    /// A freeze armed to fire at the target's next shared-disk write: its `duration` counts from that
+    /// write, not from `at`, so its resume is scheduled when it fires.
+    pub fn fires_on_next_write(&self) -> bool {
+        matches!(self, Fault::Run(RunFault::Freeze { trigger: FaultTrigger::NextWrite, .. }))
+    }
+
     /// The fault that undoes this one, for auto-heal; `None` for a step, a crash, a move, a reboot
     /// or a heal, which have nothing to undo.
     pub fn inverse(&self) -> Option<Fault> {

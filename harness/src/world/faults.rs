@@ -19,6 +19,12 @@ use failover::{DbId, Input, NodeId};
 use kernel::SimTime;
 use std::time::Duration;
 
+/// How long a `power-cycle` keeps its host off. A real power cycle has an off time (a PDU outlet's
+/// cycle delay, an operator who waits for the lights to go out), and this one is long enough for the
+/// peers to notice (the default failure timeout is 5 s), so the cluster sees a node go and come back.
+/// `duration` is refused on `power-cycle` at load; a `power-off` with a `duration` sets any other off time.
+pub const POWER_CYCLE_OFF_TIME: Duration = Duration::from_secs(10);
+
 /// One fault to fire: the scenario's fault plus, for heals, the hosts resolved at injection.
 #[derive(Clone, Debug)]
 pub struct Action {
@@ -154,8 +160,11 @@ impl World<'_> {
             }
         }
         // Faults with a duration heal by their inverse, against the same hosts, even when the fault
-        // found its target already so: the heal then restores the state the scenario asked for.
+        // found its target already so: the heal then restores the state the scenario asked for. An
+        // armed next-write freeze is the exception: its duration counts from the write that fires it,
+        // and `freeze_host` schedules that resume, so a resume here would come early.
         if !action.heal
+            && !action.spec.fault.fires_on_next_write()
             && let (Some(duration), Some(inverse)) = (action.spec.duration, action.spec.fault.inverse())
         {
             let at = action.spec.at + duration;
@@ -214,7 +223,7 @@ impl World<'_> {
     /// Carries a fault out on the device it belongs to.
     fn inject(&mut self, action: &Action, host: Option<usize>, peer: Option<usize>) -> Result<(), NoEffect> {
         match &action.spec.fault {
-            Fault::Power(fault) => self.inject_power(action, fault, host),
+            Fault::Power(fault) => self.inject_power(fault, host),
             Fault::Run(fault) => self.inject_run_state(action, fault, host.ok_or(NoEffect::NoTarget)?),
             Fault::Fabric(fault) => self.inject_fabric(fault, host, peer),
             Fault::Witness(fault) => self.inject_witness(fault),
@@ -227,12 +236,7 @@ impl World<'_> {
         }
     }
 
-    fn inject_power(
-        &mut self,
-        action: &Action,
-        fault: &PowerFault,
-        host: Option<usize>,
-    ) -> Result<(), NoEffect> {
+    fn inject_power(&mut self, fault: &PowerFault, host: Option<usize>) -> Result<(), NoEffect> {
         let now = self.now();
         let changed = match fault {
             PowerFault::RackOff { rack } => {
@@ -253,7 +257,7 @@ impl World<'_> {
             PowerFault::Cycle { .. } => {
                 let host = host.ok_or(NoEffect::NoTarget)?;
                 let changed = self.power_off_host(host);
-                let back = action.spec.duration.unwrap_or(Duration::from_secs(10));
+                let back = POWER_CYCLE_OFF_TIME;
                 let at = (now + back).saturating_since(SimTime::ZERO);
                 let on =
                     Fault::Power(PowerFault::On { target: Target::Host(self.host_names[host].to_string()) });
