@@ -1688,3 +1688,30 @@ fn every_member_the_new_owner_counts_stores_where_its_epoch_began_before_the_fir
         assert_eq!(sim.node(peer).disk().copies[&DB].epoch_start(mount.epoch), Some(0));
     }
 }
+
+#[test]
+fn a_copy_that_boots_with_logs_it_never_replayed_replays_them() {
+    // A log copied just before a power loss waits on disk; the replay timer it started did not
+    // survive the reboot. The copy must replay it on its own, or a takeover waits for it forever.
+    let config = std::sync::Arc::new(two_node());
+    let mut disk = failover::Disk::default();
+    let copy = disk.copies.entry(DB).or_default();
+    for generation in 1..=3 {
+        let log = failover::copy::LogFile { epoch: 1, messages: vec![generation], bytes: 1 };
+        copy.logs.insert(generation, log);
+    }
+    copy.replayed_through = 1;
+    let start = LocalTime(1_000_000_000_000);
+    let (mut node, mut outputs) = failover::Node::boot(N1, config, disk, start);
+    let mut replayed = Vec::new();
+    let mut now = start;
+    for _ in 0..40 {
+        replayed.extend(outputs.iter().filter_map(|output| match output {
+            Output::Note(Note::LogReplayed { generation, .. }) => Some(*generation),
+            _ => None,
+        }));
+        now = now + Duration::from_millis(500);
+        outputs = node.handle(now, Input::Wake);
+    }
+    assert_eq!(replayed, vec![2, 3], "the logs waiting on disk were replayed in order");
+}

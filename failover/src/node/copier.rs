@@ -165,6 +165,13 @@ impl Copier {
         self.next_replay_at.filter(|&at| now >= at)
     }
 
+    /// While a copied log waits to be replayed, a replay is scheduled (by `at` if none is).
+    pub fn ensure_replay_scheduled(&mut self, log_waits: bool, at: LocalTime) {
+        if log_waits && self.next_replay_at.is_none() {
+            self.next_replay_at = Some(at);
+        }
+    }
+
     pub fn replay_next_at(&mut self, at: Option<LocalTime>) {
         self.next_replay_at = at;
     }

@@ -730,6 +730,15 @@ impl Node {
     fn replay_due(&mut self, db: DbId) {
         let now = self.now;
         let replay_time = self.config.settings.replay_time_per_log;
+        // The replay timer lives in volatile memory, but the queue it works through is on disk: after
+        // a reboot (or anything else that dropped the timer) a copy holding a log it has not replayed
+        // starts replaying again. Without this a log that arrived just before a power loss was never
+        // applied, and a takeover by that copy waited in `Replaying` forever (fast
+        // ccr-three-node-rebooted-voter-regression, seed 4 at 20 messages a second).
+        if let (Some(runtime), Some(copy)) = (self.dbs.get_mut(&db), self.disk.copies.get(&db)) {
+            let next_log_waits = copy.logs.contains_key(&(copy.replayed_through + 1));
+            runtime.copier.ensure_replay_scheduled(next_log_waits, now + replay_time);
+        }
         loop {
             let Some(runtime) = self.dbs.get_mut(&db) else { return };
             let Some(at) = runtime.copier.replay_due(now) else { return };
