@@ -259,6 +259,35 @@ mod tests {
     }
 
     #[test]
+    fn a_lineage_request_is_repeated_only_after_the_timeout_or_once_answered() {
+        let timeout = Duration::from_secs(5);
+        let mut copier = Copier::default();
+        assert!(copier.ask_lineage(at(10), timeout), "nothing asked yet");
+        assert!(!copier.ask_lineage(at(14), timeout), "the request is still out");
+        assert!(copier.ask_lineage(at(15), timeout), "timed out: ask again");
+        copier.lineage_request_closed();
+        assert!(copier.ask_lineage(at(16), timeout), "answered: a new question may go at once");
+        copier.lineage_answered(4);
+        assert!(copier.lineage_checked_through(4) && !copier.lineage_checked_through(5));
+        assert!(copier.ask_lineage(at(17), timeout), "an answer closes the request too");
+    }
+
+    #[test]
+    fn a_copy_request_stays_open_until_its_batch_is_in_or_the_copy_caught_up() {
+        let mut copier = Copier::default();
+        copier.heard_progress(20, 0);
+        assert!(!copier.copying());
+        copier.copy_requested(at(1));
+        copier.arrived(1, 1, at(2), at(3), 8);
+        assert!(copier.copying(), "seven more of the batch are coming");
+        copier.arrived(8, 8, at(2), at(3), 8);
+        assert!(!copier.copying(), "the batch of eight is in");
+        copier.copy_requested(at(4));
+        copier.arrived(20, 20, at(5), at(6), 8);
+        assert!(!copier.copying(), "caught up with the owner mid-batch");
+    }
+
+    #[test]
     fn a_finished_reseed_clears_itself() {
         let mut copier = Copier::default();
         assert_eq!(copier.still_reseeding(at(1)), None);
