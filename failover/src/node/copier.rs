@@ -292,7 +292,9 @@ mod tests {
         let mut copier = Copier::default();
         assert_eq!(copier.still_reseeding(at(1)), None);
         copier.start_reseed(at(10));
+        assert!(copier.reseeding());
         assert_eq!(copier.still_reseeding(at(9)), Some(true));
+        assert!(copier.reseeding(), "still running at 9 s");
         assert_eq!(copier.still_reseeding(at(10)), Some(false));
         assert!(!copier.reseeding());
     }
