@@ -433,6 +433,17 @@ mod tests {
     }
 
     #[test]
+    fn a_heartbeat_replayed_on_another_path_does_not_refresh_the_peers_report() {
+        // Every heartbeat has its own stamp, so one stamp on a second path is a replay: it must not
+        // make an old report (say, "the owner stopped") look as if it had just arrived.
+        let (mut d, mut a) = (detector(), Peer::new());
+        let seen = a.next(PUBLIC, 1, Some(1));
+        d.received(at(1), seen.clone(), saying(false));
+        d.received(at(4), HeartbeatSeen { path: PRIVATE, ..seen }, saying(false));
+        assert_eq!(d.report(A).and_then(|report| report.received_at), Some(at(1)));
+    }
+
+    #[test]
     fn heartbeats_of_one_life_on_two_paths_keep_both_paths_up() {
         let (mut d, mut a) = (detector(), Peer::new());
         beat(&mut d, &mut a, 1, PUBLIC, Some(1));

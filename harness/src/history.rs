@@ -113,7 +113,7 @@ pub enum ReservationAction {
 }
 
 /// A setting a swarm nemesis drew for this seed (`[nemesis.settings]`), with its value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "setting", rename_all = "kebab-case")]
 pub enum DrawnSetting {
     /// `[cluster] heartbeat_threshold`: missed heartbeats before a path is down.
@@ -126,6 +126,8 @@ pub enum DrawnSetting {
     MountDial { dial: MountDial },
     /// `[transport] dumpster_size`, in bytes.
     DumpsterSize { bytes: u64 },
+    /// One host's `clock_drift_ppm` (each host draws its own, in file order).
+    ClockDrift { host: Name, ppm: i32 },
 }
 
 /// Every kind of event a run records. The JSON form is `{"at":…,"event":"kebab-name",…fields}`;

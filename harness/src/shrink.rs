@@ -180,7 +180,7 @@ impl Trial<'_> {
 }
 
 /// A swarm nemesis draws settings per seed (heartbeat threshold, online times, mount dial, dumpster
-/// size); without its nemesis the written file would run with the file's own settings instead, and
+/// size, each host's clock drift); without its nemesis the written file would run with the file's own settings instead, and
 /// may no longer fail. So the drawn values are written into the tables they override.
 fn pin_drawn_settings(base: &mut Table, original: &scenario::Scenario, seed: u64) {
     let Some(spec) = original.nemesis.as_ref().filter(|spec| spec.is_swarm()) else { return };
@@ -199,11 +199,27 @@ fn pin_drawn_settings(base: &mut Table, original: &scenario::Scenario, seed: u64
             DrawnSetting::DumpsterSize { bytes } => {
                 ("transport", "dumpster_size", Value::String(format!("{bytes}B")))
             }
+            DrawnSetting::ClockDrift { host, ppm } => {
+                pin_host_drift(base, &host, ppm);
+                continue;
+            }
         };
         let entry = base.entry(table).or_insert_with(|| Value::Table(Table::new()));
         if let Value::Table(table) = entry {
             table.insert(key.to_string(), value);
         }
+    }
+}
+
+/// Writes a drawn drift into the `[[host]]` table of that name.
+fn pin_host_drift(base: &mut Table, host: &str, ppm: i32) {
+    let Some(Value::Array(hosts)) = base.get_mut("host") else { return };
+    let named = hosts.iter_mut().find_map(|entry| match entry {
+        Value::Table(table) if table.get("name").and_then(Value::as_str) == Some(host) => Some(table),
+        _ => None,
+    });
+    if let Some(table) = named {
+        table.insert("clock_drift_ppm".to_string(), Value::Integer(i64::from(ppm)));
     }
 }
 

@@ -25,7 +25,7 @@ const AT_LEAST: &[(&str, usize)] = &[
     ("hazards", 7),
     ("slow", 4),
     ("nightly", 5),
-    (MALFORMED_DIRECTORY, 57),
+    (MALFORMED_DIRECTORY, 58),
     (BENCH_DIRECTORY, 1),
 ];
 

@@ -362,7 +362,7 @@ fn every_family_is_drawn_as_an_effective_fault_in_a_lab_that_has_its_device() {
 #[test]
 fn a_swarm_records_the_settings_it_drew_and_runs_with_them() {
     let scenario = ccr_lab(
-        "[nemesis.settings]\nheartbeat_threshold = [3, 10]\nmount_time = { min = \"100ms\", max = \"20s\" }\nmount_dial = [\"lossless\", \"best-availability\"]\ndumpster_size = [\"4MB\", \"18MB\"]",
+        "[nemesis.settings]\nheartbeat_threshold = [3, 10]\nmount_time = { min = \"100ms\", max = \"20s\" }\nmount_dial = [\"lossless\", \"best-availability\"]\ndumpster_size = [\"4MB\", \"18MB\"]\nclock_drift_ppm = [-200, 200]",
     );
     let spec = scenario.nemesis.as_ref().expect("a nemesis");
     let outcome = run_scenario(&scenario, 4);
@@ -372,13 +372,23 @@ fn a_swarm_records_the_settings_it_drew_and_runs_with_them() {
     });
     let (families, settings) = drawn.expect("a nemesis-drawn record");
     assert_eq!(families, draw_plan(spec, 4).families);
-    assert_eq!(settings.len(), 4, "{settings:?}");
+    let hosts = scenario.hosts.len();
+    assert_eq!(settings.len(), 4 + hosts, "four settings and one drift per host: {settings:?}");
     for setting in &settings {
-        match *setting {
-            DrawnSetting::HeartbeatThreshold { missed } => assert!((3..=10).contains(&missed)),
-            DrawnSetting::MountTime { ms } => assert!((100..=20_000).contains(&ms)),
-            DrawnSetting::DumpsterSize { bytes } => assert!(((4 << 20)..=(18 << 20)).contains(&bytes)),
+        match setting {
+            DrawnSetting::HeartbeatThreshold { missed } => assert!((3..=10).contains(missed)),
+            DrawnSetting::MountTime { ms } => assert!((100..=20_000).contains(ms)),
+            DrawnSetting::DumpsterSize { bytes } => assert!(((4 << 20)..=(18 << 20)).contains(bytes)),
+            DrawnSetting::ClockDrift { ppm, .. } => assert!((-200..=200).contains(ppm)),
             DrawnSetting::MountDial { .. } | DrawnSetting::ResourceOnlineTime { .. } => {}
+        }
+    }
+    // Every host runs with the drift it drew.
+    let run = harness::world::with_drawn_settings(&scenario, 4).expect("drawn settings");
+    for setting in &settings {
+        if let DrawnSetting::ClockDrift { host, ppm } = setting {
+            let drift = run.host(host).map(|def| def.clock_drift_ppm);
+            assert_eq!(drift, Some(f64::from(*ppm)), "{host}");
         }
     }
     // The drawn mount time is the one the run used: the first mount comes that long after its start.

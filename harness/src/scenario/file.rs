@@ -227,6 +227,7 @@ pub(crate) struct SettingsFile {
     pub mount_time: Option<Spanned<RangeText<DurationText>>>,
     pub mount_dial: Option<Spanned<Vec<Spanned<MountDial>>>>,
     pub dumpster_size: Option<Spanned<RangeText<SizeText>>>,
+    pub clock_drift_ppm: Option<Spanned<RangeText<i32>>>,
 }
 
 #[derive(Debug, Deserialize)]

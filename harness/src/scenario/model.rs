@@ -609,6 +609,17 @@ pub struct SettingRanges {
     pub mount_dial: Vec<MountDial>,
     /// `[transport] dumpster_size`, bytes.
     pub dumpster_size_bytes: Option<(u64, u64)>,
+    /// `clock_drift_ppm` of every host, drawn per host.
+    pub clock_drift: Option<DriftRange>,
+}
+
+/// A range of clock drift, in whole parts per million, and the hosts that each draw one within it
+/// (every host of the scenario, in file order).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DriftRange {
+    pub min: i32,
+    pub max: i32,
+    pub hosts: Vec<String>,
 }
 
 impl SettingRanges {
@@ -618,6 +629,7 @@ impl SettingRanges {
             && self.mount_time.is_none()
             && self.mount_dial.is_empty()
             && self.dumpster_size_bytes.is_none()
+            && self.clock_drift.is_none()
     }
 }
 

@@ -15,8 +15,8 @@ mod families;
 use super::{Ev, World};
 use crate::history::{DrawnSetting, Event};
 use crate::scenario::{
-    DurationRange, FabricFault, Fault, FaultSpec, FaultTrigger, LinkDirection, NemesisFamily, NemesisKind,
-    NemesisSpec, PowerFault, RunFault, Scenario, SoftwareFault, Target, WitnessFault,
+    DriftRange, DurationRange, FabricFault, Fault, FaultSpec, FaultTrigger, LinkDirection, NemesisFamily,
+    NemesisKind, NemesisSpec, PowerFault, RunFault, Scenario, SoftwareFault, Target, WitnessFault,
 };
 use emulators::HostId;
 use kernel::{RngStream, SeedTree, SimTime};
@@ -90,6 +90,15 @@ fn draw_settings(spec: &NemesisSpec, rng: &mut RngStream) -> Vec<DrawnSetting> {
     if let Some(range) = ranges.dumpster_size_bytes {
         drawn.push(DrawnSetting::DumpsterSize { bytes: uniform(rng, range) });
     }
+    if let Some(DriftRange { min, max, hosts }) = &ranges.clock_drift {
+        let (min, max) = (*min, *max);
+        for host in hosts {
+            let span = u64::try_from(i64::from(max) - i64::from(min)).unwrap_or(0);
+            let ppm = i64::from(min) + rng.below(span + 1) as i64;
+            let ppm = i32::try_from(ppm).unwrap_or(max);
+            drawn.push(DrawnSetting::ClockDrift { host: host.as_str().into(), ppm });
+        }
+    }
     drawn
 }
 
@@ -108,6 +117,11 @@ pub fn with_drawn_settings(scenario: &Scenario, seed: u64) -> Option<Scenario> {
             DrawnSetting::MountTime { ms } => drawn.cluster.mount_time = Duration::from_millis(ms),
             DrawnSetting::MountDial { dial } => drawn.cluster.settings.mount_dial = dial,
             DrawnSetting::DumpsterSize { bytes } => drawn.transport.dumpster_size_bytes = bytes,
+            DrawnSetting::ClockDrift { host, ppm } => {
+                if let Some(def) = drawn.hosts.iter_mut().find(|def| *def.name == *host) {
+                    def.clock_drift_ppm = f64::from(ppm);
+                }
+            }
         }
     }
     Some(drawn)

@@ -6,8 +6,8 @@
 use super::{Ctx, HOUR, MAX_SIZE_BYTES, MINUTE, Result, SECOND, World, human, refusal_for_role};
 use crate::scenario::file::{NemesisFile, SettingsFile, ToleranceFile};
 use crate::scenario::model::{
-    ClusterKind, DurationRange, FaultKind, HostRole, NemesisFamily, NemesisKind, NemesisSpec, SettingRanges,
-    Tolerance,
+    ClusterKind, DriftRange, DurationRange, FaultKind, HostRole, NemesisFamily, NemesisKind, NemesisSpec,
+    SettingRanges, Tolerance,
 };
 use crate::scenario::units::{DurationText, RangeText, SizeText};
 use std::time::Duration;
@@ -45,7 +45,7 @@ pub(super) fn validate_nemesis(
         stop,
         targets,
         tolerance: tolerance(ctx, world, file.tolerance.as_ref())?,
-        settings: settings(ctx, file.settings.as_ref())?,
+        settings: settings(ctx, world, file.settings.as_ref())?,
     })
 }
 
@@ -310,7 +310,7 @@ fn tolerance(ctx: &Ctx, world: &World, file: Option<&Spanned<ToleranceFile>>) ->
     Ok(Tolerance { max_nodes_down, witness_with_node })
 }
 
-fn settings(ctx: &Ctx, file: Option<&Spanned<SettingsFile>>) -> Result<SettingRanges> {
+fn settings(ctx: &Ctx, world: &World, file: Option<&Spanned<SettingsFile>>) -> Result<SettingRanges> {
     let Some(file) = file.map(Spanned::get_ref) else { return Ok(SettingRanges::default()) };
     let heartbeat_threshold = match &file.heartbeat_threshold {
         Some(value) => {
@@ -352,7 +352,23 @@ fn settings(ctx: &Ctx, file: Option<&Spanned<SettingsFile>>) -> Result<SettingRa
         mount_time: online(&file.mount_time, "mount_time")?,
         mount_dial,
         dumpster_size_bytes: dumpster_size(ctx, &file.dumpster_size)?,
+        clock_drift: clock_drift(ctx, world, &file.clock_drift_ppm)?,
     })
+}
+
+/// Every host draws its own drift within the range (the range a host's own `clock_drift_ppm` allows).
+fn clock_drift(
+    ctx: &Ctx,
+    world: &World,
+    value: &Option<Spanned<RangeText<i32>>>,
+) -> Result<Option<DriftRange>> {
+    let Some(value) = value else { return Ok(None) };
+    let (min, max) = (value.get_ref().min, value.get_ref().max);
+    if min > max || min < -1000 || max > 1000 {
+        return Err(ctx.at(value, "`clock_drift_ppm` range must satisfy -1000 <= min <= max <= 1000"));
+    }
+    let hosts = world.hosts.iter().map(|host| host.name.clone()).collect();
+    Ok(Some(DriftRange { min, max, hosts }))
 }
 
 fn dumpster_size(ctx: &Ctx, value: &Option<Spanned<RangeText<SizeText>>>) -> Result<Option<(u64, u64)>> {
