@@ -28,6 +28,7 @@
 pub mod dns;
 pub mod fabric;
 pub mod host;
+pub mod hypervisor;
 pub mod ids;
 pub mod iscsi;
 pub mod power;
