@@ -23,11 +23,15 @@
 //! - [`iscsi`]: one host's iSCSI initiator and multipath layer: per-path sessions with NOP-Out keepalive
 //!   and replacement timeout, the TUR path checker, fail-over-only, round-robin and least-queue-depth
 //!   path selection, command timeouts with retries, the `no_path_retry` queue and pseudo-LUN removal.
+//! - [`hypervisor`]: vSphere HA's agent (FDM) on each hypervisor host: elections, isolation
+//!   detection and response, failed/isolated/partitioned hosts told apart by datastore heartbeats,
+//!   restarts by priority with retries and placement rules, VM monitoring, VMCP, the vMotion stun.
 //! - [`ids`]: the host, network, LUN and controller ids they share.
 
 pub mod dns;
 pub mod fabric;
 pub mod host;
+pub mod hypervisor;
 pub mod ids;
 pub mod iscsi;
 pub mod power;
