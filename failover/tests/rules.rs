@@ -431,6 +431,19 @@ fn takeover_waits_until_the_silent_owner_can_no_longer_count_our_vote() {
     c.finish(&sim);
 }
 
+/// Three nodes, Node Majority, resources that come online at once (so nothing but the rules keeps two
+/// owners apart); node 0 owns the database and node 2's heartbeats reach it 1.9 s late (within the
+/// 2 s takeover margin).
+fn owner_n0_with_n2_heard_late() -> Sim {
+    let mut config = three_node_majority();
+    config.databases[0].resources = failover::config::default_resource_chain(Duration::ZERO, Duration::ZERO);
+    let mut sim = Sim::with_nodes_off(config, &[N2]);
+    sim.run_until(990 * MS);
+    sim.power_on(N2);
+    sim.set_latency(N2, N0, 1_900 * MS);
+    formed_from(sim, N0)
+}
+
 #[test]
 fn takeover_also_waits_for_votes_the_silent_owner_may_still_borrow_from_a_third_node() {
     // Three nodes, Node Majority, resources that come online at once (so nothing but the rules keeps
@@ -438,13 +451,7 @@ fn takeover_also_waits_for_votes_the_silent_owner_may_still_borrow_from_a_third_
     // well. Node 2's heartbeats reach node 0 late (1.9 s, within the 2 s takeover margin), so node 0
     // keeps counting node 2's vote for a while after node 2 itself has stopped counting node 0. Node 1
     // must not take over while node 0 can still count a vote of node 1's own partition.
-    let mut config = three_node_majority();
-    config.databases[0].resources = failover::config::default_resource_chain(Duration::ZERO, Duration::ZERO);
-    let mut sim = Sim::with_nodes_off(config, &[N2]);
-    sim.run_until(990 * MS);
-    sim.power_on(N2);
-    sim.set_latency(N2, N0, 1_900 * MS);
-    let mut sim = formed_from(sim, N0);
+    let mut sim = owner_n0_with_n2_heard_late();
     let mut c = Checks::new();
     let first = secs(30) + 500 * MS;
     sim.run_until(first);
@@ -490,13 +497,7 @@ fn a_member_that_rebooted_lends_its_vote_until_its_previous_life_could_no_longer
     // that evidence expires, while node 1 and the rebooted node 2 are a majority. The reboot wiped what
     // node 2 knew of its promise, so it must lend its vote to everyone until a promise made just before
     // it went down has run out; otherwise node 1 takes over beside a node 0 that still counts quorum.
-    let mut config = three_node_majority();
-    config.databases[0].resources = failover::config::default_resource_chain(Duration::ZERO, Duration::ZERO);
-    let mut sim = Sim::with_nodes_off(config, &[N2]);
-    sim.run_until(990 * MS);
-    sim.power_on(N2);
-    sim.set_latency(N2, N0, 1_900 * MS);
-    let mut sim = formed_from(sim, N0);
+    let mut sim = owner_n0_with_n2_heard_late();
     let mut c = Checks::new();
     sim.run_until(secs(30) + 500 * MS);
     sim.partition(N0, N1);

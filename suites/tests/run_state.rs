@@ -22,6 +22,18 @@ fn secs(record: &Record) -> f64 {
     record.at.as_nanos() as f64 / 1e9
 }
 
+/// The records of `name`'s host freezing.
+fn freezes_of<'a>(records: &'a [Record], name: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
+    records.iter().filter(move |r| {
+        matches!(&r.event, Event::HostDown { host, reason: HostDownReason::Freeze } if &**host == name)
+    })
+}
+
+/// The records of `name`'s host resuming from a freeze.
+fn resumes_of<'a>(records: &'a [Record], name: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
+    records.iter().filter(move |r| matches!(&r.event, Event::HostUp { host, boot: false } if &**host == name))
+}
+
 fn load(relative: &str) -> scenario::Scenario {
     scenario::load(&catalogue_root().join(relative)).unwrap_or_else(|error| panic!("{error}"))
 }
@@ -33,16 +45,8 @@ fn a_frozen_witness_host_delivers_no_mail_grants_no_lock_and_holds_the_failover_
         let outcome = run_scenario(&scenario, seed);
         assert!(outcome.as_expected, "seed {seed}: {:?}", outcome.report.violations);
         let records = outcome.history.records();
-        let frozen = records
-            .iter()
-            .find(|r| matches!(&r.event, Event::HostDown { host, reason: HostDownReason::Freeze } if &**host == "hub1"))
-            .map(secs)
-            .expect("hub1 was frozen");
-        let resumed = records
-            .iter()
-            .find(|r| matches!(&r.event, Event::HostUp { host, boot: false } if &**host == "hub1"))
-            .map(secs)
-            .expect("hub1 resumed");
+        let frozen = freezes_of(records, "hub1").next().map(secs).expect("hub1 was frozen");
+        let resumed = resumes_of(records, "hub1").next().map(secs).expect("hub1 resumed");
         assert_eq!((frozen, resumed), (55.0, 145.0), "seed {seed}");
         let during = |r: &&Record| secs(r) > frozen && secs(r) < resumed;
         let hub_work: Vec<&Record> = records
@@ -127,16 +131,8 @@ fn a_next_write_freeze_resumes_once_its_duration_after_the_write_that_fired_it()
         let outcome = run_scenario(&scenario, seed);
         assert!(outcome.as_expected, "seed {seed}: {:?}", outcome.report.violations);
         let records = outcome.history.records();
-        let frozen = records
-            .iter()
-            .find(|r| matches!(&r.event, Event::HostDown { host, reason: HostDownReason::Freeze } if &**host == "mbx1"))
-            .map(|r| r.at)
-            .expect("mbx1 was frozen");
-        let resumed: Vec<_> = records
-            .iter()
-            .filter(|r| matches!(&r.event, Event::HostUp { host, boot: false } if &**host == "mbx1"))
-            .map(|r| r.at)
-            .collect();
+        let frozen = freezes_of(records, "mbx1").next().map(|r| r.at).expect("mbx1 was frozen");
+        let resumed: Vec<_> = resumes_of(records, "mbx1").map(|r| r.at).collect();
         assert!(
             frozen.as_nanos() > 60_000_000_000,
             "seed {seed}: the freeze must wait for a write after 60 s"
