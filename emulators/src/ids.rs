@@ -6,52 +6,54 @@
 use core::fmt;
 use serde::{Deserialize, Serialize};
 
-/// A physical host or VM, numbered by the harness.
-///
-/// It serialises as its bare number so that history lines stay compact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct HostId(pub u32);
+/// A newtype id with a total order, serialised as its bare number (so history lines stay compact) and
+/// displayed as `<prefix><number>`, the form used in random stream names such as
+/// `link/public/host1->host2`.
+macro_rules! id_newtype {
+    ($(#[$doc:meta])* $name:ident($inner:ty), $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub $inner);
 
-impl fmt::Display for HostId {
-    /// `host3`: the form used in random stream names such as `link/public/host1->host2`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "host{}", self.0)
-    }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "{}"), self.0)
+            }
+        }
+    };
 }
 
-/// A network of the fabric, numbered in the order the networks were added.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct NetworkId(pub u32);
-
-impl fmt::Display for NetworkId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "network{}", self.0)
-    }
-}
-
-/// A logical unit of the SAN array, numbered as the array presents it (the LUN number).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct LunId(pub u16);
-
-impl fmt::Display for LunId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "lun{}", self.0)
-    }
-}
-
-/// A controller (target port) of the SAN array, numbered from 0.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ControllerId(pub u8);
-
-impl fmt::Display for ControllerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ctrl{}", self.0)
-    }
-}
+id_newtype!(
+    /// A physical host or VM, numbered by the harness.
+    HostId(u32),
+    "host"
+);
+id_newtype!(
+    /// A network of the fabric, numbered in the order the networks were added.
+    NetworkId(u32),
+    "network"
+);
+id_newtype!(
+    /// A logical unit of the SAN array, numbered as the array presents it (the LUN number).
+    LunId(u16),
+    "lun"
+);
+id_newtype!(
+    /// A controller (target port) of the SAN array, numbered from 0.
+    ControllerId(u8),
+    "ctrl"
+);
+id_newtype!(
+    /// A virtual machine protected by hypervisor HA, numbered by the harness.
+    VmId(u32),
+    "vm"
+);
+id_newtype!(
+    /// A datastore (a VMFS volume on a LUN, or an NFS export) that hypervisor hosts mount.
+    DatastoreId(u16),
+    "ds"
+);
 
 #[cfg(test)]
 mod tests {
@@ -63,6 +65,8 @@ mod tests {
         assert_eq!(NetworkId(2).to_string(), "network2");
         assert_eq!(LunId(3).to_string(), "lun3");
         assert_eq!(ControllerId(1).to_string(), "ctrl1");
+        assert_eq!(VmId(4).to_string(), "vm4");
+        assert_eq!(DatastoreId(5).to_string(), "ds5");
     }
 
     #[test]

@@ -47,32 +47,11 @@ pub use config::{
 pub use storage::{HaStorage, HostFile};
 
 use crate::ids::HostId;
-use core::fmt;
 use kernel::SimTime;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-/// A virtual machine protected by HA, numbered by the harness.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct VmId(pub u32);
-
-impl fmt::Display for VmId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "vm{}", self.0)
-    }
-}
-
-/// A datastore (a VMFS volume on a LUN, or an NFS export) that hypervisor hosts mount.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DatastoreId(pub u16);
-
-impl fmt::Display for DatastoreId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ds{}", self.0)
-    }
-}
+pub use crate::ids::{DatastoreId, VmId};
 
 /// An agent's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
