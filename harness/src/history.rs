@@ -19,6 +19,10 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 pub use crate::scenario::{FaultKind, LinkDirection, MountDial, NemesisFamily};
+pub use emulators::hypervisor::{
+    HostState as HaHostState, IsolationResponse, ResetSuppressed, ResponseOutcome, RestartBlock,
+    StorageFailure,
+};
 pub use emulators::iscsi::PathReason;
 pub use emulators::san::{AbortCause, RejectReason, ResetCause};
 pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReason};
@@ -27,9 +31,9 @@ pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReaso
 /// an enum value changes meaning or disappears. Version 1 was the untyped history before it had a
 /// header (reasons, steps and kinds as free strings); version 2 is the typed history with a header;
 /// version 3 added `name-registered` and `lookup-timed-out` (DNS on a host); version 4 added
-/// `nemesis-drawn` (the swarm nemesis).
+/// `nemesis-drawn` (the swarm nemesis); version 5 added `ha` (vSphere HA).
 /// Distinct from the JSON reports' own `reports::SCHEMA_VERSION`.
-pub const HISTORY_SCHEMA_VERSION: u32 = 4;
+pub const HISTORY_SCHEMA_VERSION: u32 = 5;
 
 /// The drill release that wrote a history (the workspace version), written in its header.
 pub const DRILL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -128,6 +132,104 @@ pub enum DrawnSetting {
     DumpsterSize { bytes: u64 },
     /// One host's `clock_drift_ppm` (each host draws its own, in file order).
     ClockDrift { host: Name, ppm: i32 },
+}
+
+/// What an HA agent did (`emulators::hypervisor::HaEvent`, with hosts, VMs and datastores by name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "ha", rename_all = "kebab-case")]
+pub enum HaRecord {
+    /// The agent is looking for a master.
+    ElectionStarted,
+    /// The agent ended an election or joined a master: `master` (itself when it won).
+    MasterElected {
+        master: Name,
+    },
+    /// This master saw a better one and became its slave.
+    Abdicated {
+        to: Name,
+    },
+    /// A master heard nothing from `host` for `unreachable_after`.
+    HostUnreachable {
+        host: Name,
+    },
+    /// A master classified a silent host (or changed its classification).
+    HostDeclared {
+        host: Name,
+        state: HaHostState,
+    },
+    /// A master hears `host` again.
+    HostReconnected {
+        host: Name,
+    },
+    /// The agent heard no other agent and started pinging its isolation address.
+    IsolationCheckStarted,
+    IsolationDeclared,
+    IsolationEnded,
+    /// The isolation response ran for `vm`.
+    IsolationResponse {
+        vm: Name,
+        response: IsolationResponse,
+        outcome: ResponseOutcome,
+    },
+    /// A guest shutdown did not finish in time: powered off instead.
+    ShutdownTimedOut {
+        vm: Name,
+    },
+    /// A master asked hypervisor host `on` to power `vm` on (attempt `attempt`, 1-based).
+    RestartAttempted {
+        vm: Name,
+        on: Name,
+        attempt: u32,
+    },
+    RestartSucceeded {
+        vm: Name,
+        on: Name,
+        attempt: u32,
+    },
+    RestartFailed {
+        vm: Name,
+        on: Name,
+        attempt: u32,
+    },
+    /// Every restart attempt failed: HA stops trying.
+    RestartGaveUp {
+        vm: Name,
+    },
+    /// A restart waits, and why (reported once per reason).
+    RestartBlocked {
+        vm: Name,
+        reason: RestartBlock,
+    },
+    /// A queued restart was dropped: `vm` runs on `running_on`, a host in contact.
+    RestartCancelled {
+        vm: Name,
+        running_on: Name,
+    },
+    VmMonitoringReset {
+        vm: Name,
+        resets: u32,
+    },
+    VmMonitoringSuppressed {
+        vm: Name,
+        reason: ResetSuppressed,
+    },
+    ApdTimeout {
+        datastore: Name,
+    },
+    VmcpTerminated {
+        vm: Name,
+        datastore: Name,
+        failure: StorageFailure,
+    },
+    VmcpWarning {
+        vm: Name,
+        datastore: Name,
+        failure: StorageFailure,
+    },
+    VmcpReset {
+        vm: Name,
+        datastore: Name,
+    },
 }
 
 /// Every kind of event a run records. The JSON form is `{"at":…,"event":"kebab-name",…fields}`;
@@ -264,6 +366,13 @@ pub enum Event {
     },
     /// Configuration, recorded at the start: the cluster's witness vote is the reservation on `lun`.
     WitnessDisk { lun: Name },
+    // ----- vSphere HA: what each hypervisor host's agent did -----
+    /// What the HA agent (FDM) on hypervisor host `agent` did: the `ha` field and its own fields.
+    Ha {
+        agent: Name,
+        #[serde(flatten)]
+        what: HaRecord,
+    },
     /// Ground truth at the end of the run: the messages each LUN holds (durable or in cache), in
     /// block order, and the database the LUN belongs to.
     LunContents { lun: Name, db: Option<Name>, msgs: Vec<MessageId> },

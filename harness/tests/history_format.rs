@@ -4,8 +4,9 @@
 
 use harness::history::{
     AbortCause, ArbitrationStep, DrawnSetting, Event, FailoverReason, FaultKind, HISTORY_SCHEMA_VERSION,
-    History, HostDownReason, LinkDirection, NemesisFamily, NoEffect, PathReason, RejectReason,
-    ReservationAction, ResetCause, ResourceState, StopReason, WitnessResetReason,
+    HaHostState, HaRecord, History, HostDownReason, IsolationResponse, LinkDirection, NemesisFamily,
+    NoEffect, PathReason, RejectReason, ReservationAction, ResetCause, ResetSuppressed, ResourceState,
+    ResponseOutcome, RestartBlock, StopReason, StorageFailure, WitnessResetReason,
 };
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -92,6 +93,13 @@ fn the_documentation_lists_every_value_of_every_enum_in_the_history() {
         ("PathReason", unit_names::<PathReason>()),
         ("NemesisFamily", unit_names::<NemesisFamily>()),
         ("DrawnSetting", names_of::<DrawnSetting>(r#"{"setting":"zz-unknown"}"#)),
+        ("HaRecord", names_of::<HaRecord>(r#"{"ha":"zz-unknown"}"#)),
+        ("HaHostState", unit_names::<HaHostState>()),
+        ("IsolationResponse", unit_names::<IsolationResponse>()),
+        ("ResponseOutcome", unit_names::<ResponseOutcome>()),
+        ("RestartBlock", unit_names::<RestartBlock>()),
+        ("ResetSuppressed", unit_names::<ResetSuppressed>()),
+        ("StorageFailure", unit_names::<StorageFailure>()),
     ];
     let mut undocumented = Vec::new();
     for (name, values) in &enums {

@@ -18,7 +18,8 @@
 //! - `reservation-reasserted`: a `disk-arbitration` record with step `reasserted`;
 //! - `frozen-owner-stepped-down`: a mount that lasted through a freeze of its node's host (a
 //!   `host-down` with reason `freeze` and its `host-up` both inside the mount) and ended with a
-//!   `dismounted` record, not a power loss.
+//!   `dismounted` record, not a power loss;
+//! - `ha-restarted`: an `ha` record `restart-succeeded` (vSphere HA powered a VM on after a failure).
 //!
 //! Each declared assertion that never held before the end of the run is one violation, at the end,
 //! naming it. Not checked: how often or when an assertion held (once is enough), nor that it held for
@@ -27,7 +28,7 @@
 use super::CheckReport;
 use super::model::{Model, Mount};
 use crate::history::{
-    ArbitrationStep, Event, FailoverReason, HostDownReason, Name, Nexus, RejectReason, StopReason,
+    ArbitrationStep, Event, FailoverReason, HaRecord, HostDownReason, Name, Nexus, RejectReason, StopReason,
 };
 use crate::scenario::Reachable;
 use crate::verdict::{Violation, ViolationKind};
@@ -77,6 +78,7 @@ fn event_reaches(event: &Event, assertion: Reachable) -> bool {
         (Reachable::ReservationReasserted, Event::DiskArbitration { step, .. }) => {
             *step == ArbitrationStep::Reasserted
         }
+        (Reachable::HaRestarted, Event::Ha { what, .. }) => matches!(what, HaRecord::RestartSucceeded { .. }),
         _ => false,
     }
 }
@@ -149,5 +151,6 @@ fn meaning(assertion: Reachable) -> &'static str {
         Reachable::FrozenOwnerSteppedDown => {
             "no node dismounted after resuming from a freeze it spent mounted"
         }
+        Reachable::HaRestarted => "vSphere HA restarted no VM",
     }
 }

@@ -39,7 +39,42 @@ pub(crate) struct ScenarioFile {
     #[serde(default)]
     pub fault: Vec<FaultFile>,
     pub nemesis: Option<NemesisFile>,
+    /// vSphere HA over the `hypervisor` hosts.
+    pub ha: Option<HaFile>,
     pub checks: ChecksFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HaFile {
+    pub management_network: Option<Spanned<String>>,
+    /// A host whose answer to a ping ends an isolation; without one, the management network's default
+    /// gateway (reachable while the NIC and its switch are up).
+    pub isolation_address: Option<Spanned<String>>,
+    pub isolation_response: Option<emulators::hypervisor::IsolationResponse>,
+    pub isolation_policy_delay: Option<Spanned<DurationText>>,
+    pub respect_vm_anti_affinity: Option<bool>,
+    pub datastores: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub rule: Vec<HaRuleFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HaRuleFile {
+    pub kind: Spanned<HaRuleKind>,
+    pub vms: Spanned<Vec<Spanned<String>>>,
+    pub hosts: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// The DRS rules HA obeys on restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum HaRuleKind {
+    /// VM-Host "must run on": the VMs run only on `hosts`.
+    MustRunOn,
+    /// VM-VM anti-affinity: no two of the VMs on one host.
+    AntiAffinity,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,6 +169,10 @@ pub(crate) struct HostFile {
     pub receive_ring_packets: Option<Spanned<i64>>,
     pub receive_ring_overflow: Option<emulators::host::RingOverflow>,
     pub heartbeat_phase: Option<Spanned<DurationText>>,
+    /// Makes this host a VM on the named `hypervisor` host.
+    pub runs_on: Option<Spanned<String>>,
+    /// A VM's HA restart priority.
+    pub restart_priority: Option<Spanned<emulators::hypervisor::RestartPriority>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -40,7 +40,27 @@ pub struct Scenario {
     /// The fixed fault schedule, sorted by `at`; faults at the same instant keep their file order.
     pub faults: Vec<FaultSpec>,
     pub nemesis: Option<NemesisSpec>,
+    /// vSphere HA over the `hypervisor` hosts; `Some` exactly when a host has role `hypervisor`.
+    pub ha: Option<HaSpec>,
     pub checks: CheckSpec,
+}
+
+/// vSphere HA over the scenario's hypervisor hosts, in the emulator's own types: `HostId(i)` is the
+/// scenario's `i`-th host (a hypervisor host), `VmId(i)` the `i`-th host when it is a VM, and
+/// `DatastoreId(i)` the `i`-th name of `datastores`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HaSpec {
+    /// The cluster's HA settings, `emulators::hypervisor::HaConfig` with its sourced defaults.
+    pub config: emulators::hypervisor::HaConfig,
+    /// Every hypervisor host with the datastores it mounts, every VM and the rules.
+    pub cluster: emulators::hypervisor::ClusterSpec,
+    /// The network the agents talk on.
+    pub management_network: String,
+    /// The host the agents ping to tell isolation from a partition; `None`: the management
+    /// network's default gateway.
+    pub isolation_address: Option<String>,
+    /// Datastore names, indexed by `DatastoreId`.
+    pub datastores: Vec<String>,
 }
 
 impl Scenario {
@@ -166,6 +186,9 @@ pub struct HostDef {
     /// follows at `heartbeat_interval`); below the interval. Default 0 (every node beats at boot, so
     /// nodes booted together beat in lockstep). Zero on other hosts, which send no heartbeats.
     pub heartbeat_phase: Duration,
+    /// The hypervisor host this host is a VM on at time zero (HA may restart it elsewhere); `None`
+    /// for a physical host.
+    pub runs_on: Option<String>,
 }
 
 impl HostDef {
@@ -189,6 +212,8 @@ pub enum HostRole {
     /// the hubs' lookups and takes the nodes' registrations over the network, as its run state allows.
     /// At most one; without one, DNS is outside the model and answers at once.
     Dns,
+    /// An ESXi host running VMs (hosts with `runs_on` naming it) under vSphere HA (`[ha]`).
+    Hypervisor,
 }
 
 impl HostRole {
@@ -199,6 +224,7 @@ impl HostRole {
             HostRole::Witness => "witness",
             HostRole::Array => "array",
             HostRole::Dns => "dns",
+            HostRole::Hypervisor => "hypervisor",
         }
     }
 }
@@ -835,6 +861,8 @@ pub enum Reachable {
     ReservationReasserted,
     /// A node kept a mount through a freeze of its host and dismounted after it resumed.
     FrozenOwnerSteppedDown,
+    /// vSphere HA restarted a VM (an `ha` record `restart-succeeded`).
+    HaRestarted,
 }
 
 impl Reachable {
@@ -850,6 +878,7 @@ impl Reachable {
             Reachable::ReservationPreempted => "reservation-preempted",
             Reachable::ReservationReasserted => "reservation-reasserted",
             Reachable::FrozenOwnerSteppedDown => "frozen-owner-stepped-down",
+            Reachable::HaRestarted => "ha-restarted",
         }
     }
 }

@@ -24,6 +24,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 mod dns;
+mod ha;
 pub(super) mod limits;
 mod nemesis;
 mod storage;
@@ -244,6 +245,7 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
         disk_witness_span.as_ref(),
     )?;
     dns::check_dns_host(&ctx, &file.host, &hosts, storage.as_ref())?;
+    let ha = ha::validate_ha(&ctx, file.ha.as_ref(), &file.host, &hosts, &networks)?;
     let databases = validate_databases(&ctx, &file.database, &hosts, &cluster, &luns)?;
     let transport = validate_transport(&ctx, file.transport.unwrap_or_default())?;
     let checks = validate_checks(&ctx, &file.checks, &file.duration)?;
@@ -288,6 +290,7 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
         workload,
         faults,
         nemesis,
+        ha,
         checks,
     };
     limits::check(&ctx, &spans, &scenario)?;
@@ -511,6 +514,7 @@ fn validate_hosts(ctx: &Ctx, entries: &[HostFile], networks: &[NetworkDef]) -> R
             clock_drift_ppm,
             receive_ring: receive_ring(ctx, entry)?,
             heartbeat_phase: heartbeat_phase(ctx, entry)?,
+            runs_on: entry.runs_on.as_ref().map(|name| name.get_ref().clone()),
         });
     }
     Ok(hosts)
@@ -1503,6 +1507,12 @@ fn refusal_for_role(kind: FaultKind, role: HostRole, next_write: bool) -> Option
         ),
         (FaultKind::ClockStep, HostRole::Witness | HostRole::Array | HostRole::Dns) => Some(
             "the file share witness, the array and the DNS server keep true time in this model; step the clock of a mailbox or hub host",
+        ),
+        (FaultKind::Freeze | FaultKind::Resume, HostRole::Hypervisor) => Some(
+            "pausing a whole hypervisor host is not modelled; freeze one of its VMs, or power the host off",
+        ),
+        (FaultKind::ClockStep, HostRole::Hypervisor) => Some(
+            "the HA agent times everything on its host's monotonic clock, which a clock step does not move",
         ),
         _ => None,
     }

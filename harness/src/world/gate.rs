@@ -69,6 +69,17 @@ pub(super) enum Packet {
         host: usize,
         ttl: Option<Duration>,
     },
+    /// An input for the HA agent in slot `agent` (a message over the management network, or an
+    /// answer from its own host: storage, a ping reply, a power-on result).
+    Ha {
+        agent: usize,
+        input: emulators::hypervisor::HaInput,
+    },
+    /// The guest of VM `vm` finished the shutdown HA asked for on hypervisor host `on`.
+    GuestShutDown {
+        vm: usize,
+        on: usize,
+    },
     /// A hub's resolver timer: the `attempt`-th query of `lookup` went unanswered for its timeout.
     DnsTimer {
         hub: usize,
@@ -110,6 +121,8 @@ impl World<'_> {
             Packet::DnsAnswer { hub, db, lookup, answer } => self.dns_answer_arrive(hub, db, lookup, answer),
             Packet::DnsUpdate { db, host, ttl } => self.dns_update_arrive(db, host, ttl),
             Packet::DnsTimer { hub, db, lookup, attempt } => self.dns_timer(hub, db, lookup, attempt),
+            Packet::Ha { agent, input } => self.run_agent(agent, input),
+            Packet::GuestShutDown { vm, on } => self.guest_shut_down(vm, on),
         }
     }
 
@@ -124,6 +137,9 @@ impl World<'_> {
         }
         if let Some(hub) = self.hub_on(host) {
             components.push(Component::Hub(hub));
+        }
+        if let Some(agent) = self.agent_on(host) {
+            components.push(Component::Agent(agent));
         }
         components
     }
@@ -168,6 +184,9 @@ impl World<'_> {
         }
         if let Some(hub) = self.hub_on(host) {
             self.wake_component(Component::Hub(hub));
+        }
+        if let Some(agent) = self.agent_on(host) {
+            self.wake_component(Component::Agent(agent));
         }
         for (network, packet) in resumed.packets {
             self.arrive(host, network, packet);
@@ -216,12 +235,16 @@ impl World<'_> {
         if self.storage.as_ref().is_some_and(|storage| storage.array_host == host) {
             self.array_power(false);
         }
+        // Last, so the host's own `host-down` comes before its VMs'.
+        self.hypervisor_lost_power(host);
+        self.vm_power_changed(host, false);
     }
 
     /// Restores a host's power. Returns whether it booted.
     pub(super) fn power_on_host(&mut self, host: usize) -> bool {
         let now = self.now();
-        if !self.hosts.power_on(now, HostId(host as u32)) {
+        // A VM runs only while its hypervisor host does.
+        if !self.vm_may_power_on(host) || !self.hosts.power_on(now, HostId(host as u32)) {
             return false;
         }
         self.host_booted(host);
@@ -245,6 +268,8 @@ impl World<'_> {
         if Some(host) == self.witness_host {
             self.set_witness_up(true);
         }
+        self.hypervisor_booted(host);
+        self.vm_power_changed(host, true);
     }
 
     /// Schedules a local event for `host` at `at`.

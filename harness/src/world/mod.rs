@@ -15,6 +15,7 @@ mod fault_matrix;
 mod faults;
 mod gate;
 mod hub;
+mod hypervisor;
 mod nemesis;
 mod node;
 mod storage;
@@ -133,6 +134,8 @@ pub struct World<'s> {
     realised: Vec<FaultSpec>,
     nemesis: nemesis::NemesisState,
     storage: Option<storage::Storage>,
+    /// vSphere HA and the VMs' placement, when the scenario has hypervisor hosts (`hypervisor.rs`).
+    ha: Option<hypervisor::Ha>,
 }
 
 pub use nemesis::{SwarmPlan, draw_plan, with_drawn_settings};
@@ -167,6 +170,7 @@ impl<'s> World<'s> {
     pub fn new(scenario: &'s Scenario, seed: u64) -> World<'s> {
         let seeds = SeedTree::new(seed);
         let (fabric, networks) = build::fabric(scenario, &seeds);
+        let ha = hypervisor::build(scenario, &fabric);
         let mailbox_hosts = build::hosts_with_role(scenario, HostRole::Mailbox);
         let hub_hosts = build::hosts_with_role(scenario, HostRole::Hub);
         let config = Arc::new(build::cluster_config(scenario, &mailbox_hosts, &hub_hosts));
@@ -241,6 +245,7 @@ impl<'s> World<'s> {
             realised: Vec::new(),
             nemesis: nemesis::NemesisState::new(scenario, &seeds),
             storage,
+            ha,
         }
     }
 
@@ -262,6 +267,7 @@ impl<'s> World<'s> {
         for node in 0..self.nodes.len() {
             self.boot(node);
         }
+        self.start_hypervisors();
         for hub in 0..self.hubs.len() {
             self.wake_component(Component::Hub(hub));
         }
@@ -364,6 +370,7 @@ impl<'s> World<'s> {
             .copied()
             .find(|&network| {
                 self.fabric.path_state(HostId(from as u32), HostId(to as u32), network) == PathState::Up
+                    && self.uplinks_up(from, to, network)
             })
             .or_else(|| preference.first().copied())
     }
@@ -384,6 +391,11 @@ impl<'s> World<'s> {
             return;
         }
         let Some(network) = network.or_else(|| self.route(from, to)) else { return };
+        // A VM's frames leave through its hypervisor host's NIC: lost with it, before the fabric
+        // draws anything for the VM's own link.
+        if !self.uplinks_up(from, to, network) {
+            return;
+        }
         if let Transmission::Delivered { at: arrives } =
             self.fabric.transmit_message(at, HostId(from as u32), HostId(to as u32), network, bytes)
         {

@@ -13,6 +13,8 @@ pub(super) enum Component {
     Node(usize),
     Hub(usize),
     Initiator(usize),
+    /// A hypervisor host's HA agent, by its slot.
+    Agent(usize),
 }
 
 /// When one state machine wants to be woken next.
@@ -55,6 +57,7 @@ impl World<'_> {
         match component {
             Component::Node(node) | Component::Initiator(node) => self.nodes[node].host,
             Component::Hub(hub) => self.hubs[hub].host,
+            Component::Agent(agent) => self.ha.as_ref().map_or(0, |ha| ha.agents[agent].host),
         }
     }
 
@@ -65,6 +68,7 @@ impl World<'_> {
             Component::Initiator(node) => {
                 self.storage.as_mut().map(|storage| &mut storage.initiators[node].wake)
             }
+            Component::Agent(agent) => self.ha.as_mut().map(|ha| &mut ha.agents[agent].wake),
         }
     }
 
@@ -93,6 +97,7 @@ impl World<'_> {
             Component::Node(node) => self.node_input(node, Input::Wake),
             Component::Hub(hub) => self.hub_input(hub, HubInput::Wake),
             Component::Initiator(node) => self.initiator_input(node, emulators::iscsi::InitiatorInput::Wake),
+            Component::Agent(agent) => self.run_agent(agent, emulators::hypervisor::HaInput::Wake),
         }
     }
 }

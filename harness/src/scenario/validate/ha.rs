@@ -1,0 +1,290 @@
+//! Hypervisor hosts, the VMs placed on them (`runs_on`) and vSphere HA (`[ha]`): the emulator's own
+//! `HaConfig` and `ClusterSpec`, filled from the file with the emulator's defaults.
+//!
+//! A VM's NICs ride its hypervisor host's NICs, so every network a VM has a NIC on must be one its
+//! hypervisor host (and every host HA may restart it on) has a NIC on.
+
+use super::{Ctx, Result, duration_of, list};
+use crate::scenario::file::{HaFile, HaRuleFile, HaRuleKind, HostFile};
+use crate::scenario::model::{HaSpec, HostDef, HostRole, NetworkDef};
+use emulators::HostId;
+use emulators::hypervisor::{ClusterSpec, DatastoreId, HaConfig, PlacementRule, VmId, VmSpec};
+use std::collections::{BTreeMap, BTreeSet};
+use toml::Spanned;
+
+/// The datastore every hypervisor host mounts when `[ha] datastores` is not given.
+const DEFAULT_DATASTORE: &str = "datastore1";
+
+/// Checks `runs_on` and `restart_priority` on every host and builds the HA spec. `entries` and
+/// `hosts` are in the same (file) order.
+pub(super) fn validate_ha(
+    ctx: &Ctx,
+    file: Option<&HaFile>,
+    entries: &[HostFile],
+    hosts: &[HostDef],
+    networks: &[NetworkDef],
+) -> Result<Option<HaSpec>> {
+    check_placements(ctx, entries, hosts)?;
+    let hypervisors: Vec<usize> =
+        (0..hosts.len()).filter(|&index| hosts[index].role == HostRole::Hypervisor).collect();
+    let Some(&first) = hypervisors.first() else {
+        if let Some(file) = file {
+            let span = file.management_network.as_ref().map_or_else(|| ctx.table("ha", 0), Spanned::span);
+            return Err(
+                ctx.at_span(span, "`[ha]` without a host of role `hypervisor`: HA has no host to run on")
+            );
+        }
+        return Ok(None);
+    };
+    let default = HaFile::default();
+    let file = file.unwrap_or(&default);
+    let management_network = match &file.management_network {
+        Some(name) => {
+            if !networks.iter().any(|network| &network.name == name.get_ref()) {
+                return Err(ctx.at(
+                    name,
+                    format!(
+                        "unknown network `{}` for `management_network`; networks are: {}",
+                        name.get_ref(),
+                        list(networks.iter().map(|network| network.name.as_str()))
+                    ),
+                ));
+            }
+            name.get_ref().clone()
+        }
+        None => hosts[first].networks[0].clone(),
+    };
+    for &index in &hypervisors {
+        if !hosts[index].has_nic_on(&management_network) {
+            return Err(ctx.at(
+                &entries[index].name,
+                format!(
+                    "hypervisor host `{}` has no NIC on the management network `{management_network}`, so its HA \
+                     agent could talk to no other",
+                    hosts[index].name
+                ),
+            ));
+        }
+    }
+    let isolation_address = isolation_address(ctx, file, hosts, &management_network)?;
+    let datastores: Vec<String> = match &file.datastores {
+        Some(names) if names.get_ref().is_empty() => {
+            return Err(ctx.at(names, "`datastores` is empty: a VM's disks are on a datastore"));
+        }
+        Some(names) => names.get_ref().iter().map(|name| name.get_ref().clone()).collect(),
+        None => vec![DEFAULT_DATASTORE.to_string()],
+    };
+    let stores: BTreeSet<DatastoreId> =
+        (0..datastores.len()).map(|index| DatastoreId(index as u16)).collect();
+    let mut cluster = ClusterSpec {
+        hosts: hypervisors.iter().map(|&index| (HostId(index as u32), stores.clone())).collect(),
+        vms: BTreeMap::new(),
+        rules: Vec::new(),
+    };
+    for (index, entry) in entries.iter().enumerate().filter(|(index, _)| hosts[*index].runs_on.is_some()) {
+        let mut spec = VmSpec::on(DatastoreId(0));
+        if let Some(priority) = &entry.restart_priority {
+            spec.restart_priority = *priority.get_ref();
+        }
+        cluster.vms.insert(VmId(index as u32), spec);
+    }
+    for rule in &file.rule {
+        cluster.rules.push(placement_rule(ctx, rule, hosts)?);
+    }
+    check_restart_networks(ctx, entries, hosts, &cluster)?;
+    let mut config = HaConfig::default();
+    if let Some(response) = file.isolation_response {
+        config.isolation_response = response;
+    }
+    if let Some(delay) = &file.isolation_policy_delay {
+        config.isolation_policy_delay = duration_of(delay);
+    }
+    if let Some(respect) = file.respect_vm_anti_affinity {
+        config.respect_vm_anti_affinity = respect;
+    }
+    Ok(Some(HaSpec { config, cluster, management_network, isolation_address, datastores }))
+}
+
+/// Every `runs_on` names a hypervisor host, no hypervisor host or array is a VM, a VM's networks are
+/// all on its hypervisor host, and only VMs take a restart priority.
+fn check_placements(ctx: &Ctx, entries: &[HostFile], hosts: &[HostDef]) -> Result<()> {
+    for (entry, host) in entries.iter().zip(hosts) {
+        if let (Some(priority), None) = (&entry.restart_priority, &entry.runs_on) {
+            return Err(ctx.at(
+                priority,
+                format!("`restart_priority` applies only to VMs: `{}` has no `runs_on`", host.name),
+            ));
+        }
+        let Some(runs_on) = &entry.runs_on else { continue };
+        if let Some(rack) = &entry.rack {
+            return Err(ctx.at(
+                rack,
+                format!("`{}` is a VM: it has no power cord of its own, and its power follows its hypervisor host's rack", host.name),
+            ));
+        }
+        match host.role {
+            HostRole::Hypervisor => {
+                return Err(ctx.at(
+                    runs_on,
+                    format!("`{}` is a hypervisor host and cannot run on another: nested virtualisation is not modelled", host.name),
+                ));
+            }
+            HostRole::Array => {
+                return Err(ctx
+                    .at(runs_on, format!("`{}` is the SAN array, hardware that cannot be a VM", host.name)));
+            }
+            _ => {}
+        }
+        let Some(hypervisor) = hosts.iter().find(|other| &other.name == runs_on.get_ref()) else {
+            return Err(ctx.at(
+                runs_on,
+                format!(
+                    "unknown host `{}` in `runs_on`; hypervisor hosts are: {}",
+                    runs_on.get_ref(),
+                    list(hypervisor_names(hosts))
+                ),
+            ));
+        };
+        if hypervisor.role != HostRole::Hypervisor {
+            return Err(ctx.at(
+                runs_on,
+                format!(
+                    "`{}` is a {} host, not a hypervisor: a VM runs on a host of role `hypervisor` (hypervisor hosts are: {})",
+                    hypervisor.name,
+                    hypervisor.role.as_str(),
+                    list(hypervisor_names(hosts))
+                ),
+            ));
+        }
+        check_vm_networks(ctx, entry, host, hypervisor)?;
+    }
+    Ok(())
+}
+
+fn hypervisor_names(hosts: &[HostDef]) -> impl Iterator<Item = &str> {
+    hosts.iter().filter(|host| host.role == HostRole::Hypervisor).map(|host| host.name.as_str())
+}
+
+/// A VM's NICs ride its hypervisor host's NICs: a network the hypervisor host has no NIC on would
+/// carry nothing of the VM's.
+fn check_vm_networks(ctx: &Ctx, entry: &HostFile, vm: &HostDef, hypervisor: &HostDef) -> Result<()> {
+    for (network, span) in vm.networks.iter().zip(&entry.networks) {
+        if !hypervisor.has_nic_on(network) {
+            return Err(ctx.at(
+                span,
+                format!(
+                    "VM `{}` has a NIC on `{network}`, which its hypervisor host `{}` has no NIC on; a VM's NICs \
+                     ride its hypervisor host's",
+                    vm.name, hypervisor.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The same for every host HA may restart a VM on (all hypervisor hosts, or those its must rules
+/// allow).
+fn check_restart_networks(
+    ctx: &Ctx,
+    entries: &[HostFile],
+    hosts: &[HostDef],
+    cluster: &ClusterSpec,
+) -> Result<()> {
+    for &vm in cluster.vms.keys() {
+        let index = vm.0 as usize;
+        let allowed = cluster.hosts.keys().filter(|&&host| {
+            cluster.rules.iter().all(|rule| match rule {
+                PlacementRule::MustRunOn { vms, hosts } => !vms.contains(&vm) || hosts.contains(&host),
+                PlacementRule::AntiAffinity { .. } => true,
+            })
+        });
+        for &host in allowed {
+            check_vm_networks(ctx, &entries[index], &hosts[index], &hosts[host.0 as usize])?;
+        }
+    }
+    Ok(())
+}
+
+/// `[ha] isolation_address`: a host with a NIC on the management network.
+fn isolation_address(
+    ctx: &Ctx,
+    file: &HaFile,
+    hosts: &[HostDef],
+    management: &str,
+) -> Result<Option<String>> {
+    let Some(name) = &file.isolation_address else { return Ok(None) };
+    match hosts.iter().find(|host| &host.name == name.get_ref()) {
+        None => Err(ctx.at(
+            name,
+            format!(
+                "unknown host `{}` for `isolation_address`; hosts are: {}",
+                name.get_ref(),
+                list(hosts.iter().map(|host| host.name.as_str()))
+            ),
+        )),
+        Some(host) if !host.has_nic_on(management) => Err(ctx.at(
+            name,
+            format!(
+                "isolation address `{}` has no NIC on the management network `{management}`, so no ping could reach it",
+                host.name
+            ),
+        )),
+        Some(host) => Ok(Some(host.name.clone())),
+    }
+}
+
+/// One `[[ha.rule]]`: its VMs are VMs, its hosts hypervisor hosts.
+fn placement_rule(ctx: &Ctx, rule: &HaRuleFile, hosts: &[HostDef]) -> Result<PlacementRule> {
+    let index_of = |name: &Spanned<String>| hosts.iter().position(|host| &host.name == name.get_ref());
+    let mut vms = BTreeSet::new();
+    for name in rule.vms.get_ref() {
+        match index_of(name) {
+            Some(index) if hosts[index].runs_on.is_some() => {
+                vms.insert(VmId(index as u32));
+            }
+            _ => {
+                return Err(ctx.at(
+                    name,
+                    format!(
+                        "`{}` in a rule's `vms` is not a VM; VMs (hosts with `runs_on`) are: {}",
+                        name.get_ref(),
+                        list(
+                            hosts.iter().filter(|host| host.runs_on.is_some()).map(|host| host.name.as_str())
+                        )
+                    ),
+                ));
+            }
+        }
+    }
+    match (rule.kind.get_ref(), &rule.hosts) {
+        (HaRuleKind::AntiAffinity, None) => Ok(PlacementRule::AntiAffinity { vms }),
+        (HaRuleKind::AntiAffinity, Some(listed)) => {
+            Err(ctx.at(listed, "an `anti-affinity` rule keeps VMs apart and takes no `hosts`"))
+        }
+        (HaRuleKind::MustRunOn, None) => Err(
+            ctx.at(&rule.kind, "a `must-run-on` rule needs `hosts`, the hypervisor hosts its VMs may run on")
+        ),
+        (HaRuleKind::MustRunOn, Some(listed)) => {
+            let mut allowed = BTreeSet::new();
+            for name in listed.get_ref() {
+                match index_of(name) {
+                    Some(index) if hosts[index].role == HostRole::Hypervisor => {
+                        allowed.insert(HostId(index as u32));
+                    }
+                    _ => {
+                        return Err(ctx.at(
+                            name,
+                            format!(
+                                "`{}` in a rule's `hosts` is not a hypervisor host; hypervisor hosts are: {}",
+                                name.get_ref(),
+                                list(hypervisor_names(hosts))
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(PlacementRule::MustRunOn { vms, hosts: allowed })
+        }
+    }
+}
