@@ -33,7 +33,7 @@ pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReaso
 /// version 3 added `name-registered` and `lookup-timed-out` (DNS on a host); version 4 added
 /// `nemesis-drawn` (the swarm nemesis); version 5 added `ha` (vSphere HA).
 /// Distinct from the JSON reports' own `reports::SCHEMA_VERSION`.
-pub const HISTORY_SCHEMA_VERSION: u32 = 5;
+pub const HISTORY_SCHEMA_VERSION: u32 = 6;
 
 /// The drill release that wrote a history (the workspace version), written in its header.
 pub const DRILL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -85,6 +85,9 @@ pub enum NoEffect {
     NoTarget,
     /// The target was already in the state the fault puts it in (off, paused, down, cut…).
     AlreadySo,
+    /// A `vmotion` found no running hypervisor host to move its VM to (its `to` is off, or the VM is
+    /// already there, or every host its rules allow is).
+    NoDestination,
     /// The target's host was off or paused, so software on it could not be hit.
     HostNotRunning,
 }
@@ -373,6 +376,9 @@ pub enum Event {
         #[serde(flatten)]
         what: HaRecord,
     },
+    /// A vMotion's switchover finished: `vm`, paused on `from` for the stun, resumed on `to`, whose
+    /// NICs its frames now ride.
+    VmMigrated { vm: Name, from: Name, to: Name },
     /// Ground truth at the end of the run: the messages each LUN holds (durable or in cache), in
     /// block order, and the database the LUN belongs to.
     LunContents { lun: Name, db: Option<Name>, msgs: Vec<MessageId> },

@@ -20,6 +20,7 @@
 //!   `host-down` with reason `freeze` and its `host-up` both inside the mount) and ended with a
 //!   `dismounted` record, not a power loss;
 //! - `ha-restarted`: an `ha` record `restart-succeeded` (vSphere HA powered a VM on after a failure).
+//! - `vm-migrated`: a `vm-migrated` record (a vMotion's VM resumed on its destination).
 //!
 //! Each declared assertion that never held before the end of the run is one violation, at the end,
 //! naming it. Not checked: how often or when an assertion held (once is enough), nor that it held for
@@ -79,6 +80,7 @@ fn event_reaches(event: &Event, assertion: Reachable) -> bool {
             *step == ArbitrationStep::Reasserted
         }
         (Reachable::HaRestarted, Event::Ha { what, .. }) => matches!(what, HaRecord::RestartSucceeded { .. }),
+        (Reachable::VmMigrated, Event::VmMigrated { .. }) => true,
         _ => false,
     }
 }
@@ -152,5 +154,6 @@ fn meaning(assertion: Reachable) -> &'static str {
             "no node dismounted after resuming from a freeze it spent mounted"
         }
         Reachable::HaRestarted => "vSphere HA restarted no VM",
+        Reachable::VmMigrated => "no vMotion finished (no VM resumed on another hypervisor host)",
     }
 }

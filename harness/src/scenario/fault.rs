@@ -32,6 +32,8 @@ pub enum Fault {
     San(SanFault),
     /// The cluster software on a mailbox node, and its operator.
     Software(SoftwareFault),
+    /// What the hypervisor does to a VM: a live migration.
+    Hypervisor(HypervisorFault),
     /// Undoes every fault in force.
     HealAll,
 }
@@ -158,6 +160,13 @@ pub enum SoftwareFault {
     CorruptLog { database: String },
 }
 
+#[derive(Clone, Debug, PartialEq)]
+pub enum HypervisorFault {
+    /// A vMotion of the VM `target`: paused for `stun` (the switchover), then resumed on `to`, or on
+    /// another hypervisor host its rules allow when `to` is `None`. Not undone: the VM stays there.
+    Vmotion { target: Target, stun: Duration, to: Option<String> },
+}
+
 impl Fault {
     /// The kind, as scenario files and the history name it.
     pub fn kind(&self) -> FaultKind {
@@ -191,6 +200,7 @@ impl Fault {
                 SoftwareFault::Move { .. } => FaultKind::Move,
                 SoftwareFault::CorruptLog { .. } => FaultKind::CorruptLog,
             },
+            Fault::Hypervisor(HypervisorFault::Vmotion { .. }) => FaultKind::Vmotion,
             Fault::HealAll => FaultKind::HealAll,
         }
     }
@@ -205,7 +215,8 @@ impl Fault {
                 RunFault::Freeze { target, .. }
                 | RunFault::Resume { target }
                 | RunFault::ClockStep { target, .. },
-            ) => Some(target),
+            )
+            | Fault::Hypervisor(HypervisorFault::Vmotion { target, .. }) => Some(target),
             Fault::Fabric(fault) => fault.target(),
             _ => None,
         }
@@ -231,6 +242,7 @@ impl Fault {
                 | RunFault::Resume { target }
                 | RunFault::ClockStep { target, .. },
             )
+            | Fault::Hypervisor(HypervisorFault::Vmotion { target, .. })
             | Fault::Fabric(
                 FabricFault::NicDown { target, .. }
                 | FabricFault::NicUp { target, .. }
@@ -257,8 +269,8 @@ impl Fault {
         matches!(self, Fault::Run(RunFault::Freeze { trigger: FaultTrigger::NextWrite, .. }))
     }
 
-    /// The fault that undoes this one, for auto-heal; `None` for a step, a crash, a move, a reboot
-    /// or a heal, which have nothing to undo.
+    /// The fault that undoes this one, for auto-heal; `None` for a step, a crash, a move, a reboot,
+    /// a vMotion (the VM stays where it went) or a heal, which have nothing to undo.
     pub fn inverse(&self) -> Option<Fault> {
         Some(match self.clone() {
             Fault::Power(PowerFault::Off { target }) => Fault::Power(PowerFault::On { target }),
@@ -375,6 +387,12 @@ impl FaultSpec {
                 put("to", text(to));
             }
             Fault::Software(SoftwareFault::CorruptLog { database }) => put("database", text(database)),
+            Fault::Hypervisor(HypervisorFault::Vmotion { stun, to, .. }) => {
+                put("value", duration(*stun));
+                if let Some(to) = to {
+                    put("to", text(to));
+                }
+            }
             _ => {}
         }
         table

@@ -16,7 +16,10 @@ mod units;
 mod validate;
 
 pub use error::ScenarioError;
-pub use fault::{FabricFault, Fault, FaultSpec, PowerFault, RunFault, SanFault, SoftwareFault, WitnessFault};
+pub use fault::{
+    FabricFault, Fault, FaultSpec, HypervisorFault, PowerFault, RunFault, SanFault, SoftwareFault,
+    WitnessFault,
+};
 pub use model::{
     ArrayConfig, CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskFencing, DriftRange, DurationRange,
     Enumeration, FailoverPolicy, FaultKind, FaultTrigger, FaultValue, HaSpec, HostDef, HostRole,

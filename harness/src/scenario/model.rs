@@ -63,6 +63,26 @@ pub struct HaSpec {
     pub datastores: Vec<String>,
 }
 
+impl HaSpec {
+    /// The hypervisor hosts (by world host index, in file order) VM `vm` may run on: all of them, or
+    /// those its VM-Host "must" rules allow.
+    pub fn allowed_hosts(&self, vm: usize) -> Vec<usize> {
+        use emulators::hypervisor::PlacementRule;
+        let id = emulators::hypervisor::VmId(vm as u32);
+        self.cluster
+            .hosts
+            .keys()
+            .filter(|host| {
+                self.cluster.rules.iter().all(|rule| match rule {
+                    PlacementRule::MustRunOn { vms, hosts } => !vms.contains(&id) || hosts.contains(host),
+                    PlacementRule::AntiAffinity { .. } => true,
+                })
+            })
+            .map(|host| host.0 as usize)
+            .collect()
+    }
+}
+
 impl Scenario {
     pub fn host(&self, name: &str) -> Option<&HostDef> {
         self.hosts.iter().find(|host| host.name == name)
@@ -382,10 +402,12 @@ pub enum FaultKind {
     LunLatency,
     RackPowerOff,
     RackPowerOn,
+    /// A VM's live migration: paused for the stun, resumed on another hypervisor host.
+    Vmotion,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 28] = [
+    pub const ALL: [FaultKind; 29] = [
         FaultKind::PowerOff,
         FaultKind::PowerOn,
         FaultKind::PowerCycle,
@@ -414,6 +436,7 @@ impl FaultKind {
         FaultKind::LunLatency,
         FaultKind::RackPowerOff,
         FaultKind::RackPowerOn,
+        FaultKind::Vmotion,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -446,6 +469,7 @@ impl FaultKind {
             FaultKind::LunLatency => "lun-latency",
             FaultKind::RackPowerOff => "rack-power-off",
             FaultKind::RackPowerOn => "rack-power-on",
+            FaultKind::Vmotion => "vmotion",
         }
     }
 
@@ -453,8 +477,8 @@ impl FaultKind {
     /// nic-down (nic-up), link-cut (link-heal), link-loss, latency-spike and mtu (the network's own
     /// loss, latency or MTU again), switch-down (switch-up), witness-down and witness-slow
     /// (witness-up), freeze (resume), lun-offline (lun-online) and lun-latency (no extra latency). A
-    /// step, a crash, a move, a reboot or a heal has nothing to undo. rack-power-off heals by
-    /// rack-power-on.
+    /// step, a crash, a move, a reboot, a vMotion or a heal has nothing to undo. rack-power-off heals
+    /// by rack-power-on.
     pub fn has_inverse(self) -> bool {
         matches!(
             self,
@@ -863,6 +887,8 @@ pub enum Reachable {
     FrozenOwnerSteppedDown,
     /// vSphere HA restarted a VM (an `ha` record `restart-succeeded`).
     HaRestarted,
+    /// A VM finished a vMotion: it resumed on another hypervisor host (a `vm-migrated` record).
+    VmMigrated,
 }
 
 impl Reachable {
@@ -879,6 +905,7 @@ impl Reachable {
             Reachable::ReservationReasserted => "reservation-reasserted",
             Reachable::FrozenOwnerSteppedDown => "frozen-owner-stepped-down",
             Reachable::HaRestarted => "ha-restarted",
+            Reachable::VmMigrated => "vm-migrated",
         }
     }
 }

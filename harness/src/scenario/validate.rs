@@ -3,7 +3,8 @@
 
 use super::error::{ScenarioError, header_span};
 use super::fault::{
-    FabricFault, Fault, FaultSpec, PowerFault, RunFault, SanFault, SoftwareFault, WitnessFault,
+    FabricFault, Fault, FaultSpec, HypervisorFault, PowerFault, RunFault, SanFault, SoftwareFault,
+    WitnessFault,
 };
 use super::file::{
     ChecksFile, ClusterFile, DatabaseFile, FaultFile, HostFile, NetworkFile, ResourceFile, ScenarioFile,
@@ -11,8 +12,8 @@ use super::file::{
 };
 use super::model::{
     CheckSpec, ClusterKind, ClusterSettings, ClusterSpec, DatabaseDef, FaultKind, FaultTrigger, FaultValue,
-    HostDef, HostRole, HubConfig, LinkDirection, LunDef, NetworkDef, NetworkKind, OutageWindow, QuorumModel,
-    Reachable, ResourceDef, ResourceKind, Scenario, Target, Tier, WorkloadSpec,
+    HaSpec, HostDef, HostRole, HubConfig, LinkDirection, LunDef, NetworkDef, NetworkKind, OutageWindow,
+    QuorumModel, Reachable, ResourceDef, ResourceKind, Scenario, Target, Tier, WorkloadSpec,
 };
 use super::units::{DurationText, SizeText, parse_signed_duration};
 use crate::verdict::ViolationKind;
@@ -151,6 +152,7 @@ struct World<'a> {
     cluster: &'a ClusterSpec,
     luns: &'a [LunDef],
     array: Option<&'a str>,
+    ha: Option<&'a HaSpec>,
 }
 
 impl World<'_> {
@@ -260,6 +262,7 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
         cluster: &cluster,
         luns: &luns,
         array: storage.as_ref().map(|storage| storage.array.as_str()),
+        ha: ha.as_ref(),
     };
     let mut faults = Vec::with_capacity(file.fault.len());
     for fault in &file.fault {
@@ -1492,6 +1495,8 @@ fn rules(kind: FaultKind) -> Rules {
         FaultKind::LunLatency => {
             Rules { target: TargetRule::Array, lun: Some(false), value: Some(ValueRule::Duration), ..base }
         }
+        // `value` (the stun) and `to` (the destination) are optional: `vmotion_parts` fills them.
+        FaultKind::Vmotion => Rules { value: Some(ValueRule::Duration), ..base },
     }
 }
 
@@ -1511,6 +1516,9 @@ fn refusal_for_role(kind: FaultKind, role: HostRole, next_write: bool) -> Option
         (FaultKind::Freeze | FaultKind::Resume, HostRole::Hypervisor) => Some(
             "pausing a whole hypervisor host is not modelled; freeze one of its VMs, or power the host off",
         ),
+        (FaultKind::Vmotion, HostRole::Hypervisor) => {
+            Some("vMotion moves a VM between hypervisor hosts; a hypervisor host is the hardware itself")
+        }
         (FaultKind::ClockStep, HostRole::Hypervisor) => Some(
             "the HA agent times everything on its host's monotonic clock, which a clock step does not move",
         ),
@@ -1526,6 +1534,11 @@ fn value_description(kind: FaultKind, rule: ValueRule) -> String {
         ValueRule::Duration if kind == FaultKind::WitnessSlow => {
             format!(
                 "{kind} `value` is the delay added to each witness request, a duration string such as \"5s\""
+            )
+        }
+        ValueRule::Duration if kind == FaultKind::Vmotion => {
+            format!(
+                "{kind} `value` is the stun, how long the VM is paused at the switchover, a duration string such as \"2s\""
             )
         }
         ValueRule::Duration if kind == FaultKind::LunLatency => {
@@ -1589,7 +1602,7 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
     forbid(fault.value.as_ref().map(Spanned::span), rules.value.is_some(), "value")?;
     forbid(fault.database.as_ref().map(Spanned::span), rules.database, "database")?;
     forbid(fault.resource.as_ref().map(Spanned::span), rules.resource, "resource")?;
-    forbid(fault.to.as_ref().map(Spanned::span), rules.to, "to")?;
+    forbid(fault.to.as_ref().map(Spanned::span), rules.to || kind == FaultKind::Vmotion, "to")?;
     forbid(fault.lun.as_ref().map(Spanned::span), rules.lun.is_some(), "lun")?;
     if let Some(trigger) = &fault.trigger
         && *trigger.get_ref() == FaultTrigger::NextWrite
@@ -1628,6 +1641,7 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
     require(fault.lun.is_some() || rules.lun != Some(true), "lun", "the [[lun]] they hit")?;
     if let Some(rule) = rules.value
         && fault.value.is_none()
+        && kind != FaultKind::Vmotion
     {
         return Err(
             ctx.at(&fault.kind, format!("{kind} faults need `value`: {}", value_description(kind, rule)))
@@ -1766,6 +1780,9 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
         _ => None,
     };
     let to = match (&fault.to, database) {
+        (_, None) if kind == FaultKind::Vmotion => {
+            ha::vmotion_destination(ctx, world.hosts, world.ha, &world.candidates(&target), fault)?
+        }
         (Some(host), Some(database)) => {
             if !database.copies.contains(host.get_ref()) {
                 return Err(ctx.at(
@@ -1924,6 +1941,13 @@ fn typed_fault(kind: FaultKind, parts: FaultParts) -> Fault {
         FaultKind::LunOffline => Fault::San(SanFault::LunOffline { lun: lun.unwrap_or_default() }),
         FaultKind::LunOnline => Fault::San(SanFault::LunOnline { lun: lun.unwrap_or_default() }),
         FaultKind::LunLatency => Fault::San(SanFault::LunLatency { lun, extra: duration_value }),
+        FaultKind::Vmotion => {
+            let stun = match value {
+                Some(FaultValue::Duration(stun)) => stun,
+                _ => emulators::hypervisor::VmotionConfig::default().stun,
+            };
+            Fault::Hypervisor(HypervisorFault::Vmotion { target, stun, to })
+        }
     }
 }
 

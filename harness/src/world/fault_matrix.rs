@@ -112,9 +112,73 @@ rate_per_second = 5.0
 rto = "2m"
 "#;
 
+/// The CCR lab stacked on vSphere HA: the mailbox nodes and the witness are VMs on three hypervisor
+/// hosts (the hub stays physical), so VM targets, physical targets and hypervisor hosts all exist.
+const HYPERVISOR_LAB: &str = r#"
+name = "fault-matrix-hypervisor"
+tier = "fast"
+duration = "3m"
+[cluster]
+kind = "ccr"
+quorum = "node-and-file-share-majority"
+witness = "fsw1"
+[[network]]
+name = "mgmt"
+kind = "lan"
+[[network]]
+name = "public"
+kind = "lan"
+[[network]]
+name = "private"
+kind = "lan"
+switch = "sw1"
+[[host]]
+name = "esx1"
+role = "hypervisor"
+networks = ["mgmt", "public", "private"]
+rack = "r1"
+[[host]]
+name = "esx2"
+role = "hypervisor"
+networks = ["mgmt", "public", "private"]
+[[host]]
+name = "esx3"
+role = "hypervisor"
+networks = ["mgmt", "public", "private"]
+[[host]]
+name = "mbx1"
+role = "mailbox"
+networks = ["public", "private"]
+runs_on = "esx1"
+[[host]]
+name = "mbx2"
+role = "mailbox"
+networks = ["public", "private"]
+runs_on = "esx2"
+[[host]]
+name = "hub1"
+role = "hub"
+networks = ["public"]
+[[host]]
+name = "fsw1"
+role = "witness"
+networks = ["public"]
+runs_on = "esx3"
+[ha]
+management_network = "mgmt"
+[[database]]
+name = "SG1"
+copies = ["mbx1", "mbx2"]
+[workload]
+rate_per_second = 5.0
+[checks]
+rto = "2m"
+"#;
+
 /// Every way a scenario can name what a fault hits, `None` for leaving `target` out.
-const TARGETS: [Option<&str>; 14] = [
+const TARGETS: [Option<&str>; 15] = [
     None,
+    Some("esx1"),
     Some("mbx2"),
     Some("hub1"),
     Some("fsw1"),
@@ -180,8 +244,14 @@ fn ground_truth(world: &World) -> String {
         format!("{:?} {armed:?}", storage.array)
     });
     format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{storage:?}\n{:?}",
-        world.hosts, world.clocks, world.fabric, world.witness, world.dns, world.corrupt_next
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{storage:?}\n{:?}\n{:?}",
+        world.hosts,
+        world.clocks,
+        world.fabric,
+        world.witness,
+        world.dns,
+        world.corrupt_next,
+        world.ha.as_ref().map(|ha| &ha.placement)
     )
 }
 
@@ -264,13 +334,17 @@ fn every_fault_kind_against_every_target_kind_takes_effect_or_is_refused_at_load
     let mut failures = Vec::new();
     let mut effective_kinds = Vec::new();
     for kind in FaultKind::ALL {
-        for lab in [CCR_LAB, SCC_LAB] {
+        for lab in [CCR_LAB, SCC_LAB, HYPERVISOR_LAB] {
             for target in TARGETS {
                 match try_one(lab, kind, target) {
                     Ok(Outcome::TookEffect) => effective_kinds.push((kind, target)),
                     Ok(Outcome::Refused) => {}
                     Err(why) => {
-                        let lab = if lab == CCR_LAB { "ccr" } else { "scc" };
+                        let lab = match lab {
+                            CCR_LAB => "ccr",
+                            SCC_LAB => "scc",
+                            _ => "hypervisor",
+                        };
                         failures.push(format!("{kind} on {target:?} ({lab} lab): {why}"));
                     }
                 }

@@ -229,6 +229,7 @@ impl World<'_> {
             Fault::Witness(fault) => self.inject_witness(fault),
             Fault::Software(fault) => self.inject_software(fault, host.ok_or(NoEffect::NoTarget)?),
             Fault::San(fault) => self.inject_san(fault),
+            Fault::Hypervisor(fault) => self.inject_hypervisor(fault, host.ok_or(NoEffect::NoTarget)?),
             Fault::HealAll => {
                 self.heal_all();
                 Ok(())

@@ -43,11 +43,11 @@ pub(super) struct AgentSlot {
 }
 
 pub(super) struct Ha {
-    spec: HaSpec,
+    pub(super) spec: HaSpec,
     pub(super) agents: Vec<AgentSlot>,
     storage: HaStorage,
     /// The hypervisor host each VM (by world host index) is placed on: where it last powered on.
-    placement: BTreeMap<usize, usize>,
+    pub(super) placement: BTreeMap<usize, usize>,
     management: emulators::NetworkId,
     isolation_address: Option<usize>,
 }

@@ -19,6 +19,7 @@ mod hypervisor;
 mod nemesis;
 mod node;
 mod storage;
+mod vmotion;
 mod wake;
 mod witness;
 
@@ -75,6 +76,8 @@ enum Ev {
     ArrayTask {
         task: emulators::san::TaskId,
     },
+    /// A vMotion's stun has run: its VM switches over to the destination.
+    Vmotion(emulators::hypervisor::vmotion::Vmotion),
     End,
 }
 
@@ -305,6 +308,7 @@ impl<'s> World<'s> {
             Ev::Fault(action) => self.apply(*action),
             Ev::Nemesis => self.nemesis_draw(),
             Ev::ArrayTask { task } => self.array_task(task),
+            Ev::Vmotion(motion) => self.finish_vmotion(motion),
             Ev::ConnectAnswer { node, boot, request, result } => {
                 self.connect_answer(node, boot, request, result)
             }

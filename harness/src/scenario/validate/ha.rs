@@ -5,7 +5,7 @@
 //! hypervisor host (and every host HA may restart it on) has a NIC on.
 
 use super::{Ctx, Result, duration_of, list};
-use crate::scenario::file::{HaFile, HaRuleFile, HaRuleKind, HostFile};
+use crate::scenario::file::{FaultFile, HaFile, HaRuleFile, HaRuleKind, HostFile};
 use crate::scenario::model::{HaSpec, HostDef, HostRole, NetworkDef};
 use emulators::HostId;
 use emulators::hypervisor::{ClusterSpec, DatastoreId, HaConfig, PlacementRule, VmId, VmSpec};
@@ -287,4 +287,75 @@ fn placement_rule(ctx: &Ctx, rule: &HaRuleFile, hosts: &[HostDef]) -> Result<Pla
             Ok(PlacementRule::MustRunOn { vms, hosts: allowed })
         }
     }
+}
+
+/// The destination of a `vmotion` fault (`to`, when given), once every host its target may name is
+/// known to be movable: a VM whose must-run-on rules allow some hypervisor host besides the one it is
+/// on, and `to` among them. Anything else could never take effect, so it is refused here.
+pub(super) fn vmotion_destination(
+    ctx: &Ctx,
+    hosts: &[HostDef],
+    ha: Option<&HaSpec>,
+    candidates: &[&HostDef],
+    fault: &FaultFile,
+) -> Result<Option<String>> {
+    let target = fault.target.as_ref().map_or_else(|| fault.kind.span(), Spanned::span);
+    let Some(ha) = ha else {
+        return Err(ctx.at_span(
+            target,
+            "vmotion moves a VM between hypervisor hosts, but this scenario has no host of role `hypervisor`",
+        ));
+    };
+    let index_of = |name: &str| hosts.iter().position(|host| host.name == name);
+    let to = match &fault.to {
+        Some(name) => match index_of(name.get_ref()) {
+            Some(index) if hosts[index].role == HostRole::Hypervisor => Some((index, name)),
+            _ => {
+                return Err(ctx.at(
+                    name,
+                    format!(
+                        "`{}` in `to` is not a hypervisor host; hypervisor hosts are: {}",
+                        name.get_ref(),
+                        list(hypervisor_names(hosts))
+                    ),
+                ));
+            }
+        },
+        None => None,
+    };
+    for vm in candidates {
+        let Some(index) = index_of(&vm.name) else { continue };
+        if vm.runs_on.is_none() {
+            return Err(ctx.at_span(
+                target,
+                format!("vmotion moves a VM, but `{}` is a physical host (it has no `runs_on`)", vm.name),
+            ));
+        }
+        let allowed = ha.allowed_hosts(index);
+        let names = || list(allowed.iter().map(|&host| hosts[host].name.as_str()));
+        if let Some((host, name)) = to
+            && !allowed.contains(&host)
+        {
+            return Err(ctx.at(
+                name,
+                format!(
+                    "the must-run-on rules of `{}` keep it off `{}`; it may run on: {}",
+                    vm.name,
+                    name.get_ref(),
+                    names()
+                ),
+            ));
+        }
+        if allowed.len() < 2 {
+            return Err(ctx.at_span(
+                target,
+                format!(
+                    "`{}` may run only on {} (its must-run-on rules), so a vMotion has nowhere to move it",
+                    vm.name,
+                    names()
+                ),
+            ));
+        }
+    }
+    Ok(to.map(|(_, name)| name.get_ref().clone()))
 }
