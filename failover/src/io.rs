@@ -161,6 +161,13 @@ pub enum ArbitrationStep {
         attempt: u32,
         retry_in_ms: u64,
     },
+    /// The disk witness's epoch ledger, read after winning the witness, holds `ledger_epoch` for a
+    /// database whose newest epoch we know is `known_epoch`: we are from an earlier partition in time,
+    /// so we do not count the witness and release it.
+    BehindLedger {
+        ledger_epoch: u64,
+        known_epoch: u64,
+    },
 }
 
 /// What a heartbeat echoes: the receiver's own stamp on the freshest heartbeat the sender got from it

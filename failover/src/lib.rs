@@ -27,7 +27,7 @@ pub use io::{
     ArbitrationStep, CopyRole, Echo, Effect, Input, Message, Note, Output, StopReason, StorageFailure,
     StorageOp, StorageResult, Voter, WitnessAnswer, WitnessCall, WitnessOp,
 };
-pub use node::{Disk, Node};
+pub use node::{Disk, Node, ledger_block};
 pub use types::{
     DbId, Endpoint, Epoch, Generation, HubId, Incarnation, LocalTime, LunId, MessageId, NodeId, PathId,
     RequestId, ReservationKey, StoragePath, reservation_key,

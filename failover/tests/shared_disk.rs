@@ -711,3 +711,116 @@ fn a_member_without_the_disk_witness_reservation_gives_only_its_own_vote_to_a_pr
     c.check(moved.is_some_and(|m| m.node == N1 && m.epoch == 2), format!("the move: {moved:?}"));
     c.finish(&sim);
 }
+
+/// The block of the disk witness's epoch ledger that holds `DB`'s newest accepted epoch.
+fn ledger_epoch(sim: &Sim) -> Option<u64> {
+    sim.lun(WITNESS_LUN).blocks.get(&failover::ledger_block(DB)).map(|&(_, epoch)| epoch)
+}
+
+#[test]
+fn the_disk_witness_votes_for_an_epoch_only_once_the_holder_has_written_it_to_the_witness_ledger() {
+    // Node 0 serves and holds the disk witness and loses power; node 1, alone, takes the witness and
+    // needs its vote to move the group. Writes to the array take longer than the storage request
+    // timeout at first, so every ledger write node 1 sends fails: it must not commit a new epoch
+    // with the witness meanwhile. Once writes land again, the write that lands is the vote, and the
+    // decision follows it.
+    let mut sim = formed(disk_witness_config(), N0);
+    let mut c = Checks::new();
+    let cut = secs(20) + 500 * MS;
+    sim.run_until(cut);
+    sim.power_off(N0);
+    sim.write_service = ns(sim.config.settings.storage_request_timeout) + secs(5);
+    sim.run_until(secs(90));
+    let early: Vec<_> = sim.decisions().into_iter().filter(|d| d.at > cut).collect();
+    c.check(early.is_empty(), format!("decided while no ledger write was acknowledged: {early:?}"));
+    let counted = sim.quorum_claims(N1).into_iter().any(|(at, quorate, _)| at > cut && quorate);
+    c.check(
+        counted,
+        "node 1 should count the witness it holds (the reservation counts; only the vote waits)",
+    );
+    let restored = sim.now();
+    sim.write_service = 0;
+    sim.run_until(secs(150));
+    let decision = sim.decisions().into_iter().find(|d| d.at > restored && d.by == N1);
+    let ledger_write = sim.array_writes().into_iter().find(|&(at, node, lun, _, epoch)| {
+        at > restored && node == N1 && lun == WITNESS_LUN && Some(epoch) == decision.as_ref().map(|d| d.epoch)
+    });
+    match (&decision, ledger_write) {
+        (Some(decision), Some((written, ..))) => c.check(
+            written < decision.at && decision.to == N1,
+            format!("ledger write at {}, decision {decision:?}", fmt_time(written)),
+        ),
+        _ => c.check(false, format!("decision {decision:?}, ledger write {ledger_write:?}")),
+    }
+    c.check(
+        ledger_epoch(&sim) == decision.as_ref().map(|d| d.epoch),
+        format!("the ledger holds {:?}", ledger_epoch(&sim)),
+    );
+    c.check(sim.serving_now(DB) == BTreeSet::from([N1]), format!("serving {:?}", sim.serving_now(DB)));
+    c.finish(&sim);
+}
+
+#[test]
+fn a_node_behind_the_disk_witness_ledger_does_not_commit_an_epoch_the_ledger_holds() {
+    // A partition in time across the disk witness (nightly `scc-disk-witness` seeds 2275 and 2354):
+    // node 1 is off while node 0 reboots, wins the witness alone and commits epoch 2 with it; then
+    // node 0 loses power and node 1 boots, alone, knowing only epoch 1. It wins the witness too. The
+    // ledger shows epoch 2, so node 1 must not count the witness: it does not form a cluster alone and
+    // does not commit epoch 2 (or any) again. The control variant wipes the ledger before node 1 boots,
+    // which is what a witness without a ledger amounted to: node 1 then commits epoch 2 a second time.
+    let mut all = Checks::new();
+    for wipe_ledger in [false, true] {
+        let mut sim = formed(disk_witness_config(), N0);
+        let mut c = Checks::new();
+        sim.run_until(secs(20) + 500 * MS);
+        sim.power_off(N1);
+        sim.run_for(secs(5));
+        sim.power_off(N0);
+        sim.power_on(N0);
+        sim.run_for(secs(60));
+        let first = sim.decisions().into_iter().find(|d| d.epoch == 2);
+        c.check(
+            first.as_ref().is_some_and(|d| d.by == N0 && d.to == N0),
+            format!("node 0 alone with the witness should commit epoch 2: {first:?}"),
+        );
+        c.check(ledger_epoch(&sim) == Some(2), format!("the ledger holds {:?}", ledger_epoch(&sim)));
+        sim.power_off(N0);
+        // Long enough for node 0's last heartbeats (which name epoch 2) to be gone from the network.
+        sim.run_for(secs(2));
+        if wipe_ledger {
+            sim.array.entry(WITNESS_LUN).or_default().blocks.clear();
+        }
+        let booted = sim.now();
+        sim.power_on(N1);
+        sim.run_for(secs(90));
+        let decided: Vec<_> = sim.decisions().into_iter().filter(|d| d.at > booted).collect();
+        let formed_alone = sim.quorum_claims(N1).into_iter().any(|(at, quorate, _)| at > booted && quorate);
+        let behind = first_step(&sim, N1, |step| matches!(step, ArbitrationStep::BehindLedger { .. }));
+        if wipe_ledger {
+            c.check(
+                decided.iter().any(|d| d.by == N1 && d.epoch == 2),
+                format!("without the ledger node 1 should commit epoch 2 again (the bug): {decided:?}"),
+            );
+            c.check(!sim.epochs_with_two_owners(DB).is_empty(), "without the ledger epoch 2 has two owners");
+        } else {
+            c.check(decided.is_empty(), format!("node 1 committed behind the ledger: {decided:?}"));
+            c.check(!formed_alone, "node 1 counted the witness although the ledger was ahead of it");
+            c.check(behind.is_some(), "node 1 never recorded that the ledger was ahead of it");
+            c.check(
+                sim.epochs_with_two_owners(DB).is_empty(),
+                format!("{:?}", sim.epochs_with_two_owners(DB)),
+            );
+            c.check(sim.serving_now(DB).is_empty(), format!("serving {:?}", sim.serving_now(DB)));
+            // Node 0 comes back: the two form a cluster by node majority and node 0's epoch 2 stands.
+            sim.power_on(N0);
+            sim.run_for(secs(90));
+            c.check(
+                sim.epochs_with_two_owners(DB).is_empty(),
+                format!("{:?}", sim.epochs_with_two_owners(DB)),
+            );
+            c.check(!sim.serving_now(DB).is_empty(), "nobody serves once node 0 is back");
+        }
+        all.merge(c, &sim);
+    }
+    all.finish_all();
+}

@@ -33,7 +33,7 @@ pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReaso
 /// version 3 added `name-registered` and `lookup-timed-out` (DNS on a host); version 4 added
 /// `nemesis-drawn` (the swarm nemesis); version 5 added `ha` (vSphere HA).
 /// Distinct from the JSON reports' own `reports::SCHEMA_VERSION`.
-pub const HISTORY_SCHEMA_VERSION: u32 = 6;
+pub const HISTORY_SCHEMA_VERSION: u32 = 7;
 
 /// The drill release that wrote a history (the workspace version), written in its header.
 pub const DRILL_VERSION: &str = env!("CARGO_PKG_VERSION");

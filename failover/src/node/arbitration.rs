@@ -55,6 +55,26 @@ pub enum Purpose {
     },
     /// A release whose answer does not matter: we stopped counting before sending it.
     Release,
+    /// The disk witness's epoch ledger ([`super::disk_witness`]).
+    Ledger(LedgerOp),
+}
+
+/// A read or write of one database's block of the disk witness's epoch ledger, within one claim of
+/// the witness (`claim`: answers from an earlier claim are ignored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LedgerOp {
+    Read {
+        db: DbId,
+        claim: u64,
+    },
+    /// Writing `epoch` as `db`'s newest accepted epoch, as the witness's vote for `coordinator`'s
+    /// proposal.
+    Write {
+        db: DbId,
+        epoch: crate::types::Epoch,
+        coordinator: crate::types::NodeId,
+        claim: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]

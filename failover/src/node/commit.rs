@@ -12,9 +12,18 @@
 //! down while the cluster moved on): it does not count the witness at all (`quorum.rs`), so it cannot
 //! form a cluster alone and bring back a stale copy. This is WSFC's paxos tag rule.
 //!
-//! What this does not do: the disk witness keeps no record (its vote is counted for the node holding
-//! its reservation, which only one node can hold at a time), so a partition in time across a disk
-//! witness is not detected.
+//! The disk witness votes the same way: its reservation only says who may speak for it, and the holder
+//! writes each epoch the witness accepts to an epoch ledger on the witness LUN (one block per
+//! database, the newest accepted epoch), accepting each epoch once; the vote counts only once the array
+//! acknowledged the write. A node that wins the reservation reads the ledger before it counts the vote,
+//! and a node behind it does not count it (disk_witness.rs). Before the ledger, the reservation was the
+//! vote: a node that won it after the cluster moved on voted the witness for an epoch it had already
+//! voted for (nightly `scc-disk-witness` seeds 2275 and 2354, two coordinators committed epoch 4).
+//!
+//! What this does not do: a node behind a witness cannot learn the newer epoch from it (the file holds
+//! only epochs, and so does the disk ledger, unlike WSFC's full database copy on a witness disk): it
+//! waits for a member that knows it. With the unsafe `disk_fencing = "preempt-without-abort"`, a
+//! preempted holder's queued ledger write may land after the next holder's read.
 
 use super::Node;
 use crate::io::{Effect, FailoverReason, Message, Note, Output, Voter, WitnessOp};
@@ -64,15 +73,14 @@ impl Node {
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
         let epoch = copy.newest_epoch() + 1;
         copy.accept_epoch(epoch);
-        let mut accepted_by = BTreeSet::from([Voter::Node(self.id)]);
-        if self.config.uses_disk_witness() && self.disk_witness.holds(self.now) {
-            accepted_by.insert(Voter::Witness);
-        }
+        let accepted_by = BTreeSet::from([Voter::Node(self.id)]);
         let deadline = self.now + self.config.failure_timeout();
         self.proposals.pending.insert(db, Proposal { epoch, from, to, reason, accepted_by, deadline });
         if self.config.uses_file_share_witness() && self.witness.holds(self.now) {
             self.record_at_witness(db, epoch, self.id);
         }
+        // The disk witness votes by writing the epoch to its ledger (disk_witness.rs).
+        self.record_at_disk_witness(db, epoch, self.id);
         for peer in self.counted_peers() {
             self.send(Endpoint::Node(peer), Message::Propose { db, epoch, owner: to });
         }
@@ -80,7 +88,7 @@ impl Node {
     }
 
     /// A member's side: accept the epoch if it is newer than anything we accepted or know, and have
-    /// the witness record it too if we hold the witness.
+    /// the witness (file share or disk) record it too if we hold it.
     pub(super) fn proposed(&mut self, coordinator: NodeId, db: DbId, epoch: Epoch) {
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
         let accepted = copy.accept_epoch(epoch);
@@ -94,10 +102,7 @@ impl Node {
         if self.config.uses_file_share_witness() && self.witness.holds(self.now) {
             self.record_at_witness(db, epoch, coordinator);
         }
-        if self.config.uses_disk_witness() && self.disk_witness.holds(self.now) {
-            let reply = Message::ProposeReply { db, epoch, voter: Voter::Witness, accepted, newest };
-            self.send(Endpoint::Node(coordinator), reply);
-        }
+        self.record_at_disk_witness(db, epoch, coordinator);
     }
 
     fn record_at_witness(&mut self, db: DbId, epoch: Epoch, coordinator: NodeId) {

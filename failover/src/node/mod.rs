@@ -30,7 +30,7 @@ pub use arbitration::{ClaimEvent, ClaimFor, ClaimMode, ClaimStep, DiskClaim, Sto
 pub use commit::{Proposal, Proposals};
 pub use copier::{Copier, Inspection};
 pub use disk_group::{DiskGroup, WriteStart};
-pub use disk_witness::DiskWitnessState;
+pub use disk_witness::{DiskWitnessState, Ledger, ledger_block};
 pub use quorum::WitnessState;
 pub use replication::{Activation, ActivationPhase, StartAnnouncement};
 pub use resources::Onlining;

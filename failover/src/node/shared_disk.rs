@@ -70,7 +70,7 @@ impl Node {
             Purpose::Claim(ClaimFor::Group(of))
             | Purpose::Write { db: of, .. }
             | Purpose::DataCheck { db: of } => of != db,
-            Purpose::Claim(ClaimFor::Witness) | Purpose::Release => true,
+            Purpose::Claim(ClaimFor::Witness) | Purpose::Release | Purpose::Ledger(_) => true,
         });
     }
 
@@ -123,6 +123,7 @@ impl Node {
                 }
             }
             Purpose::Release => {}
+            Purpose::Ledger(op) => self.ledger_answer(op, &result),
         }
     }
 

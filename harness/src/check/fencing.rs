@@ -19,7 +19,9 @@
 //! - **two writers in one epoch**: an epoch is one owner's term, so every write the LUN applied in
 //!   epoch `e` must come from one host. Two hosts writing in the same epoch means two nodes believed
 //!   they owned the same term (two coordinators deciding the same epoch), whatever the reservations
-//!   said.
+//!   said. On a LUN that belongs to no database (the disk witness, whose epoch ledger holds one block
+//!   per database, each write's payload naming the database) the term is per (database, epoch): two
+//!   hosts writing one database's epoch to the ledger means the witness voted for it twice.
 //!
 //! Violations are aggregated per (LUN, nexus, rule): one report with the first offending write, the
 //! number of writes and the epochs involved, so a hazard that lets thousands of writes through reads
@@ -52,7 +54,7 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
     // The reservation holder's key per LUN, from the array's own records.
     let mut holder: BTreeMap<&Name, u64> = BTreeMap::new();
     // The first host that wrote each (LUN, epoch).
-    let mut epoch_writer: BTreeMap<(&Name, u64), &Name> = BTreeMap::new();
+    let mut epoch_writer: BTreeMap<(&Name, Option<u64>, u64), &Name> = BTreeMap::new();
     let mut findings: BTreeMap<(&Name, &Nexus, &'static str), Finding> = BTreeMap::new();
     for record in model.records {
         match &record.event {
@@ -120,7 +122,9 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
                     );
                 }
                 let host = &nexus.host;
-                let first_writer = *epoch_writer.entry((lun, *epoch)).or_insert(host);
+                // A witness ledger write names its database in its payload.
+                let ledger_db = if db.is_none() { msgs.first().copied() } else { None };
+                let first_writer = *epoch_writer.entry((lun, ledger_db, *epoch)).or_insert(host);
                 if first_writer != host {
                     note(
                         "two-writers-in-one-epoch",

@@ -21,6 +21,8 @@
 //!   `dismounted` record, not a power loss;
 //! - `ha-restarted`: an `ha` record `restart-succeeded` (vSphere HA powered a VM on after a failure).
 //! - `vm-migrated`: a `vm-migrated` record (a vMotion's VM resumed on its destination).
+//! - `witness-ledger-ahead`: a `disk-arbitration` record with step `behind-ledger` (a node that won
+//!   the disk witness found its epoch ledger ahead of what it knew).
 //!
 //! Each declared assertion that never held before the end of the run is one violation, at the end,
 //! naming it. Not checked: how often or when an assertion held (once is enough), nor that it held for
@@ -81,6 +83,9 @@ fn event_reaches(event: &Event, assertion: Reachable) -> bool {
         }
         (Reachable::HaRestarted, Event::Ha { what, .. }) => matches!(what, HaRecord::RestartSucceeded { .. }),
         (Reachable::VmMigrated, Event::VmMigrated { .. }) => true,
+        (Reachable::WitnessLedgerAhead, Event::DiskArbitration { step, .. }) => {
+            matches!(step, ArbitrationStep::BehindLedger { .. })
+        }
         _ => false,
     }
 }
@@ -155,5 +160,6 @@ fn meaning(assertion: Reachable) -> &'static str {
         }
         Reachable::HaRestarted => "vSphere HA restarted no VM",
         Reachable::VmMigrated => "no vMotion finished (no VM resumed on another hypervisor host)",
+        Reachable::WitnessLedgerAhead => "no node found the disk witness's epoch ledger ahead of it",
     }
 }

@@ -889,6 +889,9 @@ pub enum Reachable {
     HaRestarted,
     /// A VM finished a vMotion: it resumed on another hypervisor host (a `vm-migrated` record).
     VmMigrated,
+    /// A node that won the disk witness found its epoch ledger ahead of what it knew and did not count
+    /// it (disk arbitration's `behind-ledger` step): a partition in time across a disk witness.
+    WitnessLedgerAhead,
 }
 
 impl Reachable {
@@ -906,6 +909,7 @@ impl Reachable {
             Reachable::FrozenOwnerSteppedDown => "frozen-owner-stepped-down",
             Reachable::HaRestarted => "ha-restarted",
             Reachable::VmMigrated => "vm-migrated",
+            Reachable::WitnessLedgerAhead => "witness-ledger-ahead",
         }
     }
 }
