@@ -236,27 +236,15 @@ fn isolation_address(
 
 /// One `[[ha.rule]]`: its VMs are VMs, its hosts hypervisor hosts.
 fn placement_rule(ctx: &Ctx, rule: &HaRuleFile, hosts: &[HostDef]) -> Result<PlacementRule> {
-    let index_of = |name: &Spanned<String>| hosts.iter().position(|host| &host.name == name.get_ref());
-    let mut vms = BTreeSet::new();
-    for name in rule.vms.get_ref() {
-        match index_of(name) {
-            Some(index) if hosts[index].runs_on.is_some() => {
-                vms.insert(VmId(index as u32));
-            }
-            _ => {
-                return Err(ctx.at(
-                    name,
-                    format!(
-                        "`{}` in a rule's `vms` is not a VM; VMs (hosts with `runs_on`) are: {}",
-                        name.get_ref(),
-                        list(
-                            hosts.iter().filter(|host| host.runs_on.is_some()).map(|host| host.name.as_str())
-                        )
-                    ),
-                ));
-            }
-        }
-    }
+    let is_vm = |host: &HostDef| host.runs_on.is_some();
+    let vms = named_hosts(
+        ctx,
+        rule.vms.get_ref(),
+        hosts,
+        is_vm,
+        "`vms` is not a VM; VMs (hosts with `runs_on`) are",
+    )?;
+    let vms = vms.into_iter().map(|index| VmId(index as u32)).collect();
     match (rule.kind.get_ref(), &rule.hosts) {
         (HaRuleKind::AntiAffinity, None) => Ok(PlacementRule::AntiAffinity { vms }),
         (HaRuleKind::AntiAffinity, Some(listed)) => {
@@ -266,27 +254,39 @@ fn placement_rule(ctx: &Ctx, rule: &HaRuleFile, hosts: &[HostDef]) -> Result<Pla
             ctx.at(&rule.kind, "a `must-run-on` rule needs `hosts`, the hypervisor hosts its VMs may run on")
         ),
         (HaRuleKind::MustRunOn, Some(listed)) => {
-            let mut allowed = BTreeSet::new();
-            for name in listed.get_ref() {
-                match index_of(name) {
-                    Some(index) if hosts[index].role == HostRole::Hypervisor => {
-                        allowed.insert(HostId(index as u32));
-                    }
-                    _ => {
-                        return Err(ctx.at(
-                            name,
-                            format!(
-                                "`{}` in a rule's `hosts` is not a hypervisor host; hypervisor hosts are: {}",
-                                name.get_ref(),
-                                list(hypervisor_names(hosts))
-                            ),
-                        ));
-                    }
-                }
-            }
-            Ok(PlacementRule::MustRunOn { vms, hosts: allowed })
+            let is_hypervisor = |host: &HostDef| host.role == HostRole::Hypervisor;
+            let what = "`hosts` is not a hypervisor host; hypervisor hosts are";
+            let allowed = named_hosts(ctx, listed.get_ref(), hosts, is_hypervisor, what)?;
+            Ok(PlacementRule::MustRunOn {
+                vms,
+                hosts: allowed.into_iter().map(|index| HostId(index as u32)).collect(),
+            })
         }
     }
+}
+
+/// The indexes of the hosts a rule names, each of which must pass `fits`; otherwise the error names
+/// the key (`what` reads "`<key>` is not …; … are") and lists the hosts that would fit.
+fn named_hosts(
+    ctx: &Ctx,
+    names: &[Spanned<String>],
+    hosts: &[HostDef],
+    fits: impl Fn(&HostDef) -> bool,
+    what: &str,
+) -> Result<BTreeSet<usize>> {
+    let mut found = BTreeSet::new();
+    for name in names {
+        match hosts.iter().position(|host| &host.name == name.get_ref()) {
+            Some(index) if fits(&hosts[index]) => {
+                found.insert(index);
+            }
+            _ => {
+                let fitting = list(hosts.iter().filter(|host| fits(host)).map(|host| host.name.as_str()));
+                return Err(ctx.at(name, format!("`{}` in a rule's {what}: {fitting}", name.get_ref())));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The destination of a `vmotion` fault (`to`, when given), once every host its target may name is
