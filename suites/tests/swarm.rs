@@ -6,10 +6,10 @@
 //! The labs are small and fast (two minutes of faults, a draw every few seconds) so that many seeds
 //! fit in the fast tier.
 
-use harness::history::{DrawnSetting, Event, FaultKind, History, LinkDirection, NemesisFamily};
+use harness::history::{DrawnSetting, Event, FaultKind, HaRecord, History, LinkDirection, NemesisFamily};
 use harness::scenario::{self, Scenario};
 use harness::world::{draw_plan, run_scenario};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// A two-node CCR lab with everything a CCR family can hit: racks, a switch, a file share witness on
@@ -123,6 +123,81 @@ rate_per_second = 2.0
 rto = "2m"
 "#;
 
+/// A two-node CCR guest cluster on three ESXi hosts under HA, kept apart by must rules with a spare.
+const HYPERVISOR_LAB: &str = r#"
+name = "swarm-hypervisor-lab"
+duration = "3m"
+
+[cluster]
+witness = "hub1"
+
+[[network]]
+name = "mgmt"
+
+[[network]]
+name = "public"
+
+[[network]]
+name = "private"
+
+[[host]]
+name = "esx1"
+role = "hypervisor"
+networks = ["mgmt", "public", "private"]
+
+[[host]]
+name = "esx2"
+role = "hypervisor"
+networks = ["mgmt", "public", "private"]
+
+[[host]]
+name = "esx3"
+role = "hypervisor"
+networks = ["mgmt", "public", "private"]
+
+[[host]]
+name = "mbx1"
+role = "mailbox"
+networks = ["public", "private"]
+runs_on = "esx1"
+
+[[host]]
+name = "mbx2"
+role = "mailbox"
+networks = ["public", "private"]
+runs_on = "esx2"
+
+[[host]]
+name = "hub1"
+role = "hub"
+networks = ["public"]
+
+[ha]
+management_network = "mgmt"
+
+[[ha.rule]]
+kind = "must-run-on"
+vms = ["mbx1"]
+hosts = ["esx1", "esx3"]
+
+[[ha.rule]]
+kind = "must-run-on"
+vms = ["mbx2"]
+hosts = ["esx2", "esx3"]
+
+[[database]]
+name = "SG1"
+copies = ["mbx1", "mbx2"]
+
+[workload]
+rate_per_second = 2.0
+
+[checks]
+rto = "2m"
+"#;
+
+const HYPERVISOR_FAMILIES: &str = r#"families = ["host-failure", "host-isolation", "management-partition", "stun", "freeze", "nic", "link-cut"]"#;
+
 /// `lab` with a nemesis of `families` (a TOML line) drawing every 2 to 5 s, and `extra` after it.
 fn lab(lab: &str, families: &str, extra: &str) -> Scenario {
     let text = format!(
@@ -172,7 +247,9 @@ fn each_seed_enables_its_own_subset_of_the_declared_families() {
 /// rebuilt from the history alone: `host-down`/`host-up` for hosts that stop, and the `fault` records
 /// of NICs, links, switches and the witness for who can still reach whom on the cluster networks.
 fn worst_down(scenario: &Scenario, history: &History) -> (usize, bool) {
-    let mut state = Ground::default();
+    let placement =
+        scenario.hosts.iter().filter_map(|host| Some((host.name.clone(), host.runs_on.clone()?))).collect();
+    let mut state = Ground { placement, ..Ground::default() };
     let mut worst = (0, false);
     let records = history.records();
     for (index, record) in records.iter().enumerate() {
@@ -195,6 +272,9 @@ struct Ground {
     cuts: BTreeSet<(String, String, String)>,
     switches_down: BTreeSet<String>,
     witness_down: bool,
+    /// The hypervisor host each VM runs on: where the file puts it, then where it migrated or HA
+    /// restarted it.
+    placement: BTreeMap<String, String>,
 }
 
 impl Ground {
@@ -205,6 +285,10 @@ impl Ground {
             }
             Event::HostUp { host, .. } => {
                 self.stopped.remove(&**host);
+            }
+            Event::VmMigrated { vm, to, .. } => drop(self.placement.insert(vm.to_string(), to.to_string())),
+            Event::Ha { what: HaRecord::RestartSucceeded { vm, on, .. }, .. } => {
+                self.placement.insert(vm.to_string(), on.to_string());
             }
             Event::Fault { kind, target, network, peer, direction, .. } => {
                 let (target, network) = (target.to_string(), network.as_deref().unwrap_or("").to_string());
@@ -232,7 +316,8 @@ impl Ground {
                     FaultKind::WitnessUp => self.witness_down = false,
                     FaultKind::HealAll => {
                         let stopped = std::mem::take(&mut self.stopped);
-                        *self = Ground { stopped, ..Ground::default() };
+                        let placement = std::mem::take(&mut self.placement);
+                        *self = Ground { stopped, placement, ..Ground::default() };
                     }
                     _ => {}
                 }
@@ -241,17 +326,40 @@ impl Ground {
         }
     }
 
+    /// The host whose NICs and power `host` rides: its hypervisor host if it is a VM.
+    fn physical<'a>(&'a self, host: &'a str) -> &'a str {
+        self.placement.get(host).map_or(host, String::as_str)
+    }
+
+    fn stopped(&self, host: &str) -> bool {
+        self.stopped.contains(host) || self.stopped.contains(self.physical(host))
+    }
+
+    /// Whether `a` and `b` share a cluster network that runs between them, through their own NICs and
+    /// link and those of the hypervisor hosts they ride.
     fn talks(&self, scenario: &Scenario, a: &str, b: &str) -> bool {
+        let (host_a, host_b) = (self.physical(a), self.physical(b));
+        let pairs = if host_a == a && host_b == b || host_a == host_b {
+            vec![(a, b)]
+        } else {
+            vec![(a, b), (host_a, host_b)]
+        };
+        pairs.iter().all(|&(x, y)| self.direct(scenario, a, b, x, y))
+    }
+
+    /// Whether a cluster network both `a` and `b` have runs between `x` and `y` (their NICs, link and
+    /// switch).
+    fn direct(&self, scenario: &Scenario, a: &str, b: &str, x: &str, y: &str) -> bool {
         let (Some(one), Some(other)) = (scenario.host(a), scenario.host(b)) else { return false };
         let storage: Vec<&String> = scenario.storage.iter().flat_map(|storage| &storage.networks).collect();
         one.networks.iter().filter(|network| other.has_nic_on(network) && !storage.contains(network)).any(
             |network| {
                 let switch = scenario.network(network).and_then(|def| def.spec.switch.clone());
                 !switch.is_some_and(|switch| self.switches_down.contains(&switch))
-                    && !self.nics_down.contains(&(a.to_string(), network.clone()))
-                    && !self.nics_down.contains(&(b.to_string(), network.clone()))
-                    && !self.cuts.contains(&(a.to_string(), b.to_string(), network.clone()))
-                    && !self.cuts.contains(&(b.to_string(), a.to_string(), network.clone()))
+                    && !self.nics_down.contains(&(x.to_string(), network.clone()))
+                    && !self.nics_down.contains(&(y.to_string(), network.clone()))
+                    && !self.cuts.contains(&(x.to_string(), y.to_string(), network.clone()))
+                    && !self.cuts.contains(&(y.to_string(), x.to_string(), network.clone()))
             },
         )
     }
@@ -264,18 +372,18 @@ impl Ground {
         let cut_off = |host: &str, from: &[&str]| {
             from.iter().filter(|&&other| other != host).all(|other| !self.talks(scenario, host, other))
         };
-        let nodes =
-            mailboxes.iter().filter(|&&host| self.stopped.contains(host) || cut_off(host, &members)).count();
-        let witness_down = witness.is_some_and(|host| {
-            self.witness_down || self.stopped.contains(host) || cut_off(host, &mailboxes)
-        });
+        let nodes = mailboxes.iter().filter(|&&host| self.stopped(host) || cut_off(host, &members)).count();
+        let witness_down =
+            witness.is_some_and(|host| self.witness_down || self.stopped(host) || cut_off(host, &mailboxes));
         (nodes, witness_down)
     }
 }
 
 #[test]
 fn a_swarm_never_takes_down_more_than_its_declared_tolerance() {
-    for scenario in [ccr_lab(""), lab(SCC_LAB, SCC_FAMILIES, "")] {
+    for scenario in
+        [ccr_lab(""), lab(SCC_LAB, SCC_FAMILIES, ""), lab(HYPERVISOR_LAB, HYPERVISOR_FAMILIES, "")]
+    {
         for seed in 1..=12 {
             let outcome = run_scenario(&scenario, seed);
             let (nodes, witness_with_node) = worst_down(&scenario, &outcome.history);
@@ -306,8 +414,11 @@ const SCC_FAMILIES: &str = r#"families = ["power", "freeze", "nic", "link-cut", 
 
 /// Whether `event` is an effective, drawn (not healing) fault that a draw of `family` makes.
 fn drawn_by(family: NemesisFamily, event: &Event) -> bool {
-    let Event::Fault { kind, target, peer, direction, heal: false, .. } = event else { return false };
+    let Event::Fault { kind, target, peer, direction, network, heal: false, .. } = event else {
+        return false;
+    };
     let one_way = *direction == Some(LinkDirection::OneWay);
+    let management = network.as_deref() == Some("mgmt");
     match family {
         NemesisFamily::Power => *kind == FaultKind::PowerOff,
         NemesisFamily::RackPower => *kind == FaultKind::RackPowerOff,
@@ -330,6 +441,10 @@ fn drawn_by(family: NemesisFamily, event: &Event) -> bool {
         NemesisFamily::LunLatency => *kind == FaultKind::LunLatency,
         NemesisFamily::PathFlap => *kind == FaultKind::LinkCut && peer.as_deref() == Some("san1"),
         NemesisFamily::Dns => matches!(kind, FaultKind::PowerOff | FaultKind::Freeze) && &**target == "dc1",
+        NemesisFamily::HostFailure => *kind == FaultKind::PowerOff && target.starts_with("esx"),
+        NemesisFamily::HostIsolation => *kind == FaultKind::NicDown && management,
+        NemesisFamily::ManagementPartition => *kind == FaultKind::LinkCut && management,
+        NemesisFamily::Stun => *kind == FaultKind::Vmotion,
     }
 }
 
@@ -343,7 +458,19 @@ fn every_family_is_drawn_as_an_effective_fault_in_a_lab_that_has_its_device() {
     ];
     let mut missing = Vec::new();
     for family in NemesisFamily::ALL {
-        let base = if storage.contains(&family) { SCC_LAB } else { CCR_LAB };
+        let hypervisor = [
+            NemesisFamily::HostFailure,
+            NemesisFamily::HostIsolation,
+            NemesisFamily::ManagementPartition,
+            NemesisFamily::Stun,
+        ];
+        let base = if storage.contains(&family) {
+            SCC_LAB
+        } else if hypervisor.contains(&family) {
+            HYPERVISOR_LAB
+        } else {
+            CCR_LAB
+        };
         let scenario = lab(base, &format!("families = [\"{}\"]", family.as_str()), "");
         let found = (1..=3).any(|seed| {
             let outcome = run_scenario(&scenario, seed);

@@ -24,6 +24,8 @@ pub(super) struct HostView {
     seq_changed_at: Option<SimTime>,
     file: Option<HostFile>,
     failed_handled: bool,
+    /// A heartbeat from it has arrived since this master took over, so `vms` is what it runs now.
+    heard: bool,
 }
 
 impl HostView {
@@ -38,6 +40,7 @@ impl HostView {
             seq_changed_at: None,
             file: None,
             failed_handled: false,
+            heard: false,
         }
     }
 }
@@ -65,6 +68,8 @@ pub(super) struct MasterState {
     pub(super) owned: BTreeSet<DatastoreId>,
     queue: BTreeMap<VmId, Pending>,
     pub(super) in_flight: BTreeMap<VmId, InFlight>,
+    /// VMs whose restarts all failed: not restarted again until they are seen running.
+    gave_up: BTreeSet<VmId>,
 }
 
 impl MasterState {
@@ -77,7 +82,13 @@ impl MasterState {
             .filter(|&(&host, _)| host != me)
             .map(|(&host, stores)| (host, HostView::new(now, stores.clone())))
             .collect();
-        MasterState { hosts, owned: BTreeSet::new(), queue: BTreeMap::new(), in_flight: BTreeMap::new() }
+        MasterState {
+            hosts,
+            owned: BTreeSet::new(),
+            queue: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            gave_up: BTreeSet::new(),
+        }
     }
 
     pub(super) fn on_lock(&mut self, datastore: DatastoreId, granted: bool) {
@@ -113,7 +124,7 @@ impl MasterState {
         if view.unreachable_reported || view.state.is_some() {
             out.push(HaOutput::Event(HaEvent::HostReconnected { host: from }));
         }
-        *view = HostView { vms, ..HostView::new(now, datastores) };
+        *view = HostView { vms, heard: true, ..HostView::new(now, datastores) };
     }
 }
 
@@ -158,7 +169,38 @@ impl FdmAgent {
             self.watch_host(now, host, out);
         }
         self.fail_silent_attempts(now, out);
+        self.restart_vanished(now);
         self.issue_restarts(now, out);
+    }
+
+    /// Restarts every protected VM that runs nowhere: the master restarts a protected VM that went
+    /// down without anyone powering it off through vSphere ([DD-RVM] in docs/hypervisor.md),
+    /// which includes the VMs of a host that rebooted before it could be declared failed (its new
+    /// agent reports none of them). Judged only once every host has reported since this master took
+    /// over or has been declared, and a VM a silent host last reported, or its datastore heartbeat
+    /// file lists as powered on, still counts as running there.
+    fn restart_vanished(&mut self, now: SimTime) {
+        let Some(master) = self.master.as_ref() else { return };
+        if !master.hosts.values().all(|view| view.heard || view.state.is_some()) {
+            return;
+        }
+        let somewhere = |vm: &VmId| {
+            self.vms.contains_key(vm)
+                || master.hosts.values().filter(|view| view.state != Some(HostState::Failed)).any(|view| {
+                    view.vms.contains(vm)
+                        || view.file.as_ref().is_some_and(|file| file.powered_on.contains(vm))
+                })
+        };
+        let (running, vanished): (Vec<VmId>, Vec<VmId>) =
+            self.cluster.vms.keys().partition(|vm| somewhere(vm));
+        let Some(master) = self.master.as_mut() else { return };
+        for vm in running {
+            master.gave_up.remove(&vm);
+        }
+        let vanished: Vec<VmId> = vanished.into_iter().filter(|vm| !master.gave_up.contains(vm)).collect();
+        for vm in vanished {
+            self.enqueue_restart(now, vm);
+        }
     }
 
     /// The failure timeline of one host: datastore heartbeats read from 3 s of silence, unreachable
@@ -323,6 +365,7 @@ impl FdmAgent {
         out.push(HaOutput::Event(HaEvent::RestartFailed { vm, host, attempt }));
         if attempt >= max_attempts {
             out.push(HaOutput::Event(HaEvent::RestartGaveUp { vm }));
+            master.gave_up.insert(vm);
             return;
         }
         let due = now + self.config.retry_delay(attempt);

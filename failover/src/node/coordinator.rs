@@ -65,15 +65,11 @@ impl Node {
             if self.proposal_pending(db) {
                 continue;
             }
+            if self.decision_in_flight(db, &view) {
+                continue;
+            }
             let Some(copy) = self.disk.copies.get(&db) else { continue };
             let (epoch, owner) = (copy.owner_epoch, copy.owner);
-            if let Some(&(pending_epoch, until)) = self.pending_decisions.get(&db) {
-                let acknowledged = view.iter().any(|&node| self.known_epoch(node, db) >= pending_epoch);
-                if !acknowledged && self.now < until {
-                    continue;
-                }
-                self.pending_decisions.remove(&db);
-            }
             match owner {
                 None => {
                     if let Some(target) = self.best_target(db, &view, None) {
@@ -172,9 +168,33 @@ impl Node {
         best.map(|(_, _, node)| node)
     }
 
+    /// Whether a decision of ours for `db` is still unsettled: waiting for votes, or committed and not
+    /// yet known to any member of `view` (until its deadline). A decision expired or acknowledged is
+    /// forgotten here.
+    fn decision_in_flight(&mut self, db: DbId, view: &[NodeId]) -> bool {
+        if self.proposal_pending(db) {
+            return true;
+        }
+        let Some(&(pending_epoch, until)) = self.pending_decisions.get(&db) else { return false };
+        let acknowledged = view.iter().any(|&node| self.known_epoch(node, db) >= pending_epoch);
+        if !acknowledged && self.now < until {
+            return true;
+        }
+        self.pending_decisions.remove(&db);
+        false
+    }
+
     /// An operator switchover or, under manual failover, the command that brings a copy into service.
+    /// Refused while an earlier decision for the database is unsettled, as WSFC refuses to move a group
+    /// in a pending state: a second move to the same target would otherwise commit a newer epoch the
+    /// target, already activating in the first, never mounts in, and its passive copies would wait for
+    /// logs of an epoch nobody writes (nightly `ha-ccr-nemesis` seed 977).
     pub(super) fn operator_move(&mut self, db: DbId, to: NodeId) {
         if !self.quorate || self.coordinator() != self.id {
+            return;
+        }
+        let view: Vec<NodeId> = self.counted_peers().into_iter().chain([self.id]).collect();
+        if self.decision_in_flight(db, &view) {
             return;
         }
         let Some(copy) = self.disk.copies.get(&db) else { return };
@@ -182,7 +202,6 @@ impl Node {
         if owner == Some(to) && matches!(self.role_of(to, db), Some(CopyRole::Active)) {
             return;
         }
-        let view: Vec<NodeId> = self.counted_peers().into_iter().chain([self.id]).collect();
         if !view.contains(&to) || !matches!(self.role_of(to, db), Some(CopyRole::Passive)) {
             return;
         }

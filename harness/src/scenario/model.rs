@@ -733,10 +733,19 @@ pub enum NemesisFamily {
     PathFlap,
     /// The DNS server's host paused or off.
     Dns,
+    /// `power-off` of a hypervisor host (its VMs with it), healed by `power-on`.
+    HostFailure,
+    /// `nic-down` of a hypervisor host's NIC on the HA management network.
+    HostIsolation,
+    /// The HA management network split: `link-cut`s between a random group of hypervisor hosts and
+    /// the rest.
+    ManagementPartition,
+    /// A `vmotion` of a VM, its stun 100 ms to 10 s.
+    Stun,
 }
 
 impl NemesisFamily {
-    pub const ALL: [NemesisFamily; 23] = [
+    pub const ALL: [NemesisFamily; 27] = [
         NemesisFamily::Power,
         NemesisFamily::RackPower,
         NemesisFamily::Freeze,
@@ -760,6 +769,10 @@ impl NemesisFamily {
         NemesisFamily::LunLatency,
         NemesisFamily::PathFlap,
         NemesisFamily::Dns,
+        NemesisFamily::HostFailure,
+        NemesisFamily::HostIsolation,
+        NemesisFamily::ManagementPartition,
+        NemesisFamily::Stun,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -787,6 +800,10 @@ impl NemesisFamily {
             NemesisFamily::LunLatency => "lun-latency",
             NemesisFamily::PathFlap => "path-flap",
             NemesisFamily::Dns => "dns",
+            NemesisFamily::HostFailure => "host-failure",
+            NemesisFamily::HostIsolation => "host-isolation",
+            NemesisFamily::ManagementPartition => "management-partition",
+            NemesisFamily::Stun => "stun",
         }
     }
 

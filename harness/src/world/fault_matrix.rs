@@ -114,6 +114,8 @@ rto = "2m"
 
 /// The CCR lab stacked on vSphere HA: the mailbox nodes and the witness are VMs on three hypervisor
 /// hosts (the hub stays physical), so VM targets, physical targets and hypervisor hosts all exist.
+/// HA restarts no VM here: a VM powered off by a precondition must still be off when its `power-on`
+/// or `heal-all` comes, or the fault under test would find nothing to change.
 const HYPERVISOR_LAB: &str = r#"
 name = "fault-matrix-hypervisor"
 tier = "fast"
@@ -150,11 +152,13 @@ name = "mbx1"
 role = "mailbox"
 networks = ["public", "private"]
 runs_on = "esx1"
+restart_priority = "disabled"
 [[host]]
 name = "mbx2"
 role = "mailbox"
 networks = ["public", "private"]
 runs_on = "esx2"
+restart_priority = "disabled"
 [[host]]
 name = "hub1"
 role = "hub"
@@ -164,6 +168,7 @@ name = "fsw1"
 role = "witness"
 networks = ["public"]
 runs_on = "esx3"
+restart_priority = "disabled"
 [ha]
 management_network = "mgmt"
 [[database]]

@@ -254,8 +254,11 @@ impl World<'_> {
         let Some(spec) = &self.scenario.nemesis else { return true };
         let impacts: Vec<&Impact> =
             self.nemesis.ledger.iter().map(|(_, impact)| impact).chain(extra).collect();
+        // A VM stops with its hypervisor host.
         let stopped = |host: usize| {
-            impacts.contains(&&Impact::Stop(host)) || !self.hosts.is_running(HostId(host as u32))
+            impacts.contains(&&Impact::Stop(host))
+                || impacts.contains(&&Impact::Stop(self.physical_host(host)))
+                || !self.hosts.is_running(HostId(host as u32))
         };
         let mailboxes: Vec<usize> = self.nodes.iter().map(|slot| slot.host).collect();
         let members: Vec<usize> = mailboxes.iter().copied().chain(self.witness_host).collect();
@@ -277,16 +280,23 @@ impl World<'_> {
             && (!witness_down || nodes_down == 0 || tolerance.witness_with_node)
     }
 
-    /// Whether two hosts share a cluster network whose NICs, link and switch no impact has taken.
+    /// Whether two hosts share a cluster network whose NICs, link and switch no impact has taken. A
+    /// VM's frames ride its hypervisor host's NICs and links too.
     fn can_talk(&self, impacts: &[&Impact], a: usize, b: usize) -> bool {
         let (one, other) = (&self.scenario.hosts[a], &self.scenario.hosts[b]);
+        let (host_a, host_b) = (self.physical_host(a), self.physical_host(b));
+        let between = |x: usize, y: usize, p: usize, q: usize| (x == p && y == q) || (x == q && y == p);
         one.networks
             .iter()
             .filter(|network| other.has_nic_on(network) && !self.is_storage_network(network))
             .any(|network| {
                 !impacts.iter().any(|impact| match impact {
-                    Impact::NicDown(host, on) => on == network && (*host == a || *host == b),
-                    Impact::Cut(x, y, on) => on == network && ((*x == a && *y == b) || (*x == b && *y == a)),
+                    Impact::NicDown(host, on) => on == network && [a, b, host_a, host_b].contains(host),
+                    Impact::Cut(x, y, on) => {
+                        on == network
+                            && (between(*x, *y, a, b)
+                                || (host_a != host_b && between(*x, *y, host_a, host_b)))
+                    }
                     Impact::SwitchDown(switch) => {
                         self.scenario.network(network).and_then(|def| def.spec.switch.as_ref())
                             == Some(switch)
@@ -294,6 +304,11 @@ impl World<'_> {
                     Impact::Stop(_) | Impact::WitnessDown | Impact::StorageDown => false,
                 })
             })
+    }
+
+    /// The host whose NICs and power `host` rides: its hypervisor host if it is a VM, else itself.
+    fn physical_host(&self, host: usize) -> usize {
+        self.vm_placement(host).unwrap_or(host)
     }
 
     fn is_storage_network(&self, network: &str) -> bool {

@@ -128,3 +128,29 @@ fn when_the_master_fails_a_new_master_is_elected_and_restarts_the_old_masters_vm
     assert_eq!(lab.hosts_of(vm(7)).len(), 1);
     assert!(!lab.hosts_of(vm(7)).contains(&h(3)));
 }
+
+#[test]
+fn a_host_that_reboots_before_it_is_declared_failed_gets_its_vms_restarted() {
+    let mut lab = Lab::steady(HaConfig::default(), cluster(&[1, 2, 3], &[7]), &[(7, 2)], 3);
+    lab.run_until(secs(100));
+    lab.power_off(h(2));
+    lab.run_until(secs(105));
+    lab.reboot(h(2));
+    lab.run_until(secs(200));
+    let failed = HaEvent::HostDeclared { host: h(2), state: HostState::Failed };
+    assert!(lab.first(h(3), |e| *e == failed).is_none(), "back within 5 s: never declared failed");
+    assert!(lab.first(h(3), |e| matches!(e, HaEvent::RestartSucceeded { .. })).is_some());
+    assert_eq!(lab.hosts_of(vm(7)).len(), 1);
+}
+
+#[test]
+fn a_new_master_does_not_restart_a_vm_before_every_host_has_reported() {
+    // The master fails; the new one must not take the VM on host 1 for gone before host 1's first
+    // heartbeat reaches it.
+    let mut lab = Lab::steady(HaConfig::default(), cluster(&[1, 2, 3], &[7]), &[(7, 1)], 3);
+    lab.run_until(secs(100));
+    lab.power_off(h(3));
+    lab.run_until(secs(300));
+    assert!(lab.outputs(|o| matches!(o, HaOutput::PowerOnVm { .. })).is_empty());
+    assert_eq!(lab.hosts_of(vm(7)), [h(1)].into());
+}

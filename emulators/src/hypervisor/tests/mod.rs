@@ -206,6 +206,17 @@ impl Lab {
         }
     }
 
+    /// Power returns to `host`: a new agent starts an election with no VM running, as after an ESXi
+    /// boot.
+    pub(super) fn reboot(&mut self, host: HostId) {
+        self.down.remove(&host);
+        let Some(old) = self.agents.get(&host) else { return };
+        let (config, spec) = (old.config.clone(), old.cluster.clone());
+        let (agent, out) = FdmAgent::new(self.now, host, config, spec, &[], None);
+        self.agents.insert(host, agent);
+        self.carry(host, out);
+    }
+
     /// Every event of `host`, with its time.
     pub(super) fn events(&self, host: HostId) -> Vec<(SimTime, HaEvent)> {
         self.log

@@ -129,6 +129,17 @@ fn family_refusal(world: &World, family: NemesisFamily) -> Option<&'static str> 
         NemesisFamily::Dns if !world.hosts.iter().any(|host| host.role == HostRole::Dns) => {
             Some("no host has role \"dns\"")
         }
+        NemesisFamily::HostFailure | NemesisFamily::HostIsolation if world.ha.is_none() => {
+            Some("no host has role \"hypervisor\"")
+        }
+        NemesisFamily::ManagementPartition
+            if world.hosts.iter().filter(|host| host.role == HostRole::Hypervisor).count() < 2 =>
+        {
+            Some("a partition needs two hypervisor hosts or more")
+        }
+        NemesisFamily::Stun if !world.hosts.iter().any(|host| host.runs_on.is_some()) => {
+            Some("no host is a VM (`runs_on`)")
+        }
         _ => None,
     }
 }

@@ -5,8 +5,8 @@
 
 use super::{Draw, Impact};
 use crate::scenario::{
-    FabricFault, Fault, FaultSpec, FaultTrigger, HostRole, LinkDirection, NemesisFamily, PowerFault,
-    RunFault, SanFault, SoftwareFault, Target, WitnessFault,
+    FabricFault, Fault, FaultSpec, FaultTrigger, HostRole, HypervisorFault, LinkDirection, NemesisFamily,
+    PowerFault, RunFault, SanFault, SoftwareFault, Target, WitnessFault,
 };
 use crate::world::World;
 use kernel::{RngStream, SimTime};
@@ -86,6 +86,10 @@ impl World<'_> {
             | NemesisFamily::ResourceCrash
             | NemesisFamily::Move
             | NemesisFamily::CorruptLog => self.draw_instant_fault(family, &slot),
+            NemesisFamily::HostFailure
+            | NemesisFamily::HostIsolation
+            | NemesisFamily::ManagementPartition
+            | NemesisFamily::Stun => self.draw_hypervisor_fault(family, &slot),
         }
     }
 
@@ -309,6 +313,74 @@ impl World<'_> {
             }
             _ => None,
         }
+    }
+
+    /// The hypervisor layer under guest clusters: a host fails, isolates itself from the management
+    /// network, the management network splits, or a VM is stunned by a vMotion. These hit hypervisor
+    /// hosts and VMs of their own choosing, not the nemesis's `targets`.
+    fn draw_hypervisor_fault(&mut self, family: NemesisFamily, slot: &Slot) -> Option<Draw> {
+        let scenario = self.scenario;
+        let management = scenario.ha.as_ref()?.management_network.clone();
+        let hypervisors: Vec<usize> = (0..scenario.hosts.len())
+            .filter(|&host| scenario.hosts[host].role == HostRole::Hypervisor)
+            .collect();
+        let name = |host: usize| Target::Host(scenario.hosts[host].name.clone());
+        match family {
+            NemesisFamily::HostFailure => {
+                let host = pick(&mut self.nemesis.rng, &hypervisors)?;
+                let fault = Fault::Power(PowerFault::Off { target: name(host) });
+                Some(slot.held(fault, vec![Impact::Stop(host)]))
+            }
+            NemesisFamily::HostIsolation => {
+                let host = pick(&mut self.nemesis.rng, &hypervisors)?;
+                let impact = Impact::NicDown(host, management.clone());
+                let fault = FabricFault::NicDown { target: name(host), network: management };
+                Some(slot.held(Fault::Fabric(fault), vec![impact]))
+            }
+            NemesisFamily::ManagementPartition => self.management_partition(&hypervisors, &management, slot),
+            NemesisFamily::Stun => {
+                let vms: Vec<usize> = (0..scenario.hosts.len())
+                    .filter(|&host| scenario.hosts[host].runs_on.is_some())
+                    .collect();
+                let vm = pick(&mut self.nemesis.rng, &vms)?;
+                let stun = between(&mut self.nemesis.rng, 100 * MS, 10 * SECOND).min(slot.left).max(MS);
+                let fault = Fault::Hypervisor(HypervisorFault::Vmotion { target: name(vm), stun, to: None });
+                Some(Draw {
+                    faults: vec![FaultSpec { at: slot.at, fault, duration: None }],
+                    impacts: vec![Impact::Stop(vm)],
+                    until: slot.now + stun,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The management network split in two: a random non-empty group of hypervisor hosts loses every
+    /// management link to the rest, both ways, for the draw's duration.
+    fn management_partition(&mut self, hypervisors: &[usize], management: &str, slot: &Slot) -> Option<Draw> {
+        let count = u32::try_from(hypervisors.len()).ok().filter(|&count| (2..16).contains(&count))?;
+        // A bit mask of the first side, neither empty nor everything.
+        let side = 1 + self.nemesis.rng.below((1u64 << count) - 2);
+        let in_side = |index: usize| side & (1 << index) != 0;
+        let mut faults = Vec::new();
+        let mut impacts = Vec::new();
+        for (i, &one) in hypervisors.iter().enumerate().filter(|&(i, _)| in_side(i)) {
+            for (_, &other) in hypervisors.iter().enumerate().filter(|&(j, _)| !in_side(j) && j != i) {
+                let fault = FabricFault::LinkCut {
+                    target: Target::Host(self.scenario.hosts[one].name.clone()),
+                    peer: Target::Host(self.scenario.hosts[other].name.clone()),
+                    network: management.to_string(),
+                    direction: LinkDirection::Both,
+                };
+                faults.push(FaultSpec {
+                    at: slot.at,
+                    fault: Fault::Fabric(fault),
+                    duration: Some(slot.duration),
+                });
+                impacts.push(Impact::Cut(one, other, management.to_string()));
+            }
+        }
+        Some(Draw { faults, impacts, until: slot.now + slot.duration })
     }
 
     /// The networks of `host` that carry cluster traffic (not iSCSI).
