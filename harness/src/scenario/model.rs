@@ -902,6 +902,11 @@ pub enum Reachable {
     /// A node that won the disk witness found its epoch ledger ahead of what it knew and did not count
     /// it (disk arbitration's `behind-ledger` step): a partition in time across a disk witness.
     WitnessLedgerAhead,
+    /// A VM that HA restarted booted and its node joined a quorate cluster while another node held a
+    /// mount and it held none: the restarted node rejoined as passive.
+    RestartedRejoinedPassive,
+    /// Two HA agents were masters at once (a master per partition of the management network).
+    HaMastersSplit,
 }
 
 impl Reachable {
@@ -920,6 +925,8 @@ impl Reachable {
             Reachable::HaRestarted => "ha-restarted",
             Reachable::VmMigrated => "vm-migrated",
             Reachable::WitnessLedgerAhead => "witness-ledger-ahead",
+            Reachable::RestartedRejoinedPassive => "restarted-rejoined-passive",
+            Reachable::HaMastersSplit => "ha-masters-split",
         }
     }
 }
