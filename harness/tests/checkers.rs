@@ -1764,11 +1764,12 @@ fn a_restarted_node_that_takes_the_database_or_never_joins_did_not_rejoin_as_pas
         .quorum("n1", true, &["n1"], 3);
     assert_eq!(times(&check_all(&took_over.at_ms(90_000).ended(), &assertion), Unreached), vec![90_000]);
     // Joined beside an owner, but HA never restarted it: no restart to speak of.
-    let not_restarted = HistoryBuilder::new()
-        .started()
-        .at_ms(100)
-        .mounted("n2", "SG1", 1, 0)
-        .quorum("n1", true, &["n1", "n2"], 3);
+    let not_restarted = HistoryBuilder::new().started().at_ms(100).mounted("n2", "SG1", 1, 0).quorum(
+        "n1",
+        true,
+        &["n1", "n2"],
+        3,
+    );
     assert_eq!(times(&check_all(&not_restarted.at_ms(90_000).ended(), &assertion), Unreached), vec![90_000]);
 }
 
@@ -1809,6 +1810,10 @@ fn a_master_that_gave_up_or_died_before_the_next_was_elected_is_no_split() {
         ha("esx3", HaRecord::ElectionStarted),
         ha("esx3", HaRecord::Abdicated { to: name("esx1") }),
     ] {
-        assert_eq!(times(&check_all(&handed_over(gone.clone()), &assertion), Unreached), vec![60_000], "{gone:?}");
+        assert_eq!(
+            times(&check_all(&handed_over(gone.clone()), &assertion), Unreached),
+            vec![60_000],
+            "{gone:?}"
+        );
     }
 }

@@ -53,13 +53,15 @@ fn host_events<'e>(events: &[(u64, &'e Event)], name: &str) -> Vec<(u64, &'e Eve
         .collect()
 }
 
-const VMOTION_AT_60S: &str = "[[fault]]\nat = \"60s\"\nkind = \"vmotion\"\ntarget = \"mbx1\"\nvalue = \"3s\"\n";
+const VMOTION_AT_60S: &str =
+    "[[fault]]\nat = \"60s\"\nkind = \"vmotion\"\ntarget = \"mbx1\"\nvalue = \"3s\"\n";
 
 #[test]
 fn a_vmotion_of_a_vm_that_is_off_when_it_fires_is_recorded_without_effect() {
     // Whether a VM is on at a given instant depends on the run (HA may have restarted it), so load
     // cannot refuse this; the run records that nothing moved, and why.
-    let faults = format!("[[fault]]\nat = \"50s\"\nkind = \"power-off\"\ntarget = \"mbx1\"\n\n{VMOTION_AT_60S}");
+    let faults =
+        format!("[[fault]]\nat = \"50s\"\nkind = \"power-off\"\ntarget = \"mbx1\"\n\n{VMOTION_AT_60S}");
     let outcome = vmotion_lab_with(&faults);
     let events = events(&outcome);
     assert_eq!(vmotion_without_effect(&events), Some(NoEffect::HostNotRunning));
@@ -86,7 +88,8 @@ fn a_vmotion_of_a_vm_whose_guest_is_booting_moves_it_and_the_boot_finishes_on_th
 #[test]
 fn a_vmotion_with_no_running_destination_is_recorded_without_effect() {
     // esx3 is the only other host mbx1's rule allows.
-    let faults = format!("[[fault]]\nat = \"50s\"\nkind = \"power-off\"\ntarget = \"esx3\"\n\n{VMOTION_AT_60S}");
+    let faults =
+        format!("[[fault]]\nat = \"50s\"\nkind = \"power-off\"\ntarget = \"esx3\"\n\n{VMOTION_AT_60S}");
     let outcome = vmotion_lab_with(&faults);
     let events = events(&outcome);
     assert_eq!(vmotion_without_effect(&events), Some(NoEffect::NoDestination));
@@ -99,13 +102,20 @@ fn a_vmotion_with_no_running_destination_is_recorded_without_effect() {
 
 #[test]
 fn a_source_host_that_loses_power_during_the_stun_takes_the_vm_with_it_and_nothing_migrates() {
-    let faults = format!("{VMOTION_AT_60S}\n[[fault]]\nat = \"61s\"\nkind = \"power-off\"\ntarget = \"esx1\"\n");
+    let faults =
+        format!("{VMOTION_AT_60S}\n[[fault]]\nat = \"61s\"\nkind = \"power-off\"\ntarget = \"esx1\"\n");
     let outcome = vmotion_lab_with(&faults);
     let events = events(&outcome);
     assert!(migrated(&events).is_empty(), "the switchover found its VM off");
     let mbx1 = host_events(&events, "mbx1");
     assert!(
-        matches!(mbx1[..2], [(60_000, Event::HostDown { reason: HostDownReason::Freeze, .. }), (61_000, Event::HostDown { reason: HostDownReason::Power, .. })]),
+        matches!(
+            mbx1[..2],
+            [
+                (60_000, Event::HostDown { reason: HostDownReason::Freeze, .. }),
+                (61_000, Event::HostDown { reason: HostDownReason::Power, .. })
+            ]
+        ),
         "{mbx1:?}"
     );
     let restarted_on = mbx1.iter().find_map(|(_, event)| match event {
@@ -117,13 +127,20 @@ fn a_source_host_that_loses_power_during_the_stun_takes_the_vm_with_it_and_nothi
 
 #[test]
 fn a_destination_host_that_loses_power_during_the_stun_leaves_the_vm_resumed_on_its_source() {
-    let faults = format!("{VMOTION_AT_60S}\n[[fault]]\nat = \"61s\"\nkind = \"power-off\"\ntarget = \"esx3\"\n");
+    let faults =
+        format!("{VMOTION_AT_60S}\n[[fault]]\nat = \"61s\"\nkind = \"power-off\"\ntarget = \"esx3\"\n");
     let outcome = vmotion_lab_with(&faults);
     let events = events(&outcome);
     assert!(migrated(&events).is_empty(), "the destination was off at the switchover");
     let mbx1 = host_events(&events, "mbx1");
     assert!(
-        matches!(mbx1[..], [(60_000, Event::HostDown { reason: HostDownReason::Freeze, .. }), (63_000, Event::HostUp { boot: false, .. })]),
+        matches!(
+            mbx1[..],
+            [
+                (60_000, Event::HostDown { reason: HostDownReason::Freeze, .. }),
+                (63_000, Event::HostUp { boot: false, .. })
+            ]
+        ),
         "resumed after the stun, on esx1, with nothing lost: {mbx1:?}"
     );
 }

@@ -87,7 +87,8 @@ fn a_vm_that_ha_restarts_is_on_at_once_and_its_node_starts_only_when_its_guest_h
     let booted = booted_at(&events, "mbx1");
     assert_eq!(booted, vec![powered[0] + 60_000], "the default boot time is 60 s");
     let node_spoke = events.iter().any(|(at, event)| {
-        (powered[0]..booted[0]).contains(at) && matches!(event, Event::Quorum { node, .. } if &**node == "mbx1")
+        (powered[0]..booted[0]).contains(at)
+            && matches!(event, Event::Quorum { node, .. } if &**node == "mbx1")
     });
     assert!(!node_spoke, "mbx1's node runs nothing while its guest boots");
     assert!(outcome.as_expected, "{:?}", outcome.report.violations);
@@ -141,7 +142,10 @@ fn a_management_partition_elects_a_master_per_side_and_neither_restarts_the_othe
     assert!(declared_partitioned("esx3", "esx1") && declared_partitioned("esx3", "esx2"));
     assert!(declared_partitioned("esx2", "esx3"), "the other side's master sees esx3 partitioned too");
     let restarts = events.iter().any(|(_, event)| {
-        matches!(event, Event::Ha { what: HaRecord::RestartAttempted { .. } | HaRecord::RestartFailed { .. }, .. })
+        matches!(
+            event,
+            Event::Ha { what: HaRecord::RestartAttempted { .. } | HaRecord::RestartFailed { .. }, .. }
+        )
     });
     assert!(!restarts, "a partitioned host's VMs still run: no master tries to start them again");
     assert!(powered_on_at(&events, "mbx1").is_empty() && powered_on_at(&events, "mbx2").is_empty());

@@ -97,10 +97,10 @@ pub(super) enum Packet {
 impl World<'_> {
     /// A packet reached `host` on `network`.
     pub(super) fn arrive(&mut self, host: usize, network: NetworkId, packet: Packet) {
-        if let Arrival::Deliver(packet) = self.hosts.arrive(HostId(host as u32), network, packet) {
-            if !self.lost_to_boot(host, &packet) {
-                self.dispatch(packet);
-            }
+        if let Arrival::Deliver(packet) = self.hosts.arrive(HostId(host as u32), network, packet)
+            && !self.lost_to_boot(host, &packet)
+        {
+            self.dispatch(packet);
         }
     }
 

@@ -128,7 +128,10 @@ pub(super) fn boot_time(ctx: &Ctx, entry: &HostFile) -> Result<Duration> {
     if boot_time > MAX_BOOT_TIME {
         return Err(ctx.at(
             value,
-            format!("`boot_time` of {} is above 1h: a guest that has not booted in an hour is broken", human(boot_time)),
+            format!(
+                "`boot_time` of {} is above 1h: a guest that has not booted in an hour is broken",
+                human(boot_time)
+            ),
         ));
     }
     Ok(boot_time)
