@@ -151,3 +151,29 @@ fn a_management_partition_elects_a_master_per_side_and_neither_restarts_the_othe
     assert!(powered_on_at(&events, "mbx1").is_empty() && powered_on_at(&events, "mbx2").is_empty());
     assert!(outcome.as_expected, "{:?}", outcome.report.violations);
 }
+
+#[test]
+fn a_hub_whose_guest_is_booting_accepts_no_mail_until_it_has_booted() {
+    let path = catalogue_root().join("fast/stacked-ha-host-failure.toml");
+    let text = std::fs::read_to_string(&path).expect("the catalogue file");
+    let hub = "name = \"hub1\"\nrole = \"hub\"\nnetworks = [\"public\"]\n";
+    assert!(text.contains(hub));
+    let changed = text.replacen(hub, &format!("{hub}runs_on = \"esx2\"\n"), 1).replacen(
+        "kind = \"power-off\"\ntarget = \"esx1\"\n",
+        "kind = \"power-cycle\"\ntarget = \"hub1\"\n",
+        1,
+    );
+    let scenario = scenario::parse(&path, &changed).unwrap_or_else(|error| panic!("{error}"));
+    let outcome = run_scenario(&scenario, 1);
+    let events = timed(&outcome);
+    assert_eq!(powered_on_at(&events, "hub1"), vec![70_000]);
+    assert_eq!(booted_at(&events, "hub1"), vec![130_000]);
+    let submitted = |from: u64, to: u64| {
+        events
+            .iter()
+            .filter(|(at, event)| (from..to).contains(at) && matches!(event, Event::Submitted { .. }))
+            .count()
+    };
+    assert_eq!(submitted(60_000, 130_000), 0, "off, then booting: no client reached the hub");
+    assert!(submitted(130_000, 190_000) > 0, "it takes mail again once booted");
+}

@@ -74,6 +74,11 @@ impl World<'_> {
         self.software_started(host);
     }
 
+    /// Whether `host`'s software executes: it runs and, if a VM, its guest has booted.
+    pub(super) fn executing(&self, host: usize) -> bool {
+        self.hosts.is_running(emulators::HostId(host as u32)) && !self.guest_boots.is_booting(host)
+    }
+
     /// Whether a packet for `host` is lost because its guest is still booting (its own boot's end is
     /// the one thing that passes).
     pub(super) fn lost_to_boot(&self, host: usize, packet: &Packet) -> bool {
