@@ -33,7 +33,7 @@ pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReaso
 /// version 3 added `name-registered` and `lookup-timed-out` (DNS on a host); version 4 added
 /// `nemesis-drawn` (the swarm nemesis); version 5 added `ha` (vSphere HA).
 /// Distinct from the JSON reports' own `reports::SCHEMA_VERSION`.
-pub const HISTORY_SCHEMA_VERSION: u32 = 7;
+pub const HISTORY_SCHEMA_VERSION: u32 = 8;
 
 /// The drill release that wrote a history (the workspace version), written in its header.
 pub const DRILL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -279,8 +279,13 @@ pub enum Event {
     /// Ground truth: a paused host resumed and its NICs' receive rings handed it `packets` that arrived
     /// while it was paused (oldest first); `dropped` more arrived at full rings and were lost.
     RingDrained { host: Name, packets: u64, dropped: u64 },
-    /// Ground truth: a host runs again (`boot` true after power-on, false after a freeze ends).
+    /// Ground truth: a host runs again (`boot` true after power-on, false after a freeze ends). A VM
+    /// runs again when its guest has booted, `boot_time` after its `vm-powered-on`.
     HostUp { host: Name, boot: bool },
+    /// Ground truth: VM `vm` was powered on on hypervisor host `on` (by HA, a reset or a fault): it
+    /// holds its VMDK lock and HA sees it on, but its guest is booting and runs nothing until its
+    /// `host-up`; a power loss before then cancels the boot (a `host-down`).
+    VmPoweredOn { vm: Name, on: Name },
     /// A node's quorum claim changed. `votes` names the nodes it counted and `witness` says whether it
     /// counted the witness vote (file share or disk), out of `total_votes` configured; the claim holds
     /// until the node's next `quorum` event or it goes down.

@@ -4,7 +4,7 @@
 
 use harness::check::{CheckConfig, CheckReport, check_all};
 use harness::history::{
-    Event, FailoverReason, FaultKind, HISTORY_SCHEMA_VERSION, History, HostDownReason, Name, Nexus,
+    Event, FailoverReason, FaultKind, HISTORY_SCHEMA_VERSION, HaRecord, History, HostDownReason, Name, Nexus,
     RejectReason, ReservationAction, ResourceState, StopReason, WitnessResetReason,
 };
 use harness::scenario::Reachable;
@@ -1718,4 +1718,102 @@ fn a_frozen_owner_steps_down_only_by_dismounting_after_its_resume() {
     assert!(times(&check_all(&stepped_down, &assertion), Unreached).is_empty());
     let powered_off = frozen_owner().host_down("n1", Power).at_ms(9_000).ended();
     assert_eq!(times(&check_all(&powered_off, &assertion), Unreached), vec![9_000]);
+}
+
+fn ha(agent: &str, what: HaRecord) -> Event {
+    Event::Ha { agent: name(agent), what }
+}
+
+fn ha_restarted(vm: &str) -> Event {
+    ha("esx3", HaRecord::RestartSucceeded { vm: name(vm), on: name("esx3"), attempt: 1 })
+}
+
+/// n1 owned SG1 and lost power; n2 took over; HA restarted n1's VM.
+fn n1_restarted_after_n2_took_over() -> HistoryBuilder {
+    HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .host_down("n1", Power)
+        .at_ms(8_000)
+        .mounted("n2", "SG1", 2, 0)
+        .at_ms(20_000)
+        .push(ha_restarted("n1"))
+        .at_ms(80_000)
+        .host_up("n1")
+}
+
+#[test]
+fn a_restarted_node_that_joins_beside_the_owner_rejoined_as_passive() {
+    let assertion = asserting(&[Reachable::RestartedRejoinedPassive], 90_000);
+    let joined = n1_restarted_after_n2_took_over().at_ms(81_000).quorum("n1", true, &["n1", "n2"], 3);
+    assert!(times(&check_all(&joined.at_ms(90_000).ended(), &assertion), Unreached).is_empty());
+}
+
+#[test]
+fn a_restarted_node_that_takes_the_database_or_never_joins_did_not_rejoin_as_passive() {
+    let assertion = asserting(&[Reachable::RestartedRejoinedPassive], 90_000);
+    let never_joined = n1_restarted_after_n2_took_over().at_ms(81_000).quorum("n1", false, &[], 3);
+    assert_eq!(times(&check_all(&never_joined.at_ms(90_000).ended(), &assertion), Unreached), vec![90_000]);
+    // The owner is gone and n1 mounts: it came back as the owner, not as a passive copy.
+    let took_over = n1_restarted_after_n2_took_over()
+        .host_down("n2", Power)
+        .at_ms(81_000)
+        .mounted("n1", "SG1", 3, 0)
+        .quorum("n1", true, &["n1"], 3);
+    assert_eq!(times(&check_all(&took_over.at_ms(90_000).ended(), &assertion), Unreached), vec![90_000]);
+    // Joined beside an owner, but HA never restarted it: no restart to speak of.
+    let not_restarted = HistoryBuilder::new().started().at_ms(100).mounted("n2", "SG1", 1, 0).quorum(
+        "n1",
+        true,
+        &["n1", "n2"],
+        3,
+    );
+    assert_eq!(times(&check_all(&not_restarted.at_ms(90_000).ended(), &assertion), Unreached), vec![90_000]);
+}
+
+fn master(agent: &str, of: &str) -> Event {
+    ha(agent, HaRecord::MasterElected { master: name(of) })
+}
+
+#[test]
+fn two_agents_each_master_at_once_are_masters_split() {
+    let assertion = asserting(&[Reachable::HaMastersSplit], 60_000);
+    let split = HistoryBuilder::new()
+        .started()
+        .push(master("esx3", "esx3"))
+        .at_ms(25_000)
+        .push(master("esx1", "esx1"))
+        .at_ms(60_000)
+        .ended();
+    assert!(times(&check_all(&split, &assertion), Unreached).is_empty());
+}
+
+#[test]
+fn a_master_that_gave_up_or_died_before_the_next_was_elected_is_no_split() {
+    let assertion = asserting(&[Reachable::HaMastersSplit], 60_000);
+    let handed_over = |gone: Event| {
+        HistoryBuilder::new()
+            .started()
+            .push(master("esx3", "esx3"))
+            .push(master("esx1", "esx3"))
+            .at_ms(10_000)
+            .push(gone)
+            .at_ms(25_000)
+            .push(master("esx1", "esx1"))
+            .at_ms(60_000)
+            .ended()
+    };
+    for gone in [
+        Event::HostDown { host: name("esx3"), reason: Power },
+        ha("esx3", HaRecord::ElectionStarted),
+        ha("esx3", HaRecord::Abdicated { to: name("esx1") }),
+    ] {
+        assert_eq!(
+            times(&check_all(&handed_over(gone.clone()), &assertion), Unreached),
+            vec![60_000],
+            "{gone:?}"
+        );
+    }
 }

@@ -282,7 +282,7 @@ impl FdmAgent {
 
     fn on_message(&mut self, now: SimTime, from: HostId, message: Message, out: &mut Vec<HaOutput>) {
         self.agent_heard = now;
-        self.end_isolation(out);
+        self.end_isolation(now, out);
         match message {
             Message::Heartbeat { role: Role::Master, goodness, .. } => {
                 self.on_master_heartbeat(now, from, goodness, out)
@@ -430,17 +430,29 @@ impl FdmAgent {
             self.isolation.pending.clear();
             self.isolation.reported.clear();
             out.push(HaOutput::Event(HaEvent::IsolationEnded));
+            self.rejudge_hosts(now);
             self.write_file(out);
         }
     }
 
+    /// A master back from isolation judged no host while it was isolated (no datastore heartbeat
+    /// read, no restart): its silence clocks start over, as a newly elected master's do, instead of
+    /// declaring every host it did not hear from failed at once (`ha-ccr-nemesis` seed 254: a spurious
+    /// restart attempt, refused by the VMDK lock, then held the real restart for the 2-minute retry).
+    fn rejudge_hosts(&mut self, now: SimTime) {
+        if let Some(master) = self.master.as_mut() {
+            master.forget_silences(now);
+        }
+    }
+
     /// Another agent was heard: not isolated (any more), and no reason to keep pinging.
-    fn end_isolation(&mut self, out: &mut Vec<HaOutput>) {
+    fn end_isolation(&mut self, now: SimTime, out: &mut Vec<HaOutput>) {
         let was_declared = self.isolation.declared_at.is_some();
         let shutdowns = core::mem::take(&mut self.isolation.shutdowns);
         self.isolation = Isolation { shutdowns, ..Isolation::default() };
         if was_declared {
             out.push(HaOutput::Event(HaEvent::IsolationEnded));
+            self.rejudge_hosts(now);
             self.write_file(out);
         }
     }

@@ -59,6 +59,7 @@ struct Pending {
 pub(super) struct InFlight {
     pub(super) host: HostId,
     attempt: u32,
+    sent_at: SimTime,
 }
 
 /// The master role's state, dropped when the agent stops being master.
@@ -109,6 +110,15 @@ impl MasterState {
         if view.seq.is_none_or(|seq| file.seq > seq) {
             view.seq = Some(file.seq);
             view.file = Some(file);
+        }
+    }
+
+    /// Every other host's silence is judged afresh from `now`: its timers, baselines and verdict are
+    /// forgotten; what it last reported running is kept.
+    pub(super) fn forget_silences(&mut self, now: SimTime) {
+        for view in self.hosts.values_mut() {
+            let vms = core::mem::take(&mut view.vms);
+            *view = HostView { vms, ..HostView::new(now, core::mem::take(&mut view.datastores)) };
         }
     }
 
@@ -291,7 +301,7 @@ impl FdmAgent {
                 break;
             }
             match self.place(now, vm) {
-                Ok(host) => self.attempt(vm, host, out),
+                Ok(host) => self.attempt(now, vm, host, out),
                 Err(reason) => self.block(vm, reason, out),
             }
         }
@@ -309,11 +319,11 @@ impl FdmAgent {
         }
     }
 
-    fn attempt(&mut self, vm: VmId, host: HostId, out: &mut Vec<HaOutput>) {
+    fn attempt(&mut self, now: SimTime, vm: VmId, host: HostId, out: &mut Vec<HaOutput>) {
         let Some(pending) = self.dequeue(vm) else { return };
         let attempt = pending.attempts + 1;
         if let Some(master) = self.master.as_mut() {
-            master.in_flight.insert(vm, InFlight { host, attempt });
+            master.in_flight.insert(vm, InFlight { host, attempt, sent_at: now });
         }
         out.push(HaOutput::Event(HaEvent::RestartAttempted { vm, host, attempt }));
         if host == self.host {
@@ -323,16 +333,20 @@ impl FdmAgent {
         }
     }
 
-    /// A power-on whose target went silent for `unreachable_after` counts as failed.
+    /// A power-on whose target went silent for `unreachable_after`, or that has gone unanswered that
+    /// long (the target rebooted and its new agent never heard of it), counts as failed.
     fn fail_silent_attempts(&mut self, now: SimTime, out: &mut Vec<HaOutput>) {
         let Some(master) = self.master.as_ref() else { return };
+        let limit = self.config.unreachable_after;
         let silent: Vec<(VmId, HostId)> = master
             .in_flight
             .iter()
             .filter(|(_, flight)| {
-                master.hosts.get(&flight.host).is_some_and(|view| {
-                    now.saturating_since(view.last_heard) >= self.config.unreachable_after
-                })
+                now.saturating_since(flight.sent_at) >= limit
+                    || master
+                        .hosts
+                        .get(&flight.host)
+                        .is_some_and(|view| now.saturating_since(view.last_heard) >= limit)
             })
             .map(|(&vm, flight)| (vm, flight.host))
             .collect();

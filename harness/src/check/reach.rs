@@ -23,6 +23,14 @@
 //! - `vm-migrated`: a `vm-migrated` record (a vMotion's VM resumed on its destination).
 //! - `witness-ledger-ahead`: a `disk-arbitration` record with step `behind-ledger` (a node that won
 //!   the disk witness found its epoch ledger ahead of what it knew).
+//! - `restarted-rejoined-passive`: after an `ha` record `restart-succeeded` of a VM, a `quorum`
+//!   record of its node with `quorate` true (so its guest booted and its node joined) at a moment when the node holds no mount and another node holds one (the restarted node joined
+//!   the cluster beside the owner instead of taking over). The `quorum` record is the node's claim;
+//!   the `votes` checker holds every quorate claim to the hosts' ground truth, and the mounts are
+//!   the history's own.
+//! - `ha-masters-split`: two HA agents master at once. An agent is master from its own `ha` record
+//!   `master-elected` naming itself until it records `election-started`, `abdicated` or
+//!   `master-elected` naming another, or its host loses power.
 //!
 //! Each declared assertion that never held before the end of the run is one violation, at the end,
 //! naming it. Not checked: how often or when an assertion held (once is enough), nor that it held for
@@ -63,6 +71,8 @@ fn held(model: &Model, assertion: Reachable) -> bool {
             model.mounts.iter().any(|mount| stepped_down_after_freeze(model, mount))
         }
         Reachable::FencedWriteRefused => fenced_write_refused(model),
+        Reachable::RestartedRejoinedPassive => restarted_rejoined_passive(model),
+        Reachable::HaMastersSplit => ha_masters_split(model),
         _ => model.records.iter().any(|record| event_reaches(&record.event, assertion)),
     }
 }
@@ -104,6 +114,62 @@ fn fenced_write_refused(model: &Model) -> bool {
                 return true;
             }
             _ => {}
+        }
+    }
+    false
+}
+
+/// A VM restarted by HA whose node, once booted, joined a quorate cluster as a non-owner beside an
+/// owner.
+fn restarted_rejoined_passive(model: &Model) -> bool {
+    let restarted = model.records.iter().enumerate().filter_map(|(pos, record)| match &record.event {
+        Event::Ha { what: HaRecord::RestartSucceeded { vm, .. }, .. } => Some((pos, vm)),
+        _ => None,
+    });
+    for (restart, vm) in restarted {
+        // Whatever the node records after its VM's restart, it records in the life that restart
+        // booted: the VMDK lock kept any other instance of it off.
+        let joined = model.records.iter().enumerate().skip(restart + 1).any(|(pos, record)| {
+            matches!(&record.event, Event::Quorum { node, quorate: true, .. } if node == vm)
+                && !mounted_at(model, vm, pos)
+                && model.mounts.iter().any(|mount| mount.node != *vm && open_at(mount, pos))
+        });
+        if joined {
+            return true;
+        }
+    }
+    false
+}
+
+fn open_at(mount: &Mount, pos: usize) -> bool {
+    mount.span.start.pos < pos && mount.span.end.is_none_or(|end| end.pos > pos)
+}
+
+fn mounted_at(model: &Model, node: &Name, pos: usize) -> bool {
+    model.mounts.iter().any(|mount| mount.node == *node && open_at(mount, pos))
+}
+
+/// Two agents that each consider themselves master at one moment.
+fn ha_masters_split(model: &Model) -> bool {
+    let mut masters: BTreeSet<&Name> = BTreeSet::new();
+    for record in model.records {
+        match &record.event {
+            Event::Ha { agent, what } => match what {
+                HaRecord::MasterElected { master } if master == agent => {
+                    masters.insert(agent);
+                }
+                HaRecord::MasterElected { .. } | HaRecord::ElectionStarted | HaRecord::Abdicated { .. } => {
+                    masters.remove(agent);
+                }
+                _ => {}
+            },
+            Event::HostDown { host, reason: HostDownReason::Power } => {
+                masters.remove(host);
+            }
+            _ => {}
+        }
+        if masters.len() > 1 {
+            return true;
         }
     }
     false
@@ -161,5 +227,9 @@ fn meaning(assertion: Reachable) -> &'static str {
         Reachable::HaRestarted => "vSphere HA restarted no VM",
         Reachable::VmMigrated => "no vMotion finished (no VM resumed on another hypervisor host)",
         Reachable::WitnessLedgerAhead => "no node found the disk witness's epoch ledger ahead of it",
+        Reachable::RestartedRejoinedPassive => {
+            "no VM that HA restarted booted and joined a quorate cluster beside another node's mount while holding none"
+        }
+        Reachable::HaMastersSplit => "no two HA agents were masters at once",
     }
 }

@@ -173,6 +173,8 @@ pub(crate) struct HostFile {
     pub runs_on: Option<Spanned<String>>,
     /// A VM's HA restart priority.
     pub restart_priority: Option<Spanned<emulators::hypervisor::RestartPriority>>,
+    /// A VM's guest boot: from power-on to its cluster service running.
+    pub boot_time: Option<Spanned<DurationText>>,
 }
 
 #[derive(Debug, Deserialize)]

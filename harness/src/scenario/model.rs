@@ -209,7 +209,17 @@ pub struct HostDef {
     /// The hypervisor host this host is a VM on at time zero (HA may restart it elsewhere); `None`
     /// for a physical host.
     pub runs_on: Option<String>,
+    /// A VM's guest boot: from each power-on to its software (node, hub, witness share) running;
+    /// meanwhile it is on (HA sees it, it holds its VMDK lock) and answers nothing. Zero for a
+    /// physical host, which boots at once. Default for a VM: `DEFAULT_VM_BOOT_TIME`.
+    pub boot_time: Duration,
 }
+
+/// How long a VM's guest takes from power-on to its cluster service running (H:: no source: a
+/// Windows Server guest's firmware, OS boot to the service control manager, and the Cluster service,
+/// an automatic service started after its dependencies, together typically within a minute on
+/// SAN-backed storage; not measured).
+pub const DEFAULT_VM_BOOT_TIME: Duration = Duration::from_secs(60);
 
 impl HostDef {
     pub fn has_nic_on(&self, network: &str) -> bool {
@@ -909,6 +919,11 @@ pub enum Reachable {
     /// A node that won the disk witness found its epoch ledger ahead of what it knew and did not count
     /// it (disk arbitration's `behind-ledger` step): a partition in time across a disk witness.
     WitnessLedgerAhead,
+    /// A VM that HA restarted booted and its node joined a quorate cluster while another node held a
+    /// mount and it held none: the restarted node rejoined as passive.
+    RestartedRejoinedPassive,
+    /// Two HA agents were masters at once (a master per partition of the management network).
+    HaMastersSplit,
 }
 
 impl Reachable {
@@ -927,6 +942,8 @@ impl Reachable {
             Reachable::HaRestarted => "ha-restarted",
             Reachable::VmMigrated => "vm-migrated",
             Reachable::WitnessLedgerAhead => "witness-ledger-ahead",
+            Reachable::RestartedRejoinedPassive => "restarted-rejoined-passive",
+            Reachable::HaMastersSplit => "ha-masters-split",
         }
     }
 }

@@ -518,6 +518,7 @@ fn validate_hosts(ctx: &Ctx, entries: &[HostFile], networks: &[NetworkDef]) -> R
             receive_ring: receive_ring(ctx, entry)?,
             heartbeat_phase: heartbeat_phase(ctx, entry)?,
             runs_on: entry.runs_on.as_ref().map(|name| name.get_ref().clone()),
+            boot_time: ha::boot_time(ctx, entry)?,
         });
     }
     Ok(hosts)

@@ -80,6 +80,11 @@ pub(super) enum Packet {
         vm: usize,
         on: usize,
     },
+    /// The guest of VM `host` finished its boot `boot` (`boot.rs`).
+    GuestBooted {
+        host: usize,
+        boot: u64,
+    },
     /// A hub's resolver timer: the `attempt`-th query of `lookup` went unanswered for its timeout.
     DnsTimer {
         hub: usize,
@@ -92,7 +97,9 @@ pub(super) enum Packet {
 impl World<'_> {
     /// A packet reached `host` on `network`.
     pub(super) fn arrive(&mut self, host: usize, network: NetworkId, packet: Packet) {
-        if let Arrival::Deliver(packet) = self.hosts.arrive(HostId(host as u32), network, packet) {
+        if let Arrival::Deliver(packet) = self.hosts.arrive(HostId(host as u32), network, packet)
+            && !self.lost_to_boot(host, &packet)
+        {
             self.dispatch(packet);
         }
     }
@@ -100,6 +107,7 @@ impl World<'_> {
     /// Something happened on `host` itself.
     pub(super) fn deliver_local(&mut self, host: usize, packet: Packet) {
         match self.hosts.state(HostId(host as u32)) {
+            RunState::Running if self.lost_to_boot(host, &packet) => {}
             RunState::Running => self.dispatch(packet),
             RunState::Paused => self.local_held[host].push(packet),
             RunState::Off => {}
@@ -123,6 +131,7 @@ impl World<'_> {
             Packet::DnsTimer { hub, db, lookup, attempt } => self.dns_timer(hub, db, lookup, attempt),
             Packet::Ha { agent, input } => self.run_agent(agent, input),
             Packet::GuestShutDown { vm, on } => self.guest_shut_down(vm, on),
+            Packet::GuestBooted { host, boot } => self.guest_booted(host, boot),
         }
     }
 
@@ -158,8 +167,11 @@ impl World<'_> {
         if !self.hosts.pause(now, HostId(host as u32)) {
             return false;
         }
-        let name = self.host_names[host].clone();
-        self.record(Event::HostDown { host: name, reason: HostDownReason::Freeze });
+        // A booting guest was not executing anything, so its history shows no freeze of it.
+        if !self.guest_boots.is_booting(host) {
+            let name = self.host_names[host].clone();
+            self.record(Event::HostDown { host: name, reason: HostDownReason::Freeze });
+        }
         true
     }
 
@@ -170,7 +182,9 @@ impl World<'_> {
     pub(super) fn resume_host(&mut self, host: usize) -> bool {
         let Some(resumed) = self.hosts.resume(HostId(host as u32)) else { return false };
         let name = self.host_names[host].clone();
-        self.record(Event::HostUp { host: name.clone(), boot: false });
+        if !self.guest_boots.is_booting(host) {
+            self.record(Event::HostUp { host: name.clone(), boot: false });
+        }
         let (packets, dropped) = (resumed.packets.len() as u64, resumed.dropped);
         self.record(Event::RingDrained { host: name, packets, dropped });
         let node = self.node_on(host);
@@ -211,6 +225,7 @@ impl World<'_> {
     pub(super) fn host_lost_power(&mut self, host: usize) {
         self.record(Event::HostDown { host: self.host_names[host].clone(), reason: HostDownReason::Power });
         self.local_held[host].clear();
+        self.guest_boots.cancel(host);
         for component in self.components_on(host) {
             if let Some(slot) = self.wake_slot(component) {
                 slot.cancel();
@@ -251,12 +266,26 @@ impl World<'_> {
         true
     }
 
-    /// Boots every component of a host that just got power back.
+    /// A host just got power back: the power-on's effects on the hardware now, its software when it
+    /// has booted (`boot.rs`).
     pub(super) fn host_booted(&mut self, host: usize) {
-        self.record(Event::HostUp { host: self.host_names[host].clone(), boot: true });
-        if self.storage.as_ref().is_some_and(|storage| storage.array_host == host) {
-            self.array_power(true);
+        match self.vm_placement(host) {
+            Some(on) => self.vm_powered_on(host, on),
+            None => {
+                self.record(Event::HostUp { host: self.host_names[host].clone(), boot: true });
+                if self.storage.as_ref().is_some_and(|storage| storage.array_host == host) {
+                    self.array_power(true);
+                }
+                self.software_started(host);
+            }
         }
+        self.hypervisor_booted(host);
+        self.vm_power_changed(host, true);
+    }
+
+    /// Boots every component of a host whose software starts now (at power-on, or when a VM's guest
+    /// has booted).
+    pub(super) fn software_started(&mut self, host: usize) {
         if let Some(node) = self.node_on(host) {
             self.boot(node);
         }
@@ -268,8 +297,6 @@ impl World<'_> {
         if Some(host) == self.witness_host {
             self.set_witness_up(true);
         }
-        self.hypervisor_booted(host);
-        self.vm_power_changed(host, true);
     }
 
     /// Schedules a local event for `host` at `at`.

@@ -8,7 +8,6 @@ use super::gate::Packet;
 use super::wake::Component;
 use super::{Ev, World};
 use crate::history::Event;
-use emulators::HostId;
 use failover::{DbId, Endpoint, HubId, HubInput, HubOutput, Input, Message};
 use kernel::SimTime;
 use std::time::Duration;
@@ -25,8 +24,9 @@ impl World<'_> {
         let db = DbId(self.workload.below(self.db_names.len() as u64) as u16);
         let hub = (msg as usize) % self.hubs.len();
         let bytes = u32::try_from(self.scenario.workload.message_size_bytes).unwrap_or(u32::MAX);
-        // A client reaches a hub only while its host runs: a paused or dark hub accepts nothing.
-        if self.hosts.is_running(HostId(self.hubs[hub].host as u32)) {
+        // A client reaches a hub only while its host runs: a paused, dark or still booting hub
+        // accepts nothing.
+        if self.executing(self.hubs[hub].host) {
             let hub_name = self.host_names[self.hubs[hub].host].clone();
             self.record(Event::Submitted { msg, db: self.db_names[db.0 as usize].clone(), hub: hub_name });
             self.hub_input(hub, HubInput::Submit { msg, db, bytes });

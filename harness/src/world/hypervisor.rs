@@ -234,9 +234,7 @@ impl World<'_> {
             self.fabric.path_state(HostId(from as u32), HostId(to as u32), network) == PathState::Up
         };
         let answers = match ha.isolation_address {
-            Some(address) => {
-                self.hosts.is_running(HostId(address as u32)) && up(host, address) && up(address, host)
-            }
+            Some(address) => self.executing(address) && up(host, address) && up(address, host),
             // The default gateway: reachable while this host's NIC and the network's switch are up.
             None => up(host, host),
         };

@@ -7,6 +7,7 @@
 //! random source, and the loop is single-threaded, so a seed replays byte for byte.
 
 mod address;
+mod boot;
 mod build;
 mod clock;
 mod dns;
@@ -139,6 +140,8 @@ pub struct World<'s> {
     storage: Option<storage::Storage>,
     /// vSphere HA and the VMs' placement, when the scenario has hypervisor hosts (`hypervisor.rs`).
     ha: Option<hypervisor::Ha>,
+    /// The VMs whose guest is booting (`boot.rs`).
+    guest_boots: boot::GuestBoots,
 }
 
 pub use nemesis::{SwarmPlan, draw_plan, with_drawn_settings};
@@ -227,6 +230,7 @@ impl<'s> World<'s> {
             hosts: build_hosts(scenario),
             clocks,
             local_held: (0..scenario.hosts.len()).map(|_| Vec::new()).collect(),
+            guest_boots: boot::GuestBoots::new(scenario.hosts.len()),
             witness,
             witness_host,
             dns: Dns::new(DnsConfig::default()),

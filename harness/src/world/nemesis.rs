@@ -18,7 +18,6 @@ use crate::scenario::{
     DriftRange, DurationRange, FabricFault, Fault, FaultSpec, FaultTrigger, LinkDirection, NemesisFamily,
     NemesisKind, NemesisSpec, PowerFault, RunFault, Scenario, SoftwareFault, Target, WitnessFault,
 };
-use emulators::HostId;
 use kernel::{RngStream, SeedTree, SimTime};
 use std::time::Duration;
 
@@ -254,11 +253,11 @@ impl World<'_> {
         let Some(spec) = &self.scenario.nemesis else { return true };
         let impacts: Vec<&Impact> =
             self.nemesis.ledger.iter().map(|(_, impact)| impact).chain(extra).collect();
-        // A VM stops with its hypervisor host.
+        // A VM stops with its hypervisor host, and is not executing while its guest boots.
         let stopped = |host: usize| {
             impacts.contains(&&Impact::Stop(host))
                 || impacts.contains(&&Impact::Stop(self.physical_host(host)))
-                || !self.hosts.is_running(HostId(host as u32))
+                || !self.executing(host)
         };
         let mailboxes: Vec<usize> = self.nodes.iter().map(|slot| slot.host).collect();
         let members: Vec<usize> = mailboxes.iter().copied().chain(self.witness_host).collect();

@@ -154,3 +154,18 @@ fn a_new_master_does_not_restart_a_vm_before_every_host_has_reported() {
     assert!(lab.outputs(|o| matches!(o, HaOutput::PowerOnVm { .. })).is_empty());
     assert_eq!(lab.hosts_of(vm(7)), [h(1)].into());
 }
+
+#[test]
+fn a_master_back_from_isolation_does_not_declare_the_hosts_it_could_not_hear_failed() {
+    let mut lab = Lab::steady(HaConfig::default(), cluster(&[1, 2, 3], &[7]), &[(7, 2)], 3);
+    lab.run_until(secs(100));
+    lab.mgmt_cut.insert(h(3));
+    lab.run_until(secs(145));
+    assert!(lab.agents[&h(3)].is_isolated());
+    lab.mgmt_cut.clear();
+    lab.run_until(secs(300));
+    let declared_failed = |e: &HaEvent| matches!(e, HaEvent::HostDeclared { state: HostState::Failed, .. });
+    assert!(lab.first(h(3), declared_failed).is_none());
+    assert!(lab.outputs(|o| matches!(o, HaOutput::PowerOnVm { .. })).is_empty());
+    assert_eq!(lab.hosts_of(vm(7)), [h(2)].into());
+}

@@ -75,3 +75,24 @@ fn a_restart_that_succeeds_on_a_retry_is_not_tried_again() {
     assert!(lab.first(h(3), succeeded).is_some());
     assert_eq!(lab.hosts_of(vm(7)).len(), 1);
 }
+
+#[test]
+fn a_power_on_lost_with_a_host_that_rebooted_counts_as_failed_and_is_retried() {
+    // VM 7 may run on hosts 1 and 2. Host 2 fails; host 1 loses power just before the master sends it
+    // the restart and is back a second later: its new agent never heard of the request, and the
+    // master never saw host 1 silent for long.
+    let mut spec = cluster(&[1, 2, 3], &[7]);
+    spec.rules.push(PlacementRule::MustRunOn { vms: [vm(7)].into(), hosts: [h(1), h(2)].into() });
+    let mut lab = Lab::steady(HaConfig::default(), spec, &[(7, 2)], 3);
+    lab.run_until(secs(100));
+    lab.power_off(h(2));
+    lab.run_until(secs(117));
+    lab.power_off(h(1));
+    lab.run_until(secs(120));
+    assert!(lab.first(h(3), |e| matches!(e, HaEvent::RestartAttempted { attempt: 1, .. })).is_some());
+    lab.reboot(h(1));
+    lab.run_until(secs(600));
+    let failed = |e: &HaEvent| matches!(e, HaEvent::RestartFailed { attempt: 1, .. });
+    assert_between(lab.first(h(3), failed), 128, 131);
+    assert_eq!(lab.hosts_of(vm(7)), [h(1)].into(), "the retry two minutes later restarted it");
+}

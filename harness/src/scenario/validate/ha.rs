@@ -4,12 +4,13 @@
 //! A VM's NICs ride its hypervisor host's NICs, so every network a VM has a NIC on must be one its
 //! hypervisor host (and every host HA may restart it on) has a NIC on.
 
-use super::{Ctx, Result, duration_of, list};
+use super::{Ctx, Result, duration_of, human, list};
 use crate::scenario::file::{FaultFile, HaFile, HaRuleFile, HaRuleKind, HostFile};
-use crate::scenario::model::{HaSpec, HostDef, HostRole, NetworkDef};
+use crate::scenario::model::{DEFAULT_VM_BOOT_TIME, HaSpec, HostDef, HostRole, NetworkDef};
 use emulators::HostId;
 use emulators::hypervisor::{ClusterSpec, DatastoreId, HaConfig, PlacementRule, VmId, VmSpec};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 use toml::Spanned;
 
 /// The datastore every hypervisor host mounts when `[ha] datastores` is not given.
@@ -103,6 +104,37 @@ pub(super) fn validate_ha(
         config.respect_vm_anti_affinity = respect;
     }
     Ok(Some(HaSpec { config, cluster, management_network, isolation_address, datastores }))
+}
+
+/// A VM's `boot_time` (default `DEFAULT_VM_BOOT_TIME`); a physical host boots at once and refuses
+/// the key: its boot would change every history written before VMs existed (a server's firmware
+/// alone takes minutes), so physical hosts keep the instant boot (ARCHITECTURE.md, Known bugs).
+pub(super) fn boot_time(ctx: &Ctx, entry: &HostFile) -> Result<Duration> {
+    /// A guest that takes longer than this to boot is broken, not slow; it also bounds the run.
+    const MAX_BOOT_TIME: Duration = Duration::from_secs(3600);
+    let Some(value) = &entry.boot_time else {
+        return Ok(if entry.runs_on.is_some() { DEFAULT_VM_BOOT_TIME } else { Duration::ZERO });
+    };
+    if entry.runs_on.is_none() {
+        return Err(ctx.at(
+            value,
+            format!(
+                "`boot_time` applies only to VMs: `{}` has no `runs_on`, and physical hosts boot at once in this model",
+                entry.name.get_ref()
+            ),
+        ));
+    }
+    let boot_time = duration_of(value);
+    if boot_time > MAX_BOOT_TIME {
+        return Err(ctx.at(
+            value,
+            format!(
+                "`boot_time` of {} is above 1h: a guest that has not booted in an hour is broken",
+                human(boot_time)
+            ),
+        ));
+    }
+    Ok(boot_time)
 }
 
 /// Every `runs_on` names a hypervisor host, no hypervisor host or array is a VM, a VM's networks are
