@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 pub use crate::scenario::{FaultKind, LinkDirection, MountDial, NemesisFamily};
 pub use emulators::hypervisor::{
-    HostState as HaHostState, IsolationResponse, ResetSuppressed, ResponseOutcome, RestartBlock,
-    StorageFailure,
+    DatastoreState, HostState as HaHostState, IsolationResponse, ResetSuppressed, ResponseOutcome,
+    RestartBlock, StorageFailure,
 };
 pub use emulators::iscsi::PathReason;
 pub use emulators::san::{AbortCause, RejectReason, ResetCause};
@@ -33,7 +33,7 @@ pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReaso
 /// version 3 added `name-registered` and `lookup-timed-out` (DNS on a host); version 4 added
 /// `nemesis-drawn` (the swarm nemesis); version 5 added `ha` (vSphere HA).
 /// Distinct from the JSON reports' own `reports::SCHEMA_VERSION`.
-pub const HISTORY_SCHEMA_VERSION: u32 = 7;
+pub const HISTORY_SCHEMA_VERSION: u32 = 8;
 
 /// The drill release that wrote a history (the workspace version), written in its header.
 pub const DRILL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -232,6 +232,12 @@ pub enum HaRecord {
     VmcpReset {
         vm: Name,
         datastore: Name,
+    },
+    /// The agent's host's access to a datastore on the array changed (ground truth from the world:
+    /// its paths to the array and the LUN's state), and the agent was told.
+    Datastore {
+        datastore: Name,
+        state: DatastoreState,
     },
 }
 

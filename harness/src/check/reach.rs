@@ -21,6 +21,9 @@
 //!   `dismounted` record, not a power loss;
 //! - `ha-restarted`: an `ha` record `restart-succeeded` (vSphere HA powered a VM on after a failure).
 //! - `vm-migrated`: a `vm-migrated` record (a vMotion's VM resumed on its destination).
+//! - `datastore-apd`: an `ha` record `datastore` with state `all-paths-down` (a hypervisor host lost
+//!   every path to a datastore on the array).
+//! - `vmcp-terminated`: an `ha` record `vmcp-terminated` (VMCP powered a VM off to restart it).
 //! - `witness-ledger-ahead`: a `disk-arbitration` record with step `behind-ledger` (a node that won
 //!   the disk witness found its epoch ledger ahead of what it knew).
 //!
@@ -31,7 +34,8 @@
 use super::CheckReport;
 use super::model::{Model, Mount};
 use crate::history::{
-    ArbitrationStep, Event, FailoverReason, HaRecord, HostDownReason, Name, Nexus, RejectReason, StopReason,
+    ArbitrationStep, DatastoreState, Event, FailoverReason, HaRecord, HostDownReason, Name, Nexus,
+    RejectReason, StopReason,
 };
 use crate::scenario::Reachable;
 use crate::verdict::{Violation, ViolationKind};
@@ -85,6 +89,12 @@ fn event_reaches(event: &Event, assertion: Reachable) -> bool {
         (Reachable::VmMigrated, Event::VmMigrated { .. }) => true,
         (Reachable::WitnessLedgerAhead, Event::DiskArbitration { step, .. }) => {
             matches!(step, ArbitrationStep::BehindLedger { .. })
+        }
+        (Reachable::DatastoreApd, Event::Ha { what: HaRecord::Datastore { state, .. }, .. }) => {
+            *state == DatastoreState::AllPathsDown
+        }
+        (Reachable::VmcpTerminated, Event::Ha { what, .. }) => {
+            matches!(what, HaRecord::VmcpTerminated { .. })
         }
         _ => false,
     }
@@ -161,5 +171,7 @@ fn meaning(assertion: Reachable) -> &'static str {
         Reachable::HaRestarted => "vSphere HA restarted no VM",
         Reachable::VmMigrated => "no vMotion finished (no VM resumed on another hypervisor host)",
         Reachable::WitnessLedgerAhead => "no node found the disk witness's epoch ledger ahead of it",
+        Reachable::DatastoreApd => "no hypervisor host lost all paths to a datastore",
+        Reachable::VmcpTerminated => "VM component protection terminated no VM",
     }
 }

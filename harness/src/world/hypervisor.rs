@@ -23,7 +23,9 @@ use crate::history::{Event, HaRecord, Name};
 use crate::scenario::{HaSpec, HostRole, Scenario};
 use emulators::HostId;
 use emulators::fabric::{Fabric, PathState};
-use emulators::hypervisor::{FdmAgent, HaEvent, HaInput, HaOutput, HaStorage, Message, VmId};
+use emulators::hypervisor::{
+    DatastoreId, DatastoreState, FdmAgent, HaEvent, HaInput, HaOutput, HaStorage, Message, StorageOp, VmId,
+};
 use failover::LocalTime;
 use kernel::SimTime;
 use std::collections::BTreeMap;
@@ -50,6 +52,8 @@ pub(super) struct Ha {
     pub(super) placement: BTreeMap<usize, usize>,
     management: emulators::NetworkId,
     isolation_address: Option<usize>,
+    /// Which host reaches which datastore on the array, and the guests stalled by an APD.
+    pub(super) access: super::datastore::DatastoreAccess,
 }
 
 /// The HA layer of a scenario with hypervisor hosts.
@@ -73,7 +77,19 @@ pub(super) fn build(scenario: &Scenario, fabric: &Fabric) -> Option<Ha> {
         agents,
         placement,
         spec,
+        access: Default::default(),
     })
+}
+
+/// The datastore a storage operation is on.
+fn op_datastore(op: &StorageOp) -> DatastoreId {
+    match op {
+        StorageOp::WriteHostFile { datastore, .. }
+        | StorageOp::ReadHostFile { datastore, .. }
+        | StorageOp::LockProtectedList { datastore }
+        | StorageOp::ReleaseProtectedList { datastore }
+        | StorageOp::ReadProtectedList { datastore } => *datastore,
+    }
 }
 
 fn agent_time(local: LocalTime) -> SimTime {
@@ -103,8 +119,9 @@ impl World<'_> {
 
     fn create_agent(&mut self, agent: usize, master: Option<HostId>) {
         let now = self.now();
+        let Some(host) = self.ha.as_ref().map(|ha| ha.agents[agent].host) else { return };
+        self.forget_datastores(host);
         let Some(ha) = self.ha.as_mut() else { return };
-        let host = ha.agents[agent].host;
         let running: Vec<VmId> = if master.is_some() {
             ha.placement.iter().filter(|&(_, &on)| on == host).map(|(&vm, _)| VmId(vm as u32)).collect()
         } else {
@@ -131,8 +148,15 @@ impl World<'_> {
         self.schedule_local(at, host, Packet::Ha { agent, input });
     }
 
-    /// Runs one input through an agent whose host runs.
+    /// Runs one input through an agent whose host runs, after telling it of any change in its
+    /// host's access to its datastores (`datastore.rs`).
     pub(super) fn run_agent(&mut self, agent: usize, input: HaInput) {
+        self.refresh_datastores(agent);
+        self.handle_agent(agent, input);
+    }
+
+    /// Runs one input through an agent, which its caller already let past the host gate.
+    pub(super) fn handle_agent(&mut self, agent: usize, input: HaInput) {
         let now = self.now();
         let Some(ha) = self.ha.as_mut() else { return };
         let host = ha.agents[agent].host;
@@ -158,8 +182,15 @@ impl World<'_> {
                     }
                 }
                 HaOutput::Storage(op) => {
+                    let reachable =
+                        self.datastore_state(host, op_datastore(&op)) == DatastoreState::Accessible;
                     let Some(ha) = self.ha.as_mut() else { return };
-                    if let Some(answer) = ha.storage.apply(now, HostId(host as u32), &op) {
+                    let answer = if reachable {
+                        ha.storage.apply(now, HostId(host as u32), &op)
+                    } else {
+                        HaStorage::unreachable(&op)
+                    };
+                    if let Some(answer) = answer {
                         self.ha_input(agent, answer, now);
                     }
                 }
@@ -194,6 +225,12 @@ impl World<'_> {
     /// VMDK lock), else it is placed there and boots from its disk.
     fn power_on_vm(&mut self, vm: usize, on: usize) -> bool {
         if self.hosts.is_on(HostId(vm as u32)) {
+            return false;
+        }
+        // Its .vmx and disks are on its home datastore: no power-on where that is not reachable.
+        let home =
+            self.ha.as_ref().and_then(|ha| ha.spec.cluster.vms.get(&VmId(vm as u32)).map(|spec| spec.home));
+        if home.is_some_and(|home| self.datastore_state(on, home) != DatastoreState::Accessible) {
             return false;
         }
         if let Some(ha) = self.ha.as_mut() {
@@ -270,6 +307,9 @@ impl World<'_> {
 
     /// A VM's power changed (a fault, its host, or HA): its hypervisor host's agent hears it.
     pub(super) fn vm_power_changed(&mut self, vm: usize, on: bool) {
+        if !on {
+            self.forget_stall(vm);
+        }
         let Some(agent) = self.vm_placement(vm).and_then(|host| self.agent_on(host)) else { return };
         let now = self.now();
         self.ha_input(agent, HaInput::VmPower { vm: VmId(vm as u32), on }, now);

@@ -9,6 +9,7 @@
 mod address;
 mod build;
 mod clock;
+mod datastore;
 mod dns;
 #[cfg(test)]
 mod fault_matrix;
