@@ -172,8 +172,13 @@ impl FdmAgent {
         }
     }
 
-    /// Every timer, in a fixed order: role, isolation, heartbeat file, guests.
+    /// Every timer, in a fixed order: guests, role, isolation, heartbeat file. The guests come first so
+    /// that a VM VMCP terminates this tick is already gone from this tick's heartbeat: a heartbeat that
+    /// still listed it could reach the master after the `RestartElsewhere` (the network may reorder
+    /// them) and cancel the restart as "running on a host in contact".
     fn tick(&mut self, now: SimTime, out: &mut Vec<HaOutput>) {
+        self.monitor_vms(now, out);
+        self.vmcp_tick(now, out);
         match self.role {
             Role::Slave { master } => {
                 if now.saturating_since(self.master_heard) >= self.config.election_wait {
@@ -194,8 +199,6 @@ impl FdmAgent {
             self.write_file(out);
             self.next_file_write = now + self.config.datastore_heartbeat_interval;
         }
-        self.monitor_vms(now, out);
-        self.vmcp_tick(now, out);
     }
 
     /// This host's rank in an election: its accessible datastores, then its id.

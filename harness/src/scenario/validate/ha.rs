@@ -403,13 +403,14 @@ pub(super) fn check_vm_disks(
                 };
                 format!("the cluster fences its shared disks with them (`disk_fencing` is {fencing})")
             };
+            let or = if witness { "" } else { ", or set `disk_fencing = \"disabled\"` (unsafe)" };
             return Err(ctx.at(
                 attach,
                 format!(
                     "LUN `{}` is attached as a multi-writer virtual disk, which passes no SCSI-3 persistent \
                      reservation to the array (the VMkernel answers PR commands with ILLEGAL REQUEST; VMware \
                      supports only physical RDMs or clustered VMDKs for WSFC shared disks), but {user}: \
-                     attach it as `physical-rdm`, or set `disk_fencing = \"disabled\"` (unsafe)",
+                     attach it as `physical-rdm`{or}",
                     lun.name
                 ),
             ));
