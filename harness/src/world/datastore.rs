@@ -202,3 +202,87 @@ impl World<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::history::{DatastoreState, Event, HaRecord, HostDownReason};
+    use crate::scenario;
+    use std::path::Path;
+
+    /// The stacked-ha hazard (a guest SCC cluster on VMs whose home is the datastore `vmfs1`, a LUN of
+    /// the array) with its faults replaced by `faults`.
+    fn run(datastores: &str, faults: &str) -> Vec<(u64, Event)> {
+        let text = include_str!("../../../suites/hazards/stacked-ha.toml");
+        let text = text.split("[[fault]]").next().unwrap_or_default().to_string();
+        let text = text.replace("datastores = [\"vmfs1\"]", &format!("datastores = [{datastores}]"));
+        let text = format!("{text}{faults}\n[checks]\nrto = \"90s\"\n");
+        let scenario = scenario::parse(Path::new("lab.toml"), &text).expect("the lab loads");
+        let outcome = super::super::run_scenario(&scenario, 1);
+        outcome
+            .history
+            .records()
+            .iter()
+            .map(|record| (record.at.as_nanos() / 1_000_000_000, record.event.clone()))
+            .collect()
+    }
+
+    fn told(events: &[(u64, Event)], state: DatastoreState) -> Vec<(u64, String)> {
+        events
+            .iter()
+            .filter_map(|(at, event)| match event {
+                Event::Ha { agent, what: HaRecord::Datastore { state: told, .. } } if *told == state => {
+                    Some((*at, agent.to_string()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn powered_off(events: &[(u64, Event)], host: &str) -> Vec<u64> {
+        events
+            .iter()
+            .filter_map(|(at, event)| match event {
+                Event::HostDown { host: down, reason: HostDownReason::Power } if down.as_ref() == host => {
+                    Some(*at)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    const LUN_OFFLINE: &str = "[[fault]]\nat = \"60s\"\nkind = \"lun-offline\"\nlun = \"vmfs1\"\n";
+
+    #[test]
+    fn a_datastore_lun_taken_offline_is_a_permanent_device_loss_that_crashes_the_guests_on_it() {
+        let events = run("\"vmfs1\"", LUN_OFFLINE);
+        let hosts: Vec<String> =
+            told(&events, DatastoreState::PermanentDeviceLoss).into_iter().map(|(_, h)| h).collect();
+        assert_eq!(hosts, ["esx1", "esx2", "esx3"], "every host reaches the array and hears the LUN is gone");
+        assert_eq!(powered_off(&events, "mbx1"), [60]);
+        assert_eq!(powered_off(&events, "mbx2"), [60]);
+    }
+
+    #[test]
+    fn a_datastore_that_is_no_lun_is_never_lost_and_its_guests_run_on() {
+        let events = run("\"datastore1\"", LUN_OFFLINE);
+        assert!(told(&events, DatastoreState::PermanentDeviceLoss).is_empty());
+        assert!(powered_off(&events, "mbx1").is_empty());
+    }
+
+    #[test]
+    fn ha_does_not_restart_a_vm_on_a_host_that_does_not_reach_its_home_datastore() {
+        // esx3, the only other host mbx1's rule allows, lost its paths; then mbx1's host fails.
+        let cut = |network: &str| {
+            format!(
+                "[[fault]]\nat = \"30s\"\nkind = \"nic-down\"\ntarget = \"esx3\"\nnetwork = \"{network}\"\n"
+            )
+        };
+        let fail = "[[fault]]\nat = \"60s\"\nkind = \"power-off\"\ntarget = \"esx1\"\n";
+        let events = run("\"vmfs1\"", &format!("{}{}{fail}", cut("iscsi-a"), cut("iscsi-b")));
+        assert_eq!(told(&events, DatastoreState::AllPathsDown), [(30, "esx3".to_string())]);
+        let restarted = events.iter().any(|(_, event)| {
+            matches!(event, Event::Ha { what: HaRecord::RestartSucceeded { vm, .. }, .. } if vm.as_ref() == "mbx1")
+        });
+        assert!(!restarted, "mbx1 was powered on where its datastore is unreachable");
+    }
+}
