@@ -9,8 +9,10 @@
 //! - A ping of the isolation address is answered after a round trip when the path to that host runs
 //!   both ways; without an isolation address, the management network's default gateway answers while
 //!   the host's NIC on it and its switch are up.
-//! - Storage: in this first cut every datastore is reachable from a running hypervisor host (no
-//!   array path, APD or PDL acts on datastores yet), so `StorageOp`s are applied at once.
+//! - Storage: a datastore that is no `[[lun]]` is reachable from every running hypervisor host; one
+//!   that is a LUN of the array is reached over the host's iSCSI paths, with APD and PDL
+//!   (`datastore.rs`, re-read at every agent input). `StorageOp`s on a datastore the host does not
+//!   reach get `HaStorage::unreachable`, and a power-on fails where the VM's home is unreachable.
 //! - A VM is a host of the world. Its power follows its hypervisor host (off with it), HA's
 //!   `PowerOnVm` boots it where HA asks (placement moves there; a VM that is on anywhere holds its
 //!   VMDK lock and the power-on fails), and its traffic rides its hypervisor host's NICs (`mod.rs`,
