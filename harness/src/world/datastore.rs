@@ -250,6 +250,84 @@ mod tests {
             .collect()
     }
 
+    /// Runs the stacked-ha lab (its shared disk attached as `attach`, disk fencing off) to T+30 s, has
+    /// mbx1's node send a PERSISTENT RESERVE OUT REGISTER with a key no node uses, and returns the
+    /// `reservation` records of that key.
+    fn register_foreign_key(attach: &str) -> Vec<Event> {
+        const KEY: u64 = 0xD811;
+        let text = include_str!("../../../suites/hazards/stacked-ha.toml");
+        let text = text
+            .split("[[fault]]")
+            .next()
+            .unwrap_or_default()
+            .replace("attach = \"multi-writer\"", &format!("attach = \"{attach}\""));
+        let text = format!("{text}\n[checks]\nrto = \"90s\"\n");
+        let scenario = scenario::parse(Path::new("lab.toml"), &text).expect("the lab loads");
+        let mut world = super::super::World::new(&scenario, 1);
+        world.start();
+        while world.queue.peek_time().is_some_and(|at| at < kernel::SimTime::from_secs(30)) {
+            let Some((_, event)) = world.queue.pop() else { break };
+            world.handle(event);
+        }
+        let node =
+            world.nodes.iter().position(|slot| world.host_names[slot.host].as_ref() == "mbx1").expect("mbx1");
+        let op = failover::io::StorageOp::Register { key: KEY };
+        world.storage_request(node, 1_000_000, failover::LunId(0), None, op);
+        while let Some((_, event)) = world.queue.pop() {
+            if !world.handle(event) {
+                break;
+            }
+        }
+        world
+            .history
+            .records()
+            .iter()
+            .map(|record| record.event.clone())
+            .filter(|event| matches!(event, Event::Reservation { key, .. } if *key == KEY))
+            .collect()
+    }
+
+    #[test]
+    fn a_vm_reservation_command_reaches_the_array_through_a_physical_rdm_and_not_through_a_multi_writer_disk()
+    {
+        assert!(
+            !register_foreign_key("physical-rdm").is_empty(),
+            "a pRDM passes PR OUT through to the array"
+        );
+        assert!(
+            register_foreign_key("multi-writer").is_empty(),
+            "the VMkernel answers it for a multi-writer VMDK"
+        );
+    }
+
+    #[test]
+    fn a_guest_that_writes_nothing_stalls_two_seconds_into_an_apd_and_resumes_when_a_path_returns() {
+        // mbx2 is passive: it writes nothing to the shared disk, so only its own system-disk I/O hangs.
+        let cut = |network: &str| {
+            format!(
+                "[[fault]]\nat = \"60s\"\nkind = \"nic-down\"\ntarget = \"esx2\"\nnetwork = \"{network}\"\nduration = \"20s\"\n"
+            )
+        };
+        let events = run("\"vmfs1\"", &format!("{}{}", cut("iscsi-a"), cut("iscsi-b")));
+        let paused: Vec<u64> = events
+            .iter()
+            .filter_map(|(at, event)| match event {
+                Event::HostDown { host, reason: HostDownReason::Freeze } if host.as_ref() == "mbx2" => {
+                    Some(*at)
+                }
+                _ => None,
+            })
+            .collect();
+        let resumed: Vec<u64> = events
+            .iter()
+            .filter_map(|(at, event)| match event {
+                Event::HostUp { host, boot: false } if host.as_ref() == "mbx2" => Some(*at),
+                _ => None,
+            })
+            .collect();
+        assert_eq!((paused, resumed), (vec![62], vec![80]));
+    }
+
     const LUN_OFFLINE: &str = "[[fault]]\nat = \"60s\"\nkind = \"lun-offline\"\nlun = \"vmfs1\"\n";
 
     #[test]
@@ -278,11 +356,14 @@ mod tests {
             )
         };
         let fail = "[[fault]]\nat = \"60s\"\nkind = \"power-off\"\ntarget = \"esx1\"\n";
+        let restarted = |events: &[(u64, Event)]| {
+            events.iter().any(|(_, event)| {
+                matches!(event, Event::Ha { what: HaRecord::RestartSucceeded { vm, .. }, .. } if vm.as_ref() == "mbx1")
+            })
+        };
+        assert!(restarted(&run("\"vmfs1\"", fail)), "with its paths, esx3 restarts mbx1");
         let events = run("\"vmfs1\"", &format!("{}{}{fail}", cut("iscsi-a"), cut("iscsi-b")));
         assert_eq!(told(&events, DatastoreState::AllPathsDown), [(30, "esx3".to_string())]);
-        let restarted = events.iter().any(|(_, event)| {
-            matches!(event, Event::Ha { what: HaRecord::RestartSucceeded { vm, .. }, .. } if vm.as_ref() == "mbx1")
-        });
-        assert!(!restarted, "mbx1 was powered on where its datastore is unreachable");
+        assert!(!restarted(&events), "mbx1 was powered on where its datastore is unreachable");
     }
 }
