@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 pub use crate::scenario::{FaultKind, LinkDirection, MountDial, NemesisFamily};
 pub use emulators::hypervisor::{
-    HostState as HaHostState, IsolationResponse, ResetSuppressed, ResponseOutcome, RestartBlock,
-    StorageFailure,
+    DatastoreState, HostState as HaHostState, IsolationResponse, ResetSuppressed, ResponseOutcome,
+    RestartBlock, StorageFailure,
 };
 pub use emulators::iscsi::PathReason;
 pub use emulators::san::{AbortCause, RejectReason, ResetCause};
@@ -232,6 +232,12 @@ pub enum HaRecord {
     VmcpReset {
         vm: Name,
         datastore: Name,
+    },
+    /// The agent's host's access to a datastore on the array changed (ground truth from the world:
+    /// its paths to the array and the LUN's state), and the agent was told.
+    Datastore {
+        datastore: Name,
+        state: DatastoreState,
     },
 }
 

@@ -4,8 +4,9 @@
 
 use harness::check::{CheckConfig, CheckReport, check_all};
 use harness::history::{
-    Event, FailoverReason, FaultKind, HISTORY_SCHEMA_VERSION, HaRecord, History, HostDownReason, Name, Nexus,
-    RejectReason, ReservationAction, ResourceState, StopReason, WitnessResetReason,
+    DatastoreState, Event, FailoverReason, FaultKind, HISTORY_SCHEMA_VERSION, HaRecord, History,
+    HostDownReason, Name, Nexus, RejectReason, ReservationAction, ResourceState, StopReason, StorageFailure,
+    WitnessResetReason,
 };
 use harness::scenario::Reachable;
 use harness::verdict::{Violation, ViolationKind};
@@ -1816,4 +1817,33 @@ fn a_master_that_gave_up_or_died_before_the_next_was_elected_is_no_split() {
             "{gone:?}"
         );
     }
+}
+
+#[test]
+fn a_datastore_record_reaches_datastore_apd_only_when_its_state_is_all_paths_down() {
+    let told = |state: DatastoreState| Event::Ha {
+        agent: name("esx1"),
+        what: HaRecord::Datastore { datastore: name("vmfs1"), state },
+    };
+    let assertion = asserting(&[Reachable::DatastoreApd], 3_000);
+    let pdl = HistoryBuilder::new().started().at_ms(100).push(told(DatastoreState::PermanentDeviceLoss));
+    assert_eq!(times(&check_all(&pdl.at_ms(3_000).ended(), &assertion), Unreached), vec![3_000]);
+    let apd = HistoryBuilder::new().started().at_ms(100).push(told(DatastoreState::AllPathsDown));
+    assert!(times(&check_all(&apd.at_ms(3_000).ended(), &assertion), Unreached).is_empty());
+}
+
+#[test]
+fn vmcp_terminated_is_reached_by_a_vmcp_termination_and_not_by_its_warning() {
+    let (vm, datastore, failure) = (name("mbx1"), name("vmfs1"), StorageFailure::AllPathsDown);
+    let assertion = asserting(&[Reachable::VmcpTerminated], 3_000);
+    let warning = Event::Ha {
+        agent: name("esx1"),
+        what: HaRecord::VmcpWarning { vm: vm.clone(), datastore: datastore.clone(), failure },
+    };
+    let warned = HistoryBuilder::new().started().at_ms(100).push(warning);
+    assert_eq!(times(&check_all(&warned.at_ms(3_000).ended(), &assertion), Unreached), vec![3_000]);
+    let terminated =
+        Event::Ha { agent: name("esx1"), what: HaRecord::VmcpTerminated { vm, datastore, failure } };
+    let acted = HistoryBuilder::new().started().at_ms(100).push(terminated);
+    assert!(times(&check_all(&acted.at_ms(3_000).ended(), &assertion), Unreached).is_empty());
 }

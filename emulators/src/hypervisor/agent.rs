@@ -57,6 +57,8 @@ pub struct FdmAgent {
     file: HostFile,
     next_file_write: SimTime,
     pub(super) master: Option<MasterState>,
+    /// VMs an operator powered off: not protected, so never restarted until powered on again.
+    pub(super) unprotected: BTreeSet<VmId>,
 }
 
 impl FdmAgent {
@@ -88,6 +90,7 @@ impl FdmAgent {
             file: HostFile::default(),
             next_file_write: now,
             master: None,
+            unprotected: BTreeSet::new(),
             config,
             cluster,
         };
@@ -151,6 +154,13 @@ impl FdmAgent {
             }
             HaInput::Datastore { datastore, state } => self.on_datastore(now, datastore, state, &mut out),
             HaInput::VmPower { vm, on } => self.on_vm_power(now, vm, on, &mut out),
+            HaInput::Protection { vm, protected } => {
+                if protected {
+                    self.unprotected.remove(&vm);
+                } else {
+                    self.unprotected.insert(vm);
+                }
+            }
             HaInput::PowerOnResult { vm, ok } => self.on_power_on_result(now, vm, ok, &mut out),
             HaInput::ToolsHeartbeat { vm, beating } => self.on_tools(now, vm, beating),
             HaInput::VmIo { vm, active } => self.on_io(now, vm, active),
@@ -172,8 +182,13 @@ impl FdmAgent {
         }
     }
 
-    /// Every timer, in a fixed order: role, isolation, heartbeat file, guests.
+    /// Every timer, in a fixed order: guests, role, isolation, heartbeat file. The guests come first so
+    /// that a VM VMCP terminates this tick is already gone from this tick's heartbeat: a heartbeat that
+    /// still listed it could reach the master after the `RestartElsewhere` (the network may reorder
+    /// them) and cancel the restart as "running on a host in contact".
     fn tick(&mut self, now: SimTime, out: &mut Vec<HaOutput>) {
+        self.monitor_vms(now, out);
+        self.vmcp_tick(now, out);
         match self.role {
             Role::Slave { master } => {
                 if now.saturating_since(self.master_heard) >= self.config.election_wait {
@@ -194,8 +209,6 @@ impl FdmAgent {
             self.write_file(out);
             self.next_file_write = now + self.config.datastore_heartbeat_interval;
         }
-        self.monitor_vms(now, out);
-        self.vmcp_tick(now, out);
     }
 
     /// This host's rank in an election: its accessible datastores, then its id.

@@ -265,10 +265,11 @@ impl FdmAgent {
     }
 
     /// Queues `vm` for restart unless it is queued, being restarted, running on a host in contact,
-    /// or has restart priority Disabled.
+    /// powered off by an operator, or has restart priority Disabled.
     pub(super) fn enqueue_restart(&mut self, now: SimTime, vm: VmId) {
         let priority = self.priority(vm);
-        if priority == RestartPriority::Disabled || self.running_on(now, vm).is_some() {
+        let unprotected = self.unprotected.contains(&vm);
+        if priority == RestartPriority::Disabled || unprotected || self.running_on(now, vm).is_some() {
             return;
         }
         let Some(master) = self.master.as_mut() else { return };

@@ -143,6 +143,9 @@ pub enum HaInput {
     /// does (powered off, its guest finished shutting down, or it left by vMotion). Not needed for
     /// the agent's own `PowerOffVm`, which it already counts.
     VmPower { vm: VmId, on: bool },
+    /// vCenter told every agent that an operator powered `vm` off (`protected: false`: HA leaves it
+    /// off, as vSphere HA restarts only protected VMs) or on again (`protected: true`).
+    Protection { vm: VmId, protected: bool },
     /// The answer to [`HaOutput::PowerOnVm`].
     PowerOnResult { vm: VmId, ok: bool },
     /// `vm`'s VMware Tools heartbeat started or stopped.

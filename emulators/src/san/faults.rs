@@ -71,6 +71,11 @@ impl Array {
         self.booting_until = now + self.config.controller_boot_time;
     }
 
+    /// Ground truth: whether a LUN is offline (taken out of service by the array).
+    pub fn is_lun_offline(&self, lun: LunId) -> bool {
+        self.luns.get(&lun).is_some_and(|lun| lun.offline)
+    }
+
     /// Takes a LUN offline (NOT READY) or back online.
     pub fn set_lun_offline(&mut self, lun: LunId, offline: bool) {
         if let Some(lun) = self.luns.get_mut(&lun) {

@@ -21,6 +21,9 @@
 //!   `dismounted` record, not a power loss;
 //! - `ha-restarted`: an `ha` record `restart-succeeded` (vSphere HA powered a VM on after a failure).
 //! - `vm-migrated`: a `vm-migrated` record (a vMotion's VM resumed on its destination).
+//! - `datastore-apd`: an `ha` record `datastore` with state `all-paths-down` (a hypervisor host lost
+//!   every path to a datastore on the array).
+//! - `vmcp-terminated`: an `ha` record `vmcp-terminated` (VMCP powered a VM off to restart it).
 //! - `witness-ledger-ahead`: a `disk-arbitration` record with step `behind-ledger` (a node that won
 //!   the disk witness found its epoch ledger ahead of what it knew).
 //! - `restarted-rejoined-passive`: after an `ha` record `restart-succeeded` of a VM, a `quorum`
@@ -39,7 +42,8 @@
 use super::CheckReport;
 use super::model::{Model, Mount};
 use crate::history::{
-    ArbitrationStep, Event, FailoverReason, HaRecord, HostDownReason, Name, Nexus, RejectReason, StopReason,
+    ArbitrationStep, DatastoreState, Event, FailoverReason, HaRecord, HostDownReason, Name, Nexus,
+    RejectReason, StopReason,
 };
 use crate::scenario::Reachable;
 use crate::verdict::{Violation, ViolationKind};
@@ -95,6 +99,12 @@ fn event_reaches(event: &Event, assertion: Reachable) -> bool {
         (Reachable::VmMigrated, Event::VmMigrated { .. }) => true,
         (Reachable::WitnessLedgerAhead, Event::DiskArbitration { step, .. }) => {
             matches!(step, ArbitrationStep::BehindLedger { .. })
+        }
+        (Reachable::DatastoreApd, Event::Ha { what: HaRecord::Datastore { state, .. }, .. }) => {
+            *state == DatastoreState::AllPathsDown
+        }
+        (Reachable::VmcpTerminated, Event::Ha { what, .. }) => {
+            matches!(what, HaRecord::VmcpTerminated { .. })
         }
         _ => false,
     }
@@ -231,5 +241,7 @@ fn meaning(assertion: Reachable) -> &'static str {
             "no VM that HA restarted booted and joined a quorate cluster beside another node's mount while holding none"
         }
         Reachable::HaMastersSplit => "no two HA agents were masters at once",
+        Reachable::DatastoreApd => "no hypervisor host lost all paths to a datastore",
+        Reachable::VmcpTerminated => "VM component protection terminated no VM",
     }
 }

@@ -55,6 +55,11 @@ pub(crate) struct HaFile {
     pub isolation_policy_delay: Option<Spanned<DurationText>>,
     pub respect_vm_anti_affinity: Option<bool>,
     pub datastores: Option<Spanned<Vec<Spanned<String>>>>,
+    /// VM component protection (`vmStorageProtectionForAPD`, `vmTerminateDelayForAPDSec`,
+    /// `vmStorageProtectionForPDL`).
+    pub apd_response: Option<emulators::hypervisor::ApdResponse>,
+    pub apd_failover_delay: Option<Spanned<DurationText>>,
+    pub pdl_response: Option<emulators::hypervisor::PdlResponse>,
     #[serde(default)]
     pub rule: Vec<HaRuleFile>,
 }
@@ -140,6 +145,8 @@ pub(crate) struct LunFile {
     #[serde(default)]
     pub read_only: bool,
     pub present_to: Option<Spanned<Vec<Spanned<String>>>>,
+    /// How the VMs of a guest cluster attach the LUN: `physical-rdm` (the default) or `multi-writer`.
+    pub attach: Option<Spanned<crate::scenario::model::DiskAttach>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,11 +21,11 @@ pub use fault::{
     WitnessFault,
 };
 pub use model::{
-    ArrayConfig, CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskFencing, DriftRange, DurationRange,
-    Enumeration, FailoverPolicy, FaultKind, FaultTrigger, FaultValue, HaSpec, HostDef, HostRole,
-    InitiatorConfig, LinkDirection, LunDef, MountDial, MpioPolicy, NemesisFamily, NemesisKind, NemesisSpec,
-    NetworkDef, NetworkKind, NoPathRetry, OutageWindow, QuorumModel, Reachable, ResourceDef, ResourceKind,
-    Scenario, SettingRanges, StorageSpec, Target, Tier, Tolerance, WorkloadSpec, WriteCache,
+    ArrayConfig, CheckSpec, ClusterKind, ClusterSpec, DatabaseDef, DiskAttach, DiskFencing, DriftRange,
+    DurationRange, Enumeration, FailoverPolicy, FaultKind, FaultTrigger, FaultValue, HaSpec, HostDef,
+    HostRole, InitiatorConfig, LinkDirection, LunDef, MountDial, MpioPolicy, NemesisFamily, NemesisKind,
+    NemesisSpec, NetworkDef, NetworkKind, NoPathRetry, OutageWindow, QuorumModel, Reachable, ResourceDef,
+    ResourceKind, Scenario, SettingRanges, StorageSpec, Target, Tier, Tolerance, WorkloadSpec, WriteCache,
 };
 pub use units::{parse_bandwidth, parse_signed_duration, parse_size};
 pub use validate::limits::{MAX_CLOCK_SKEW, MAX_RUN_EVENTS, RunSize, SizePart};

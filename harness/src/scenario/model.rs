@@ -61,6 +61,9 @@ pub struct HaSpec {
     pub isolation_address: Option<String>,
     /// Datastore names, indexed by `DatastoreId`.
     pub datastores: Vec<String>,
+    /// For each datastore, the `[[lun]]` (by index) it is a VMFS volume on: one whose name is a LUN's
+    /// name. `None`: reachable from every running hypervisor host (no array behind it).
+    pub datastore_luns: Vec<Option<usize>>,
 }
 
 impl HaSpec {
@@ -358,6 +361,24 @@ pub struct LunDef {
     /// Hosts the LUN is masked (presented) to at time zero; default every mailbox host that may own
     /// it. A host outside the list that needs the LUN maps it first (`mapping_delay`, then a probe).
     pub present_to: Vec<String>,
+    /// How the VMs of a guest cluster attach the LUN (meaningless for physical hosts, which always
+    /// see the array's own SCSI device).
+    pub attach: DiskAttach,
+}
+
+/// How a guest cluster's VMs attach a shared LUN (issue 9, item 4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiskAttach {
+    /// A physical-compatibility RDM (or a clustered VMDK): the VMkernel passes every SCSI command,
+    /// SCSI-3 persistent reservations included, through to the array. What VMware supports for a
+    /// WSFC shared disk ([KB-WSFC] in docs/hypervisor.md), and what a guest on a physical host sees.
+    #[default]
+    PhysicalRdm,
+    /// A shared VMDK on a VMFS datastore opened with the multi-writer flag: the VMkernel emulates the
+    /// SCSI device and does not implement PERSISTENT RESERVE IN/OUT, so the guest's PR commands fail
+    /// with CHECK CONDITION, ILLEGAL REQUEST ([KB-MW] in docs/hypervisor.md). Not supported for WSFC.
+    MultiWriter,
 }
 
 /// The client mail load.
@@ -924,6 +945,12 @@ pub enum Reachable {
     RestartedRejoinedPassive,
     /// Two HA agents were masters at once (a master per partition of the management network).
     HaMastersSplit,
+    /// A hypervisor host lost all paths to a datastore on the array (an `ha` record `datastore` with
+    /// state `all-paths-down`).
+    DatastoreApd,
+    /// VM component protection powered a VM off to restart it elsewhere (an `ha` record
+    /// `vmcp-terminated`).
+    VmcpTerminated,
 }
 
 impl Reachable {
@@ -944,6 +971,8 @@ impl Reachable {
             Reachable::WitnessLedgerAhead => "witness-ledger-ahead",
             Reachable::RestartedRejoinedPassive => "restarted-rejoined-passive",
             Reachable::HaMastersSplit => "ha-masters-split",
+            Reachable::DatastoreApd => "datastore-apd",
+            Reachable::VmcpTerminated => "vmcp-terminated",
         }
     }
 }

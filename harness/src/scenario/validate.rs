@@ -247,8 +247,9 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
         disk_witness_span.as_ref(),
     )?;
     dns::check_dns_host(&ctx, &file.host, &hosts, storage.as_ref())?;
-    let ha = ha::validate_ha(&ctx, file.ha.as_ref(), &file.host, &hosts, &networks)?;
+    let mut ha = ha::validate_ha(&ctx, file.ha.as_ref(), &file.host, &hosts, &networks)?;
     let databases = validate_databases(&ctx, &file.database, &hosts, &cluster, &luns)?;
+    ha::check_vm_disks(&ctx, file.ha.as_ref(), &file.lun, &luns, &cluster, &databases, ha.as_mut())?;
     let transport = validate_transport(&ctx, file.transport.unwrap_or_default())?;
     let checks = validate_checks(&ctx, &file.checks, &file.duration)?;
     let workload =

@@ -258,6 +258,10 @@ impl World<'_> {
             PowerFault::Cycle { .. } => {
                 let host = host.ok_or(NoEffect::NoTarget)?;
                 let changed = self.power_off_host(host);
+                // An operator's power cycle of a VM: HA leaves it off until the cycle's power-on.
+                if changed {
+                    self.operator_powered_vm(host, false);
+                }
                 let back = POWER_CYCLE_OFF_TIME;
                 let at = (now + back).saturating_since(SimTime::ZERO);
                 let on =
@@ -271,8 +275,18 @@ impl World<'_> {
                 self.queue.schedule(now + back, Ev::Fault(Box::new(heal)));
                 changed
             }
-            PowerFault::Off { .. } => self.power_off_host(host.ok_or(NoEffect::NoTarget)?),
+            PowerFault::Off { .. } => {
+                let host = host.ok_or(NoEffect::NoTarget)?;
+                let changed = self.power_off_host(host);
+                if changed {
+                    self.operator_powered_vm(host, false);
+                }
+                changed
+            }
         };
+        if let (PowerFault::On { .. }, Some(host)) = (fault, host) {
+            self.operator_powered_vm(host, true);
+        }
         if changed { Ok(()) } else { Err(NoEffect::AlreadySo) }
     }
 

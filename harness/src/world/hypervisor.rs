@@ -9,8 +9,10 @@
 //! - A ping of the isolation address is answered after a round trip when the path to that host runs
 //!   both ways; without an isolation address, the management network's default gateway answers while
 //!   the host's NIC on it and its switch are up.
-//! - Storage: in this first cut every datastore is reachable from a running hypervisor host (no
-//!   array path, APD or PDL acts on datastores yet), so `StorageOp`s are applied at once.
+//! - Storage: a datastore that is no `[[lun]]` is reachable from every running hypervisor host; one
+//!   that is a LUN of the array is reached over the host's iSCSI paths, with APD and PDL
+//!   (`datastore.rs`, re-read at every agent input). `StorageOp`s on a datastore the host does not
+//!   reach get `HaStorage::unreachable`, and a power-on fails where the VM's home is unreachable.
 //! - A VM is a host of the world. Its power follows its hypervisor host (off with it), HA's
 //!   `PowerOnVm` boots it where HA asks (placement moves there; a VM that is on anywhere holds its
 //!   VMDK lock and the power-on fails), and its traffic rides its hypervisor host's NICs (`mod.rs`,
@@ -23,7 +25,9 @@ use crate::history::{Event, HaRecord, Name};
 use crate::scenario::{HaSpec, HostRole, Scenario};
 use emulators::HostId;
 use emulators::fabric::{Fabric, PathState};
-use emulators::hypervisor::{FdmAgent, HaEvent, HaInput, HaOutput, HaStorage, Message, VmId};
+use emulators::hypervisor::{
+    DatastoreId, DatastoreState, FdmAgent, HaEvent, HaInput, HaOutput, HaStorage, Message, StorageOp, VmId,
+};
 use failover::LocalTime;
 use kernel::SimTime;
 use std::collections::BTreeMap;
@@ -50,6 +54,10 @@ pub(super) struct Ha {
     pub(super) placement: BTreeMap<usize, usize>,
     management: emulators::NetworkId,
     isolation_address: Option<usize>,
+    /// Which host reaches which datastore on the array, and the guests stalled by an APD.
+    pub(super) access: super::datastore::DatastoreAccess,
+    /// VMs an operator powered off (vCenter's view, pushed to every agent, a new one included).
+    unprotected: std::collections::BTreeSet<usize>,
 }
 
 /// The HA layer of a scenario with hypervisor hosts.
@@ -67,13 +75,26 @@ pub(super) fn build(scenario: &Scenario, fabric: &Fabric) -> Option<Ha> {
         .filter_map(|(vm, host)| Some((vm, index_of(host.runs_on.as_deref()?)?)))
         .collect();
     Some(Ha {
+        unprotected: std::collections::BTreeSet::new(),
         storage: HaStorage::new(spec.config.protected_list_lease),
         management: fabric.network_id(&spec.management_network)?,
         isolation_address: spec.isolation_address.as_deref().and_then(index_of),
         agents,
         placement,
         spec,
+        access: Default::default(),
     })
+}
+
+/// The datastore a storage operation is on.
+fn op_datastore(op: &StorageOp) -> DatastoreId {
+    match op {
+        StorageOp::WriteHostFile { datastore, .. }
+        | StorageOp::ReadHostFile { datastore, .. }
+        | StorageOp::LockProtectedList { datastore }
+        | StorageOp::ReleaseProtectedList { datastore }
+        | StorageOp::ReadProtectedList { datastore } => *datastore,
+    }
 }
 
 fn agent_time(local: LocalTime) -> SimTime {
@@ -103,8 +124,9 @@ impl World<'_> {
 
     fn create_agent(&mut self, agent: usize, master: Option<HostId>) {
         let now = self.now();
+        let Some(host) = self.ha.as_ref().map(|ha| ha.agents[agent].host) else { return };
+        self.forget_datastores(host);
         let Some(ha) = self.ha.as_mut() else { return };
-        let host = ha.agents[agent].host;
         let running: Vec<VmId> = if master.is_some() {
             ha.placement.iter().filter(|&(_, &on)| on == host).map(|(&vm, _)| VmId(vm as u32)).collect()
         } else {
@@ -119,10 +141,14 @@ impl World<'_> {
             &running,
             master,
         );
+        let unprotected: Vec<usize> = ha.unprotected.iter().copied().collect();
         let slot = &mut ha.agents[agent];
         slot.agent = Some(created);
         slot.wake.cancel();
         self.carry_out_ha(agent, outputs);
+        for vm in unprotected {
+            self.ha_input(agent, HaInput::Protection { vm: VmId(vm as u32), protected: false }, now);
+        }
     }
 
     /// An input for an agent from its own host: it passes the host gate.
@@ -131,8 +157,15 @@ impl World<'_> {
         self.schedule_local(at, host, Packet::Ha { agent, input });
     }
 
-    /// Runs one input through an agent whose host runs.
+    /// Runs one input through an agent whose host runs, after telling it of any change in its
+    /// host's access to its datastores (`datastore.rs`).
     pub(super) fn run_agent(&mut self, agent: usize, input: HaInput) {
+        self.refresh_datastores(agent);
+        self.handle_agent(agent, input);
+    }
+
+    /// Runs one input through an agent, which its caller already let past the host gate.
+    pub(super) fn handle_agent(&mut self, agent: usize, input: HaInput) {
         let now = self.now();
         let Some(ha) = self.ha.as_mut() else { return };
         let host = ha.agents[agent].host;
@@ -158,8 +191,15 @@ impl World<'_> {
                     }
                 }
                 HaOutput::Storage(op) => {
+                    let reachable =
+                        self.datastore_state(host, op_datastore(&op)) == DatastoreState::Accessible;
                     let Some(ha) = self.ha.as_mut() else { return };
-                    if let Some(answer) = ha.storage.apply(now, HostId(host as u32), &op) {
+                    let answer = if reachable {
+                        ha.storage.apply(now, HostId(host as u32), &op)
+                    } else {
+                        HaStorage::unreachable(&op)
+                    };
+                    if let Some(answer) = answer {
                         self.ha_input(agent, answer, now);
                     }
                 }
@@ -194,6 +234,12 @@ impl World<'_> {
     /// VMDK lock), else it is placed there and boots from its disk.
     fn power_on_vm(&mut self, vm: usize, on: usize) -> bool {
         if self.hosts.is_on(HostId(vm as u32)) {
+            return false;
+        }
+        // Its .vmx and disks are on its home datastore: no power-on where that is not reachable.
+        let home =
+            self.ha.as_ref().and_then(|ha| ha.spec.cluster.vms.get(&VmId(vm as u32)).map(|spec| spec.home));
+        if home.is_some_and(|home| self.datastore_state(on, home) != DatastoreState::Accessible) {
             return false;
         }
         if let Some(ha) = self.ha.as_mut() {
@@ -266,8 +312,33 @@ impl World<'_> {
         self.vm_placement(vm).is_none_or(|on| self.hosts.is_running(HostId(on as u32)))
     }
 
+    /// An operator powered VM `host` off (`on: false`) or on through vSphere (a `power-off` or
+    /// `power-on` fault of the VM): vCenter tells every agent, and HA restarts the VM only while it is
+    /// protected. A VM that goes down with its hypervisor host stays protected. Nothing for a physical
+    /// host.
+    pub(super) fn operator_powered_vm(&mut self, host: usize, on: bool) {
+        if self.vm_placement(host).is_none() {
+            return;
+        }
+        let now = self.now();
+        let Some(ha) = self.ha.as_mut() else { return };
+        if on {
+            ha.unprotected.remove(&host);
+        } else {
+            ha.unprotected.insert(host);
+        }
+        let agents = ha.agents.len();
+        let input = HaInput::Protection { vm: VmId(host as u32), protected: on };
+        for agent in 0..agents {
+            self.ha_input(agent, input.clone(), now);
+        }
+    }
+
     /// A VM's power changed (a fault, its host, or HA): its hypervisor host's agent hears it.
     pub(super) fn vm_power_changed(&mut self, vm: usize, on: bool) {
+        if !on {
+            self.forget_stall(vm);
+        }
         let Some(agent) = self.vm_placement(vm).and_then(|host| self.agent_on(host)) else { return };
         let now = self.now();
         self.ha_input(agent, HaInput::VmPower { vm: VmId(vm as u32), on }, now);

@@ -10,6 +10,7 @@ mod address;
 mod boot;
 mod build;
 mod clock;
+mod datastore;
 mod dns;
 #[cfg(test)]
 mod fault_matrix;

@@ -16,7 +16,7 @@ use super::gate::Packet;
 use super::wake::{Component, WakeSlot};
 use super::{Ev, World};
 use crate::history::{self, Event, Name, ReservationAction};
-use crate::scenario::Scenario;
+use crate::scenario::{DiskAttach, Scenario};
 use emulators::iscsi::{Initiator, InitiatorInput, InitiatorOutput, IoId, IoResult, PathIndex, Via};
 use emulators::san::{
     Array, ArrayEvent, BlockContent, Command, Completion, LunConfig, Nexus, PrIn, PrOut, Reply,
@@ -46,6 +46,9 @@ pub(super) struct Storage {
     pub write_payload_bytes: u64,
     /// Whether every REGISTER asks for APTPL (`[storage] aptpl`).
     pub aptpl: bool,
+    /// Per LUN: whether VMs attach it as a multi-writer virtual disk (`[[lun]] attach`), whose
+    /// VMkernel answers their persistent-reservation commands itself, with ILLEGAL REQUEST.
+    pub multi_writer: Vec<bool>,
 }
 
 pub(super) struct InitiatorSlot {
@@ -66,6 +69,8 @@ pub(super) fn build(
     let spec = scenario.storage.as_ref()?;
     let array_host = scenario.hosts.iter().position(|host| host.name == spec.array)?;
     let host_index = |name: &str| scenario.hosts.iter().position(|host| host.name == name);
+    let backs_datastore =
+        |lun: usize| scenario.ha.as_ref().is_some_and(|ha| ha.datastore_luns.contains(&Some(lun)));
     let luns: Vec<LunConfig> = scenario
         .luns
         .iter()
@@ -75,12 +80,17 @@ pub(super) fn build(
             name: lun.name.clone(),
             blocks: lun.blocks,
             read_only: lun.read_only,
-            masked_to: lun
-                .present_to
-                .iter()
-                .filter_map(|host| host_index(host))
-                .map(|host| HostId(host as u32))
-                .collect(),
+            // A datastore's LUN is the hypervisor hosts' (whose reach of it `datastore.rs` judges),
+            // never masked to a guest.
+            masked_to: if backs_datastore(index) {
+                Vec::new()
+            } else {
+                lun.present_to
+                    .iter()
+                    .filter_map(|host| host_index(host))
+                    .map(|host| HostId(host as u32))
+                    .collect()
+            },
         })
         .collect();
     let array = Array::new(spec.array_config, luns, seeds.stream("san"));
@@ -126,6 +136,7 @@ pub(super) fn build(
         initiators,
         write_payload_bytes: scenario.workload.message_size_bytes,
         aptpl: spec.aptpl,
+        multi_writer: scenario.luns.iter().map(|lun| lun.attach == DiskAttach::MultiWriter).collect(),
     })
 }
 
@@ -161,6 +172,11 @@ fn command_for(op: &StorageOp, writer: HostId, aptpl: bool) -> Command {
         StorageOp::ReadKeys => Command::PrIn(PrIn::ReadKeys),
         StorageOp::ReadReservation => Command::PrIn(PrIn::ReadReservation),
     }
+}
+
+/// Whether a storage operation is a PERSISTENT RESERVE IN or OUT command.
+fn is_reservation_command(op: &StorageOp) -> bool {
+    !matches!(op, StorageOp::Connect | StorageOp::Read { .. } | StorageOp::Write { .. })
 }
 
 /// What the failover logic hears back for an I/O.
@@ -228,6 +244,18 @@ impl World<'_> {
             self.schedule_local(now, host, Packet::Node { node, input });
             return;
         };
+        if storage.multi_writer.get(usize::from(lun.0)).copied().unwrap_or(false)
+            && self.ha.as_ref().is_some_and(|ha| ha.placement.contains_key(&host))
+            && is_reservation_command(&op)
+        {
+            // A VM's virtual disk: the VMkernel emulates the SCSI target and implements no PR, so
+            // the command never reaches the array (docs/hypervisor.md, [KB-MW]).
+            let input =
+                Input::Storage { request, result: StorageResult::Failed(StorageFailure::IllegalRequest) };
+            self.schedule_local(now, host, Packet::Node { node, input });
+            return;
+        }
+        let Some(storage) = self.storage.as_mut() else { return };
         let slot = &mut storage.initiators[node];
         if matches!(op, StorageOp::Write { .. })
             && let Some(resume_after) = slot.freeze_on_next_write.take()

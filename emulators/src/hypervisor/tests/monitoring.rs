@@ -94,6 +94,18 @@ fn an_apd_times_out_after_140_seconds_and_the_vm_is_terminated_180_seconds_later
 }
 
 #[test]
+fn a_slave_whose_vmcp_terminates_a_vm_no_longer_lists_it_in_the_heartbeat_of_that_tick() {
+    // A heartbeat that still listed the VM could reach the master after the `RestartElsewhere` and
+    // cancel the restart.
+    let config = vmcp(ApdResponse::RestartConservative, PdlResponse::Disabled);
+    let lab = storage_loss(config, DatastoreState::AllPathsDown, 500);
+    let lists_vm7 = |o: &HaOutput| matches!(o, HaOutput::Send { message: Message::Heartbeat { vms, .. }, .. } if vms.contains(&vm(7)));
+    let last_listing =
+        lab.outputs(lists_vm7).into_iter().filter(|&(_, host)| host == h(2)).map(|(at, _)| at).max();
+    assert!(last_listing.is_some_and(|at| at < secs(420)), "last heartbeat listing vm7: {last_listing:?}");
+}
+
+#[test]
 fn a_conservative_apd_response_does_not_terminate_a_vm_when_no_other_host_could_restart_it() {
     let config = vmcp(ApdResponse::RestartConservative, PdlResponse::Disabled);
     let mut lab = Lab::steady(config, cluster(&[1, 2], &[7]), &[(7, 2)], 2);

@@ -96,3 +96,21 @@ fn a_power_on_lost_with_a_host_that_rebooted_counts_as_failed_and_is_retried() {
     assert_between(lab.first(h(3), failed), 128, 131);
     assert_eq!(lab.hosts_of(vm(7)), [h(1)].into(), "the retry two minutes later restarted it");
 }
+
+#[test]
+fn a_vm_an_operator_powered_off_is_not_restarted_until_powered_on_again() {
+    let mut lab = Lab::steady(HaConfig::default(), cluster(&[1, 2, 3], &[7]), &[(7, 2)], 3);
+    lab.run_until(secs(100));
+    for host in [1, 2, 3] {
+        lab.input(h(host), HaInput::Protection { vm: vm(7), protected: false });
+    }
+    lab.input(h(2), HaInput::VmPower { vm: vm(7), on: false });
+    lab.run_until(secs(300));
+    assert!(lab.hosts_of(vm(7)).is_empty(), "HA restarted a VM its operator powered off");
+    // Without the operator's word, the same power-off is a failure HA repairs.
+    let mut failed = Lab::steady(HaConfig::default(), cluster(&[1, 2, 3], &[7]), &[(7, 2)], 3);
+    failed.run_until(secs(100));
+    failed.input(h(2), HaInput::VmPower { vm: vm(7), on: false });
+    failed.run_until(secs(300));
+    assert_eq!(failed.hosts_of(vm(7)).len(), 1);
+}

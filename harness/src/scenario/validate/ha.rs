@@ -5,10 +5,14 @@
 //! hypervisor host (and every host HA may restart it on) has a NIC on.
 
 use super::{Ctx, Result, duration_of, human, list};
-use crate::scenario::file::{FaultFile, HaFile, HaRuleFile, HaRuleKind, HostFile};
-use crate::scenario::model::{DEFAULT_VM_BOOT_TIME, HaSpec, HostDef, HostRole, NetworkDef};
+use crate::scenario::file::{FaultFile, HaFile, HaRuleFile, HaRuleKind, HostFile, LunFile};
+use crate::scenario::model::{
+    ClusterSpec as GuestCluster, DEFAULT_VM_BOOT_TIME, DatabaseDef, DiskAttach, HaSpec, HostDef, HostRole,
+    LunDef, NetworkDef,
+};
 use emulators::HostId;
 use emulators::hypervisor::{ClusterSpec, DatastoreId, HaConfig, PlacementRule, VmId, VmSpec};
+use failover::DiskFencing;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use toml::Spanned;
@@ -103,7 +107,17 @@ pub(super) fn validate_ha(
     if let Some(respect) = file.respect_vm_anti_affinity {
         config.respect_vm_anti_affinity = respect;
     }
-    Ok(Some(HaSpec { config, cluster, management_network, isolation_address, datastores }))
+    if let Some(response) = file.apd_response {
+        config.vmcp.apd_response = response;
+    }
+    if let Some(delay) = &file.apd_failover_delay {
+        config.vmcp.apd_failover_delay = duration_of(delay);
+    }
+    if let Some(response) = file.pdl_response {
+        config.vmcp.pdl_response = response;
+    }
+    let datastore_luns = vec![None; datastores.len()];
+    Ok(Some(HaSpec { config, cluster, management_network, isolation_address, datastores, datastore_luns }))
 }
 
 /// A VM's `boot_time` (default `DEFAULT_VM_BOOT_TIME`); a physical host boots at once and refuses
@@ -390,4 +404,68 @@ pub(super) fn vmotion_destination(
         }
     }
     Ok(to.map(|(_, name)| name.get_ref().clone()))
+}
+
+/// Ties each datastore named like a `[[lun]]` to that LUN (a VMFS volume on it), which then holds
+/// nothing else: no database's disk, not the disk witness. And refuses a multi-writer disk under a
+/// cluster that fences with persistent reservations, which the VMkernel would refuse it.
+pub(super) fn check_vm_disks(
+    ctx: &Ctx,
+    file: Option<&HaFile>,
+    lun_entries: &[LunFile],
+    luns: &[LunDef],
+    cluster: &GuestCluster,
+    databases: &[DatabaseDef],
+    ha: Option<&mut HaSpec>,
+) -> Result<()> {
+    let reservations = cluster.settings.disk_fencing != DiskFencing::Disabled;
+    for (entry, lun) in lun_entries.iter().zip(luns) {
+        let Some(attach) =
+            entry.attach.as_ref().filter(|attach| *attach.get_ref() == DiskAttach::MultiWriter)
+        else {
+            continue;
+        };
+        let witness = cluster.disk_witness.as_deref() == Some(lun.name.as_str());
+        if reservations || witness {
+            let user = if witness {
+                "it is the disk witness, whose vote is a reservation".to_string()
+            } else {
+                let fencing = match cluster.settings.disk_fencing {
+                    DiskFencing::PreemptWithoutAbort => "preempt-without-abort",
+                    _ => "persistent-reservation, the default",
+                };
+                format!("the cluster fences its shared disks with them (`disk_fencing` is {fencing})")
+            };
+            let or = if witness { "" } else { ", or set `disk_fencing = \"disabled\"` (unsafe)" };
+            return Err(ctx.at(
+                attach,
+                format!(
+                    "LUN `{}` is attached as a multi-writer virtual disk, which passes no SCSI-3 persistent \
+                     reservation to the array (the VMkernel answers PR commands with ILLEGAL REQUEST; VMware \
+                     supports only physical RDMs or clustered VMDKs for WSFC shared disks), but {user}: \
+                     attach it as `physical-rdm`{or}",
+                    lun.name
+                ),
+            ));
+        }
+    }
+    let (Some(ha), Some(file)) = (ha, file) else { return Ok(()) };
+    for (index, name) in ha.datastores.iter().enumerate() {
+        let Some(lun) = luns.iter().position(|lun| &lun.name == name) else { continue };
+        let taken = databases
+            .iter()
+            .find(|db| db.disks().contains(&name.as_str()))
+            .map(|db| format!("database `{}`'s disk", db.name));
+        let taken = taken.or_else(|| {
+            (cluster.disk_witness.as_deref() == Some(name.as_str())).then(|| "the disk witness".to_string())
+        });
+        if let (Some(taken), Some(span)) = (taken, file.datastores.as_ref()) {
+            return Err(ctx.at(
+                span,
+                format!("datastore `{name}` is a VMFS volume on LUN `{name}`, which is also {taken}: a LUN holds one or the other"),
+            ));
+        }
+        ha.datastore_luns[index] = Some(lun);
+    }
+    Ok(())
 }

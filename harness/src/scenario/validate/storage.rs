@@ -251,7 +251,8 @@ pub(super) fn validate_storage(
                 present_to
             }
         };
-        defs.push(LunDef { name, blocks, read_only: entry.read_only, present_to });
+        let attach = entry.attach.as_ref().map_or_else(Default::default, |attach| *attach.get_ref());
+        defs.push(LunDef { name, blocks, read_only: entry.read_only, present_to, attach });
     }
     if let (QuorumModel::NodeAndDiskMajority, Some(witness), Some(span)) =
         (cluster.settings.quorum, &cluster.disk_witness, cluster_table)
