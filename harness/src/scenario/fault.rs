@@ -165,6 +165,12 @@ pub enum HypervisorFault {
     /// A vMotion of the VM `target`: paused for `stun` (the switchover), then resumed on `to`, or on
     /// another hypervisor host its rules allow when `to` is `None`. Not undone: the VM stays there.
     Vmotion { target: Target, stun: Duration, to: Option<String> },
+    /// A disk-only snapshot of the VM `target` (a cluster node's VM): what its disks hold now is kept
+    /// for a later `SnapshotRevert`. The VM runs on untouched.
+    Snapshot { target: Target },
+    /// The VM `target` reverted to its latest snapshot: its disks go back to what they held then and
+    /// it is left powered off, as vSphere leaves a VM reverted to a snapshot without memory.
+    SnapshotRevert { target: Target },
 }
 
 impl Fault {
@@ -201,6 +207,8 @@ impl Fault {
                 SoftwareFault::CorruptLog { .. } => FaultKind::CorruptLog,
             },
             Fault::Hypervisor(HypervisorFault::Vmotion { .. }) => FaultKind::Vmotion,
+            Fault::Hypervisor(HypervisorFault::Snapshot { .. }) => FaultKind::Snapshot,
+            Fault::Hypervisor(HypervisorFault::SnapshotRevert { .. }) => FaultKind::SnapshotRevert,
             Fault::HealAll => FaultKind::HealAll,
         }
     }
@@ -216,7 +224,11 @@ impl Fault {
                 | RunFault::Resume { target }
                 | RunFault::ClockStep { target, .. },
             )
-            | Fault::Hypervisor(HypervisorFault::Vmotion { target, .. }) => Some(target),
+            | Fault::Hypervisor(
+                HypervisorFault::Vmotion { target, .. }
+                | HypervisorFault::Snapshot { target }
+                | HypervisorFault::SnapshotRevert { target },
+            ) => Some(target),
             Fault::Fabric(fault) => fault.target(),
             _ => None,
         }
@@ -242,7 +254,11 @@ impl Fault {
                 | RunFault::Resume { target }
                 | RunFault::ClockStep { target, .. },
             )
-            | Fault::Hypervisor(HypervisorFault::Vmotion { target, .. })
+            | Fault::Hypervisor(
+                HypervisorFault::Vmotion { target, .. }
+                | HypervisorFault::Snapshot { target }
+                | HypervisorFault::SnapshotRevert { target },
+            )
             | Fault::Fabric(
                 FabricFault::NicDown { target, .. }
                 | FabricFault::NicUp { target, .. }

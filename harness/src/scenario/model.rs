@@ -404,10 +404,14 @@ pub enum FaultKind {
     RackPowerOn,
     /// A VM's live migration: paused for the stun, resumed on another hypervisor host.
     Vmotion,
+    /// A disk-only snapshot of a cluster node's VM.
+    Snapshot,
+    /// A VM reverted to its latest snapshot, left powered off.
+    SnapshotRevert,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 29] = [
+    pub const ALL: [FaultKind; 31] = [
         FaultKind::PowerOff,
         FaultKind::PowerOn,
         FaultKind::PowerCycle,
@@ -437,6 +441,8 @@ impl FaultKind {
         FaultKind::RackPowerOff,
         FaultKind::RackPowerOn,
         FaultKind::Vmotion,
+        FaultKind::Snapshot,
+        FaultKind::SnapshotRevert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -470,6 +476,8 @@ impl FaultKind {
             FaultKind::RackPowerOff => "rack-power-off",
             FaultKind::RackPowerOn => "rack-power-on",
             FaultKind::Vmotion => "vmotion",
+            FaultKind::Snapshot => "snapshot",
+            FaultKind::SnapshotRevert => "snapshot-revert",
         }
     }
 
@@ -892,6 +900,11 @@ pub enum Reachable {
     /// A node that won the disk witness found its epoch ledger ahead of what it knew and did not count
     /// it (disk arbitration's `behind-ledger` step): a partition in time across a disk witness.
     WitnessLedgerAhead,
+    /// A VM was reverted to a snapshot (a `vm-reverted` record).
+    VmReverted,
+    /// A reverted VM's node caught up as a passive copy: after its `vm-reverted`, it replayed a log of
+    /// an epoch another node mounted, before mounting anything itself.
+    RevertedNodeCaughtUp,
 }
 
 impl Reachable {
@@ -909,6 +922,8 @@ impl Reachable {
             Reachable::FrozenOwnerSteppedDown => "frozen-owner-stepped-down",
             Reachable::HaRestarted => "ha-restarted",
             Reachable::VmMigrated => "vm-migrated",
+            Reachable::VmReverted => "vm-reverted",
+            Reachable::RevertedNodeCaughtUp => "reverted-node-caught-up",
             Reachable::WitnessLedgerAhead => "witness-ledger-ahead",
         }
     }

@@ -268,6 +268,7 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
     for fault in &file.fault {
         faults.push(validate_fault(&ctx, &world, fault)?);
     }
+    ha::check_reverts_follow_snapshots(&ctx, &file.fault, &faults)?;
     // A stable sort keeps same-instant faults in file order, which the author may rely on.
     faults.sort_by_key(|fault| fault.at);
     let nemesis = match &file.nemesis {
@@ -1497,6 +1498,7 @@ fn rules(kind: FaultKind) -> Rules {
         }
         // `value` (the stun) and `to` (the destination) are optional: `vmotion_parts` fills them.
         FaultKind::Vmotion => Rules { value: Some(ValueRule::Duration), ..base },
+        FaultKind::Snapshot | FaultKind::SnapshotRevert => base,
     }
 }
 
@@ -1518,6 +1520,9 @@ fn refusal_for_role(kind: FaultKind, role: HostRole, next_write: bool) -> Option
         ),
         (FaultKind::Vmotion, HostRole::Hypervisor) => {
             Some("vMotion moves a VM between hypervisor hosts; a hypervisor host is the hardware itself")
+        }
+        (FaultKind::Snapshot | FaultKind::SnapshotRevert, HostRole::Hypervisor) => {
+            Some("a snapshot is of a VM's disks; a hypervisor host is the hardware itself")
         }
         (FaultKind::ClockStep, HostRole::Hypervisor) => Some(
             "the HA agent times everything on its host's monotonic clock, which a clock step does not move",
@@ -1699,6 +1704,9 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
         && let Some(reason) = refusal_for_role(kind, role, next_write)
     {
         return Err(ctx.at(text, format!("{kind} cannot hit `{target}`, a {} host: {reason}", role.as_str())));
+    }
+    if matches!(kind, FaultKind::Snapshot | FaultKind::SnapshotRevert) {
+        ha::snapshot_target(ctx, world.hosts, world.ha, world.luns, &target, fault)?;
     }
     if kind == FaultKind::CorruptLog
         && let Some(database) = database
@@ -1948,6 +1956,8 @@ fn typed_fault(kind: FaultKind, parts: FaultParts) -> Fault {
             };
             Fault::Hypervisor(HypervisorFault::Vmotion { target, stun, to })
         }
+        FaultKind::Snapshot => Fault::Hypervisor(HypervisorFault::Snapshot { target }),
+        FaultKind::SnapshotRevert => Fault::Hypervisor(HypervisorFault::SnapshotRevert { target }),
     }
 }
 

@@ -18,6 +18,7 @@ mod hub;
 mod hypervisor;
 mod nemesis;
 mod node;
+mod snapshot;
 mod storage;
 mod vmotion;
 mod wake;
@@ -89,6 +90,8 @@ struct NodeSlot {
     /// writes): the guest's queue, carried out when it resumes.
     outbox: Vec<Output>,
     wake: WakeSlot,
+    /// The VM's latest snapshot of this node's disk, and when it was taken (`snapshot.rs`).
+    snapshot: Option<(SimTime, Disk)>,
 }
 
 struct HubSlot {
@@ -205,6 +208,7 @@ impl<'s> World<'s> {
                 disk: Some(Disk::default()),
                 outbox: Vec::new(),
                 wake: WakeSlot::default(),
+                snapshot: None,
             })
             .collect();
         let hub_config = build::hub_config(scenario);
