@@ -1614,7 +1614,8 @@ fn a_node_reverted_to_an_older_disk_takes_a_new_incarnation_and_is_counted_again
     checks.check(sim.node(N1).disk().incarnation == 3, "the new incarnation is on disk");
     checks.check(counts_from(&sim, N0, N1, secs(36)), "N0 counts the reverted N1 within 5 s of its boot");
     checks.check(counts_from(&sim, N1, N0, secs(36)), "the reverted N1 counts N0 within 5 s of its boot");
-    let n0: BTreeSet<u64> = heartbeat_stamps(&sim, N0).into_iter().map(|(_, incarnation, _)| incarnation).collect();
+    let n0: BTreeSet<u64> =
+        heartbeat_stamps(&sim, N0).into_iter().map(|(_, incarnation, _)| incarnation).collect();
     checks.check(n0.len() == 1, format!("N0 never changed incarnation: {n0:?}"));
     checks.finish(&sim);
 }

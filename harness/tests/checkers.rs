@@ -1745,9 +1745,11 @@ fn revert_after_failover() -> HistoryBuilder {
 }
 
 #[test]
-fn a_reverted_node_that_replays_the_new_owners_epoch_before_mounting_caught_up_and_one_that_mounts_first_did_not() {
+fn a_reverted_node_that_replays_the_new_owners_epoch_before_mounting_caught_up_and_one_that_mounts_first_did_not()
+ {
     let assertion = asserting(&[Reachable::VmReverted, Reachable::RevertedNodeCaughtUp], 9_000);
-    let caught_up = revert_after_failover().at_ms(7_000).replayed("n1", "SG1", 5, 2, &[50]).at_ms(9_000).ended();
+    let caught_up =
+        revert_after_failover().at_ms(7_000).replayed("n1", "SG1", 5, 2, &[50]).at_ms(9_000).ended();
     assert!(times(&check_all(&caught_up, &assertion), Unreached).is_empty());
     let own_epoch_only =
         revert_after_failover().at_ms(7_000).replayed("n1", "SG1", 3, 1, &[30]).at_ms(9_000).ended();

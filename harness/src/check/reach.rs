@@ -104,10 +104,11 @@ fn caught_up_after(model: &Model, node: &Name, revert: usize) -> bool {
     for record in &model.records[revert + 1..] {
         match &record.event {
             Event::Mounted { node: mounted, .. } if mounted == node => return false,
-            Event::LogReplayed { node: replayed, db, epoch, .. } if replayed == node => {
-                if model.mounts_of(db).any(|mount| mount.epoch == *epoch && &mount.node != node) {
-                    return true;
-                }
+            Event::LogReplayed { node: replayed, db, epoch, .. }
+                if replayed == node
+                    && model.mounts_of(db).any(|mount| mount.epoch == *epoch && &mount.node != node) =>
+            {
+                return true;
             }
             _ => {}
         }

@@ -5,8 +5,8 @@
 //! hypervisor host (and every host HA may restart it on) has a NIC on.
 
 use super::{Ctx, Result, duration_of, list};
-use crate::scenario::file::{FaultFile, HaFile, HaRuleFile, HaRuleKind, HostFile};
 use crate::scenario::fault::{Fault, FaultSpec, HypervisorFault};
+use crate::scenario::file::{FaultFile, HaFile, HaRuleFile, HaRuleKind, HostFile};
 use crate::scenario::model::{HaSpec, HostDef, HostRole, LunDef, NetworkDef, Target};
 use emulators::HostId;
 use emulators::hypervisor::{ClusterSpec, DatastoreId, HaConfig, PlacementRule, VmId, VmSpec};
@@ -413,7 +413,11 @@ pub(super) fn snapshot_target(
 /// Every `snapshot-revert` needs a `snapshot` of the same VM before it (earlier, or at the same
 /// instant and earlier in the file): a revert without one has nothing to go back to. `files` and
 /// `specs` are in file order.
-pub(super) fn check_reverts_follow_snapshots(ctx: &Ctx, files: &[FaultFile], specs: &[FaultSpec]) -> Result<()> {
+pub(super) fn check_reverts_follow_snapshots(
+    ctx: &Ctx,
+    files: &[FaultFile],
+    specs: &[FaultSpec],
+) -> Result<()> {
     let vm_of = |spec: &FaultSpec, reverts: bool| match &spec.fault {
         Fault::Hypervisor(HypervisorFault::SnapshotRevert { target: Target::Host(name) }) if reverts => {
             Some(name.clone())
