@@ -386,11 +386,12 @@ pub enum Event {
     VmMigrated { vm: Name, from: Name, to: Name },
     /// A `snapshot` fault kept what `vm`'s disks hold now (its cluster node's copies, ownership
     /// records and boot count) for a later revert. The VM runs on untouched.
-    VmSnapshotTaken { vm: Name },
+    VmSnapshotTaken { vm: Name, memory: bool },
     /// A `snapshot-revert` put back on `vm`'s disks what they held at `taken_at`, its latest
-    /// snapshot, and left it powered off (a running VM lost power first: its `host-down` comes
-    /// before this record).
-    VmReverted { vm: Name, taken_at: SimTime },
+    /// snapshot (a running VM lost power first: its `host-down` comes before this record). Without
+    /// `memory` the VM is left off; with it the VM is powered on at once and its guest resumes from
+    /// the snapshot's memory (the `host-up` that follows).
+    VmReverted { vm: Name, taken_at: SimTime, memory: bool },
     /// Ground truth at the end of the run: the messages each LUN holds (durable or in cache), in
     /// block order, and the database the LUN belongs to.
     LunContents { lun: Name, db: Option<Name>, msgs: Vec<MessageId> },

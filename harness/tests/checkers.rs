@@ -1723,7 +1723,7 @@ fn a_frozen_owner_steps_down_only_by_dismounting_after_its_resume() {
 // ----- snapshot revert ------------------------------------------------------------------------------
 
 fn reverted(vm: &str, taken_at_ms: u64) -> Event {
-    Event::VmReverted { vm: name(vm), taken_at: SimTime::from_millis(taken_at_ms) }
+    Event::VmReverted { vm: name(vm), taken_at: SimTime::from_millis(taken_at_ms), memory: false }
 }
 
 /// n1 owned epoch 1 and was snapshotted; n2 took over in epoch 2; n1 was reverted and booted.
@@ -1733,7 +1733,7 @@ fn revert_after_failover() -> HistoryBuilder {
         .at_ms(100)
         .mounted("n1", "SG1", 1, 0)
         .at_ms(1_000)
-        .push(Event::VmSnapshotTaken { vm: name("n1") })
+        .push(Event::VmSnapshotTaken { vm: name("n1"), memory: false })
         .at_ms(2_000)
         .host_down("n1", Power)
         .at_ms(3_000)
@@ -1776,7 +1776,7 @@ fn a_revert_takes_back_what_the_copy_got_after_the_snapshot_so_a_later_mount_wit
             .at_ms(100)
             .mounted("n1", "SG1", 1, 0)
             .at_ms(1_000)
-            .push(Event::VmSnapshotTaken { vm: name("n1") })
+            .push(Event::VmSnapshotTaken { vm: name("n1"), memory: false })
             .at_ms(1_500)
             .committed("n1", "SG1", 7, 1, 1)
             .acked(7, "SG1", "n1", 1)

@@ -84,7 +84,9 @@ impl DbRuntime {
     }
 }
 
-/// A node's failover logic. Construct it at boot with what its disk holds.
+/// A node's failover logic. Construct it at boot with what its disk holds. A clone is the node's
+/// whole memory at one instant (a hypervisor's memory snapshot keeps one).
+#[derive(Clone)]
 pub struct Node {
     pub(crate) id: NodeId,
     pub(crate) config: Arc<ClusterConfig>,
@@ -414,6 +416,16 @@ impl Node {
         self.disk.incarnation = self.incarnation;
         self.heartbeat_sequence = 0;
         self.detector.reincarnate(self.incarnation);
+        // This life is a rolled-back image: a later life may have gone on writing our newest
+        // generation (the open log of a memory image is not closed by recovery at boot), so it is
+        // marked like a recovered log and re-copied if the lineage holds it in full.
+        for copy in self.disk.copies.values_mut() {
+            let newest =
+                copy.current.as_ref().map_or_else(|| copy.last_generation(), |(generation, _)| *generation);
+            if newest > 0 {
+                copy.recovered = Some(newest);
+            }
+        }
     }
 
     /// Peers whose heartbeats arrive both ways on at least one path.

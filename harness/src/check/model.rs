@@ -374,7 +374,7 @@ impl<'h> Model<'h> {
                     copy.contents.roll_back(*to_generation);
                     copy.record_level(pos);
                 }
-                Event::VmSnapshotTaken { vm } => {
+                Event::VmSnapshotTaken { vm, .. } => {
                     let kept = self
                         .copies
                         .iter()

@@ -165,11 +165,11 @@ pub enum HypervisorFault {
     /// A vMotion of the VM `target`: paused for `stun` (the switchover), then resumed on `to`, or on
     /// another hypervisor host its rules allow when `to` is `None`. Not undone: the VM stays there.
     Vmotion { target: Target, stun: Duration, to: Option<String> },
-    /// A disk-only snapshot of the VM `target` (a cluster node's VM): what its disks hold now is kept
-    /// for a later `SnapshotRevert`. The VM runs on untouched.
-    Snapshot { target: Target },
-    /// The VM `target` reverted to its latest snapshot: its disks go back to what they held then and
-    /// it is left powered off, as vSphere leaves a VM reverted to a snapshot without memory.
+    /// A snapshot of the VM `target` (a cluster node's VM): what its disks hold now, and with
+    /// `memory` its running guest too, is kept for a later `SnapshotRevert`. The VM runs on untouched.
+    Snapshot { target: Target, memory: bool },
+    /// The VM `target` reverted to its latest snapshot: its disks go back to what they held then; a
+    /// snapshot without memory leaves it powered off, one with memory resumes the guest it kept.
     SnapshotRevert { target: Target },
 }
 
@@ -226,7 +226,7 @@ impl Fault {
             )
             | Fault::Hypervisor(
                 HypervisorFault::Vmotion { target, .. }
-                | HypervisorFault::Snapshot { target }
+                | HypervisorFault::Snapshot { target, .. }
                 | HypervisorFault::SnapshotRevert { target },
             ) => Some(target),
             Fault::Fabric(fault) => fault.target(),
@@ -256,7 +256,7 @@ impl Fault {
             )
             | Fault::Hypervisor(
                 HypervisorFault::Vmotion { target, .. }
-                | HypervisorFault::Snapshot { target }
+                | HypervisorFault::Snapshot { target, .. }
                 | HypervisorFault::SnapshotRevert { target },
             )
             | Fault::Fabric(
@@ -408,6 +408,9 @@ impl FaultSpec {
                 if let Some(to) = to {
                     put("to", text(to));
                 }
+            }
+            Fault::Hypervisor(HypervisorFault::Snapshot { memory, .. }) => {
+                put("memory", Value::Boolean(*memory))
             }
             _ => {}
         }

@@ -404,9 +404,9 @@ pub enum FaultKind {
     RackPowerOn,
     /// A VM's live migration: paused for the stun, resumed on another hypervisor host.
     Vmotion,
-    /// A disk-only snapshot of a cluster node's VM.
+    /// A snapshot of a cluster node's VM: its disks, and optionally its memory.
     Snapshot,
-    /// A VM reverted to its latest snapshot, left powered off.
+    /// A VM reverted to its latest snapshot: left off, or resumed from the snapshot's memory.
     SnapshotRevert,
 }
 

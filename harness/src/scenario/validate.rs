@@ -1609,6 +1609,7 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
     forbid(fault.resource.as_ref().map(Spanned::span), rules.resource, "resource")?;
     forbid(fault.to.as_ref().map(Spanned::span), rules.to || kind == FaultKind::Vmotion, "to")?;
     forbid(fault.lun.as_ref().map(Spanned::span), rules.lun.is_some(), "lun")?;
+    forbid(fault.memory.as_ref().map(Spanned::span), kind == FaultKind::Snapshot, "memory")?;
     if let Some(trigger) = &fault.trigger
         && *trigger.get_ref() == FaultTrigger::NextWrite
     {
@@ -1859,6 +1860,8 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
         to,
         lun,
         trigger: fault.trigger.as_ref().map_or(FaultTrigger::At, |trigger| *trigger.get_ref()),
+        // vSphere's client keeps the memory of a powered-on VM unless told not to (docs/hypervisor.md).
+        memory: fault.memory.as_ref().is_none_or(|memory| *memory.get_ref()),
     };
     Ok(FaultSpec { at, fault: typed_fault(kind, parts), duration })
 }
@@ -1875,12 +1878,14 @@ struct FaultParts {
     to: Option<String>,
     lun: Option<String>,
     trigger: FaultTrigger,
+    memory: bool,
 }
 
 /// The typed fault for `kind`. Validation has already required every key the kind needs (`rules`),
 /// so a missing one here falls back to an empty value rather than failing twice.
 fn typed_fault(kind: FaultKind, parts: FaultParts) -> Fault {
-    let FaultParts { target, network, peer, direction, value, database, resource, to, lun, trigger } = parts;
+    let FaultParts { target, network, peer, direction, value, database, resource, to, lun, trigger, memory } =
+        parts;
     let network = network.unwrap_or_default();
     let database = database.unwrap_or_default();
     let duration_value = match value {
@@ -1956,7 +1961,7 @@ fn typed_fault(kind: FaultKind, parts: FaultParts) -> Fault {
             };
             Fault::Hypervisor(HypervisorFault::Vmotion { target, stun, to })
         }
-        FaultKind::Snapshot => Fault::Hypervisor(HypervisorFault::Snapshot { target }),
+        FaultKind::Snapshot => Fault::Hypervisor(HypervisorFault::Snapshot { target, memory }),
         FaultKind::SnapshotRevert => Fault::Hypervisor(HypervisorFault::SnapshotRevert { target }),
     }
 }

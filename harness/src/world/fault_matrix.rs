@@ -245,7 +245,7 @@ fn ground_truth(world: &World) -> String {
         format!("{:?} {armed:?}", storage.array)
     });
     let snapshots: Vec<_> =
-        world.nodes.iter().map(|slot| slot.snapshot.as_ref().map(|(at, _)| *at)).collect();
+        world.nodes.iter().map(|slot| slot.snapshot.as_ref().map(|snapshot| snapshot.taken_at)).collect();
     format!(
         "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{storage:?}\n{:?}\n{:?}\n{snapshots:?}",
         world.hosts,

@@ -90,8 +90,10 @@ struct NodeSlot {
     /// writes): the guest's queue, carried out when it resumes.
     outbox: Vec<Output>,
     wake: WakeSlot,
-    /// The VM's latest snapshot of this node's disk, and when it was taken (`snapshot.rs`).
-    snapshot: Option<(SimTime, Disk)>,
+    /// The VM's latest snapshot of this node (`snapshot.rs`).
+    snapshot: Option<snapshot::Snapshot>,
+    /// A memory image to resume instead of booting, on the VM's next power-on (`snapshot.rs`).
+    resume: Option<Node>,
 }
 
 struct HubSlot {
@@ -209,6 +211,7 @@ impl<'s> World<'s> {
                 outbox: Vec::new(),
                 wake: WakeSlot::default(),
                 snapshot: None,
+                resume: None,
             })
             .collect();
         let hub_config = build::hub_config(scenario);

@@ -25,7 +25,7 @@ impl World<'_> {
     pub(super) fn inject_hypervisor(&mut self, fault: &HypervisorFault, vm: usize) -> Result<(), NoEffect> {
         let (stun, to) = match fault {
             HypervisorFault::Vmotion { stun, to, .. } => (stun, to),
-            HypervisorFault::Snapshot { .. } => return self.take_snapshot(vm),
+            HypervisorFault::Snapshot { memory, .. } => return self.take_snapshot(vm, *memory),
             HypervisorFault::SnapshotRevert { .. } => return self.revert_to_snapshot(vm),
         };
         let from = self.vm_placement(vm).ok_or(NoEffect::NoTarget)?;

@@ -422,7 +422,7 @@ pub(super) fn check_reverts_follow_snapshots(
         Fault::Hypervisor(HypervisorFault::SnapshotRevert { target: Target::Host(name) }) if reverts => {
             Some(name.clone())
         }
-        Fault::Hypervisor(HypervisorFault::Snapshot { target: Target::Host(name) }) if !reverts => {
+        Fault::Hypervisor(HypervisorFault::Snapshot { target: Target::Host(name), .. }) if !reverts => {
             Some(name.clone())
         }
         _ => None,
