@@ -33,6 +33,12 @@ pub struct CopyStore {
     pub epoch_starts: Vec<(Epoch, Generation)>,
     /// A lossy mount's request to the hubs, until every hub has acknowledged it.
     pub resubmission: Option<OwedResubmission>,
+    /// The generation this copy closed by soft recovery at boot (the open log it found on disk),
+    /// until this copy mounts or rolls back below it. What recovery closed is what the disk held,
+    /// and a disk can hold less than the copy's owner once wrote into that generation: a VM reverted
+    /// to a snapshot finds the open log of snapshot time, while its life after the snapshot went on
+    /// writing that generation, closed it and shipped it. See `divergence_point`.
+    pub recovered: Option<Generation>,
 }
 
 /// After a lossy mount, every hub must resubmit what it delivered since `since` (this node's clock):
@@ -99,16 +105,31 @@ impl CopyStore {
     /// The last generation this copy shares with `lineage` (the owner's epoch starts), or `None` if
     /// every generation on this copy is on that lineage. A generation `g` written in epoch `e` is on
     /// the lineage when the lineage's last epoch starting before `g` is `e` itself.
+    ///
+    /// A generation closed by recovery (`recovered`) also diverges, just before it, when a later
+    /// epoch of the lineage started at or after it: the owner that began that epoch held the
+    /// generation closed, in full, so ours may be a prefix of it (the same epoch and number, fewer
+    /// messages). Epochs alone cannot tell the two apart; real ESE compares the log headers.
     pub fn divergence_point(&self, lineage: &[(Epoch, Generation)]) -> Option<Generation> {
         let covering = |generation: Generation| {
             lineage.iter().filter(|(_, start)| *start < generation).map(|(epoch, _)| *epoch).max()
         };
-        self.logs
+        let by_epoch = self
+            .logs
             .iter()
             .map(|(&generation, log)| (generation, log.epoch))
             .chain(self.current.iter().map(|(generation, log)| (*generation, log.epoch)))
             .find(|&(generation, epoch)| covering(generation).is_some_and(|covering| covering != epoch))
-            .map(|(generation, _)| generation - 1)
+            .map(|(generation, _)| generation - 1);
+        let superseded = self.recovered.filter(|&generation| {
+            self.logs.get(&generation).is_some_and(|log| {
+                lineage.iter().any(|&(epoch, start)| epoch > log.epoch && start >= generation)
+            })
+        });
+        match (by_epoch, superseded.map(|generation| generation - 1)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Discards every generation after `to`, and the messages they brought into the database.
@@ -125,6 +146,7 @@ impl CopyStore {
             }
         }
         self.replayed_through = self.replayed_through.min(to);
+        self.recovered = self.recovered.filter(|&generation| generation <= to);
     }
 }
 
@@ -144,6 +166,28 @@ mod tests {
         }
         copy.replayed_through = copy.last_generation();
         copy
+    }
+
+    #[test]
+    fn a_log_closed_by_recovery_diverges_when_a_later_epoch_started_after_it() {
+        // A VM reverted to a snapshot: generation 3 was open at snapshot time and closed by recovery;
+        // its earlier life went on to close 3..=5 in epoch 1, and epoch 2 started after 5.
+        let mut copy = copy_with(&[(1, 1), (2, 1), (3, 1)]);
+        copy.recovered = Some(3);
+        assert_eq!(copy.divergence_point(&[(1, 0), (2, 5)]), Some(2));
+        assert_eq!(copy.divergence_point(&[(1, 0), (2, 3)]), Some(2), "an epoch started right after it");
+    }
+
+    #[test]
+    fn a_log_closed_by_recovery_stays_when_no_later_epoch_started_after_it() {
+        let mut copy = copy_with(&[(1, 1), (2, 1), (3, 1)]);
+        copy.recovered = Some(3);
+        // Still the newest epoch: nobody holds a longer generation 3.
+        assert_eq!(copy.divergence_point(&[(1, 0)]), None);
+        // A later epoch that started before it: the ordinary divergence at the epoch's start.
+        assert_eq!(copy.divergence_point(&[(1, 0), (2, 1)]), Some(1));
+        copy.roll_back(2);
+        assert_eq!(copy.recovered, None, "rolled back below it, the mark goes");
     }
 
     #[test]

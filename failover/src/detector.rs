@@ -244,6 +244,22 @@ impl Detector {
         self.last_hears_you_sent.get(&peer).map(|&at| at + self.echo_timeout).unwrap_or(LocalTime::ZERO)
     }
 
+    /// The stamp of the newest heartbeat we accepted from `peer` (its current life's), which our
+    /// heartbeats report back to it.
+    pub fn newest_from(&self, peer: NodeId) -> Option<SendStamp> {
+        self.reports.get(&peer).map(|(stamp, _)| *stamp)
+    }
+
+    /// We take a new incarnation in the middle of a life (ours repeated an earlier life's): every
+    /// echo we hold was of the repeated incarnation, possibly sent by the earlier life, and proves
+    /// nothing about this one.
+    pub fn reincarnate(&mut self, incarnation: Incarnation) {
+        self.incarnation = incarnation;
+        for state in self.paths.values_mut() {
+            state.echoed = None;
+        }
+    }
+
     pub fn report(&self, peer: NodeId) -> Option<&PeerReport> {
         self.reports.get(&peer).map(|(_, report)| report)
     }

@@ -31,7 +31,9 @@ pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReaso
 /// an enum value changes meaning or disappears. Version 1 was the untyped history before it had a
 /// header (reasons, steps and kinds as free strings); version 2 is the typed history with a header;
 /// version 3 added `name-registered` and `lookup-timed-out` (DNS on a host); version 4 added
-/// `nemesis-drawn` (the swarm nemesis); version 5 added `ha` (vSphere HA).
+/// `nemesis-drawn` (the swarm nemesis); version 5 added `ha` (vSphere HA); version 6 `vm-migrated`;
+/// version 7 the `behind-ledger` step; version 8 `vm-snapshot-taken`, `vm-reverted` and the
+/// `no-snapshot` reason.
 /// Distinct from the JSON reports' own `reports::SCHEMA_VERSION`.
 pub const HISTORY_SCHEMA_VERSION: u32 = 8;
 
@@ -90,6 +92,9 @@ pub enum NoEffect {
     NoDestination,
     /// The target's host was off or paused, so software on it could not be hit.
     HostNotRunning,
+    /// A `snapshot-revert` found no snapshot of its VM taken before it (the snapshot fault had no
+    /// effect, or a shrunk schedule dropped it).
+    NoSnapshot,
 }
 
 /// Why the file share witness lock became free.
@@ -390,6 +395,14 @@ pub enum Event {
     /// A vMotion's switchover finished: `vm`, paused on `from` for the stun, resumed on `to`, whose
     /// NICs its frames now ride.
     VmMigrated { vm: Name, from: Name, to: Name },
+    /// A `snapshot` fault kept what `vm`'s disks hold now (its cluster node's copies, ownership
+    /// records and boot count) for a later revert. The VM runs on untouched.
+    VmSnapshotTaken { vm: Name, memory: bool },
+    /// A `snapshot-revert` put back on `vm`'s disks what they held at `taken_at`, its latest
+    /// snapshot (a running VM lost power first: its `host-down` comes before this record). Without
+    /// `memory` the VM is left off; with it the VM is powered on at once and its guest resumes from
+    /// the snapshot's memory (the `host-up` that follows).
+    VmReverted { vm: Name, taken_at: SimTime, memory: bool },
     /// Ground truth at the end of the run: the messages each LUN holds (durable or in cache), in
     /// block order, and the database the LUN belongs to.
     LunContents { lun: Name, db: Option<Name>, msgs: Vec<MessageId> },

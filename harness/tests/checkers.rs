@@ -1847,3 +1847,70 @@ fn vmcp_terminated_is_reached_by_a_vmcp_termination_and_not_by_its_warning() {
     let acted = HistoryBuilder::new().started().at_ms(100).push(terminated);
     assert!(times(&check_all(&acted.at_ms(3_000).ended(), &assertion), Unreached).is_empty());
 }
+
+fn reverted(vm: &str, taken_at_ms: u64) -> Event {
+    Event::VmReverted { vm: name(vm), taken_at: SimTime::from_millis(taken_at_ms), memory: false }
+}
+
+/// n1 owned epoch 1 and was snapshotted; n2 took over in epoch 2; n1 was reverted and booted.
+fn revert_after_failover() -> HistoryBuilder {
+    HistoryBuilder::new()
+        .started()
+        .at_ms(100)
+        .mounted("n1", "SG1", 1, 0)
+        .at_ms(1_000)
+        .push(Event::VmSnapshotTaken { vm: name("n1"), memory: false })
+        .at_ms(2_000)
+        .host_down("n1", Power)
+        .at_ms(3_000)
+        .mounted("n2", "SG1", 2, 4)
+        .at_ms(5_000)
+        .push(reverted("n1", 1_000))
+        .at_ms(6_000)
+        .host_up("n1")
+}
+
+#[test]
+fn a_reverted_node_that_replays_the_new_owners_epoch_before_mounting_caught_up_and_one_that_mounts_first_did_not()
+ {
+    let assertion = asserting(&[Reachable::VmReverted, Reachable::RevertedNodeCaughtUp], 9_000);
+    let caught_up =
+        revert_after_failover().at_ms(7_000).replayed("n1", "SG1", 5, 2, &[50]).at_ms(9_000).ended();
+    assert!(times(&check_all(&caught_up, &assertion), Unreached).is_empty());
+    let own_epoch_only =
+        revert_after_failover().at_ms(7_000).replayed("n1", "SG1", 3, 1, &[30]).at_ms(9_000).ended();
+    let report = check_all(&own_epoch_only, &assertion);
+    let unreached = found(&report, Unreached);
+    assert_eq!(unreached.len(), 1, "{unreached:?}");
+    assert!(unreached[0].1.contains("`reverted-node-caught-up`"), "{}", unreached[0].1);
+    let mounted_first = revert_after_failover()
+        .at_ms(7_000)
+        .mounted("n1", "SG1", 3, 4)
+        .replayed("n1", "SG1", 5, 2, &[50])
+        .at_ms(9_000)
+        .ended();
+    assert_eq!(times(&check_all(&mounted_first, &assertion), Unreached), vec![9_000]);
+}
+
+#[test]
+fn a_revert_takes_back_what_the_copy_got_after_the_snapshot_so_a_later_mount_without_it_loses_it() {
+    // n1 commits message 7 after its snapshot; the revert takes it back off n1's copy; n1 mounts
+    // again at the end, so the copy judged for loss is n1's.
+    let history = |revert: bool| {
+        let builder = HistoryBuilder::new()
+            .started()
+            .at_ms(100)
+            .mounted("n1", "SG1", 1, 0)
+            .at_ms(1_000)
+            .push(Event::VmSnapshotTaken { vm: name("n1"), memory: false })
+            .at_ms(1_500)
+            .committed("n1", "SG1", 7, 1, 1)
+            .acked(7, "SG1", "n1", 1)
+            .at_ms(2_000)
+            .host_down("n1", Power);
+        let builder = if revert { builder.push(reverted("n1", 1_000)) } else { builder };
+        builder.at_ms(6_000).host_up("n1").mounted("n1", "SG1", 2, 0).at_ms(9_000).ended()
+    };
+    assert_eq!(times(&check_all(&history(true), &config(9_000)), DataLoss), vec![9_000]);
+    assert!(times(&check_all(&history(false), &config(9_000)), DataLoss).is_empty());
+}

@@ -84,7 +84,9 @@ impl DbRuntime {
     }
 }
 
-/// A node's failover logic. Construct it at boot with what its disk holds.
+/// A node's failover logic. Construct it at boot with what its disk holds. A clone is the node's
+/// whole memory at one instant (a hypervisor's memory snapshot keeps one).
+#[derive(Clone)]
 pub struct Node {
     pub(crate) id: NodeId,
     pub(crate) config: Arc<ClusterConfig>,
@@ -151,6 +153,7 @@ impl Node {
                 out.push(Output::Note(Note::LogClosed { db: db.id, generation, epoch: log.epoch }));
                 copy.logs.insert(generation, log);
                 copy.replayed_through = copy.replayed_through.max(generation);
+                copy.recovered = Some(generation);
             }
             dbs.insert(db.id, DbRuntime::new());
         }
@@ -256,8 +259,10 @@ impl Node {
                 lends_to,
                 quorate,
                 dbs,
+                newest_of_yours,
             } => {
                 let Some(path) = path else { return };
+                self.reincarnate_if_repeated(newest_of_yours);
                 // A previous life's heartbeat is ignored entirely, adverts too: the new life advertises
                 // the same durable ownership record from its disk, so nothing is lost by waiting for it.
                 if !self.peers.contains(&peer) || self.detector.from_a_previous_life(peer, incarnation) {
@@ -367,6 +372,8 @@ impl Node {
             for path_index in 0..self.config.paths.len() {
                 let path = self.config.paths[path_index];
                 let echo = self.detector.echo_for(self.now, peer, path);
+                let newest_of_yours =
+                    self.detector.newest_from(peer).map(|stamp| (stamp.incarnation, stamp.sequence));
                 if echo.is_some() {
                     self.detector.note_hears_you_sent(self.now, peer);
                 }
@@ -384,8 +391,39 @@ impl Node {
                         lends_to: lends_to.clone(),
                         quorate: self.quorate,
                         dbs: dbs.clone(),
+                        newest_of_yours,
                     },
                 }));
+            }
+        }
+    }
+
+    /// A peer reports the newest heartbeat it accepted from us. If we never sent that stamp in this
+    /// life, an earlier life of ours with the same incarnation (or a later one) sent it: our disk,
+    /// boot count included, was rolled back (a VM reverted to a snapshot) and this life repeats an
+    /// incarnation. Peers would discard our heartbeats as older than that life's until our sequence
+    /// caught up (or forever, from an older incarnation), and their echoes of that life would look
+    /// like ours. So we take the incarnation after the one reported, on disk too, and number our
+    /// heartbeats afresh: the peers see a reboot. A stamp we did send never triggers this, since
+    /// our stamps only grow within a life. (SWIM's refutation, Das et al. 2002: a member that hears
+    /// of its own incarnation beyond its present one takes a larger one.)
+    fn reincarnate_if_repeated(&mut self, newest_of_yours: Option<(Incarnation, u64)>) {
+        let Some(reported) = newest_of_yours else { return };
+        if reported <= (self.incarnation, self.heartbeat_sequence) {
+            return;
+        }
+        self.incarnation = reported.0 + 1;
+        self.disk.incarnation = self.incarnation;
+        self.heartbeat_sequence = 0;
+        self.detector.reincarnate(self.incarnation);
+        // This life is a rolled-back image: a later life may have gone on writing our newest
+        // generation (the open log of a memory image is not closed by recovery at boot), so it is
+        // marked like a recovered log and re-copied if the lineage holds it in full.
+        for copy in self.disk.copies.values_mut() {
+            let newest =
+                copy.current.as_ref().map_or_else(|| copy.last_generation(), |(generation, _)| *generation);
+            if newest > 0 {
+                copy.recovered = Some(newest);
             }
         }
     }

@@ -418,6 +418,8 @@ impl Node {
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
         let generation = copy.last_generation();
         copy.record_epoch_start(epoch, generation);
+        // Mounted, our recovered log is the lineage's own from here on.
+        copy.recovered = None;
         copy.current = Some((generation + 1, LogFile { epoch, messages: Vec::new(), bytes: 0 }));
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         let previous_reachable =

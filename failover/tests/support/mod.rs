@@ -494,6 +494,15 @@ impl Sim {
     }
 
     /// Boots the node from the disk it had when it lost power.
+    /// Puts `disk` on a powered-off node, as a revert to a snapshot of its disks does: its next boot
+    /// starts from it.
+    pub fn replace_disk(&mut self, id: NodeId, disk: failover::Disk) {
+        assert!(!self.is_on(id), "{id:?} must be off to have its disk replaced");
+        if let Some(slot) = self.nodes.get_mut(&id) {
+            slot.disk = Some(disk);
+        }
+    }
+
     pub fn power_on(&mut self, id: NodeId) {
         assert!(!self.is_on(id), "{id:?} is already on");
         self.records.push(Record { at: self.now, actor: Actor::Node(id), what: What::PowerOn });

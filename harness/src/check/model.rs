@@ -272,6 +272,8 @@ impl<'h> Model<'h> {
         let mut open_downs: BTreeMap<Name, usize> = BTreeMap::new();
         let mut reported_disorder = false;
         let mut previous = SimTime::ZERO;
+        // Each VM's latest snapshot: its node's copies as they were (a VM is named like its node).
+        let mut snapshots: BTreeMap<Name, Vec<(Name, Contents)>> = BTreeMap::new();
         let records = self.records;
         for (pos, record) in records.iter().enumerate() {
             let point = Point { pos, at: record.at };
@@ -371,6 +373,26 @@ impl<'h> Model<'h> {
                     let copy = self.copy(db, node);
                     copy.contents.roll_back(*to_generation);
                     copy.record_level(pos);
+                }
+                Event::VmSnapshotTaken { vm, .. } => {
+                    let kept = self
+                        .copies
+                        .iter()
+                        .filter(|((_, node), _)| node == vm)
+                        .map(|((db, _), copy)| (db.clone(), copy.contents.clone()))
+                        .collect();
+                    snapshots.insert(vm.clone(), kept);
+                }
+                // The node's disks go back to the snapshot: a copy it did not hold then is empty.
+                Event::VmReverted { vm, .. } => {
+                    let kept = snapshots.get(vm).cloned().unwrap_or_default();
+                    for ((db, node), copy) in self.copies.iter_mut() {
+                        if node == vm {
+                            let then = kept.iter().find(|(kept_db, _)| kept_db == db);
+                            copy.contents = then.map(|(_, contents)| contents.clone()).unwrap_or_default();
+                            copy.record_level(pos);
+                        }
+                    }
                 }
                 _ => {}
             }

@@ -24,6 +24,10 @@
 //! - `datastore-apd`: an `ha` record `datastore` with state `all-paths-down` (a hypervisor host lost
 //!   every path to a datastore on the array).
 //! - `vmcp-terminated`: an `ha` record `vmcp-terminated` (VMCP powered a VM off to restart it).
+//! - `vm-reverted`: a `vm-reverted` record (a VM put back to its snapshot);
+//! - `reverted-node-caught-up`: after a `vm-reverted` record, the reverted VM's node replayed a log
+//!   (`log-replayed`) of an epoch that another node mounted, and mounted nothing itself before that:
+//!   it came back as a passive copy following the new owner, not serving its stale copy.
 //! - `witness-ledger-ahead`: a `disk-arbitration` record with step `behind-ledger` (a node that won
 //!   the disk witness found its epoch ledger ahead of what it knew).
 //! - `restarted-rejoined-passive`: after an `ha` record `restart-succeeded` of a VM, a `quorum`
@@ -77,6 +81,9 @@ fn held(model: &Model, assertion: Reachable) -> bool {
         Reachable::FencedWriteRefused => fenced_write_refused(model),
         Reachable::RestartedRejoinedPassive => restarted_rejoined_passive(model),
         Reachable::HaMastersSplit => ha_masters_split(model),
+        Reachable::RevertedNodeCaughtUp => model.records.iter().enumerate().any(|(pos, record)| {
+            matches!(&record.event, Event::VmReverted { vm, .. } if caught_up_after(model, vm, pos))
+        }),
         _ => model.records.iter().any(|record| event_reaches(&record.event, assertion)),
     }
 }
@@ -97,6 +104,7 @@ fn event_reaches(event: &Event, assertion: Reachable) -> bool {
         }
         (Reachable::HaRestarted, Event::Ha { what, .. }) => matches!(what, HaRecord::RestartSucceeded { .. }),
         (Reachable::VmMigrated, Event::VmMigrated { .. }) => true,
+        (Reachable::VmReverted, Event::VmReverted { .. }) => true,
         (Reachable::WitnessLedgerAhead, Event::DiskArbitration { step, .. }) => {
             matches!(step, ArbitrationStep::BehindLedger { .. })
         }
@@ -111,6 +119,23 @@ fn event_reaches(event: &Event, assertion: Reachable) -> bool {
 }
 
 /// A write refused for a reservation conflict from a nexus a preemption had removed.
+/// Whether `node`, reverted at record `revert`, replayed another node's epoch before it mounted.
+fn caught_up_after(model: &Model, node: &Name, revert: usize) -> bool {
+    for record in &model.records[revert + 1..] {
+        match &record.event {
+            Event::Mounted { node: mounted, .. } if mounted == node => return false,
+            Event::LogReplayed { node: replayed, db, epoch, .. }
+                if replayed == node
+                    && model.mounts_of(db).any(|mount| mount.epoch == *epoch && &mount.node != node) =>
+            {
+                return true;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 fn fenced_write_refused(model: &Model) -> bool {
     let mut preempted: BTreeSet<(&Name, &Nexus)> = BTreeSet::new();
     for record in model.records {
@@ -236,6 +261,10 @@ fn meaning(assertion: Reachable) -> &'static str {
         }
         Reachable::HaRestarted => "vSphere HA restarted no VM",
         Reachable::VmMigrated => "no vMotion finished (no VM resumed on another hypervisor host)",
+        Reachable::VmReverted => "no VM was reverted to a snapshot",
+        Reachable::RevertedNodeCaughtUp => {
+            "no reverted VM's node replayed another node's epoch as a passive copy before mounting"
+        }
         Reachable::WitnessLedgerAhead => "no node found the disk witness's epoch ledger ahead of it",
         Reachable::RestartedRejoinedPassive => {
             "no VM that HA restarted booted and joined a quorate cluster beside another node's mount while holding none"

@@ -165,6 +165,12 @@ pub enum HypervisorFault {
     /// A vMotion of the VM `target`: paused for `stun` (the switchover), then resumed on `to`, or on
     /// another hypervisor host its rules allow when `to` is `None`. Not undone: the VM stays there.
     Vmotion { target: Target, stun: Duration, to: Option<String> },
+    /// A snapshot of the VM `target` (a cluster node's VM): what its disks hold now, and with
+    /// `memory` its running guest too, is kept for a later `SnapshotRevert`. The VM runs on untouched.
+    Snapshot { target: Target, memory: bool },
+    /// The VM `target` reverted to its latest snapshot: its disks go back to what they held then; a
+    /// snapshot without memory leaves it powered off, one with memory resumes the guest it kept.
+    SnapshotRevert { target: Target },
 }
 
 impl Fault {
@@ -201,6 +207,8 @@ impl Fault {
                 SoftwareFault::CorruptLog { .. } => FaultKind::CorruptLog,
             },
             Fault::Hypervisor(HypervisorFault::Vmotion { .. }) => FaultKind::Vmotion,
+            Fault::Hypervisor(HypervisorFault::Snapshot { .. }) => FaultKind::Snapshot,
+            Fault::Hypervisor(HypervisorFault::SnapshotRevert { .. }) => FaultKind::SnapshotRevert,
             Fault::HealAll => FaultKind::HealAll,
         }
     }
@@ -216,7 +224,11 @@ impl Fault {
                 | RunFault::Resume { target }
                 | RunFault::ClockStep { target, .. },
             )
-            | Fault::Hypervisor(HypervisorFault::Vmotion { target, .. }) => Some(target),
+            | Fault::Hypervisor(
+                HypervisorFault::Vmotion { target, .. }
+                | HypervisorFault::Snapshot { target, .. }
+                | HypervisorFault::SnapshotRevert { target },
+            ) => Some(target),
             Fault::Fabric(fault) => fault.target(),
             _ => None,
         }
@@ -242,7 +254,11 @@ impl Fault {
                 | RunFault::Resume { target }
                 | RunFault::ClockStep { target, .. },
             )
-            | Fault::Hypervisor(HypervisorFault::Vmotion { target, .. })
+            | Fault::Hypervisor(
+                HypervisorFault::Vmotion { target, .. }
+                | HypervisorFault::Snapshot { target, .. }
+                | HypervisorFault::SnapshotRevert { target },
+            )
             | Fault::Fabric(
                 FabricFault::NicDown { target, .. }
                 | FabricFault::NicUp { target, .. }
@@ -392,6 +408,9 @@ impl FaultSpec {
                 if let Some(to) = to {
                     put("to", text(to));
                 }
+            }
+            Fault::Hypervisor(HypervisorFault::Snapshot { memory, .. }) => {
+                put("memory", Value::Boolean(*memory))
             }
             _ => {}
         }

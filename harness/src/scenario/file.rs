@@ -241,6 +241,8 @@ pub(crate) struct FaultFile {
     pub to: Option<Spanned<String>>,
     pub lun: Option<Spanned<String>>,
     pub trigger: Option<Spanned<FaultTrigger>>,
+    /// `snapshot` only: whether the snapshot keeps the VM's memory.
+    pub memory: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

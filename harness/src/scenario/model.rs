@@ -435,10 +435,14 @@ pub enum FaultKind {
     RackPowerOn,
     /// A VM's live migration: paused for the stun, resumed on another hypervisor host.
     Vmotion,
+    /// A snapshot of a cluster node's VM: its disks, and optionally its memory.
+    Snapshot,
+    /// A VM reverted to its latest snapshot: left off, or resumed from the snapshot's memory.
+    SnapshotRevert,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 29] = [
+    pub const ALL: [FaultKind; 31] = [
         FaultKind::PowerOff,
         FaultKind::PowerOn,
         FaultKind::PowerCycle,
@@ -468,6 +472,8 @@ impl FaultKind {
         FaultKind::RackPowerOff,
         FaultKind::RackPowerOn,
         FaultKind::Vmotion,
+        FaultKind::Snapshot,
+        FaultKind::SnapshotRevert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -501,6 +507,8 @@ impl FaultKind {
             FaultKind::RackPowerOff => "rack-power-off",
             FaultKind::RackPowerOn => "rack-power-on",
             FaultKind::Vmotion => "vmotion",
+            FaultKind::Snapshot => "snapshot",
+            FaultKind::SnapshotRevert => "snapshot-revert",
         }
     }
 
@@ -951,6 +959,11 @@ pub enum Reachable {
     /// VM component protection powered a VM off to restart it elsewhere (an `ha` record
     /// `vmcp-terminated`).
     VmcpTerminated,
+    /// A VM was reverted to a snapshot (a `vm-reverted` record).
+    VmReverted,
+    /// A reverted VM's node caught up as a passive copy: after its `vm-reverted`, it replayed a log of
+    /// an epoch another node mounted, before mounting anything itself.
+    RevertedNodeCaughtUp,
 }
 
 impl Reachable {
@@ -968,6 +981,8 @@ impl Reachable {
             Reachable::FrozenOwnerSteppedDown => "frozen-owner-stepped-down",
             Reachable::HaRestarted => "ha-restarted",
             Reachable::VmMigrated => "vm-migrated",
+            Reachable::VmReverted => "vm-reverted",
+            Reachable::RevertedNodeCaughtUp => "reverted-node-caught-up",
             Reachable::WitnessLedgerAhead => "witness-ledger-ahead",
             Reachable::RestartedRejoinedPassive => "restarted-rejoined-passive",
             Reachable::HaMastersSplit => "ha-masters-split",

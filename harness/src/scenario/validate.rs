@@ -269,6 +269,7 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
     for fault in &file.fault {
         faults.push(validate_fault(&ctx, &world, fault)?);
     }
+    ha::check_reverts_follow_snapshots(&ctx, &file.fault, &faults)?;
     // A stable sort keeps same-instant faults in file order, which the author may rely on.
     faults.sort_by_key(|fault| fault.at);
     let nemesis = match &file.nemesis {
@@ -1499,6 +1500,7 @@ fn rules(kind: FaultKind) -> Rules {
         }
         // `value` (the stun) and `to` (the destination) are optional: `vmotion_parts` fills them.
         FaultKind::Vmotion => Rules { value: Some(ValueRule::Duration), ..base },
+        FaultKind::Snapshot | FaultKind::SnapshotRevert => base,
     }
 }
 
@@ -1520,6 +1522,9 @@ fn refusal_for_role(kind: FaultKind, role: HostRole, next_write: bool) -> Option
         ),
         (FaultKind::Vmotion, HostRole::Hypervisor) => {
             Some("vMotion moves a VM between hypervisor hosts; a hypervisor host is the hardware itself")
+        }
+        (FaultKind::Snapshot | FaultKind::SnapshotRevert, HostRole::Hypervisor) => {
+            Some("a snapshot is of a VM's disks; a hypervisor host is the hardware itself")
         }
         (FaultKind::ClockStep, HostRole::Hypervisor) => Some(
             "the HA agent times everything on its host's monotonic clock, which a clock step does not move",
@@ -1606,6 +1611,7 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
     forbid(fault.resource.as_ref().map(Spanned::span), rules.resource, "resource")?;
     forbid(fault.to.as_ref().map(Spanned::span), rules.to || kind == FaultKind::Vmotion, "to")?;
     forbid(fault.lun.as_ref().map(Spanned::span), rules.lun.is_some(), "lun")?;
+    forbid(fault.memory.as_ref().map(Spanned::span), kind == FaultKind::Snapshot, "memory")?;
     if let Some(trigger) = &fault.trigger
         && *trigger.get_ref() == FaultTrigger::NextWrite
     {
@@ -1701,6 +1707,9 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
         && let Some(reason) = refusal_for_role(kind, role, next_write)
     {
         return Err(ctx.at(text, format!("{kind} cannot hit `{target}`, a {} host: {reason}", role.as_str())));
+    }
+    if matches!(kind, FaultKind::Snapshot | FaultKind::SnapshotRevert) {
+        ha::snapshot_target(ctx, world.hosts, world.ha, world.luns, &target, fault)?;
     }
     if kind == FaultKind::CorruptLog
         && let Some(database) = database
@@ -1853,6 +1862,8 @@ fn validate_fault(ctx: &Ctx, world: &World, fault: &FaultFile) -> Result<FaultSp
         to,
         lun,
         trigger: fault.trigger.as_ref().map_or(FaultTrigger::At, |trigger| *trigger.get_ref()),
+        // vSphere's client keeps the memory of a powered-on VM unless told not to (docs/hypervisor.md).
+        memory: fault.memory.as_ref().is_none_or(|memory| *memory.get_ref()),
     };
     Ok(FaultSpec { at, fault: typed_fault(kind, parts), duration })
 }
@@ -1869,12 +1880,14 @@ struct FaultParts {
     to: Option<String>,
     lun: Option<String>,
     trigger: FaultTrigger,
+    memory: bool,
 }
 
 /// The typed fault for `kind`. Validation has already required every key the kind needs (`rules`),
 /// so a missing one here falls back to an empty value rather than failing twice.
 fn typed_fault(kind: FaultKind, parts: FaultParts) -> Fault {
-    let FaultParts { target, network, peer, direction, value, database, resource, to, lun, trigger } = parts;
+    let FaultParts { target, network, peer, direction, value, database, resource, to, lun, trigger, memory } =
+        parts;
     let network = network.unwrap_or_default();
     let database = database.unwrap_or_default();
     let duration_value = match value {
@@ -1950,6 +1963,8 @@ fn typed_fault(kind: FaultKind, parts: FaultParts) -> Fault {
             };
             Fault::Hypervisor(HypervisorFault::Vmotion { target, stun, to })
         }
+        FaultKind::Snapshot => Fault::Hypervisor(HypervisorFault::Snapshot { target, memory }),
+        FaultKind::SnapshotRevert => Fault::Hypervisor(HypervisorFault::SnapshotRevert { target }),
     }
 }
 

@@ -50,13 +50,15 @@ impl GuestBoots {
 }
 
 impl World<'_> {
-    /// VM `host` was powered on on hypervisor host `on`: its guest boots, or, with no boot time, its
-    /// software starts at once.
+    /// VM `host` was powered on on hypervisor host `on`: its guest boots, or, with no boot time or into
+    /// a memory snapshot's guest, its software starts at once.
     pub(super) fn vm_powered_on(&mut self, host: usize, on: usize) {
         let (vm, on) = (self.host_names[host].clone(), self.host_names[on].clone());
         self.record(Event::VmPoweredOn { vm, on });
         let boot_time = self.scenario.hosts[host].boot_time;
-        if boot_time.is_zero() {
+        // A revert to a memory snapshot powers the VM on into the kept guest: nothing boots.
+        let resumes = self.node_on(host).is_some_and(|node| self.nodes[node].resume.is_some());
+        if boot_time.is_zero() || resumes {
             self.record(Event::HostUp { host: self.host_names[host].clone(), boot: true });
             return self.software_started(host);
         }

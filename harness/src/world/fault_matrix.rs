@@ -229,6 +229,7 @@ fn precondition(kind: FaultKind) -> Option<FaultKind> {
         FaultKind::Resume => FaultKind::Freeze,
         FaultKind::LunOnline => FaultKind::LunOffline,
         FaultKind::RackPowerOn => FaultKind::RackPowerOff,
+        FaultKind::SnapshotRevert => FaultKind::Snapshot,
         _ => return None,
     })
 }
@@ -248,8 +249,10 @@ fn ground_truth(world: &World) -> String {
         let armed: Vec<_> = storage.initiators.iter().map(|slot| slot.freeze_on_next_write).collect();
         format!("{:?} {armed:?}", storage.array)
     });
+    let snapshots: Vec<_> =
+        world.nodes.iter().map(|slot| slot.snapshot.as_ref().map(|snapshot| snapshot.taken_at)).collect();
     format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{storage:?}\n{:?}\n{:?}",
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{storage:?}\n{:?}\n{:?}\n{snapshots:?}",
         world.hosts,
         world.clocks,
         world.fabric,

@@ -20,6 +20,7 @@ mod hub;
 mod hypervisor;
 mod nemesis;
 mod node;
+mod snapshot;
 mod storage;
 mod vmotion;
 mod wake;
@@ -91,6 +92,10 @@ struct NodeSlot {
     /// writes): the guest's queue, carried out when it resumes.
     outbox: Vec<Output>,
     wake: WakeSlot,
+    /// The VM's latest snapshot of this node (`snapshot.rs`).
+    snapshot: Option<snapshot::Snapshot>,
+    /// A memory image to resume instead of booting, on the VM's next power-on (`snapshot.rs`).
+    resume: Option<Node>,
 }
 
 struct HubSlot {
@@ -209,6 +214,8 @@ impl<'s> World<'s> {
                 disk: Some(Disk::default()),
                 outbox: Vec::new(),
                 wake: WakeSlot::default(),
+                snapshot: None,
+                resume: None,
             })
             .collect();
         let hub_config = build::hub_config(scenario);

@@ -18,6 +18,17 @@ impl World<'_> {
         let host = self.nodes[node].host;
         let local = self.clocks[host].monotonic(now);
         let slot = &mut self.nodes[node];
+        if let Some(image) = slot.resume.take() {
+            // A revert to a memory snapshot: the guest resumes where the snapshot left it.
+            slot.disk = None;
+            slot.node = Some(image);
+            slot.wake.cancel();
+            if self.storage.is_some() {
+                self.storage_host_boot(node);
+            }
+            self.wake_component(super::wake::Component::Node(node));
+            return;
+        }
         let Some(disk) = slot.disk.take() else { return };
         let (booted, outputs) = Node::boot(NodeId(node as u16), Arc::clone(&self.config), disk, local);
         slot.node = Some(booted);

@@ -21,9 +21,13 @@ use emulators::hypervisor::{HaInput, PlacementRule, VmId, VmotionConfig};
 
 impl World<'_> {
     /// Starts a vMotion of the VM on world host `vm`: pauses it and schedules its switchover. Only a
-    /// running VM with a running destination is moved.
+    /// running VM with a running destination is moved. Snapshots are in `snapshot.rs`.
     pub(super) fn inject_hypervisor(&mut self, fault: &HypervisorFault, vm: usize) -> Result<(), NoEffect> {
-        let HypervisorFault::Vmotion { stun, to, .. } = fault;
+        let (stun, to) = match fault {
+            HypervisorFault::Vmotion { stun, to, .. } => (stun, to),
+            HypervisorFault::Snapshot { memory, .. } => return self.take_snapshot(vm, *memory),
+            HypervisorFault::SnapshotRevert { .. } => return self.revert_to_snapshot(vm),
+        };
         let from = self.vm_placement(vm).ok_or(NoEffect::NoTarget)?;
         if !self.hosts.is_running(HostId(vm as u32)) {
             return Err(NoEffect::HostNotRunning);

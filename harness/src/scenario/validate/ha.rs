@@ -5,10 +5,11 @@
 //! hypervisor host (and every host HA may restart it on) has a NIC on.
 
 use super::{Ctx, Result, duration_of, human, list};
+use crate::scenario::fault::{Fault, FaultSpec, HypervisorFault};
 use crate::scenario::file::{FaultFile, HaFile, HaRuleFile, HaRuleKind, HostFile, LunFile};
 use crate::scenario::model::{
     ClusterSpec as GuestCluster, DEFAULT_VM_BOOT_TIME, DatabaseDef, DiskAttach, HaSpec, HostDef, HostRole,
-    LunDef, NetworkDef,
+    LunDef, NetworkDef, Target,
 };
 use emulators::HostId;
 use emulators::hypervisor::{ClusterSpec, DatastoreId, HaConfig, PlacementRule, VmId, VmSpec};
@@ -466,6 +467,88 @@ pub(super) fn check_vm_disks(
             ));
         }
         ha.datastore_luns[index] = Some(lun);
+    }
+    Ok(())
+}
+
+/// The target of a `snapshot` or `snapshot-revert`: one VM, named, that runs a cluster node and has
+/// no shared disk. vSphere refuses to snapshot a VM with a raw disk or a SCSI controller in bus
+/// sharing (the `SnapshotIncompatibleDeviceInVm` fault, [API-SNAP] in docs/hypervisor.md), which is
+/// how a guest cluster's shared LUNs are attached, so a node presented a LUN is refused here.
+pub(super) fn snapshot_target(
+    ctx: &Ctx,
+    hosts: &[HostDef],
+    ha: Option<&HaSpec>,
+    luns: &[LunDef],
+    target: &Target,
+    fault: &FaultFile,
+) -> Result<()> {
+    let kind = fault.kind.get_ref();
+    let span = fault.target.as_ref().map_or_else(|| fault.kind.span(), Spanned::span);
+    let Target::Host(name) = target else {
+        return Err(ctx.at_span(
+            span,
+            format!("{kind} names one VM by its host name: a VM's snapshots are its own, and a role may name another VM when it fires"),
+        ));
+    };
+    let Some(vm) = hosts.iter().find(|host| &host.name == name) else { return Ok(()) };
+    if ha.is_none() || vm.runs_on.is_none() {
+        return Err(ctx.at_span(
+            span,
+            format!("{kind} acts on a VM, but `{name}` is a physical host (it has no `runs_on`)"),
+        ));
+    }
+    if vm.role != HostRole::Mailbox {
+        return Err(ctx.at_span(
+            span,
+            format!(
+                "{kind} keeps or restores a cluster node's disks, and `{name}` is a {} host, whose disks drill does not model",
+                vm.role.as_str()
+            ),
+        ));
+    }
+    if let Some(lun) = luns.iter().find(|lun| lun.present_to.contains(name)) {
+        return Err(ctx.at_span(
+            span,
+            format!(
+                "vSphere does not snapshot a VM with shared disks (a raw device mapping or a SCSI controller in bus sharing: \
+                 SnapshotIncompatibleDeviceInVm), and `{name}` is presented the shared LUN `{}`",
+                lun.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Every `snapshot-revert` needs a `snapshot` of the same VM before it (earlier, or at the same
+/// instant and earlier in the file): a revert without one has nothing to go back to. `files` and
+/// `specs` are in file order.
+pub(super) fn check_reverts_follow_snapshots(
+    ctx: &Ctx,
+    files: &[FaultFile],
+    specs: &[FaultSpec],
+) -> Result<()> {
+    let vm_of = |spec: &FaultSpec, reverts: bool| match &spec.fault {
+        Fault::Hypervisor(HypervisorFault::SnapshotRevert { target: Target::Host(name) }) if reverts => {
+            Some(name.clone())
+        }
+        Fault::Hypervisor(HypervisorFault::Snapshot { target: Target::Host(name), .. }) if !reverts => {
+            Some(name.clone())
+        }
+        _ => None,
+    };
+    for (index, spec) in specs.iter().enumerate() {
+        let Some(vm) = vm_of(spec, true) else { continue };
+        let earlier = specs.iter().enumerate().any(|(other, taken)| {
+            vm_of(taken, false).as_ref() == Some(&vm)
+                && (taken.at < spec.at || (taken.at == spec.at && other < index))
+        });
+        if !earlier {
+            return Err(ctx.at(
+                &files[index].kind,
+                format!("snapshot-revert of `{vm}` has no earlier snapshot of `{vm}` to revert to; take one with a `snapshot` fault before it"),
+            ));
+        }
     }
     Ok(())
 }

@@ -1,0 +1,77 @@
+//! The `snapshot` and `snapshot-revert` faults: a snapshot of a cluster node's VM, and the VM put
+//! back to it.
+//!
+//! What a snapshot holds is what the VM's disks hold, the node's `failover::Disk` (its database
+//! copies, ownership records and boot count), and with `memory` (vSphere's default for a powered-on
+//! VM) the running guest: the whole `failover::Node` as it was. A running node's disk is its live
+//! one; an off VM's is the one the world keeps for its next boot, and an off VM has no memory to
+//! keep ([API-SNAP] in docs/hypervisor.md: a snapshot without memory is "powered off").
+//!
+//! A revert first discards the VM's present state as a power-off would. Without memory the VM is
+//! left off, and whatever powers it on next boots the guest from the snapshot's disk. With memory
+//! the VM is powered on at once and its node resumes from the snapshot's image instead of booting:
+//! its beliefs, timers and incarnation of snapshot time. Its clock is not set back: a node reads its
+//! host's monotonic clock, which the world runs on true time, so the guest sees all the time since
+//! the snapshot pass in one step, as after a long stun (the guest's own clock would stand at the
+//! snapshot's, until VMware Tools steps it; the node's leases then expire at once, which is the
+//! safe reading; a guest that trusted the old tick count is not modelled).
+
+use super::World;
+use crate::history::{Event, NoEffect};
+use emulators::HostId;
+use failover::{Disk, Node};
+use kernel::SimTime;
+
+/// One VM's latest snapshot.
+#[derive(Clone)]
+pub(super) struct Snapshot {
+    pub(super) taken_at: SimTime,
+    disk: Disk,
+    /// The running node, for a memory snapshot of a VM that was on.
+    memory: Option<Node>,
+}
+
+impl World<'_> {
+    /// Keeps a copy of what the VM's node has on disk now and, with `memory` and the VM on, of the
+    /// node itself. A paused VM is snapshotted too (its memory is there, paused).
+    pub(super) fn take_snapshot(&mut self, vm: usize, memory: bool) -> Result<(), NoEffect> {
+        let taken_at = self.now();
+        let node = self.node_on(vm).ok_or(NoEffect::NoTarget)?;
+        let slot = &mut self.nodes[node];
+        let snapshot = match (&slot.node, &slot.disk) {
+            (Some(running), _) => {
+                Snapshot { taken_at, disk: running.disk().clone(), memory: memory.then(|| running.clone()) }
+            }
+            (None, Some(disk)) => Snapshot { taken_at, disk: disk.clone(), memory: None },
+            (None, None) => return Err(NoEffect::NoTarget),
+        };
+        let memory = snapshot.memory.is_some();
+        slot.snapshot = Some(snapshot);
+        self.record(Event::VmSnapshotTaken { vm: self.host_names[vm].clone(), memory });
+        Ok(())
+    }
+
+    /// Puts the VM back to its latest snapshot. A VM that is on (running or paused) loses its
+    /// present state first, as a power-off: its node's volatile state and the disk it had since are
+    /// discarded. HA does not restart it (a revert is an operator's action, and the agent hears a
+    /// plain power-off). A memory snapshot then powers the VM on, and its node resumes from the image
+    /// (`World::boot`); if the VM cannot power on (its hypervisor host is down), it stays off with
+    /// the snapshot's disk.
+    pub(super) fn revert_to_snapshot(&mut self, vm: usize) -> Result<(), NoEffect> {
+        let node = self.node_on(vm).ok_or(NoEffect::NoTarget)?;
+        let snapshot = self.nodes[node].snapshot.clone().ok_or(NoEffect::NoSnapshot)?;
+        if self.hosts.is_on(HostId(vm as u32)) {
+            self.power_off_host(vm);
+        }
+        let memory = snapshot.memory.is_some();
+        self.nodes[node].disk = Some(snapshot.disk);
+        let name = self.host_names[vm].clone();
+        self.record(Event::VmReverted { vm: name, taken_at: snapshot.taken_at, memory });
+        if let Some(image) = snapshot.memory {
+            self.nodes[node].resume = Some(image);
+            self.power_on_host(vm);
+            self.nodes[node].resume = None;
+        }
+        Ok(())
+    }
+}
