@@ -140,31 +140,37 @@ name = "public"
 [[network]]
 name = "private"
 
+[[network]]
+name = "iscsi-a"
+
+[[network]]
+name = "iscsi-b"
+
 [[host]]
 name = "esx1"
 role = "hypervisor"
-networks = ["mgmt", "public", "private"]
+networks = ["mgmt", "public", "private", "iscsi-a", "iscsi-b"]
 
 [[host]]
 name = "esx2"
 role = "hypervisor"
-networks = ["mgmt", "public", "private"]
+networks = ["mgmt", "public", "private", "iscsi-a", "iscsi-b"]
 
 [[host]]
 name = "esx3"
 role = "hypervisor"
-networks = ["mgmt", "public", "private"]
+networks = ["mgmt", "public", "private", "iscsi-a", "iscsi-b"]
 
 [[host]]
 name = "mbx1"
 role = "mailbox"
-networks = ["public", "private"]
+networks = ["public", "private", "iscsi-a", "iscsi-b"]
 runs_on = "esx1"
 
 [[host]]
 name = "mbx2"
 role = "mailbox"
-networks = ["public", "private"]
+networks = ["public", "private", "iscsi-a", "iscsi-b"]
 runs_on = "esx2"
 
 [[host]]
@@ -172,8 +178,17 @@ name = "hub1"
 role = "hub"
 networks = ["public"]
 
+[[host]]
+name = "san1"
+role = "array"
+networks = ["iscsi-a", "iscsi-b"]
+
+[[lun]]
+name = "vmfs1"
+
 [ha]
 management_network = "mgmt"
+datastores = ["vmfs1"]
 
 [[ha.rule]]
 kind = "must-run-on"
@@ -196,7 +211,7 @@ rate_per_second = 2.0
 rto = "2m"
 "#;
 
-const HYPERVISOR_FAMILIES: &str = r#"families = ["host-failure", "host-isolation", "management-partition", "stun", "freeze", "nic", "link-cut"]"#;
+const HYPERVISOR_FAMILIES: &str = r#"families = ["host-failure", "host-isolation", "management-partition", "stun", "apd", "snapshot-revert", "freeze", "nic", "link-cut"]"#;
 
 /// `lab` with a nemesis of `families` (a TOML line) drawing every 2 to 5 s, and `extra` after it.
 fn lab(lab: &str, families: &str, extra: &str) -> Scenario {
@@ -445,6 +460,8 @@ fn drawn_by(family: NemesisFamily, event: &Event) -> bool {
         NemesisFamily::HostIsolation => *kind == FaultKind::NicDown && management,
         NemesisFamily::ManagementPartition => *kind == FaultKind::LinkCut && management,
         NemesisFamily::Stun => *kind == FaultKind::Vmotion,
+        NemesisFamily::Apd => *kind == FaultKind::LinkCut && target.starts_with("esx") && peer.as_deref() == Some("san1"),
+        NemesisFamily::SnapshotRevert => *kind == FaultKind::SnapshotRevert,
     }
 }
 
@@ -463,6 +480,8 @@ fn every_family_is_drawn_as_an_effective_fault_in_a_lab_that_has_its_device() {
             NemesisFamily::HostIsolation,
             NemesisFamily::ManagementPartition,
             NemesisFamily::Stun,
+            NemesisFamily::Apd,
+            NemesisFamily::SnapshotRevert,
         ];
         let base = if storage.contains(&family) {
             SCC_LAB

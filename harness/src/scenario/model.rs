@@ -781,10 +781,15 @@ pub enum NemesisFamily {
     ManagementPartition,
     /// A `vmotion` of a VM, its stun 100 ms to 10 s.
     Stun,
+    /// All paths down: a hypervisor host's links to the array cut on every storage network (its
+    /// datastores, datastore heartbeats and VMs' disks with them).
+    Apd,
+    /// A `snapshot` of a guest node's VM (with or without memory), then its `snapshot-revert`.
+    SnapshotRevert,
 }
 
 impl NemesisFamily {
-    pub const ALL: [NemesisFamily; 27] = [
+    pub const ALL: [NemesisFamily; 29] = [
         NemesisFamily::Power,
         NemesisFamily::RackPower,
         NemesisFamily::Freeze,
@@ -812,6 +817,8 @@ impl NemesisFamily {
         NemesisFamily::HostIsolation,
         NemesisFamily::ManagementPartition,
         NemesisFamily::Stun,
+        NemesisFamily::Apd,
+        NemesisFamily::SnapshotRevert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -843,6 +850,8 @@ impl NemesisFamily {
             NemesisFamily::HostIsolation => "host-isolation",
             NemesisFamily::ManagementPartition => "management-partition",
             NemesisFamily::Stun => "stun",
+            NemesisFamily::Apd => "apd",
+            NemesisFamily::SnapshotRevert => "snapshot-revert",
         }
     }
 

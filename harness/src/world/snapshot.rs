@@ -53,8 +53,8 @@ impl World<'_> {
 
     /// Puts the VM back to its latest snapshot. A VM that is on (running or paused) loses its
     /// present state first, as a power-off: its node's volatile state and the disk it had since are
-    /// discarded. HA does not restart it (a revert is an operator's action, and the agent hears a
-    /// plain power-off). A memory snapshot then powers the VM on, and its node resumes from the image
+    /// discarded. HA does not restart it: a revert is an operator's action, so vCenter unprotects a VM
+    /// it leaves off (`operator_powered_vm`) until it is powered on again. A memory snapshot then powers the VM on, and its node resumes from the image
     /// (`World::boot`); if the VM cannot power on (its hypervisor host is down), it stays off with
     /// the snapshot's disk.
     pub(super) fn revert_to_snapshot(&mut self, vm: usize) -> Result<(), NoEffect> {
@@ -67,6 +67,8 @@ impl World<'_> {
         self.nodes[node].disk = Some(snapshot.disk);
         let name = self.host_names[vm].clone();
         self.record(Event::VmReverted { vm: name, taken_at: snapshot.taken_at, memory });
+        // A revert is an operator's act: a VM it leaves off stays off (unprotected) until powered on.
+        self.operator_powered_vm(vm, memory);
         if let Some(image) = snapshot.memory {
             self.nodes[node].resume = Some(image);
             self.power_on_host(vm);

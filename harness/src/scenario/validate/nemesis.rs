@@ -140,8 +140,28 @@ fn family_refusal(world: &World, family: NemesisFamily) -> Option<&'static str> 
         NemesisFamily::Stun if !world.hosts.iter().any(|host| host.runs_on.is_some()) => {
             Some("no host is a VM (`runs_on`)")
         }
+        NemesisFamily::Apd if world.ha.is_none() || world.array.is_none() => {
+            Some("all paths down needs a `hypervisor` host and a SAN array")
+        }
+        NemesisFamily::SnapshotRevert if snapshot_candidates(world).is_empty() => Some(
+            "no VM runs a cluster node without shared disks (vSphere snapshots no VM with a shared disk)",
+        ),
         _ => None,
     }
+}
+
+/// The VMs a `snapshot` may target: mailbox VMs presented no shared disk (`validate/ha.rs`
+/// `snapshot_target` refuses the rest in a fault table).
+fn snapshot_candidates(world: &World) -> Vec<String> {
+    world
+        .hosts
+        .iter()
+        .filter(|host| host.role == HostRole::Mailbox && host.runs_on.is_some())
+        .filter(|host| {
+            !world.databases.iter().any(|db| !db.disks().is_empty() && db.copies.contains(&host.name))
+        })
+        .map(|host| host.name.clone())
+        .collect()
 }
 
 /// The swarm's own keys mean nothing to the `kinds` form, which draws the same way on every seed.

@@ -90,6 +90,8 @@ impl World<'_> {
             | NemesisFamily::HostIsolation
             | NemesisFamily::ManagementPartition
             | NemesisFamily::Stun => self.draw_hypervisor_fault(family, &slot),
+            NemesisFamily::Apd => self.draw_apd(&slot),
+            NemesisFamily::SnapshotRevert => self.draw_snapshot_revert(&slot),
         }
     }
 
@@ -353,6 +355,77 @@ impl World<'_> {
             }
             _ => None,
         }
+    }
+
+    /// All paths down on a random hypervisor host: its links to the array cut, both ways, on every
+    /// storage network it has, for the draw's duration. Its datastores go APD, its datastore
+    /// heartbeats stop, and its VMs stall at their next disk write, so they count as stopped.
+    fn draw_apd(&mut self, slot: &Slot) -> Option<Draw> {
+        let scenario = self.scenario;
+        let storage = scenario.storage.as_ref()?;
+        let hosts: Vec<usize> = (0..scenario.hosts.len())
+            .filter(|&host| scenario.hosts[host].role == HostRole::Hypervisor)
+            .filter(|&host| storage.networks.iter().any(|network| scenario.hosts[host].has_nic_on(network)))
+            .collect();
+        let host = pick(&mut self.nemesis.rng, &hosts)?;
+        let faults = storage
+            .networks
+            .iter()
+            .filter(|network| scenario.hosts[host].has_nic_on(network))
+            .map(|network| FaultSpec {
+                at: slot.at,
+                fault: Fault::Fabric(FabricFault::LinkCut {
+                    target: Target::Host(scenario.hosts[host].name.clone()),
+                    peer: Target::Host(storage.array.clone()),
+                    network: network.clone(),
+                    direction: LinkDirection::Both,
+                }),
+                duration: Some(slot.duration),
+            })
+            .collect();
+        Some(Draw { faults, impacts: vec![Impact::Stop(host)], until: slot.now + slot.duration })
+    }
+
+    /// A snapshot of a guest node's VM (with memory or not, evenly), reverted after the draw's
+    /// duration; a disk-only revert leaves the VM off, so its operator powers it on a second later.
+    /// The VM counts as stopped from the revert until it runs again.
+    fn draw_snapshot_revert(&mut self, slot: &Slot) -> Option<Draw> {
+        let scenario = self.scenario;
+        let shared = |name: &str| {
+            scenario
+                .databases
+                .iter()
+                .any(|db| !db.disks().is_empty() && db.copies.iter().any(|copy| copy == name))
+        };
+        let vms: Vec<usize> = (0..scenario.hosts.len())
+            .filter(|&host| {
+                let def = &scenario.hosts[host];
+                def.role == HostRole::Mailbox && def.runs_on.is_some() && !shared(&def.name)
+            })
+            .collect();
+        let vm = pick(&mut self.nemesis.rng, &vms)?;
+        let memory = self.nemesis.rng.chance(0.5);
+        let target = || Target::Host(scenario.hosts[vm].name.clone());
+        let revert_at = slot.at + slot.duration;
+        let mut faults = vec![
+            FaultSpec {
+                at: slot.at,
+                fault: Fault::Hypervisor(HypervisorFault::Snapshot { target: target(), memory }),
+                duration: None,
+            },
+            FaultSpec {
+                at: revert_at,
+                fault: Fault::Hypervisor(HypervisorFault::SnapshotRevert { target: target() }),
+                duration: None,
+            },
+        ];
+        let mut until = slot.now + slot.duration;
+        if !memory && slot.left > slot.duration + SECOND {
+            let power_on = Fault::Power(PowerFault::On { target: target() });
+            faults.push(FaultSpec { at: revert_at + SECOND, fault: power_on, duration: None });
+            until = until + SECOND;
+        }
+        Some(Draw { faults, impacts: vec![Impact::Stop(vm)], until })
     }
 
     /// The management network split in two: a random non-empty group of hypervisor hosts loses every
