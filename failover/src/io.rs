@@ -495,6 +495,12 @@ pub enum Note {
         resource: usize,
         state: ResourceState,
     },
+    /// The coordinator refused an operator's move of `db` to `to`.
+    MoveRefused {
+        db: DbId,
+        to: NodeId,
+        reason: MoveRefusal,
+    },
     FailoverDecided {
         db: DbId,
         from: Option<NodeId>,
@@ -531,6 +537,19 @@ pub enum ResourceState {
     Offline,
     Failed,
     Restarting,
+}
+
+/// Why the coordinator refused an operator's move of a database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MoveRefusal {
+    /// An earlier decision for the database is still unsettled (WSFC refuses to move a group in a
+    /// pending state).
+    DecisionPending,
+    /// The target already owns the database and serves it.
+    AlreadyThere,
+    /// The target is not a member the coordinator counts, or its copy is not a healthy passive one.
+    TargetUnavailable,
 }
 
 /// Why the coordinator moved a database.

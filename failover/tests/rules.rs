@@ -7,7 +7,7 @@ mod support;
 
 use core::time::Duration;
 use failover::config::{ResourceConfig, ResourceKind};
-use failover::io::{CopyRole, FailoverReason, ResourceState};
+use failover::io::{CopyRole, FailoverReason, MoveRefusal, ResourceState};
 use failover::io::{Effect, Note};
 use failover::{
     ClusterConfig, Endpoint, FailoverPolicy, Hub, HubConfig, HubInput, HubOutput, Input, LocalTime, Message,
@@ -1766,4 +1766,26 @@ fn a_copy_that_boots_with_logs_it_never_replayed_replays_them() {
         outputs = node.handle(now, Input::Wake);
     }
     assert_eq!(replayed, vec![2, 3], "the logs waiting on disk were replayed in order");
+}
+
+#[test]
+fn a_second_move_while_the_first_decision_is_unsettled_is_refused_and_the_first_stands() {
+    let mut sim = formed(two_node(), N0);
+    let mut c = Checks::new();
+    sim.client(H0, DB, secs(20), EVERY, 450, BYTES);
+    sim.run_until(secs(30) + 500 * MS);
+    sim.inject(N0, Input::OperatorMove { db: DB, to: N1 });
+    sim.run_until(secs(30) + 540 * MS);
+    sim.inject(N0, Input::OperatorMove { db: DB, to: N1 });
+    sim.run_until(secs(90));
+    let refused = sim.node_outputs().any(|(_, _, output)| {
+        matches!(output, Output::Note(Note::MoveRefused { reason: MoveRefusal::DecisionPending, .. }))
+    });
+    c.check(refused, "the second move was not refused as pending");
+    let moves = sim.decisions().iter().filter(|d| d.reason == FailoverReason::Operator).count();
+    c.check(moves == 1, format!("{moves} operator decisions, expected one"));
+    // The passive copy (the old owner) keeps following: it holds the new owner's logs.
+    let mounts = sim.mounts();
+    c.check(mounts.last().is_some_and(|m| m.node == N1 && m.epoch == 2), format!("{mounts:?}"));
+    c.finish(&sim);
 }

@@ -25,7 +25,7 @@ pub use emulators::hypervisor::{
 };
 pub use emulators::iscsi::PathReason;
 pub use emulators::san::{AbortCause, RejectReason, ResetCause};
-pub use failover::io::{ArbitrationStep, FailoverReason, ResourceState, StopReason};
+pub use failover::io::{ArbitrationStep, FailoverReason, MoveRefusal, ResourceState, StopReason};
 
 /// The version of the history's format, written in its header. Bumped whenever an event, a field or
 /// an enum value changes meaning or disappears. Version 1 was the untyped history before it had a
@@ -337,6 +337,9 @@ pub enum Event {
     Resource { node: Name, group: Name, resource: Name, state: ResourceState },
     /// The cluster decided to move a database (failover or switchover).
     Failover { db: Name, from: Option<Name>, to: Name, epoch: u64, reason: FailoverReason },
+    /// The coordinator refused an operator's move of `db` to `to` (the `move` fault reached the
+    /// cluster, which said no).
+    MoveRefused { db: Name, to: Name, reason: MoveRefusal },
     // ----- shared storage: the SAN array's ground truth (the fencing oracle) and the initiators -----
     /// The array applied a write through `nexus`; `epoch` is what the writer tagged the blocks with;
     /// `durable` is false while the write sits in a volatile cache.

@@ -10,7 +10,7 @@
 
 use super::Node;
 use crate::config::FailoverPolicy;
-use crate::io::{CopyRole, FailoverReason};
+use crate::io::{CopyRole, FailoverReason, MoveRefusal, Note, Output};
 use crate::types::{DbId, Epoch, NodeId};
 
 impl Node {
@@ -194,16 +194,19 @@ impl Node {
             return;
         }
         let view: Vec<NodeId> = self.counted_peers().into_iter().chain([self.id]).collect();
+        let refuse = |node: &mut Self, reason: MoveRefusal| {
+            node.out.push(Output::Note(Note::MoveRefused { db, to, reason }));
+        };
         if self.decision_in_flight(db, &view) {
-            return;
+            return refuse(self, MoveRefusal::DecisionPending);
         }
         let Some(copy) = self.disk.copies.get(&db) else { return };
         let owner = copy.owner;
         if owner == Some(to) && matches!(self.role_of(to, db), Some(CopyRole::Active)) {
-            return;
+            return refuse(self, MoveRefusal::AlreadyThere);
         }
         if !view.contains(&to) || !matches!(self.role_of(to, db), Some(CopyRole::Passive)) {
-            return;
+            return refuse(self, MoveRefusal::TargetUnavailable);
         }
         // A scheduled move: the owner learns the new epoch from the target's heartbeats and stops; the
         // target waits for that, then pulls every remaining log, so a switchover is lossless.

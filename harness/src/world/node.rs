@@ -165,6 +165,11 @@ impl World<'_> {
                 let group = self.db_names[db.0 as usize].clone();
                 self.record(Event::Resource { node: name.clone(), group, resource: resource_name, state });
             }
+            Note::MoveRefused { db, to, reason } => {
+                let to = self.node_name(to.0 as usize);
+                let db = self.db_names[db.0 as usize].clone();
+                self.record(Event::MoveRefused { db, to, reason });
+            }
             Note::FailoverDecided { db, from, to, epoch, reason } => {
                 let from = from.map(|id| self.node_name(id.0 as usize));
                 let to = self.node_name(to.0 as usize);
