@@ -477,17 +477,9 @@ fn every_family_is_drawn_as_an_effective_fault_in_a_lab_that_has_its_device() {
     ];
     let mut missing = Vec::new();
     for family in NemesisFamily::ALL {
-        let hypervisor = [
-            NemesisFamily::HostFailure,
-            NemesisFamily::HostIsolation,
-            NemesisFamily::ManagementPartition,
-            NemesisFamily::Stun,
-            NemesisFamily::Apd,
-            NemesisFamily::SnapshotRevert,
-        ];
         let base = if storage.contains(&family) {
             SCC_LAB
-        } else if hypervisor.contains(&family) {
+        } else if family.hits_the_hypervisor() {
             HYPERVISOR_LAB
         } else {
             CCR_LAB

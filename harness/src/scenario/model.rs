@@ -855,6 +855,20 @@ impl NemesisFamily {
         }
     }
 
+    /// Whether the family hits the hypervisor layer (its hosts, VMs, management network or their
+    /// paths to the array) rather than the nemesis's `targets`.
+    pub fn hits_the_hypervisor(self) -> bool {
+        matches!(
+            self,
+            NemesisFamily::HostFailure
+                | NemesisFamily::HostIsolation
+                | NemesisFamily::ManagementPartition
+                | NemesisFamily::Stun
+                | NemesisFamily::Apd
+                | NemesisFamily::SnapshotRevert
+        )
+    }
+
     /// The fault kind a draw of this family injects against a nemesis target, if it hits one.
     pub fn target_kind(self) -> Option<FaultKind> {
         match self {
