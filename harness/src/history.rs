@@ -350,6 +350,9 @@ pub enum Event {
         nexus: Nexus,
         /// The key the nexus was registered with when the write was applied (none if unregistered).
         key: Option<u64>,
+        /// The key that held the LUN's reservation when the array accepted the write (none if no
+        /// reservation existed then). The array judges a write at acceptance and lets it complete.
+        holder_at_acceptance: Option<u64>,
         epoch: u64,
         msgs: Vec<MessageId>,
         durable: bool,

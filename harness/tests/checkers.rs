@@ -1326,15 +1326,60 @@ fn arbitrary_malformed_histories_never_panic() {
 // Fencing at the shared disk.
 
 fn lun_write(builder: HistoryBuilder, nexus: Nexus, epoch: u64, msg: u64) -> HistoryBuilder {
+    keyed_lun_write(builder, nexus, (None, None), epoch, msg)
+}
+
+/// A write applied through `nexus` registered with `key`, accepted while `holder` held the reservation.
+fn keyed_lun_write(
+    builder: HistoryBuilder,
+    nexus: Nexus,
+    (key, holder): (Option<u64>, Option<u64>),
+    epoch: u64,
+    msg: u64,
+) -> HistoryBuilder {
     builder.push(Event::LunWrite {
         lun: name("sg1"),
         db: Some(name("SG1")),
         nexus,
-        key: None,
+        key,
+        holder_at_acceptance: holder,
         epoch,
         msgs: vec![msg],
         durable: true,
     })
+}
+
+/// n1 (key 1) owns SG1 in epoch 1 and writes; n2 (key 2) reserves the LUN at 300 ms; at 310 ms a write
+/// of n1's lands that the array accepted while `holder` held the reservation.
+fn late_write_after_a_reserve(holder: Option<u64>) -> History {
+    let history = HistoryBuilder::new().started().at_ms(100).mounted("n1", "SG1", 1, 0);
+    let history = keyed_lun_write(history, nexus("n1", "iscsi-a"), (Some(1), None), 1, 1).at_ms(300);
+    let history = history
+        .push(Event::Reservation {
+            lun: name("sg1"),
+            nexus: nexus("n2", "iscsi-b"),
+            action: ReservationAction::Reserved,
+            key: 2,
+        })
+        .at_ms(310);
+    keyed_lun_write(history, nexus("n1", "iscsi-a"), (Some(1), holder), 1, 2).at_ms(1_000).ended()
+}
+
+#[test]
+fn a_write_accepted_before_any_reservation_that_lands_after_another_key_reserved_is_not_a_split_brain() {
+    // SPC lets any initiator write an unreserved LUN and lets an accepted write complete: the array
+    // broke no rule, and nobody mounted a newer epoch yet, so nothing was overwritten by a zombie.
+    let report = check_all(&late_write_after_a_reserve(None), &config(1_000));
+    assert!(found(&report, SplitBrain).is_empty(), "{:?}", report.violations);
+}
+
+#[test]
+fn a_write_from_another_registered_key_accepted_while_a_reservation_was_held_is_a_split_brain() {
+    let report = check_all(&late_write_after_a_reserve(Some(2)), &config(1_000));
+    let split = found(&report, SplitBrain);
+    assert_eq!(split.len(), 1, "{split:?}");
+    assert_eq!(split[0].0, 310);
+    assert!(split[0].1.contains("not-the-holder"), "{}", split[0].1);
 }
 
 #[test]

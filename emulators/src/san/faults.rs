@@ -159,6 +159,7 @@ impl Array {
                 lun: task.lun,
                 nexus: task.nexus,
                 key,
+                holder_at_acceptance: task.holder_at_acceptance,
                 lba: *lba,
                 contents,
                 durable,

@@ -111,12 +111,17 @@ pub struct Completion {
 #[serde(rename_all = "kebab-case")]
 pub enum ArrayEvent {
     /// Blocks changed. `key` is the nexus's registration when the write landed (`None` if it had none,
-    /// for example because it was preempted after the write was accepted). `durable` is false for a
-    /// write that sits in a volatile cache.
+    /// for example because it was preempted after the write was accepted). `holder_at_acceptance` is
+    /// the key that held the LUN's reservation when the array accepted the write (`None` if no
+    /// reservation existed then): the array judges a write at acceptance and lets an accepted task run
+    /// to completion (SPC-3 5.6.10.4, PREEMPT), so a checker that asks "was this write allowed?" must
+    /// ask it of that instant, not of the landing. `durable` is false for a write that sits in a
+    /// volatile cache.
     WriteApplied {
         lun: LunId,
         nexus: Nexus,
         key: Option<ReservationKey>,
+        holder_at_acceptance: Option<ReservationKey>,
         lba: u64,
         contents: Vec<BlockContent>,
         durable: bool,
@@ -278,6 +283,8 @@ struct Task {
     lun: LunId,
     tag: u64,
     command: Command,
+    /// The reservation holder's key when the task was accepted (see `ArrayEvent::WriteApplied`).
+    holder_at_acceptance: Option<ReservationKey>,
 }
 
 impl Array {
@@ -341,7 +348,9 @@ impl Array {
             Ok(service_time) => {
                 let task = TaskId(self.next_task);
                 self.next_task += 1;
-                self.tasks.insert(task, Task { nexus, lun, tag, command });
+                let holder_at_acceptance =
+                    self.luns.get(&lun).and_then(|lun| lun.pr.reservation()).map(|(key, _)| key);
+                self.tasks.insert(task, Task { nexus, lun, tag, command, holder_at_acceptance });
                 Submitted::Accepted { task, completes_at: now + service_time }
             }
             Err(status) => {
@@ -414,7 +423,7 @@ impl Array {
     /// reboot, power loss) meanwhile.
     pub fn complete(&mut self, now: SimTime, task: TaskId) -> Option<Completion> {
         self.destage(now);
-        let Task { nexus, lun: lun_id, tag, command } = self.tasks.remove(&task)?;
+        let Task { nexus, lun: lun_id, tag, command, holder_at_acceptance } = self.tasks.remove(&task)?;
         let durable_on_ack = self.config.write_cache == WriteCache::BatteryBacked;
         let lun = self.luns.get_mut(&lun_id)?;
         let status = match command {
@@ -430,6 +439,7 @@ impl Array {
                     lun: lun_id,
                     nexus,
                     key,
+                    holder_at_acceptance,
                     lba,
                     contents: data,
                     durable,

@@ -11,11 +11,15 @@
 //! - **stale epoch**: the write carries an epoch lower than the highest epoch any node had mounted the
 //!   LUN's database in before that instant. This is how a takeover without fencing shows up: a zombie
 //!   owner's queued writes reach the disk after the new owner mounted;
-//! - **not the holder**: a reservation is held (by the array's own reservation, preemption and loss
-//!   records) and the write came through a nexus registered with another key. Type 5 lets every
-//!   registrant write, but in a cluster only the holder's node may: a write from another registered
-//!   node means a fenced node registered again (a stale REGISTER resent late, a re-assert by a
-//!   deposed owner) while someone else owned the disk;
+//! - **not the holder**: a reservation was held when the array accepted the write (the array's own
+//!   `holder_at_acceptance`) and the write came through a nexus registered with another key. Type 5
+//!   lets every registrant write, but in a cluster only the holder's node may: a write from another
+//!   registered node means a fenced node registered again (a stale REGISTER resent late, a re-assert
+//!   by a deposed owner) while someone else owned the disk. The write is judged at acceptance, as the
+//!   array judges it: SPC lets any initiator write a LUN nobody reserves and lets an accepted task run
+//!   to completion, so a write accepted before a RESERVE that lands just after it is no finding (a
+//!   stalled owner's queued writes after an array reboot without APTPL, ha-scc-nemesis seeds 112 and
+//!   217); the epoch rules still judge what such a write carries;
 //! - **two writers in one epoch**: an epoch is one owner's term, so every write the LUN applied in
 //!   epoch `e` must come from one host. Two hosts writing in the same epoch means two nodes believed
 //!   they owned the same term (two coordinators deciding the same epoch), whatever the reservations
@@ -51,8 +55,6 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
     // (lun, nexus) pairs preempted and not registered since, with when and by whom.
     let mut fenced: BTreeMap<(&Name, &Nexus), (SimTime, &Nexus)> = BTreeMap::new();
     let mut highest_mounted: BTreeMap<&Name, u64> = BTreeMap::new();
-    // The reservation holder's key per LUN, from the array's own records.
-    let mut holder: BTreeMap<&Name, u64> = BTreeMap::new();
     // The first host that wrote each (LUN, epoch).
     let mut epoch_writer: BTreeMap<(&Name, Option<u64>, u64), &Name> = BTreeMap::new();
     let mut findings: BTreeMap<(&Name, &Nexus, &'static str), Finding> = BTreeMap::new();
@@ -62,30 +64,15 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
                 let highest = highest_mounted.entry(db).or_insert(*epoch);
                 *highest = (*highest).max(*epoch);
             }
-            Event::Preempted { lun, by, victims, key, victim_key, .. } => {
+            Event::Preempted { lun, by, victims, .. } => {
                 for victim in victims {
                     fenced.insert((lun, victim), (record.at, by));
                 }
-                if holder.get(lun) == Some(victim_key) {
-                    holder.insert(lun, *key);
-                }
             }
-            Event::Reservation { lun, nexus, action, key } => match action {
-                ReservationAction::Registered => {
-                    fenced.remove(&(lun, nexus));
-                }
-                ReservationAction::Reserved => {
-                    holder.insert(lun, *key);
-                }
-                ReservationAction::Released | ReservationAction::Cleared => {
-                    holder.remove(lun);
-                }
-                ReservationAction::Unregistered => {}
-            },
-            Event::ReservationsLost { lun, .. } => {
-                holder.remove(lun);
+            Event::Reservation { lun, nexus, action: ReservationAction::Registered, .. } => {
+                fenced.remove(&(lun, nexus));
             }
-            Event::LunWrite { lun, db, nexus, key, epoch, msgs, .. } => {
+            Event::LunWrite { lun, db, nexus, key, holder_at_acceptance, epoch, msgs, .. } => {
                 let mut note = |rule: &'static str, detail: String| {
                     let finding = findings.entry((lun, nexus, rule)).or_insert(Finding {
                         first_at: record.at,
@@ -108,14 +95,14 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
                         ),
                     );
                 }
-                if let Some(&held_by) = holder.get(lun)
+                if let Some(held_by) = *holder_at_acceptance
                     && *key != Some(held_by)
                 {
                     note(
                         "not-the-holder",
                         format!(
                             "{lun} applied a write (messages {msgs:?}, epoch {epoch}) from {nexus} at {}, registered \
-                             with key {} while key {held_by:#x} held the reservation",
+                             with key {}, accepted while key {held_by:#x} held the reservation",
                             record.at,
                             key.map_or_else(|| "none".to_string(), |key| format!("{key:#x}"))
                         ),

@@ -441,7 +441,9 @@ impl World<'_> {
         let events = storage.array.take_events();
         for event in events {
             let recorded = match event {
-                ArrayEvent::WriteApplied { lun, nexus, key, contents, durable, .. } => {
+                ArrayEvent::WriteApplied {
+                    lun, nexus, key, holder_at_acceptance, contents, durable, ..
+                } => {
                     let epoch = contents.first().map_or(0, |content| content.epoch);
                     let db =
                         self.storage.as_ref().and_then(|s| s.lun_db.get(lun.0 as usize).cloned().flatten());
@@ -450,6 +452,7 @@ impl World<'_> {
                         db,
                         nexus: self.nexus_name(nexus),
                         key,
+                        holder_at_acceptance,
                         epoch,
                         msgs: contents.iter().map(|content| content.payload).collect(),
                         durable,

@@ -264,6 +264,7 @@ fn a_write_accepted_before_a_plain_preempt_still_lands_after_it() {
             lun: LUN,
             nexus: path(A, 0),
             key: None,
+            holder_at_acceptance: Some(KEY_A),
             lba: 9,
             contents: vec![content(A, 111)],
             durable: true
@@ -357,5 +358,35 @@ fn a_preempted_nexus_is_told_once_and_inquiry_and_read_keys_do_not_consume_the_u
         rig.read(path(A, 0), 0),
         Status::Good(Reply::Data(vec![None])),
         "WERO lets the fenced node read"
+    );
+}
+
+#[test]
+fn a_write_accepted_before_any_reservation_lands_after_another_key_reserves_and_says_so() {
+    // SPC lets any initiator write a LUN nobody reserves; the reservation taken while the write is in
+    // flight does not undo its acceptance. The event names the holder at acceptance (none), which is
+    // what a checker must judge the write by.
+    let mut rig = Rig::new();
+    rig.array.set_latency(Some(LUN), Duration::from_millis(50));
+    rig.register(path(A, 0), KEY_A);
+    rig.register(path(B, 0), KEY_B);
+    let (write, write_done) = rig.start_write(path(A, 0), 3, 42, 7);
+    let reserve = PrOut::Reserve { key: KEY_B, kind: WERO };
+    let (pr, pr_done) = accepted(rig.array.submit(rig.now, path(B, 0), LUN, Command::PrOut(reserve), 8));
+    assert!(pr_done < write_done, "the reserve finishes while the write is in flight");
+    assert_eq!(rig.array.complete(pr_done, pr).map(|done| done.status), Some(good()));
+    rig.array.take_events();
+    assert!(rig.array.complete(write_done, write).is_some());
+    assert_eq!(
+        rig.array.take_events(),
+        vec![ArrayEvent::WriteApplied {
+            lun: LUN,
+            nexus: path(A, 0),
+            key: Some(KEY_A),
+            holder_at_acceptance: None,
+            lba: 3,
+            contents: vec![content(A, 42)],
+            durable: true
+        }]
     );
 }
