@@ -460,7 +460,9 @@ fn drawn_by(family: NemesisFamily, event: &Event) -> bool {
         NemesisFamily::HostIsolation => *kind == FaultKind::NicDown && management,
         NemesisFamily::ManagementPartition => *kind == FaultKind::LinkCut && management,
         NemesisFamily::Stun => *kind == FaultKind::Vmotion,
-        NemesisFamily::Apd => *kind == FaultKind::LinkCut && target.starts_with("esx") && peer.as_deref() == Some("san1"),
+        NemesisFamily::Apd => {
+            *kind == FaultKind::LinkCut && target.starts_with("esx") && peer.as_deref() == Some("san1")
+        }
         NemesisFamily::SnapshotRevert => *kind == FaultKind::SnapshotRevert,
     }
 }

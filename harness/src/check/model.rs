@@ -408,12 +408,20 @@ impl<'h> Model<'h> {
                         }
                     }
                     // A resumed memory image has the databases mounted that it had at the snapshot.
-                    let resumed = if *memory { image_mounts.get(vm).cloned().unwrap_or_default() } else { vec![] };
+                    let resumed =
+                        if *memory { image_mounts.get(vm).cloned().unwrap_or_default() } else { vec![] };
                     for (db, epoch, generation) in resumed {
                         let held_before = self.copy(&db, vm).contents.generations().collect();
                         open_mounts.insert((db.clone(), vm.clone()), self.mounts.len());
                         let span = Span { start: point, end: None };
-                        self.mounts.push(Mount { node: vm.clone(), db, epoch, generation, span, held_before });
+                        self.mounts.push(Mount {
+                            node: vm.clone(),
+                            db,
+                            epoch,
+                            generation,
+                            span,
+                            held_before,
+                        });
                     }
                 }
                 _ => {}

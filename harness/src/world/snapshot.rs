@@ -66,9 +66,13 @@ impl World<'_> {
                 held,
                 outbox: if memory { slot.outbox.clone() } else { Vec::new() },
             },
-            (None, Some(disk)) => {
-                Snapshot { taken_at, disk: disk.clone(), memory: None, held: Held::default(), outbox: Vec::new() }
-            }
+            (None, Some(disk)) => Snapshot {
+                taken_at,
+                disk: disk.clone(),
+                memory: None,
+                held: Held::default(),
+                outbox: Vec::new(),
+            },
             (None, None) => return Err(NoEffect::NoTarget),
         };
         let memory = snapshot.memory.is_some();
@@ -107,12 +111,8 @@ impl World<'_> {
     fn held_by(&self, node: usize) -> Held {
         let addresses =
             self.addresses.iter().filter(|(_, holder)| **holder == node).map(|(key, _)| *key).collect();
-        let mounted = self
-            .mounted
-            .iter()
-            .filter(|(_, owner)| owner.0 as usize == node)
-            .map(|(db, _)| *db)
-            .collect();
+        let mounted =
+            self.mounted.iter().filter(|(_, owner)| owner.0 as usize == node).map(|(db, _)| *db).collect();
         Held { addresses, mounted }
     }
 
