@@ -423,7 +423,7 @@ impl World<'_> {
         if !memory && slot.left > slot.duration + SECOND {
             let power_on = Fault::Power(PowerFault::On { target: target() });
             faults.push(FaultSpec { at: revert_at + SECOND, fault: power_on, duration: None });
-            until = until + SECOND;
+            until += SECOND;
         }
         Some(Draw { faults, impacts: vec![Impact::Stop(vm)], until })
     }
