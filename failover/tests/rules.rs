@@ -1620,6 +1620,25 @@ fn a_node_reverted_to_an_older_disk_takes_a_new_incarnation_and_is_counted_again
     checks.finish(&sim);
 }
 
+/// Memory snapshot revert (issue 9, ha-ccr-nemesis seeds 71, 189, 214): the owner resumes an image of
+/// itself from 3 s ago, too short a gap for its leases to lapse. Its later life wrote and shipped logs the
+/// image would write again in the same epoch, a fork of what the passive copy holds. Once its peer
+/// reports a heartbeat the image never sent, the image knows it was rolled back and stops serving.
+#[test]
+fn an_owner_resumed_from_an_older_memory_image_steps_down_once_it_learns_it_was_rolled_back() {
+    let mut sim = formed(two_node(), N0);
+    sim.client(H0, DB, secs(20), EVERY, 100, BYTES);
+    sim.run_until(secs(30));
+    let image = sim.node(N0).clone();
+    sim.run_until(secs(33));
+    sim.resume_image(N0, image);
+    sim.run_until(secs(40));
+    let mut checks = Checks::new();
+    let stepped_down = sim.dismounts().iter().any(|dismount| dismount.node == N0 && dismount.at >= secs(33));
+    checks.check(stepped_down, "the resumed image of the owner dismounts");
+    checks.finish(&sim);
+}
+
 /// Drives one node of a two-node cluster alone until it asks the witness for the lock; returns the
 /// node, the request and the local time it was made.
 fn alone_until_it_asks_the_witness() -> (failover::Node, failover::WitnessCall, LocalTime) {

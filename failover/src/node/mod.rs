@@ -20,7 +20,7 @@ mod shared_disk;
 use crate::config::ClusterConfig;
 use crate::copy::CopyStore;
 use crate::detector::{Detector, HeartbeatSeen, PeerReport, SendStamp};
-use crate::io::{CopyRole, DbAdvert, Input, Message, Output};
+use crate::io::{CopyRole, DbAdvert, Input, Message, Output, StopReason};
 use crate::io::{Effect, Note};
 use crate::types::{DbId, Endpoint, Epoch, Incarnation, LocalTime, NodeId};
 use std::collections::BTreeMap;
@@ -425,6 +425,19 @@ impl Node {
             if newest > 0 {
                 copy.recovered = Some(newest);
             }
+        }
+        // An image that serves would go on writing, in the same epoch, generations its later life
+        // already wrote and shipped: a fork of the lineage the passive copies hold, and the mail its
+        // later life acknowledged in them lost (ha-ccr-nemesis seeds 71, 189 and 214). It steps down,
+        // as a deposed owner does, and the coordinator decides afresh who serves.
+        let serving: Vec<DbId> = self
+            .dbs
+            .iter()
+            .filter(|(_, runtime)| matches!(runtime.role, CopyRole::Active | CopyRole::Activating))
+            .map(|(&db, _)| db)
+            .collect();
+        for db in serving {
+            self.stop_db(db, StopReason::Deposed);
         }
     }
 

@@ -509,6 +509,19 @@ impl Sim {
         self.boot(id);
     }
 
+    /// Powers the node off and resumes `image` in its place, as a revert to a memory snapshot of its
+    /// VM does: no boot, the image handles a wake at once.
+    pub fn resume_image(&mut self, id: NodeId, image: Node) {
+        self.power_off(id);
+        if let Some(slot) = self.nodes.get_mut(&id) {
+            slot.disk = None;
+            slot.node = Some(image);
+            slot.incarnation += 1;
+        }
+        self.records.push(Record { at: self.now, actor: Actor::Node(id), what: What::PowerOn });
+        self.feed(id, Input::Wake);
+    }
+
     /// Stops the node (a VM pause): its inputs are held and its timers do not fire.
     pub fn freeze(&mut self, id: NodeId) {
         if let Some(slot) = self.nodes.get_mut(&id) {

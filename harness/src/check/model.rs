@@ -274,6 +274,8 @@ impl<'h> Model<'h> {
         let mut previous = SimTime::ZERO;
         // Each VM's latest snapshot: its node's copies as they were (a VM is named like its node).
         let mut snapshots: BTreeMap<Name, Vec<(Name, Contents)>> = BTreeMap::new();
+        // The mounts a VM's latest memory snapshot holds: (database, epoch, generation).
+        let mut image_mounts: BTreeMap<Name, Vec<(Name, u64, u64)>> = BTreeMap::new();
         let records = self.records;
         for (pos, record) in records.iter().enumerate() {
             let point = Point { pos, at: record.at };
@@ -374,7 +376,19 @@ impl<'h> Model<'h> {
                     copy.contents.roll_back(*to_generation);
                     copy.record_level(pos);
                 }
-                Event::VmSnapshotTaken { vm, .. } => {
+                Event::VmSnapshotTaken { vm, memory } => {
+                    // A memory image holds the guest's mounts: a revert to it resumes them.
+                    let mounts_then = open_mounts
+                        .iter()
+                        .filter(|((_, node), _)| node == vm)
+                        .filter_map(|(_, &index)| self.mounts.get(index))
+                        .map(|mount| (mount.db.clone(), mount.epoch, mount.generation))
+                        .collect();
+                    if *memory {
+                        image_mounts.insert(vm.clone(), mounts_then);
+                    } else {
+                        image_mounts.remove(vm);
+                    }
                     let kept = self
                         .copies
                         .iter()
@@ -384,7 +398,7 @@ impl<'h> Model<'h> {
                     snapshots.insert(vm.clone(), kept);
                 }
                 // The node's disks go back to the snapshot: a copy it did not hold then is empty.
-                Event::VmReverted { vm, .. } => {
+                Event::VmReverted { vm, memory, .. } => {
                     let kept = snapshots.get(vm).cloned().unwrap_or_default();
                     for ((db, node), copy) in self.copies.iter_mut() {
                         if node == vm {
@@ -392,6 +406,22 @@ impl<'h> Model<'h> {
                             copy.contents = then.map(|(_, contents)| contents.clone()).unwrap_or_default();
                             copy.record_level(pos);
                         }
+                    }
+                    // A resumed memory image has the databases mounted that it had at the snapshot.
+                    let resumed =
+                        if *memory { image_mounts.get(vm).cloned().unwrap_or_default() } else { vec![] };
+                    for (db, epoch, generation) in resumed {
+                        let held_before = self.copy(&db, vm).contents.generations().collect();
+                        open_mounts.insert((db.clone(), vm.clone()), self.mounts.len());
+                        let span = Span { start: point, end: None };
+                        self.mounts.push(Mount {
+                            node: vm.clone(),
+                            db,
+                            epoch,
+                            generation,
+                            span,
+                            held_before,
+                        });
                     }
                 }
                 _ => {}

@@ -95,7 +95,7 @@ struct NodeSlot {
     /// The VM's latest snapshot of this node (`snapshot.rs`).
     snapshot: Option<snapshot::Snapshot>,
     /// A memory image to resume instead of booting, on the VM's next power-on (`snapshot.rs`).
-    resume: Option<Node>,
+    resume: Option<snapshot::Resume>,
 }
 
 struct HubSlot {

@@ -18,11 +18,11 @@ impl World<'_> {
         let host = self.nodes[node].host;
         let local = self.clocks[host].monotonic(now);
         let slot = &mut self.nodes[node];
-        if let Some(image) = slot.resume.take() {
+        if let Some(resume) = slot.resume.take() {
             // A revert to a memory snapshot: the guest resumes where the snapshot left it.
             slot.disk = None;
-            slot.node = Some(image);
             slot.wake.cancel();
+            self.resume_image(node, resume);
             if self.storage.is_some() {
                 self.storage_host_boot(node);
             }

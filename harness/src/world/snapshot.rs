@@ -18,8 +18,8 @@
 
 use super::World;
 use crate::history::{Event, NoEffect};
-use emulators::HostId;
-use failover::{Disk, Node};
+use emulators::{HostId, NetworkId};
+use failover::{DbId, Disk, Node, NodeId};
 use kernel::SimTime;
 
 /// One VM's latest snapshot.
@@ -29,6 +29,25 @@ pub(super) struct Snapshot {
     disk: Disk,
     /// The running node, for a memory snapshot of a VM that was on.
     memory: Option<Node>,
+    /// What the world derives from that running guest and a power-off forgets: the group addresses
+    /// its NIC answered for and the databases it had mounted. Its memory holds them again on resume.
+    held: Held,
+    /// Outputs the paused guest had not carried out yet (a snapshot during a stun keeps them).
+    outbox: Vec<failover::Output>,
+}
+
+/// A memory image to resume, with what the world credited to it when it was taken.
+pub(super) struct Resume {
+    image: Node,
+    held: Held,
+    outbox: Vec<failover::Output>,
+}
+
+/// The world's record of what a running guest holds, kept with a memory image.
+#[derive(Clone, Default)]
+struct Held {
+    addresses: Vec<(DbId, NetworkId)>,
+    mounted: Vec<DbId>,
 }
 
 impl World<'_> {
@@ -37,12 +56,23 @@ impl World<'_> {
     pub(super) fn take_snapshot(&mut self, vm: usize, memory: bool) -> Result<(), NoEffect> {
         let taken_at = self.now();
         let node = self.node_on(vm).ok_or(NoEffect::NoTarget)?;
+        let held = if memory { self.held_by(node) } else { Held::default() };
         let slot = &mut self.nodes[node];
         let snapshot = match (&slot.node, &slot.disk) {
-            (Some(running), _) => {
-                Snapshot { taken_at, disk: running.disk().clone(), memory: memory.then(|| running.clone()) }
-            }
-            (None, Some(disk)) => Snapshot { taken_at, disk: disk.clone(), memory: None },
+            (Some(running), _) => Snapshot {
+                taken_at,
+                disk: running.disk().clone(),
+                memory: memory.then(|| running.clone()),
+                held,
+                outbox: if memory { slot.outbox.clone() } else { Vec::new() },
+            },
+            (None, Some(disk)) => Snapshot {
+                taken_at,
+                disk: disk.clone(),
+                memory: None,
+                held: Held::default(),
+                outbox: Vec::new(),
+            },
             (None, None) => return Err(NoEffect::NoTarget),
         };
         let memory = snapshot.memory.is_some();
@@ -70,10 +100,41 @@ impl World<'_> {
         // A revert is an operator's act: a VM it leaves off stays off (unprotected) until powered on.
         self.operator_powered_vm(vm, memory);
         if let Some(image) = snapshot.memory {
-            self.nodes[node].resume = Some(image);
+            self.nodes[node].resume = Some(Resume { image, held: snapshot.held, outbox: snapshot.outbox });
             self.power_on_host(vm);
             self.nodes[node].resume = None;
         }
         Ok(())
+    }
+
+    /// The group addresses and mounts the world credits to a node's running guest now.
+    fn held_by(&self, node: usize) -> Held {
+        let addresses =
+            self.addresses.iter().filter(|(_, holder)| **holder == node).map(|(key, _)| *key).collect();
+        let mounted =
+            self.mounted.iter().filter(|(_, owner)| owner.0 as usize == node).map(|(db, _)| *db).collect();
+        Held { addresses, mounted }
+    }
+
+    /// A guest resumed from a memory image holds again what it held at the snapshot: its NIC answers
+    /// for the group addresses configured in it (ESXi announces the VM's MAC when it connects, so
+    /// the switches learn where it is) and its databases are mounted in its memory. Without this the
+    /// resumed owner believed it served while no client could reach it (ha-ccr-nemesis seeds 44
+    /// and 232). Another node that took an address over since keeps it until it gives it up, as
+    /// with two hosts claiming one address by ARP; the world routes to the latest claimant.
+    /// `World::boot` calls it before the resumed node handles anything.
+    pub(super) fn resume_image(&mut self, node: usize, resume: Resume) {
+        let Resume { image, held, outbox } = resume;
+        self.nodes[node].node = Some(image);
+        for key in held.addresses {
+            self.addresses.insert(key, node);
+        }
+        for db in held.mounted {
+            self.mounted.insert(db, NodeId(node as u16));
+            self.last_owner.insert(db, NodeId(node as u16));
+        }
+        if !outbox.is_empty() {
+            self.carry_out(node, outbox);
+        }
     }
 }
