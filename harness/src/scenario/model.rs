@@ -225,6 +225,22 @@ pub struct HostDef {
 pub const DEFAULT_VM_BOOT_TIME: Duration = Duration::from_secs(60);
 
 impl HostDef {
+    /// The shared LUN this host is presented, if any, other than the HA `datastores` (VMFS volumes
+    /// of the hypervisor hosts, not disks of the guest): a VM with one cannot be snapshotted (vSphere
+    /// refuses a VM with a raw device mapping or a SCSI controller in bus sharing,
+    /// `SnapshotIncompatibleDeviceInVm`, [API-SNAP] in docs/hypervisor.md).
+    pub fn shared_lun<'l>(&self, luns: &'l [LunDef], datastores: &[String]) -> Option<&'l LunDef> {
+        luns.iter().find(|lun| lun.present_to.contains(&self.name) && !datastores.contains(&lun.name))
+    }
+
+    /// Whether a `snapshot` may target this host: a mailbox VM (drill models a cluster node's disks,
+    /// no other host's) with no shared LUN.
+    pub fn may_snapshot(&self, luns: &[LunDef], datastores: &[String]) -> bool {
+        self.role == HostRole::Mailbox
+            && self.runs_on.is_some()
+            && self.shared_lun(luns, datastores).is_none()
+    }
+
     pub fn has_nic_on(&self, network: &str) -> bool {
         self.networks.iter().any(|name| name == network)
     }

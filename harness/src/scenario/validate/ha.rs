@@ -507,7 +507,8 @@ pub(super) fn snapshot_target(
             ),
         ));
     }
-    if let Some(lun) = luns.iter().find(|lun| lun.present_to.contains(name)) {
+    let datastores = ha.map_or(&[][..], |ha| &ha.datastores[..]);
+    if let Some(lun) = vm.shared_lun(luns, datastores) {
         return Err(ctx.at_span(
             span,
             format!(

@@ -143,25 +143,17 @@ fn family_refusal(world: &World, family: NemesisFamily) -> Option<&'static str> 
         NemesisFamily::Apd if world.ha.is_none() || world.array.is_none() => {
             Some("all paths down needs a `hypervisor` host and a SAN array")
         }
-        NemesisFamily::SnapshotRevert if snapshot_candidates(world).is_empty() => Some(
-            "no VM runs a cluster node without shared disks (vSphere snapshots no VM with a shared disk)",
-        ),
+        NemesisFamily::SnapshotRevert
+            if !world.hosts.iter().any(|host| {
+                host.may_snapshot(world.luns, world.ha.map_or(&[][..], |ha| &ha.datastores[..]))
+            }) =>
+        {
+            Some(
+                "no VM runs a cluster node without a shared LUN (vSphere snapshots no VM with a shared disk)",
+            )
+        }
         _ => None,
     }
-}
-
-/// The VMs a `snapshot` may target: mailbox VMs presented no shared disk (`validate/ha.rs`
-/// `snapshot_target` refuses the rest in a fault table).
-fn snapshot_candidates(world: &World) -> Vec<String> {
-    world
-        .hosts
-        .iter()
-        .filter(|host| host.role == HostRole::Mailbox && host.runs_on.is_some())
-        .filter(|host| {
-            !world.databases.iter().any(|db| !db.disks().is_empty() && db.copies.contains(&host.name))
-        })
-        .map(|host| host.name.clone())
-        .collect()
 }
 
 /// The swarm's own keys mean nothing to the `kinds` form, which draws the same way on every seed.

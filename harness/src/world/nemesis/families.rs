@@ -391,24 +391,15 @@ impl World<'_> {
     /// The VM counts as stopped from the revert until it runs again.
     fn draw_snapshot_revert(&mut self, slot: &Slot) -> Option<Draw> {
         let scenario = self.scenario;
-        let shared = |name: &str| {
-            scenario
-                .databases
-                .iter()
-                .any(|db| !db.disks().is_empty() && db.copies.iter().any(|copy| copy == name))
-        };
         // Not a database's owner: reverting the owner's disk destroys acknowledged logs only it held,
         // a loss no failover design can undo (like losing the disk), so it is beyond what the
         // cluster is built to survive. Owner reverts are exercised by the fast `ha-snapshot-revert*`
         // scenarios, and what the swarm found with them is in ARCHITECTURE.md, Known bugs.
+        let datastores = scenario.ha.as_ref().map_or(&[][..], |ha| &ha.datastores[..]);
         let owners: Vec<usize> = self.mounted.values().map(|node| self.nodes[node.0 as usize].host).collect();
         let vms: Vec<usize> = (0..scenario.hosts.len())
             .filter(|&host| {
-                let def = &scenario.hosts[host];
-                def.role == HostRole::Mailbox
-                    && def.runs_on.is_some()
-                    && !shared(&def.name)
-                    && !owners.contains(&host)
+                scenario.hosts[host].may_snapshot(&scenario.luns, datastores) && !owners.contains(&host)
             })
             .collect();
         let vm = pick(&mut self.nemesis.rng, &vms)?;
