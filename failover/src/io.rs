@@ -293,6 +293,9 @@ pub enum Message {
         max_count: u64,
     },
     /// One log generation. `corrupt` is set by a corruption fault on the wire; inspection catches it.
+    /// `reply_last` is the last generation of the reply this one belongs to: the owner serves what it
+    /// holds when asked, which may be fewer than the `max_count` asked for, and the copy must not wait
+    /// for the rest of a batch that will never come.
     LogData {
         db: DbId,
         generation: Generation,
@@ -300,6 +303,7 @@ pub enum Message {
         messages: Vec<MessageId>,
         bytes: u64,
         corrupt: bool,
+        reply_last: Generation,
     },
     /// A joining copy asks the owner where each epoch began, to find where it diverged.
     LineageRequest {
@@ -614,6 +618,7 @@ mod tests {
             messages: vec![1, 2],
             bytes: 1 << 20,
             corrupt: false,
+            reply_last: 3,
         };
         assert_eq!(log.wire_bytes(), 128 + (1 << 20));
         let deliver =

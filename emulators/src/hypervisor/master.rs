@@ -291,6 +291,12 @@ impl FdmAgent {
             master.queue.iter().filter(|(_, p)| p.due <= now).map(|(&vm, _)| vm).collect();
         due.sort_by_key(|&vm| (Reverse(self.priority(vm)), vm));
         for vm in due {
+            // An operator powered it off since it was queued (a power-off, or a revert that leaves
+            // it off): vCenter no longer protects it, and a retry must not power it back on.
+            if self.unprotected.contains(&vm) {
+                self.dequeue(vm);
+                continue;
+            }
             if let Some(host) = self.running_on(now, vm) {
                 self.dequeue(vm);
                 out.push(HaOutput::Event(HaEvent::RestartCancelled { vm, running_on: host }));

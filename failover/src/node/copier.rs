@@ -139,15 +139,16 @@ impl Copier {
         Inspection::Retry
     }
 
-    /// `generation` arrived intact at `now` and was kept; the copy now holds up to `have`. Schedules
-    /// its replay and closes the request once its batch (`batch` generations) is in or we caught up.
+    /// `generation` arrived intact at `now` and was kept, from a reply whose last generation is
+    /// `reply_last`. Schedules its replay and closes the request once the reply is in or we caught up:
+    /// the owner may have held fewer generations than asked for, and waiting for the rest until the
+    /// timeout left the copy 10 logs behind when its owner died (`ha-ccr-nemesis` seed 1060).
     pub fn arrived(
         &mut self,
         generation: Generation,
-        have: Generation,
         now: LocalTime,
         replay_after: LocalTime,
-        batch: u64,
+        reply_last: Generation,
     ) {
         self.inspect_failures.remove(&generation);
         self.last_copy_at = Some(now);
@@ -155,7 +156,7 @@ impl Copier {
         if self.next_replay_at.is_none() {
             self.next_replay_at = Some(replay_after);
         }
-        if generation >= self.source_last_generation || have.is_multiple_of(batch) {
+        if generation >= self.source_last_generation || generation >= reply_last {
             self.copy_requested_at = None;
         }
     }
@@ -243,7 +244,7 @@ mod tests {
     fn the_resubmission_window_starts_when_the_newest_held_generation_was_closed() {
         let mut copier = Copier::default();
         copier.heard_closed(7, true, at(312));
-        copier.arrived(7, 7, at(374), at(375), 8);
+        copier.arrived(7, at(374), at(375), 7);
         assert_eq!(copier.newest_held_since(7), Some(at(312)), "closed long before it was copied");
         assert_eq!(copier.newest_held_since(6), Some(at(374)), "close time unknown: the copy time");
     }
@@ -273,18 +274,31 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_request_stays_open_until_its_batch_is_in_or_the_copy_caught_up() {
+    fn a_copy_request_stays_open_until_its_reply_is_in_or_the_copy_caught_up() {
         let mut copier = Copier::default();
         copier.heard_progress(20, 0);
         assert!(!copier.copying());
         copier.copy_requested(at(1));
-        copier.arrived(1, 1, at(2), at(3), 8);
-        assert!(copier.copying(), "seven more of the batch are coming");
-        copier.arrived(8, 8, at(2), at(3), 8);
-        assert!(!copier.copying(), "the batch of eight is in");
+        copier.arrived(1, at(2), at(3), 8);
+        assert!(copier.copying(), "seven more of the reply are coming");
+        copier.arrived(8, at(2), at(3), 8);
+        assert!(!copier.copying(), "the reply of eight is in");
         copier.copy_requested(at(4));
-        copier.arrived(20, 20, at(5), at(6), 8);
-        assert!(!copier.copying(), "caught up with the owner mid-batch");
+        copier.arrived(20, at(5), at(6), 24);
+        assert!(!copier.copying(), "caught up with the owner mid-reply");
+    }
+
+    #[test]
+    fn a_reply_shorter_than_the_batch_asked_for_closes_the_request_at_its_last_generation() {
+        let mut copier = Copier::default();
+        copier.heard_progress(2, 3);
+        copier.copy_requested(at(31));
+        copier.heard_progress(8, 9);
+        copier.arrived(1, at(31), at(32), 2);
+        assert!(copier.copying(), "generation 2 of the reply is coming");
+        copier.arrived(2, at(31), at(32), 2);
+        assert!(!copier.copying(), "the owner held two when asked: no more of this reply will come");
+        assert!(copier.copy_due(2, at(31), Duration::from_secs(10)), "ask at once for 3 to 8");
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod resources;
 mod shared_disk;
 
 use crate::config::ClusterConfig;
-use crate::copy::CopyStore;
+use crate::copy::{CopyStore, LogFile};
 use crate::detector::{Detector, HeartbeatSeen, PeerReport, SendStamp};
 use crate::io::{CopyRole, DbAdvert, Input, Message, Output, StopReason};
 use crate::io::{Effect, Note};
@@ -62,6 +62,8 @@ pub struct DbRuntime {
     /// A resource of the group died (its index); the next health check will notice.
     pub crashed: Option<usize>,
     pub restarts: u32,
+    /// Whether this copy's newest closed log is one this node wrote as owner (not one it copied).
+    pub wrote_newest_log: bool,
     /// Shared-disk groups: the disks' claims, this term's writes and the data-path checks.
     pub disk_group: DiskGroup,
 }
@@ -78,6 +80,7 @@ impl DbRuntime {
             copier: Copier::default(),
             next_resubmit_at: None,
             crashed: None,
+            wrote_newest_log: false,
             restarts: 0,
             disk_group: DiskGroup::default(),
         }
@@ -303,8 +306,9 @@ impl Node {
                     self.serve_copy(peer, db, first, max_count);
                 }
             }
-            Message::LogData { db, generation, epoch, messages, bytes, corrupt } => {
-                self.receive_log(db, generation, epoch, messages, bytes, corrupt);
+            Message::LogData { db, generation, epoch, messages, bytes, corrupt, reply_last } => {
+                let log = LogFile { epoch, messages, bytes };
+                self.receive_log(db, generation, log, corrupt, reply_last);
             }
             Message::LineageRequest { db } => {
                 if let (Endpoint::Node(peer), Some(copy)) = (from, self.disk.copies.get(&db)) {
@@ -416,14 +420,20 @@ impl Node {
         self.disk.incarnation = self.incarnation;
         self.heartbeat_sequence = 0;
         self.detector.reincarnate(self.incarnation);
-        // This life is a rolled-back image: a later life may have gone on writing our newest
-        // generation (the open log of a memory image is not closed by recovery at boot), so it is
-        // marked like a recovered log and re-copied if the lineage holds it in full.
-        for copy in self.disk.copies.values_mut() {
-            let newest =
-                copy.current.as_ref().map_or_else(|| copy.last_generation(), |(generation, _)| *generation);
-            if newest > 0 {
-                copy.recovered = Some(newest);
+        // This life is a rolled-back image: a later life may have gone on writing the log this image
+        // has open (the open log of a memory image is not closed by recovery at boot), so it is
+        // marked like a recovered log and re-copied if the lineage holds it in full; so is the log it
+        // closed when it stepped down. Only a log written here: one copied whole from an owner is
+        // the lineage's own, and marking a passive's newest copied log made a later epoch's lineage
+        // look forked there, so the passive reseeded from scratch (`ha-ccr-nemesis` seed 1306).
+        for (db, copy) in &mut self.disk.copies {
+            let wrote_newest = self.dbs.get(db).is_some_and(|runtime| runtime.wrote_newest_log);
+            let written_here = copy.current.as_ref().map(|(open, _)| *open).or_else(|| {
+                let newest = copy.last_generation();
+                (wrote_newest && newest > 0).then_some(newest)
+            });
+            if let Some(generation) = written_here {
+                copy.recovered = Some(generation);
             }
         }
         // An image that serves would go on writing, in the same epoch, generations its later life

@@ -202,13 +202,24 @@ impl Node {
             ActivationPhase::CopyLastLogs => {
                 let source_last = runtime.copier.source_last_generation();
                 let copying = runtime.copier.copying();
+                let have = self.disk.copies.get(&db).map_or(0, |copy| copy.last_generation());
+                let copy_due = runtime.copier.copy_due(have, self.now, self.config.settings.copy_timeout);
                 if previous_up
                     && !activation.lineage_checked
                     && let Some(previous) = activation.previous_owner
                 {
                     self.ask_lineage_before_copying(db, previous);
                 }
-                let have = self.disk.copies.get(&db).map_or(0, |copy| copy.last_generation());
+                if previous_up
+                    && activation.lineage_checked
+                    && let Some(previous) = activation.previous_owner
+                    && copy_due
+                {
+                    // Keep pulling while the previous owner answers: one batch per deadline lost the
+                    // logs it still held (`ha-ccr-nemesis` seed 347: 10 of them, 456 messages).
+                    self.request_copy(db, previous);
+                    return;
+                }
                 let caught_up = previous_up && activation.lineage_checked && have >= source_last && !copying;
                 if caught_up || !previous_up || self.now >= activation.deadline {
                     if caught_up && let Some(a) = self.dbs.get_mut(&db).and_then(|r| r.activation.as_mut()) {
@@ -545,6 +556,9 @@ impl Node {
         copy.logs.insert(generation, log);
         copy.replayed_through = generation;
         let mut continues = false;
+        if let Some(runtime) = self.dbs.get_mut(&db) {
+            runtime.wrote_newest_log = true;
+        }
         if let Some(runtime) = self.dbs.get_mut(&db)
             && runtime.role == CopyRole::Active
         {
@@ -581,7 +595,8 @@ impl Node {
         }
     }
 
-    /// Serves a copy request from a passive (or from a new owner pulling the last logs).
+    /// Serves a copy request from a passive (or from a new owner pulling the last logs): the
+    /// generations asked for that this copy holds now, each naming the last of the reply.
     pub(super) fn serve_copy(&mut self, peer: NodeId, db: DbId, first: Generation, max_count: u64) {
         let Some(copy) = self.disk.copies.get(&db) else { return };
         let batch: Vec<(Generation, LogFile)> = copy
@@ -589,6 +604,7 @@ impl Node {
             .range(first..first.saturating_add(max_count))
             .map(|(&g, log)| (g, log.clone()))
             .collect();
+        let Some(&(reply_last, _)) = batch.last() else { return };
         for (generation, log) in batch {
             self.send(
                 Endpoint::Node(peer),
@@ -599,6 +615,7 @@ impl Node {
                     messages: log.messages,
                     bytes: log.bytes.max(self.config.settings.log_size_bytes),
                     corrupt: false,
+                    reply_last,
                 },
             );
         }
@@ -617,10 +634,9 @@ impl Node {
         &mut self,
         db: DbId,
         generation: Generation,
-        epoch: Epoch,
-        messages: Vec<MessageId>,
-        bytes: u64,
+        log: LogFile,
         corrupt: bool,
+        reply_last: Generation,
     ) {
         let now = self.now;
         let attempts = self.config.settings.inspect_attempts;
@@ -635,7 +651,7 @@ impl Node {
             return;
         }
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
-        if generation != copy.last_generation() + 1 || epoch > copy.owner_epoch {
+        if generation != copy.last_generation() + 1 || log.epoch > copy.owner_epoch {
             return; // out of order, or from an epoch we have not learned yet: ask again later
         }
         if corrupt {
@@ -647,9 +663,10 @@ impl Node {
             }
             return;
         }
-        copy.logs.insert(generation, LogFile { epoch, messages, bytes });
+        copy.logs.insert(generation, log);
+        runtime.wrote_newest_log = false;
         let replay_after = now + self.config.settings.replay_time_per_log;
-        runtime.copier.arrived(generation, copy.last_generation(), now, replay_after, COPY_BATCH);
+        runtime.copier.arrived(generation, now, replay_after, reply_last);
     }
 
     pub(super) fn lineage_reply(&mut self, db: DbId, epoch_starts: Vec<(Epoch, Generation)>) {

@@ -14,7 +14,9 @@
 //! host's monotonic clock, which the world runs on true time, so the guest sees all the time since
 //! the snapshot pass in one step, as after a long stun (the guest's own clock would stand at the
 //! snapshot's, until VMware Tools steps it; the node's leases then expire at once, which is the
-//! safe reading; a guest that trusted the old tick count is not modelled).
+//! safe reading; a guest that trusted the old tick count is not modelled). A memory snapshot of a
+//! VM whose guest was still booting keeps that boot: the revert powers the VM on and the boot goes
+//! on for what was left of it, then the node starts from the snapshot's disk.
 
 use super::World;
 use crate::history::{Event, NoEffect};
@@ -27,13 +29,22 @@ use kernel::SimTime;
 pub(super) struct Snapshot {
     pub(super) taken_at: SimTime,
     disk: Disk,
-    /// The running node, for a memory snapshot of a VM that was on.
-    memory: Option<Node>,
+    /// The guest in memory, for a memory snapshot of a VM that was on.
+    memory: Option<Guest>,
     /// What the world derives from that running guest and a power-off forgets: the group addresses
     /// its NIC answered for and the databases it had mounted. Its memory holds them again on resume.
     held: Held,
     /// Outputs the paused guest had not carried out yet (a snapshot during a stun keeps them).
     outbox: Vec<failover::Output>,
+}
+
+/// What a memory snapshot holds of the guest of a VM that was on.
+#[derive(Clone)]
+enum Guest {
+    /// Its node, running (or paused).
+    Running(Box<Node>),
+    /// A guest still booting, with this much of its boot left: a revert goes on with the boot.
+    Booting { boot_left: core::time::Duration },
 }
 
 /// A memory image to resume, with what the world credited to it when it was taken.
@@ -57,19 +68,21 @@ impl World<'_> {
         let taken_at = self.now();
         let node = self.node_on(vm).ok_or(NoEffect::NoTarget)?;
         let held = if memory { self.held_by(node) } else { Held::default() };
+        let boot_left = self.guest_boots.boot_left(vm, taken_at).filter(|_| memory);
         let slot = &mut self.nodes[node];
         let snapshot = match (&slot.node, &slot.disk) {
             (Some(running), _) => Snapshot {
                 taken_at,
                 disk: running.disk().clone(),
-                memory: memory.then(|| running.clone()),
+                memory: memory.then(|| Guest::Running(Box::new(running.clone()))),
                 held,
                 outbox: if memory { slot.outbox.clone() } else { Vec::new() },
             },
+            // Off, or on with its guest booting (a memory snapshot then keeps the boot).
             (None, Some(disk)) => Snapshot {
                 taken_at,
                 disk: disk.clone(),
-                memory: None,
+                memory: boot_left.map(|boot_left| Guest::Booting { boot_left }),
                 held: Held::default(),
                 outbox: Vec::new(),
             },
@@ -99,10 +112,22 @@ impl World<'_> {
         self.record(Event::VmReverted { vm: name, taken_at: snapshot.taken_at, memory });
         // A revert is an operator's act: a VM it leaves off stays off (unprotected) until powered on.
         self.operator_powered_vm(vm, memory);
-        if let Some(image) = snapshot.memory {
-            self.nodes[node].resume = Some(Resume { image, held: snapshot.held, outbox: snapshot.outbox });
-            self.power_on_host(vm);
-            self.nodes[node].resume = None;
+        match snapshot.memory {
+            Some(Guest::Running(image)) => {
+                self.nodes[node].resume =
+                    Some(Resume { image: *image, held: snapshot.held, outbox: snapshot.outbox });
+                self.power_on_host(vm);
+                self.nodes[node].resume = None;
+            }
+            // The guest was booting: the VM comes back on with the rest of that boot to go (without
+            // this the world left it off while the swarm, which drew a memory snapshot, counted it
+            // running: `ha-ccr-nemesis` seed 848).
+            Some(Guest::Booting { boot_left }) => {
+                self.guest_boots.resume_with(vm, Some(boot_left));
+                self.power_on_host(vm);
+                self.guest_boots.resume_with(vm, None); // its host was down: the VM stays off
+            }
+            None => {}
         }
         Ok(())
     }
