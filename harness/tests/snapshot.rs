@@ -2,7 +2,7 @@
 //! `suites/fast/ha-snapshot-revert.toml` (mbx1 on esx1, mbx2 on esx2, guests boot for 60 s) with its
 //! faults replaced.
 
-use harness::history::Event;
+use harness::history::{Event, FaultKind, NoEffect};
 use harness::run::RunOutcome;
 use harness::scenario;
 use harness::world::run_scenario;
@@ -78,4 +78,34 @@ fn a_snapshot_without_memory_of_a_booting_guest_is_reverted_to_a_vm_that_stays_o
         after_revert, expected,
         "an operator's revert without memory leaves the VM off and unprotected"
     );
+}
+
+#[test]
+fn a_snapshot_and_a_revert_of_a_vm_whose_hypervisor_host_is_off_have_no_effect() {
+    // vCenter reaches a VM through its host. Before, the revert put the disk back and dropped the
+    // memory image while the history said the guest resumed, and the checkers reopened its mounts:
+    // a false split-brain once HA restarted the VM (owner-revert swarm, ha-ccr-nemesis seed 412).
+    let faults = "[[fault]]\nat = \"40s\"\nkind = \"snapshot\"\ntarget = \"mbx2\"\nmemory = true\n\n\
+                  [[fault]]\nat = \"50s\"\nkind = \"power-off\"\ntarget = \"esx2\"\n\n\
+                  [[fault]]\nat = \"52s\"\nkind = \"snapshot\"\ntarget = \"mbx2\"\n\n\
+                  [[fault]]\nat = \"55s\"\nkind = \"snapshot-revert\"\ntarget = \"mbx2\"\n";
+    let outcome = snapshot_lab_with(faults);
+    let without_effect: Vec<(u64, FaultKind, NoEffect)> = outcome
+        .history
+        .records()
+        .iter()
+        .filter_map(|record| match &record.event {
+            Event::FaultWithoutEffect { kind, reason, .. } => Some((record.at.as_millis(), *kind, *reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        without_effect,
+        vec![
+            (52_000, FaultKind::Snapshot, NoEffect::HostNotRunning),
+            (55_000, FaultKind::SnapshotRevert, NoEffect::HostNotRunning)
+        ]
+    );
+    let reverted = vm_events(&outcome, "mbx2").into_iter().any(|(_, what)| what.starts_with("reverted"));
+    assert!(!reverted, "no vm-reverted record for a revert that did not happen");
 }

@@ -12,6 +12,11 @@
 //!   former active that mounted again without rolling back or being reseeded). The mount itself counts
 //!   as a deposing mount, so a copy cannot mount while holding older-epoch logs beyond its own start.
 //!
+//! A mount that a revert to a memory snapshot reinstated is not a mount decision: the resumed image
+//! held its tail when it mounted long before, and whatever the cluster deposed since is judged by what
+//! the image does with it (replays above; commits in a stale epoch by the single-writer checker). Its
+//! mount still deposes older logs, as the original mount did.
+//!
 //! Not checked: a passive copy that keeps off-lineage logs but never replays more of them nor mounts
 //! (it is harmless until then); a reseed that copies off-lineage logs from a diverged source (caught
 //! if that copy mounts); commits by a stale epoch (the single-writer checker reports those); whether
@@ -38,7 +43,7 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
         }
     }
 
-    for mount in &model.mounts {
+    for mount in model.mounts.iter().filter(|mount| !mount.resumed) {
         // The mount's own record counts, hence the `+ 1`.
         let until = mount.span.start.pos.saturating_add(1);
         let stale: Vec<(u64, u64, &Mount)> = mount

@@ -97,6 +97,8 @@ pub(crate) struct Mount {
     pub span: Span,
     /// The (generation, epoch) logs the node's copy held just before it mounted.
     pub held_before: Vec<(u64, u64)>,
+    /// Reinstated by a revert to a memory snapshot that held it, not mounted by the node's decision.
+    pub resumed: bool,
 }
 
 /// Why a host stopped executing, as far as mounts care.
@@ -312,6 +314,7 @@ impl<'h> Model<'h> {
                         generation: *generation,
                         span: Span { start: point, end: None },
                         held_before,
+                        resumed: false,
                     });
                 }
                 Event::Dismounted { node, db, .. } => match open_mounts.remove(&(db.clone(), node.clone())) {
@@ -421,6 +424,7 @@ impl<'h> Model<'h> {
                             generation,
                             span,
                             held_before,
+                            resumed: true,
                         });
                     }
                 }

@@ -67,6 +67,7 @@ impl World<'_> {
     pub(super) fn take_snapshot(&mut self, vm: usize, memory: bool) -> Result<(), NoEffect> {
         let taken_at = self.now();
         let node = self.node_on(vm).ok_or(NoEffect::NoTarget)?;
+        self.hypervisor_reachable(vm)?;
         let held = if memory { self.held_by(node) } else { Held::default() };
         let boot_left = self.guest_boots.boot_left(vm, taken_at).filter(|_| memory);
         let slot = &mut self.nodes[node];
@@ -97,11 +98,12 @@ impl World<'_> {
     /// Puts the VM back to its latest snapshot. A VM that is on (running or paused) loses its
     /// present state first, as a power-off: its node's volatile state and the disk it had since are
     /// discarded. HA does not restart it: a revert is an operator's action, so vCenter unprotects a VM
-    /// it leaves off (`operator_powered_vm`) until it is powered on again. A memory snapshot then powers the VM on, and its node resumes from the image
-    /// (`World::boot`); if the VM cannot power on (its hypervisor host is down), it stays off with
-    /// the snapshot's disk.
+    /// it leaves off (`operator_powered_vm`) until it is powered on again. A memory snapshot then
+    /// powers the VM on, and its node resumes from the image (`World::boot`). Refused while the VM's
+    /// hypervisor host is off (`hypervisor_reachable`).
     pub(super) fn revert_to_snapshot(&mut self, vm: usize) -> Result<(), NoEffect> {
         let node = self.node_on(vm).ok_or(NoEffect::NoTarget)?;
+        self.hypervisor_reachable(vm)?;
         let snapshot = self.nodes[node].snapshot.clone().ok_or(NoEffect::NoSnapshot)?;
         if self.hosts.is_on(HostId(vm as u32)) {
             self.power_off_host(vm);
@@ -130,6 +132,15 @@ impl World<'_> {
             None => {}
         }
         Ok(())
+    }
+
+    /// vCenter acts on a VM through its hypervisor host: while that host is off, a snapshot or a
+    /// revert of its VMs fails (the host is not connected) and the fault has no effect. Before, a
+    /// revert "with memory" on a failed host put the disk back and dropped the image, while the
+    /// history said the guest resumed and the checkers reopened its mounts (a false split-brain in a
+    /// swarm with owner reverts).
+    fn hypervisor_reachable(&self, vm: usize) -> Result<(), NoEffect> {
+        if self.vm_may_power_on(vm) { Ok(()) } else { Err(NoEffect::HostNotRunning) }
     }
 
     /// The group addresses and mounts the world credits to a node's running guest now.
