@@ -210,6 +210,14 @@ impl Detector {
             .is_some_and(|echoed| now.since(echoed) < self.echo_timeout)
     }
 
+    /// Whether `peer` echoed, on some path, a heartbeat of ours sent at or after `since`: a round trip
+    /// that began then.
+    pub fn echoed_since(&self, peer: NodeId, since: LocalTime) -> bool {
+        self.paths
+            .range((peer, PathId(0))..=(peer, PathId(u16::MAX)))
+            .any(|(_, state)| state.echoed.is_some_and(|echoed| echoed >= since))
+    }
+
     /// Is the path to `peer` up in both directions?
     pub fn path_up(&self, now: LocalTime, peer: NodeId, path: PathId) -> bool {
         self.hears(now, peer, path) && self.heard_by(now, peer, path)

@@ -113,6 +113,9 @@ pub struct Node {
     pub(crate) storage: StorageRequests,
     pub(crate) disk: Disk,
     pub(crate) out: Vec<Output>,
+    /// When this node's clock jumped past a pause (a freeze, a hypervisor stun, a memory image
+    /// resumed), until it has fresh evidence of its standing: while set, it acknowledges no delivery.
+    pub(crate) resumed_at: Option<LocalTime>,
 }
 
 impl Node {
@@ -165,6 +168,7 @@ impl Node {
             peers,
             now,
             booted_at: now,
+            resumed_at: None,
             detector,
             incarnation,
             heartbeat_sequence: 0,
@@ -209,6 +213,7 @@ impl Node {
 
     /// Feeds one input observed at local time `now`; returns what the driver must do.
     pub fn handle(&mut self, now: LocalTime, input: Input) -> Vec<Output> {
+        self.note_pause(now);
         self.now = self.now.max(now);
         self.step(Some(input));
         std::mem::take(&mut self.out)
@@ -328,7 +333,39 @@ impl Node {
     }
 
     /// Re-evaluates everything that time alone can change.
+    /// A running node wakes at least every heartbeat interval, so a longer gap between two inputs
+    /// means it did not run: it was frozen, stunned, or is a memory image resumed long after it was
+    /// taken. What it believed before the gap (its leases, its peers' last reports) may describe a
+    /// cluster that has moved on without it, and a later life of a rolled-back image may have written
+    /// the very logs it is about to write. So it acknowledges nothing until it has heard from the
+    /// cluster again (`settle_pause`). Without this, a memory image of the owner acknowledged mail
+    /// for the half second before a peer's heartbeat told it it was a rolled-back image, into a log
+    /// its later life had already written and shipped with other mail: that mail was lost (the
+    /// hypervisor swarm with owner reverts, `ha-ccr-nemesis` seeds 446, 737 and nine more).
+    /// Part of membership: with quorum disabled (unsafe, settable) nothing checks it, and the resumed
+    /// zombie of `hazards/no-quorum-frozen-owner` serves its queued mail, as that hazard shows.
+    fn note_pause(&mut self, now: LocalTime) {
+        let longest_sleep = self.config.settings.heartbeat_interval * 2;
+        let membership = self.config.settings.quorum != crate::config::QuorumModel::Disabled;
+        if membership && now > self.now + longest_sleep {
+            self.resumed_at = Some(now);
+        }
+    }
+
+    /// The pause is settled by a peer that echoes a heartbeat we sent since (its heartbeats also
+    /// tell a rolled-back image what its later life sent, `reincarnate_if_repeated`), or, with no peer
+    /// to hear, by a failure timeout, by which time every vote we count was heard since the pause. A
+    /// witness grant does not settle it: the witness cannot tell an image from its later life.
+    fn settle_pause(&mut self) {
+        let Some(since) = self.resumed_at else { return };
+        let echoed = self.peers.iter().any(|&peer| self.detector.echoed_since(peer, since));
+        if echoed || self.now >= since + self.config.failure_timeout() {
+            self.resumed_at = None;
+        }
+    }
+
     fn evaluate(&mut self) {
+        self.settle_pause();
         self.expire_storage_requests();
         self.evaluate_quorum();
         self.manage_witness();

@@ -515,7 +515,8 @@ impl Node {
             .dbs
             .get(&db)
             .is_some_and(|runtime| runtime.role == CopyRole::Active && runtime.crashed.is_none());
-        if !active || !self.quorate {
+        // After a pause, nothing is acknowledged until the node has heard from the cluster again.
+        if !active || !self.quorate || self.resumed_at.is_some() {
             self.send(Endpoint::Hub(hub), Message::DeliverReject { db, msg });
             return;
         }

@@ -391,10 +391,11 @@ impl World<'_> {
     /// The VM counts as stopped from the revert until it runs again.
     fn draw_snapshot_revert(&mut self, slot: &Slot) -> Option<Draw> {
         let scenario = self.scenario;
-        // Not a database's owner: reverting the owner's disk destroys acknowledged logs only it held,
-        // a loss no failover design can undo (like losing the disk), so it is beyond what the
-        // cluster is built to survive. Owner reverts are exercised by the fast `ha-snapshot-revert*`
-        // scenarios, and what the swarm found with them is in ARCHITECTURE.md, Known bugs.
+        // Not a database's owner: reverting the owner's disk destroys acknowledged mail no copy holds
+        // yet, which only the hubs' dumpster can give back, and drill's failover logic does not yet
+        // ask for it after every kind of revert. Owner reverts are exercised by the fast
+        // `ha-snapshot-revert*` scenarios; what the swarm finds with them drawn is in ARCHITECTURE.md,
+        // Known bugs ("Reverting the database owner's VM").
         let datastores = scenario.ha.as_ref().map_or(&[][..], |ha| &ha.datastores[..]);
         let owners: Vec<usize> = self.mounted.values().map(|node| self.nodes[node.0 as usize].host).collect();
         let vms: Vec<usize> = (0..scenario.hosts.len())
