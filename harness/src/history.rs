@@ -246,6 +246,28 @@ pub enum HaRecord {
     },
 }
 
+impl Event {
+    /// Records a run writes for every message or storage command, which drown the story at `-vv`.
+    pub fn is_per_message(&self) -> bool {
+        matches!(
+            self,
+            Event::Submitted { .. }
+                | Event::Committed { .. }
+                | Event::Acked { .. }
+                | Event::DuplicateSuppressed { .. }
+                | Event::LunWrite { .. }
+                | Event::LunContents { .. }
+                | Event::LogReplayed { .. }
+                | Event::LogClosed { .. }
+        )
+    }
+
+    /// The event as its history line's JSON object, without the time.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|error| format!("{{\"unserialisable\":\"{error}\"}}"))
+    }
+}
+
 /// Every kind of event a run records. The JSON form is `{"at":…,"event":"kebab-name",…fields}`;
 /// `docs/history.md` documents each one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

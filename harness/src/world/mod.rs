@@ -154,6 +154,9 @@ pub use nemesis::{SwarmPlan, draw_plan, with_drawn_settings};
 
 /// Runs `scenario` with `seed` to the end and judges it. A swarm nemesis's drawn settings apply.
 pub fn run_scenario(scenario: &Scenario, seed: u64) -> RunOutcome {
+    // Every log line of the run carries its scenario and seed, so lines of parallel runs (a
+    // campaign's workers) can be told apart.
+    let _run = tracing::info_span!("run", scenario = %scenario.name, seed).entered();
     let drawn = nemesis::with_drawn_settings(scenario, seed);
     let mut world = World::new(drawn.as_ref().unwrap_or(scenario), seed);
     world.run();
@@ -268,8 +271,17 @@ impl<'s> World<'s> {
         self.queue.now()
     }
 
+    /// Appends `event` to the history, and logs it: the history is the run's story, so `-vv` prints
+    /// it as it happens (per-message records at trace level, `-vvv`), each line stamped with the
+    /// simulated time and, through the run's span, the scenario and seed. The JSON is built only when
+    /// the level is enabled.
     fn record(&mut self, event: Event) {
         let now = self.now();
+        if event.is_per_message() {
+            tracing::trace!(t = %now, record = %event.to_json(), "history");
+        } else {
+            tracing::debug!(t = %now, record = %event.to_json(), "history");
+        }
         self.history.push(now, event);
     }
 

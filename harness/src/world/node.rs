@@ -123,7 +123,6 @@ impl World<'_> {
                 self.record(Event::Quorum { node: name.clone(), quorate, votes, witness, total_votes });
             }
             Note::Mounted { db, epoch, generation, lost_logs } => {
-                tracing::info!(t = %self.now(), node = %name, db = %self.db_names[db.0 as usize], epoch, lost_logs, "mounted");
                 self.mounted.insert(db, NodeId(node as u16));
                 self.last_owner.insert(db, NodeId(node as u16));
                 let db = self.db_names[db.0 as usize].clone();
@@ -173,7 +172,6 @@ impl World<'_> {
             Note::FailoverDecided { db, from, to, epoch, reason } => {
                 let from = from.map(|id| self.node_name(id.0 as usize));
                 let to = self.node_name(to.0 as usize);
-                tracing::info!(t = %self.now(), db = %self.db_names[db.0 as usize], ?from, %to, epoch, ?reason, "failover decided");
                 let db = self.db_names[db.0 as usize].clone();
                 self.record(Event::Failover { db, from, to, epoch, reason });
             }
