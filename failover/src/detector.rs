@@ -82,6 +82,8 @@ struct PathState {
 pub struct PeerReport {
     /// When it arrived (our clock).
     pub received_at: Option<LocalTime>,
+    /// When the peer sent it (its clock).
+    pub sent_at: Option<LocalTime>,
     pub counts: Vec<NodeId>,
     /// Peers that may still count the sender's vote (see `Message::Heartbeat`).
     pub lends_to: Vec<NodeId>,
@@ -173,7 +175,8 @@ impl Detector {
         state.echoed = seen.echo.filter(|echo| echo.incarnation == self.incarnation).map(|echo| echo.sent_at);
         let newer_report = self.reports.get(&seen.peer).is_none_or(|(newest, _)| seen.stamp > *newest);
         if newer_report {
-            self.reports.insert(seen.peer, (seen.stamp, PeerReport { received_at: Some(now), ..report }));
+            let report = PeerReport { received_at: Some(now), sent_at: Some(seen.sent_at), ..report };
+            self.reports.insert(seen.peer, (seen.stamp, report));
         }
     }
 
@@ -254,8 +257,9 @@ impl Detector {
 
     /// The stamp of the newest heartbeat we accepted from `peer` (its current life's), which our
     /// heartbeats report back to it.
-    pub fn newest_from(&self, peer: NodeId) -> Option<SendStamp> {
-        self.reports.get(&peer).map(|(stamp, _)| *stamp)
+    /// The stamp of the newest heartbeat accepted from `peer`, and when the peer sent it (its clock).
+    pub fn newest_from(&self, peer: NodeId) -> Option<(SendStamp, Option<LocalTime>)> {
+        self.reports.get(&peer).map(|(stamp, report)| (*stamp, report.sent_at))
     }
 
     /// We take a new incarnation in the middle of a life (ours repeated an earlier life's): every

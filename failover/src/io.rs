@@ -234,10 +234,11 @@ pub enum Message {
         quorate: bool,
         dbs: Vec<DbAdvert>,
         /// The (incarnation, sequence) of the newest heartbeat the sender accepted from the receiver,
-        /// on any path. A receiver that never sent that stamp in its present life is repeating an
-        /// incarnation an earlier life already used (its disk was rolled back: a snapshot revert), and
-        /// takes a newer one (see `Node::reincarnate_if_repeated`).
-        newest_of_yours: Option<(Incarnation, u64)>,
+        /// on any path, and the receiver's send time on it. A receiver that never sent that stamp in
+        /// its present life, or sent it at another time, is repeating an incarnation an earlier life
+        /// already used (its disk was rolled back: a snapshot revert), and takes a newer one (see
+        /// `Node::reincarnate_if_repeated`).
+        newest_of_yours: Option<(Incarnation, u64, LocalTime)>,
     },
     /// The coordinator asks every member it counts to accept `epoch` as the next ownership term of
     /// `db`, with `owner` as its owner. A member accepts an epoch newer than any it has accepted or
@@ -602,7 +603,7 @@ mod tests {
             lends_to: vec![NodeId(2); lends_to],
             quorate: true,
             dbs: (0..dbs).map(advert).collect(),
-            newest_of_yours: Some((1, 1)),
+            newest_of_yours: Some((1, 1, LocalTime(5))),
         };
         assert_eq!(heartbeat(0, 0, 0).wire_bytes(), 88);
         assert_eq!(heartbeat(1, 2, 1).wire_bytes(), 88 + 32 + 2 * 3);

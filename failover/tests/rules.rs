@@ -1668,6 +1668,31 @@ fn an_owner_resumed_from_an_older_memory_image_acknowledges_nothing_before_it_st
     checks.finish(&sim);
 }
 
+/// A revert 1.2 s back: the image's heartbeat sequence soon reaches its later life's, and it sends
+/// those stamps again at other times, so no peer ever reports a stamp beyond its own. The send time
+/// a peer reports with the stamp gives it away; it steps down and asks the hubs for its later life's
+/// mail (`ha-ccr-nemesis` seed 1557 with owner reverts drawn).
+#[test]
+fn an_owner_resumed_from_a_second_old_image_learns_it_from_the_send_times_and_asks_for_resubmission() {
+    let mut sim = formed(two_node(), N0);
+    sim.client(H0, DB, secs(20), EVERY, 200, BYTES);
+    sim.run_until(secs(30) + 100 * MS);
+    let image = sim.node(N0).clone();
+    let reverted = secs(31) + 300 * MS;
+    sim.run_until(reverted);
+    sim.resume_image(N0, image);
+    sim.run_until(secs(45));
+    let mut checks = Checks::new();
+    let stepped_down = sim.dismounts().iter().any(|dismount| dismount.node == N0 && dismount.at >= reverted);
+    checks.check(stepped_down, "the resumed image of the owner dismounts");
+    let asked = sim.outputs_of(N0).any(|(at, output)| {
+        at >= reverted
+            && matches!(output, Output::Effect(Effect::Send { message: Message::ResubmitRequest { .. }, .. }))
+    });
+    checks.check(asked, "the image asks the hubs to resubmit its later life's mail");
+    checks.finish(&sim);
+}
+
 /// A pause that deposes nobody (a 3 s freeze, under the failure timeout): the owner keeps its mount,
 /// holds its acknowledgements until its peer echoes a heartbeat it sent after the pause, then serves
 /// again. A node that never paused is not held (every other test).

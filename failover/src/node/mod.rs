@@ -116,6 +116,8 @@ pub struct Node {
     /// When this node's clock jumped past a pause (a freeze, a hypervisor stun, a memory image
     /// resumed), until it has fresh evidence of its standing: while set, it acknowledges no delivery.
     pub(crate) resumed_at: Option<LocalTime>,
+    /// This life's recent heartbeats: sequence and send time (`note_heartbeat_sent`).
+    pub(crate) heartbeats_sent: BTreeMap<u64, LocalTime>,
 }
 
 impl Node {
@@ -169,6 +171,7 @@ impl Node {
             now,
             booted_at: now,
             resumed_at: None,
+            heartbeats_sent: BTreeMap::new(),
             detector,
             incarnation,
             heartbeat_sequence: 0,
@@ -279,7 +282,14 @@ impl Node {
                 for advert in &dbs {
                     self.observe_advert(peer, advert);
                 }
-                let report = PeerReport { received_at: Some(self.now), counts, lends_to, quorate, dbs };
+                let report = PeerReport {
+                    received_at: Some(self.now),
+                    sent_at: Some(sent_at),
+                    counts,
+                    lends_to,
+                    quorate,
+                    dbs,
+                };
                 let stamp = SendStamp { incarnation, sequence };
                 self.detector.received(self.now, HeartbeatSeen { peer, path, stamp, sent_at, echo }, report);
             }
@@ -413,12 +423,14 @@ impl Node {
             for path_index in 0..self.config.paths.len() {
                 let path = self.config.paths[path_index];
                 let echo = self.detector.echo_for(self.now, peer, path);
-                let newest_of_yours =
-                    self.detector.newest_from(peer).map(|stamp| (stamp.incarnation, stamp.sequence));
+                let newest_of_yours = self.detector.newest_from(peer).and_then(|(stamp, sent_at)| {
+                    sent_at.map(|sent_at| (stamp.incarnation, stamp.sequence, sent_at))
+                });
                 if echo.is_some() {
                     self.detector.note_hears_you_sent(self.now, peer);
                 }
                 self.heartbeat_sequence += 1;
+                self.note_heartbeat_sent();
                 self.out.push(Output::Effect(Effect::Send {
                     to: Endpoint::Node(peer),
                     path: Some(path),
@@ -448,14 +460,23 @@ impl Node {
     /// heartbeats afresh: the peers see a reboot. A stamp we did send never triggers this, since
     /// our stamps only grow within a life. (SWIM's refutation, Das et al. 2002: a member that hears
     /// of its own incarnation beyond its present one takes a larger one.)
-    fn reincarnate_if_repeated(&mut self, newest_of_yours: Option<(Incarnation, u64)>) {
-        let Some(reported) = newest_of_yours else { return };
-        if reported <= (self.incarnation, self.heartbeat_sequence) {
+    ///
+    /// A stamp we did send, but at another time, proves it too: a revert shorter than a few
+    /// heartbeat intervals lets the image's sequence reach its later life's before any peer reports
+    /// a stamp beyond it, and then it sends again, at other times, the very stamps its later life sent
+    /// (`ha-ccr-nemesis` seeds 1034 and 1557 with owner reverts drawn).
+    fn reincarnate_if_repeated(&mut self, newest_of_yours: Option<(Incarnation, u64, LocalTime)>) {
+        let Some((incarnation, sequence, sent_at)) = newest_of_yours else { return };
+        let beyond_ours = (incarnation, sequence) > (self.incarnation, self.heartbeat_sequence);
+        let sent_otherwise = incarnation == self.incarnation
+            && self.heartbeats_sent.get(&sequence).is_some_and(|&ours| ours != sent_at);
+        if !beyond_ours && !sent_otherwise {
             return;
         }
-        self.incarnation = reported.0 + 1;
+        self.incarnation = incarnation.max(self.incarnation) + 1;
         self.disk.incarnation = self.incarnation;
         self.heartbeat_sequence = 0;
+        self.heartbeats_sent.clear();
         self.detector.reincarnate(self.incarnation);
         // This life is a rolled-back image: a later life may have gone on writing the log this image
         // has open (the open log of a memory image is not closed by recovery at boot), so it is
@@ -483,8 +504,47 @@ impl Node {
             .filter(|(_, runtime)| matches!(runtime.role, CopyRole::Active | CopyRole::Activating))
             .map(|(&db, _)| db)
             .collect();
+        // An image that believed it owned a database (serving now, or having stopped for lost
+        // quorum the instant it resumed) had a later life that may have acknowledged mail.
+        let owned: Vec<DbId> = self
+            .disk
+            .copies
+            .iter()
+            .filter(|(db, copy)| copy.owner == Some(self.id) || serving.contains(db))
+            .map(|(&db, _)| db)
+            .collect();
         for db in serving {
             self.stop_db(db, StopReason::Deposed);
+        }
+        for db in owned {
+            self.owe_resubmission_since_open_log(db);
+        }
+    }
+
+    /// A rolled-back image of an owner knows that its later life may have acknowledged mail the revert
+    /// took from its disk, which no copy may hold yet (the later life's open log). Only the
+    /// hubs' dumpsters still have it: ask them for everything delivered since the log the image had
+    /// open was opened, before the snapshot; the next owner receives it and suppresses duplicates.
+    fn owe_resubmission_since_open_log(&mut self, db: DbId) {
+        let Some(opened_at) = self.dbs.get(&db).map(|runtime| runtime.current_log_opened_at) else { return };
+        let since = opened_at - self.config.settings.resubmit_margin;
+        if let Some(copy) = self.disk.copies.get_mut(&db) {
+            let owed = copy
+                .resubmission
+                .get_or_insert(crate::copy::OwedResubmission { since, ..Default::default() });
+            owed.since = owed.since.min(since);
+            owed.acknowledged.clear();
+        }
+        self.request_resubmission(db);
+    }
+
+    /// Remembers when this life sent each of its recent heartbeats, to tell its own stamps from an
+    /// earlier life's (`reincarnate_if_repeated`). A peer reports the newest it accepted, at most a
+    /// few intervals old, so the last 256 are plenty and the map stays bounded.
+    fn note_heartbeat_sent(&mut self) {
+        self.heartbeats_sent.insert(self.heartbeat_sequence, self.now);
+        while self.heartbeats_sent.len() > 256 {
+            self.heartbeats_sent.pop_first();
         }
     }
 
