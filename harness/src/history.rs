@@ -40,6 +40,14 @@ pub const HISTORY_SCHEMA_VERSION: u32 = 8;
 /// The drill release that wrote a history (the workspace version), written in its header.
 pub const DRILL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The git commit this drill was built from (`harness/build.rs`), or `unknown`.
+pub const DRILL_COMMIT: &str = env!("DRILL_COMMIT");
+
+/// Which drill wrote a report.
+pub fn provenance() -> reports::Provenance {
+    reports::Provenance { drill_version: DRILL_VERSION.to_string(), drill_commit: DRILL_COMMIT.to_string() }
+}
+
 /// A host, node, hub or database name. Shared, so recording an event never copies strings.
 pub type Name = Arc<str>;
 

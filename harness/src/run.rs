@@ -23,6 +23,8 @@ pub mod exit_code {
 pub struct RunOutcome {
     pub scenario: String,
     pub scenario_path: String,
+    /// The SHA-256 of the scenario file's text.
+    pub scenario_sha256: String,
     pub seed: u64,
     pub history: History,
     pub report: CheckReport,

@@ -92,6 +92,9 @@ impl fmt::Display for ViolationKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     pub check: ViolationKind,
+    /// What it broke on: a database, a LUN, a node, or `cluster` / `scenario` for a property of
+    /// the whole (violations of one check on one subject close in time are one finding).
+    pub subject: String,
     /// True (kernel) time of the first evidence, in milliseconds since the run began.
     pub time_ms: u64,
     pub detail: String,

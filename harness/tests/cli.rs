@@ -264,7 +264,7 @@ fn run_with_json_prints_exactly_one_object_with_every_required_field_and_exits_z
     let record: serde_json::Value = serde_json::from_str(&text).expect("stdout is one JSON object");
     assert!(record.is_object());
     for field in
-        ["scenario", "seed", "verdict", "expected", "history_sha256", "violations", "metrics", "replay"]
+        ["scenario", "seed", "verdict", "expected", "history_sha256", "findings", "metrics", "replay"]
     {
         assert!(record.get(field).is_some(), "missing `{field}` in {text}");
     }

@@ -123,7 +123,7 @@ fn drill_shrink_turns_a_nemesis_run_of_the_no_quorum_hazard_into_a_few_faults_th
         serde_json::from_slice(&run.stdout).unwrap_or_else(|_| panic!("{}", describe(&run)));
     assert_eq!(record["verdict"], "fail", "{record}");
     let checks: Vec<&str> =
-        record["violations"].as_array().unwrap().iter().filter_map(|v| v["check"].as_str()).collect();
+        record["findings"].as_array().unwrap().iter().filter_map(|v| v["check"].as_str()).collect();
     assert!(checks.contains(&first.as_str()), "{first} expected among {checks:?}");
 }
 
@@ -184,7 +184,7 @@ fn a_failing_campaign_reports_each_failure_group_once_with_its_first_seed_count_
         let record: serde_json::Value =
             serde_json::from_slice(&rerun.stdout).unwrap_or_else(|_| panic!("{}", describe(&rerun)));
         let checks: Vec<&str> =
-            record["violations"].as_array().unwrap().iter().filter_map(|v| v["check"].as_str()).collect();
+            record["findings"].as_array().unwrap().iter().filter_map(|v| v["check"].as_str()).collect();
         assert!(checks.contains(&check), "shrunk seed {seed}: {check} expected among {checks:?}");
     }
 }

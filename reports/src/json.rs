@@ -40,13 +40,18 @@ fn unreachable(error: &serde_json::Error) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::tests::run;
-    use crate::{CampaignRecord, ViolationRecord};
+    use crate::ViolationRecord;
+    use crate::record::tests::{campaign_of, run};
 
     #[test]
     fn a_run_record_on_one_line_is_one_json_object_with_every_documented_field() {
         let mut record = run("suites/fast/ccr-pull-cord.toml", 1);
-        record.violations.push(ViolationRecord { check: "rto".into(), time_ms: 5, detail: "slow".into() });
+        record.set_violations(&[ViolationRecord {
+            check: "rto".into(),
+            subject: "SG1".into(),
+            time_ms: 5,
+            detail: "slow".into(),
+        }]);
         let text = line(&record);
         assert!(!text.contains('\n'));
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -59,16 +64,19 @@ mod tests {
             "expected",
             "as_expected",
             "exit_code",
+            "scenario_sha256",
             "history_sha256",
-            "violations",
+            "violation_count",
+            "findings",
             "metrics",
             "notes",
             "replay",
         ] {
             assert!(value.get(field).is_some(), "missing {field} in {text}");
         }
-        assert_eq!(value["violations"][0]["time_ms"], 5);
-        assert_eq!(value["violations"][0]["check"], "rto");
+        assert_eq!(value["findings"][0]["first_ms"], 5);
+        assert_eq!(value["findings"][0]["check"], "rto");
+        assert_eq!(value["findings"][0]["subject"], "SG1");
         for field in [
             "acked",
             "lost_acked",
@@ -94,7 +102,7 @@ mod tests {
 
     #[test]
     fn the_same_campaign_always_renders_to_the_same_bytes() {
-        let build = || CampaignRecord::from_runs(vec![1, 2], vec![run("a.toml", 2), run("a.toml", 1)]);
+        let build = || campaign_of(vec![run("a.toml", 2), run("a.toml", 1)]);
         assert_eq!(pretty(&build()), pretty(&build()));
         assert!(pretty(&build()).ends_with("}\n"));
     }

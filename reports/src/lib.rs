@@ -13,13 +13,16 @@
 //! Architecture invariant: records hold nothing taken from the wall clock or the machine, so the same
 //! commit, scenarios and seeds give byte-identical report files.
 
+mod finding;
 pub mod json;
 mod record;
 pub mod text;
+pub mod timeline;
 mod write;
 
+pub use finding::{FINDING_GAP_MS, FindingRecord, ViolationRecord};
 pub use record::{
-    CampaignRecord, FailureGroup, MetricsRecord, NOT_CAUGHT, PANIC, RunRecord, SCHEMA_VERSION,
-    ScenarioSummary, ShrunkRecord, ViolationRecord,
+    CampaignPlan, CampaignRecord, FailureGroup, MetricsRecord, NOT_CAUGHT, PANIC, Provenance, RunRecord,
+    SCHEMA_VERSION, ScenarioSummary, ShardRecord, ShrunkRecord,
 };
 pub use write::write_atomically;

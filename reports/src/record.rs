@@ -1,11 +1,12 @@
 //! The run and campaign records: the one model every renderer reads.
 
+use crate::finding::{FindingRecord, ViolationRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The version of the JSON form of [`RunRecord`] and [`CampaignRecord`]. Bump it when a field changes
 /// meaning or disappears; adding a field does not need a bump.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything a report says about one run of one scenario with one seed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,6 +16,9 @@ pub struct RunRecord {
     pub scenario: String,
     /// The scenario file, as given on the command line (the replay command uses it).
     pub scenario_path: String,
+    /// The SHA-256 of the scenario file's bytes: which version of the file ran.
+    #[serde(default)]
+    pub scenario_sha256: String,
     pub seed: u64,
     /// `pass`, `fail` (a safety property broke) or `liveness` (only recovery or liveness broke).
     pub verdict: String,
@@ -26,7 +30,12 @@ pub struct RunRecord {
     pub exit_code: i32,
     /// The SHA-256 of the history in JSON Lines form: the run's fingerprint.
     pub history_sha256: String,
-    pub violations: Vec<ViolationRecord>,
+    /// How many violations the checkers found.
+    #[serde(default)]
+    pub violation_count: u64,
+    /// The violations, grouped per check, subject and interval (see [`FindingRecord::group`]).
+    #[serde(default)]
+    pub findings: Vec<FindingRecord>,
     /// The violation that made the run not as expected: the earliest kind the scenario neither
     /// tolerates nor expects. `None` when the run was as expected, or a hazard was not caught.
     #[serde(default)]
@@ -40,16 +49,6 @@ pub struct RunRecord {
     pub notes: Vec<String>,
     /// The one command that replays this run.
     pub replay: String,
-}
-
-/// One broken property.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ViolationRecord {
-    /// The check that broke: `split-brain`, `data-loss`, `lineage`, `quorum`, `rto` or `liveness`.
-    pub check: String,
-    /// True time of the first evidence, in milliseconds since the run began.
-    pub time_ms: u64,
-    pub detail: String,
 }
 
 /// Figures measured over a run, whether or not anything broke.
@@ -73,6 +72,12 @@ pub struct MetricsRecord {
 }
 
 impl RunRecord {
+    /// Sets the run's violations: their count and their findings.
+    pub fn set_violations(&mut self, violations: &[ViolationRecord]) {
+        self.violation_count = count(violations.len());
+        self.findings = FindingRecord::group(violations);
+    }
+
     /// Whether this run broke a safety property without the scenario expecting it (or, for a
     /// hazard scenario, whether drill failed to catch the hazard).
     pub fn is_safety_surprise(&self) -> bool {
@@ -87,8 +92,14 @@ const LIVENESS_EXIT_CODE: i32 = 3;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignRecord {
     pub schema_version: u32,
-    /// The seeds every scenario ran with.
-    pub seeds: Vec<u64>,
+    /// Which drill ran the campaign.
+    pub provenance: Provenance,
+    /// What the campaign set out to run.
+    pub plan: CampaignPlan,
+    /// Whether every planned run has its record (false when a time budget or a signal stopped it).
+    pub complete: bool,
+    /// Why the campaign stopped before its plan was done, if it did (`time-budget`, `interrupted`).
+    pub stopped: Option<String>,
     /// One entry per scenario, in the order the scenarios ran.
     pub scenarios: Vec<ScenarioSummary>,
     /// Every run, grouped by scenario in the order of `scenarios`, seeds ascending within a scenario.
@@ -101,6 +112,35 @@ pub struct CampaignRecord {
     pub unexpected: u64,
     /// 0 if every run was as expected, 1 if any safety surprise, 3 if the surprises are liveness only.
     pub exit_code: i32,
+}
+
+/// Which drill wrote a record: enough to rebuild the binary that gives the same histories.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The package version (`drill --version`).
+    pub drill_version: String,
+    /// The git commit drill was built from, or `unknown` outside a git checkout.
+    pub drill_commit: String,
+}
+
+/// The runs a campaign (or one shard of it) set out to do: every scenario with every seed of
+/// `first_seed..=last_seed`, or the shard's share of those pairs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignPlan {
+    pub first_seed: u64,
+    pub last_seed: u64,
+    /// The shard, when the campaign is one of several (`--shard K/N`); merged campaigns have none.
+    pub shard: Option<ShardRecord>,
+    /// Scenarios × seeds of this shard (saturated at the largest integer).
+    pub planned_runs: u64,
+}
+
+/// Shard `index` of `count`: the pairs whose position in scenario-major order is `index` modulo
+/// `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    pub index: u64,
+    pub count: u64,
 }
 
 /// The group check of a hazard run that broke nothing it did not expect and missed what it did.
@@ -153,6 +193,9 @@ pub struct ShrunkRecord {
 pub struct ScenarioSummary {
     pub scenario: String,
     pub scenario_path: String,
+    /// The SHA-256 of the scenario file that ran.
+    #[serde(default)]
+    pub scenario_sha256: String,
     pub expected: Option<String>,
     /// How many runs (seeds) this scenario had.
     pub runs: u64,
@@ -173,7 +216,7 @@ impl CampaignRecord {
     /// Builds the campaign from its runs. Runs of one scenario (same `scenario_path`) are grouped
     /// together in order of first appearance, and ordered by seed within the group, so the record does
     /// not depend on the order in which parallel workers finished.
-    pub fn from_runs(seeds: Vec<u64>, runs: Vec<RunRecord>) -> CampaignRecord {
+    pub fn from_runs(provenance: Provenance, plan: CampaignPlan, runs: Vec<RunRecord>) -> CampaignRecord {
         let mut order: Vec<String> = Vec::new();
         let mut by_path: BTreeMap<String, Vec<RunRecord>> = BTreeMap::new();
         for run in runs {
@@ -199,9 +242,13 @@ impl CampaignRecord {
             0
         };
         let groups = FailureGroup::of(&runs);
+        let complete = count(runs.len()) >= plan.planned_runs;
         CampaignRecord {
             schema_version: SCHEMA_VERSION,
-            seeds,
+            provenance,
+            plan,
+            complete,
+            stopped: None,
             scenarios,
             groups,
             runs,
@@ -276,6 +323,7 @@ impl ScenarioSummary {
         ScenarioSummary {
             scenario: first.map(|run| run.scenario.clone()).unwrap_or_default(),
             scenario_path: first.map(|run| run.scenario_path.clone()).unwrap_or_default(),
+            scenario_sha256: first.map(|run| run.scenario_sha256.clone()).unwrap_or_default(),
             expected: first.and_then(|run| run.expected.clone()),
             runs: count(runs.len()),
             as_expected: count(runs.len() - failing.len()),
@@ -312,8 +360,10 @@ pub(crate) mod tests {
             expected: None,
             as_expected: true,
             exit_code: 0,
+            scenario_sha256: "0".repeat(64),
             history_sha256: format!("{seed:064x}"),
-            violations: Vec::new(),
+            violation_count: 0,
+            findings: Vec::new(),
             surprise: None,
             fault_signature: Vec::new(),
             metrics: MetricsRecord {
@@ -329,16 +379,27 @@ pub(crate) mod tests {
         }
     }
 
+    /// A campaign of `runs` as a complete plan over their seeds.
+    pub(crate) fn campaign_of(runs: Vec<RunRecord>) -> CampaignRecord {
+        let last_seed = runs.iter().map(|run| run.seed).max().unwrap_or(1);
+        let planned_runs = count(runs.len());
+        let plan = CampaignPlan { first_seed: 1, last_seed, shard: None, planned_runs };
+        let provenance =
+            Provenance { drill_version: "0.1.0".to_string(), drill_commit: "c0ffee".to_string() };
+        CampaignRecord::from_runs(provenance, plan, runs)
+    }
+
     fn split_brain(mut record: RunRecord) -> RunRecord {
         record.verdict = "fail".to_string();
         record.as_expected = false;
         record.exit_code = 1;
         record.surprise = Some("split-brain".to_string());
-        record.violations.push(ViolationRecord {
+        record.set_violations(&[ViolationRecord {
             check: "split-brain".to_string(),
+            subject: "SG1".to_string(),
             time_ms: 12_000,
             detail: "mbx1 and mbx2 both acknowledged writes to SG1".to_string(),
-        });
+        }]);
         record
     }
 
@@ -353,7 +414,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_campaign_where_every_run_is_as_expected_exits_zero() {
-        let campaign = CampaignRecord::from_runs(vec![1, 2], vec![run("a.toml", 1), run("a.toml", 2)]);
+        let campaign = campaign_of(vec![run("a.toml", 1), run("a.toml", 2)]);
         assert_eq!(campaign.exit_code, 0);
         assert_eq!(campaign.unexpected, 0);
         assert!(campaign.scenarios[0].all_as_expected());
@@ -362,14 +423,14 @@ pub(crate) mod tests {
     #[test]
     fn one_safety_surprise_makes_the_campaign_exit_one_even_beside_liveness_misses() {
         let runs = vec![missed_rto(run("a.toml", 1)), split_brain(run("b.toml", 1)), run("b.toml", 2)];
-        let campaign = CampaignRecord::from_runs(vec![1, 2], runs);
+        let campaign = campaign_of(runs);
         assert_eq!(campaign.exit_code, 1);
         assert_eq!(campaign.unexpected, 2);
     }
 
     #[test]
     fn liveness_misses_alone_make_the_campaign_exit_three() {
-        let campaign = CampaignRecord::from_runs(vec![1], vec![missed_rto(run("a.toml", 1))]);
+        let campaign = campaign_of(vec![missed_rto(run("a.toml", 1))]);
         assert_eq!(campaign.exit_code, 3);
     }
 
@@ -380,13 +441,13 @@ pub(crate) mod tests {
         uncaught.as_expected = false;
         uncaught.exit_code = 1;
         assert!(uncaught.is_safety_surprise());
-        assert_eq!(CampaignRecord::from_runs(vec![1], vec![uncaught]).exit_code, 1);
+        assert_eq!(campaign_of(vec![uncaught]).exit_code, 1);
     }
 
     #[test]
     fn runs_are_grouped_by_scenario_in_first_seen_order_and_sorted_by_seed_whatever_the_finishing_order() {
         let runs = vec![run("b.toml", 2), run("a.toml", 1), run("b.toml", 1), run("a.toml", 2)];
-        let campaign = CampaignRecord::from_runs(vec![1, 2], runs);
+        let campaign = campaign_of(runs);
         let order: Vec<(&str, u64)> =
             campaign.runs.iter().map(|run| (run.scenario_path.as_str(), run.seed)).collect();
         assert_eq!(order, [("b.toml", 1), ("b.toml", 2), ("a.toml", 1), ("a.toml", 2)]);
@@ -415,7 +476,7 @@ pub(crate) mod tests {
 
 #[cfg(test)]
 mod group_tests {
-    use super::tests::run;
+    use super::tests::{campaign_of, run};
     use super::*;
 
     fn failing(path: &str, seed: u64, check: &str, faults: &[&str]) -> RunRecord {
@@ -437,7 +498,7 @@ mod group_tests {
             failing("a.toml", 3, "split-brain", &["freeze", "link-cut"]),
             failing("a.toml", 5, "lineage", &["link-cut"]),
         ];
-        let campaign = CampaignRecord::from_runs(vec![1, 2, 3, 4, 5], runs);
+        let campaign = campaign_of(runs);
         let groups: Vec<String> = campaign
             .groups
             .iter()
@@ -463,10 +524,10 @@ mod group_tests {
     fn runs_as_expected_make_no_group_and_the_same_failure_in_two_scenarios_makes_two() {
         let runs =
             vec![run("a.toml", 1), failing("b.toml", 1, "quorum", &[]), failing("a.toml", 2, "quorum", &[])];
-        let campaign = CampaignRecord::from_runs(vec![1, 2], runs);
+        let campaign = campaign_of(runs);
         let paths: Vec<&str> = campaign.groups.iter().map(|g| g.scenario_path.as_str()).collect();
         assert_eq!(paths, ["a.toml", "b.toml"], "in the order of the scenarios");
-        assert!(CampaignRecord::from_runs(vec![1], vec![run("a.toml", 1)]).groups.is_empty());
+        assert!(campaign_of(vec![run("a.toml", 1)]).groups.is_empty());
     }
 
     #[test]
@@ -478,7 +539,7 @@ mod group_tests {
         let mut panicked = missed.clone();
         panicked.seed = 2;
         panicked.verdict = PANIC.to_string();
-        let campaign = CampaignRecord::from_runs(vec![1, 2], vec![missed, panicked]);
+        let campaign = campaign_of(vec![missed, panicked]);
         let checks: Vec<&str> = campaign.groups.iter().map(|g| g.check.as_str()).collect();
         assert_eq!(checks, [NOT_CAUGHT, PANIC]);
     }

@@ -6,6 +6,34 @@
 use crate::record::{CampaignRecord, FailureGroup, RunRecord, ScenarioSummary};
 use std::fmt::Write as _;
 
+/// The run's violations as findings: one line per check, subject and interval, with the count and
+/// the first (and last) instance.
+fn findings(out: &mut String, run: &RunRecord) {
+    if run.findings.is_empty() {
+        line(out, format_args!("violations  none"));
+        return;
+    }
+    line(out, format_args!("violations  {} in {} findings", run.violation_count, run.findings.len()));
+    let check_width = run.findings.iter().map(|finding| finding.check.len()).max().unwrap_or(0);
+    for finding in &run.findings {
+        let span = if finding.count == 1 {
+            format!("at {}", format_ms(finding.first_ms))
+        } else {
+            format!(
+                "{} times, {} to {}",
+                finding.count,
+                format_ms(finding.first_ms),
+                format_ms(finding.last_ms)
+            )
+        };
+        line(out, format_args!("  {:<check_width$}  {}: {span}", finding.check, finding.subject));
+        line(out, format_args!("    first: {}", finding.first));
+        if let Some(last) = &finding.last {
+            line(out, format_args!("    last:  {last}"));
+        }
+    }
+}
+
 /// What `drill run` prints for a person: verdict, expectation, violations, metrics, fingerprint and
 /// the replay command.
 pub fn run_summary(run: &RunRecord) -> String {
@@ -18,25 +46,7 @@ pub fn run_summary(run: &RunRecord) -> String {
     };
     line(&mut out, format_args!("scenario    {} ({}), seed {}", run.scenario, run.scenario_path, run.seed));
     line(&mut out, format_args!("verdict     {}, expected {expected}: {judgement}", run.verdict));
-    if run.violations.is_empty() {
-        line(&mut out, format_args!("violations  none"));
-    } else {
-        line(&mut out, format_args!("violations  {}", run.violations.len()));
-        let width =
-            run.violations.iter().map(|violation| format_ms(violation.time_ms).len()).max().unwrap_or(0);
-        let check_width = run.violations.iter().map(|violation| violation.check.len()).max().unwrap_or(0);
-        for violation in &run.violations {
-            line(
-                &mut out,
-                format_args!(
-                    "  at {:>width$}  {:<check_width$}  {}",
-                    format_ms(violation.time_ms),
-                    violation.check,
-                    violation.detail
-                ),
-            );
-        }
-    }
+    findings(&mut out, run);
     let metrics = &run.metrics;
     let lost_window = match metrics.lost_window_ms {
         Some((first, last)) => format!(" (acknowledged {} to {})", format_ms(first), format_ms(last)),
@@ -233,7 +243,7 @@ fn line(out: &mut String, arguments: std::fmt::Arguments<'_>) {
 mod tests {
     use super::*;
     use crate::ViolationRecord;
-    use crate::record::tests::run;
+    use crate::record::tests::{campaign_of, run};
 
     #[test]
     fn durations_read_as_people_write_them() {
@@ -247,23 +257,25 @@ mod tests {
     }
 
     #[test]
-    fn a_run_summary_gives_verdict_violations_metrics_fingerprint_and_replay_command() {
+    fn a_run_summary_gives_verdict_findings_metrics_fingerprint_and_replay_command() {
         let mut record = run("suites/hazards/no-witness.toml", 4);
         record.verdict = "fail".into();
         record.expected = Some("split-brain".into());
-        record.violations.push(ViolationRecord {
+        let instance = |time_ms: u64| ViolationRecord {
             check: "split-brain".into(),
-            time_ms: 12_000,
-            detail: "mbx1 and mbx2 both acknowledged writes to SG1".into(),
-        });
+            subject: "SG1".into(),
+            time_ms,
+            detail: format!("mbx1 and mbx2 both acknowledged writes to SG1 at {time_ms}"),
+        };
+        record.set_violations(&(0..3_301).map(|i| instance(12_000 + i)).collect::<Vec<_>>());
         record.metrics.lost_acked = 2;
         record.metrics.lost_window_ms = Some((11_000, 11_500));
         let text = run_summary(&record);
         assert!(text.contains("verdict     fail, expected split-brain: as expected"), "{text}");
-        assert!(
-            text.contains("at 12s  split-brain  mbx1 and mbx2 both acknowledged writes to SG1"),
-            "{text}"
-        );
+        assert!(text.contains("violations  3301 in 1 findings"), "{text}");
+        assert!(text.contains("  split-brain  SG1: 3301 times, 12s to 15.3s"), "{text}");
+        assert!(text.contains("    first: mbx1 and mbx2 both acknowledged writes to SG1 at 12000"), "{text}");
+        assert!(text.contains("    last:  mbx1 and mbx2 both acknowledged writes to SG1 at 15300"), "{text}");
         assert!(text.contains("lost acked 2 (acknowledged 11s to 11.5s)"), "{text}");
         assert!(text.contains(&format!("sha256 {}", record.history_sha256)), "{text}");
         assert!(text.contains("replay      drill run suites/hazards/no-witness.toml --seed 4"), "{text}");
@@ -296,7 +308,7 @@ mod tests {
             run("suites/fast/b.toml", 1),
             failing,
         ];
-        let campaign = CampaignRecord::from_runs(vec![1, 2], runs);
+        let campaign = campaign_of(runs);
         let table = campaign_table(&campaign);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines[0], "scenario  seeds  as expected  verdicts        worst rto  lost  failures");
@@ -318,7 +330,7 @@ mod tests {
             record.surprise = Some("quorum".into());
             record
         };
-        let mut campaign = CampaignRecord::from_runs((1..=30).collect(), (1..=30).map(failing).collect());
+        let mut campaign = campaign_of((1..=30).map(failing).collect());
         campaign.groups[0].shrunk = Some(crate::ShrunkRecord {
             path: "out/shrunk/h-seed-1.toml".into(),
             replay: "drill run out/shrunk/h-seed-1.toml --seed 1".into(),
@@ -344,12 +356,12 @@ mod tests {
 
     #[test]
     fn a_progress_line_flags_a_scenario_with_unexpected_runs() {
-        let campaign = CampaignRecord::from_runs(vec![1], vec![run("a.toml", 1)]);
+        let campaign = campaign_of(vec![run("a.toml", 1)]);
         assert_eq!(progress_line(&campaign.scenarios[0]), "ok         a (a.toml): 1/1 as expected, pass 1");
         let mut failing = run("a.toml", 1);
         failing.as_expected = false;
         failing.verdict = "fail".into();
-        let campaign = CampaignRecord::from_runs(vec![1], vec![failing]);
+        let campaign = campaign_of(vec![failing]);
         assert!(progress_line(&campaign.scenarios[0]).starts_with("UNEXPECTED a (a.toml): 0/1 as expected"));
     }
 

@@ -126,6 +126,7 @@ fn judge(
         let sample: Vec<String> = lost.iter().take(5).map(|(msg, _)| msg.to_string()).collect();
         report.violations.push(Violation {
             check: ViolationKind::DataLoss,
+            subject: db.to_string(),
             time_ms: config.end.as_millis(),
             detail: format!(
                 "{lost_count} acknowledged messages of {db} are missing from {holder} at the end (bound {}); \

@@ -39,6 +39,7 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
         }
         report.violations.push(Violation {
             check: ViolationKind::SharedEpoch,
+            subject: db.to_string(),
             time_ms: record.at.as_millis(),
             detail: format!(
                 "{db} epoch {epoch} was {} for {} at {} and {what} for {node} at {}: two owners in one epoch",

@@ -34,6 +34,7 @@ pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckRepor
     let from = from.as_ref().map_or_else(|| "no owner".to_string(), ToString::to_string);
     report.violations.push(Violation {
         check: ViolationKind::Failovers,
+        subject: db.to_string(),
         time_ms: first_beyond.at.as_millis(),
         detail: format!(
             "{db} failed over from {from} to {to} at {} ({reason:?}, epoch {epoch}): failover {} after the initial \

@@ -147,6 +147,7 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
         };
         report.violations.push(Violation {
             check: ViolationKind::SplitBrain,
+            subject: lun.to_string(),
             time_ms: finding.first_at.as_millis(),
             detail: format!(
                 "{} ({rule}: {} such write(s) from {nexus} to {lun} in total, {epochs})",

@@ -33,6 +33,7 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
         if let Some(deposer) = deposer(model, db, *generation, *epoch, pos) {
             report.violations.push(Violation {
                 check: ViolationKind::Lineage,
+                subject: db.to_string(),
                 time_ms: record.at.as_millis(),
                 detail: format!(
                     "{node} replayed generation {generation} of epoch {epoch} of {db} at {}, but epoch {} \
@@ -56,6 +57,7 @@ pub(crate) fn check(model: &Model, report: &mut CheckReport) {
         let Some((generation, epoch, by)) = stale.first() else { continue };
         report.violations.push(Violation {
             check: ViolationKind::Lineage,
+            subject: mount.db.to_string(),
             time_ms: mount.span.start.at.as_millis(),
             detail: format!(
                 "{} mounted {} in epoch {} at {} while holding {} deposed log generations, the first being \

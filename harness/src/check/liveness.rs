@@ -60,6 +60,7 @@ pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckRepor
             0 => {
                 report.violations.push(Violation {
                     check: ViolationKind::Liveness,
+                    subject: db.to_string(),
                     time_ms,
                     detail: format!("{db} is not mounted on any running node at the checkpoint {checkpoint}"),
                 });
@@ -69,6 +70,7 @@ pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckRepor
                 let names: Vec<&str> = actives.iter().map(|name| &***name).collect();
                 report.violations.push(Violation {
                     check: ViolationKind::Liveness,
+                    subject: db.to_string(),
                     time_ms,
                     detail: format!(
                         "{db} is mounted on {count} running nodes ({}) at the checkpoint {checkpoint}",
@@ -95,6 +97,7 @@ pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckRepor
             }
             report.violations.push(Violation {
                 check: ViolationKind::Liveness,
+                subject: db.to_string(),
                 time_ms,
                 detail: format!(
                     "the copy of {db} on {node} holds generations up to {level} at the checkpoint \

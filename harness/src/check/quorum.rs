@@ -227,6 +227,7 @@ fn evaluate(
                 }
                 report.violations.push(Violation {
                     check: ViolationKind::Quorum,
+                    subject: "cluster".to_string(),
                     time_ms: t.as_millis(),
                     detail: format!(
                         "{} (votes {}) and {} (votes {}) both counted the disk witness at {t}",
@@ -257,6 +258,7 @@ fn evaluate(
         };
         report.violations.push(Violation {
             check: ViolationKind::Quorum,
+            subject: claim.node.to_string(),
             time_ms: t.as_millis(),
             detail: format!(
                 "{} claimed quorum at {} with votes {}{witness_note}; at {t} that is {} of {} votes, not a \
@@ -278,6 +280,7 @@ fn evaluate(
             }
             report.violations.push(Violation {
                 check: ViolationKind::Quorum,
+                subject: "cluster".to_string(),
                 time_ms: t.as_millis(),
                 detail: format!(
                     "{} (votes {}) and {} (votes {}) held quorum at once at {t} with disjoint votes: two \

@@ -61,6 +61,7 @@ pub(crate) fn check(model: &Model, reached: &[Reachable], end: SimTime, report: 
         }
         report.violations.push(Violation {
             check: ViolationKind::Unreached,
+            subject: "scenario".to_string(),
             time_ms: end.as_millis(),
             detail: format!(
                 "the scenario asserts `{}` is reached, and nothing in the run reached it: {}",

@@ -90,7 +90,12 @@ fn judge_piece(
             format_duration(config.rto)
         ),
     };
-    report.violations.push(Violation { check: ViolationKind::Rto, time_ms: start.as_millis(), detail });
+    report.violations.push(Violation {
+        check: ViolationKind::Rto,
+        subject: db.to_string(),
+        time_ms: start.as_millis(),
+        detail,
+    });
 }
 
 /// The last fault (not a repair) recorded strictly between `start` and `end`, with a description.

@@ -53,6 +53,7 @@ pub(crate) fn check(model: &Model, end: SimTime, report: &mut CheckReport) {
         };
         report.violations.push(Violation {
             check: ViolationKind::NotServed,
+            subject: db.to_string(),
             time_ms: end.as_millis(),
             detail,
         });

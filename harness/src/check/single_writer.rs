@@ -48,6 +48,7 @@ fn overlapping_mounts(model: &Model, report: &mut CheckReport) {
                 let Some(overlap) = harmful_overlap(model, earlier, later) else { continue };
                 report.violations.push(Violation {
                     check: ViolationKind::SplitBrain,
+                    subject: db.to_string(),
                     time_ms: overlap.start.at.as_millis(),
                     detail: format!(
                         "{db} was mounted on {} (epoch {}, since {}) and on {} (epoch {}, since {}) at once, \
@@ -121,6 +122,7 @@ fn writes_and_acks(model: &Model, report: &mut CheckReport) {
                 if !mounted {
                     report.violations.push(Violation {
                         check: ViolationKind::SplitBrain,
+                        subject: db.to_string(),
                         time_ms: record.at.as_millis(),
                         detail: format!(
                             "{node} committed message {msg} to {db} in epoch {epoch} at {} without having \
@@ -132,6 +134,7 @@ fn writes_and_acks(model: &Model, report: &mut CheckReport) {
                 if let Some(highest) = highest_epoch.get(db).filter(|highest| epoch < *highest) {
                     report.violations.push(Violation {
                         check: ViolationKind::SplitBrain,
+                        subject: db.to_string(),
                         time_ms: record.at.as_millis(),
                         detail: format!(
                             "{node} committed message {msg} to {db} in stale epoch {epoch} at {} after epoch \
@@ -151,6 +154,7 @@ fn writes_and_acks(model: &Model, report: &mut CheckReport) {
                 if !committed && !deduplicated {
                     report.violations.push(Violation {
                         check: ViolationKind::SplitBrain,
+                        subject: db.to_string(),
                         time_ms: record.at.as_millis(),
                         detail: format!(
                             "message {msg} was acknowledged for {db} by {node} in epoch {epoch} at {}, but \

@@ -49,6 +49,7 @@ pub(crate) fn check(model: &Model, freshness: Duration, end: SimTime, report: &m
             if let Some((at, down)) = first_stale(&executing, voter_downs, freshness, end) {
                 report.violations.push(Violation {
                     check: ViolationKind::StaleVote,
+                    subject: claim.node.to_string(),
                     time_ms: at.as_millis(),
                     detail: format!(
                         "{} counted {voter}'s vote (claim of {}) at {at}, but {voter} had not executed since \

@@ -43,7 +43,9 @@ pub fn campaign(arguments: &CampaignArgs, out: &mut dyn Write, err: &mut dyn Wri
     )?;
 
     let (runs, wall) = wall_clock(|| run_all(&scenarios, &seeds, jobs, err));
-    let mut campaign = CampaignRecord::from_runs(seeds, runs?);
+    let planned_runs = u64::try_from(scenarios.len()).unwrap_or(u64::MAX).saturating_mul(arguments.seeds);
+    let plan = reports::CampaignPlan { first_seed: 1, last_seed: arguments.seeds, shard: None, planned_runs };
+    let mut campaign = CampaignRecord::from_runs(crate::history::provenance(), plan, runs?);
     if !arguments.no_shrink {
         for group in &mut campaign.groups {
             shrink_group(group, &scenarios, arguments, err)?;

@@ -6,26 +6,30 @@ use reports::{MetricsRecord, RunRecord, SCHEMA_VERSION, ViolationRecord};
 /// The report record of `outcome`. Computes the history's SHA-256, so call it once per run.
 pub fn run_record(outcome: &RunOutcome) -> RunRecord {
     let metrics = outcome.metrics();
-    RunRecord {
+    let violations: Vec<ViolationRecord> = outcome
+        .report
+        .violations
+        .iter()
+        .map(|violation| ViolationRecord {
+            check: violation.check.as_str().to_string(),
+            subject: violation.subject.clone(),
+            time_ms: violation.time_ms,
+            detail: violation.detail.clone(),
+        })
+        .collect();
+    let mut record = RunRecord {
         schema_version: SCHEMA_VERSION,
         scenario: outcome.scenario.clone(),
         scenario_path: outcome.scenario_path.clone(),
+        scenario_sha256: outcome.scenario_sha256.clone(),
         seed: outcome.seed,
         verdict: outcome.verdict.as_str().to_string(),
         expected: outcome.expected.map(|kind| kind.as_str().to_string()),
         as_expected: outcome.as_expected,
         exit_code: outcome.exit_code,
         history_sha256: outcome.history.sha256(),
-        violations: outcome
-            .report
-            .violations
-            .iter()
-            .map(|violation| ViolationRecord {
-                check: violation.check.as_str().to_string(),
-                time_ms: violation.time_ms,
-                detail: violation.detail.clone(),
-            })
-            .collect(),
+        violation_count: 0,
+        findings: Vec::new(),
         surprise: outcome.surprise.map(|kind| kind.as_str().to_string()),
         fault_signature: fault_signature(outcome),
         metrics: MetricsRecord {
@@ -40,7 +44,9 @@ pub fn run_record(outcome: &RunOutcome) -> RunRecord {
         },
         notes: outcome.report.notes.clone(),
         replay: outcome.replay_command(),
-    }
+    };
+    record.set_violations(&violations);
+    record
 }
 
 /// The kinds of the faults in force at the run's first violation, or without one every kind of fault
@@ -77,8 +83,10 @@ pub fn panicked_record(scenario: &crate::scenario::Scenario, seed: u64, message:
         expected: scenario.expect.map(|kind| kind.as_str().to_string()),
         as_expected: false,
         exit_code: crate::run::exit_code::SAFETY,
+        scenario_sha256: scenario.sha256.clone(),
         history_sha256: String::new(),
-        violations: Vec::new(),
+        violation_count: 0,
+        findings: Vec::new(),
         surprise: None,
         fault_signature: Vec::new(),
         metrics: MetricsRecord::default(),
@@ -98,11 +106,13 @@ mod tests {
         let outcome = RunOutcome {
             scenario: "ccr-pull-cord".into(),
             scenario_path: "suites/fast/ccr-pull-cord.toml".into(),
+            scenario_sha256: "ab".repeat(32),
             seed: 7,
             history: History::new(),
             report: CheckReport {
                 violations: vec![Violation {
                     check: ViolationKind::Rto,
+                    subject: "SG1".into(),
                     time_ms: 61_000,
                     detail: "slow".into(),
                 }],
@@ -130,8 +140,10 @@ mod tests {
         assert_eq!(record.expected.as_deref(), Some("split-brain"));
         assert_eq!(record.exit_code, 1);
         assert_eq!(record.history_sha256, History::new().sha256());
-        assert_eq!(record.violations[0].check, "rto");
-        assert_eq!(record.violations[0].time_ms, 61_000);
+        assert_eq!(record.scenario_sha256, "ab".repeat(32));
+        assert_eq!(record.violation_count, 1);
+        assert_eq!((record.findings[0].check.as_str(), record.findings[0].subject.as_str()), ("rto", "SG1"));
+        assert_eq!(record.findings[0].first_ms, 61_000);
         assert_eq!(record.surprise.as_deref(), Some("rto"));
         assert_eq!(
             record.metrics,

@@ -16,6 +16,8 @@ use std::time::Duration;
 pub struct Scenario {
     /// The file it came from, for messages and replay commands.
     pub path: PathBuf,
+    /// The SHA-256 of the file's text, in hex: which version of the file a report is about.
+    pub sha256: String,
     pub name: String,
     /// Free text; empty when the file gives none.
     pub description: String,

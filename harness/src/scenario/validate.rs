@@ -19,6 +19,7 @@ use super::units::{DurationText, SizeText, parse_signed_duration};
 use crate::verdict::ViolationKind;
 use emulators::fabric::NetworkSpec;
 use kernel::format_duration;
+use sha2::{Digest, Sha256};
 use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
@@ -279,6 +280,7 @@ pub(crate) fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Sc
 
     let scenario = Scenario {
         path: path.to_path_buf(),
+        sha256: hex::encode(Sha256::digest(text.as_bytes())),
         name,
         description: file.description.trim().to_string(),
         tier,

@@ -366,6 +366,7 @@ impl<'s> World<'s> {
         RunOutcome {
             scenario: self.scenario.name.clone(),
             scenario_path: self.scenario.path.display().to_string(),
+            scenario_sha256: self.scenario.sha256.clone(),
             seed: self.seed,
             history: self.history,
             report,
