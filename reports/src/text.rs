@@ -206,7 +206,7 @@ pub fn format_ms(ms: u64) -> String {
 }
 
 /// `pass 3, fail 1`: verdicts in the order pass, fail, liveness, then any other name.
-fn verdict_counts(summary: &ScenarioSummary) -> String {
+pub(crate) fn verdict_counts(summary: &ScenarioSummary) -> String {
     let known = ["pass", "fail", "liveness"];
     let mut parts: Vec<String> = known
         .iter()
@@ -223,7 +223,7 @@ fn verdict_counts(summary: &ScenarioSummary) -> String {
 }
 
 /// `seed 3` or `seeds 2, 3, 5`, cut short after eight seeds.
-fn seed_list(seeds: &[u64]) -> String {
+pub(crate) fn seed_list(seeds: &[u64]) -> String {
     const SHOWN: usize = 8;
     let shown: Vec<String> = seeds.iter().take(SHOWN).map(u64::to_string).collect();
     let mut text = format!("{} {}", if seeds.len() == 1 { "seed" } else { "seeds" }, shown.join(", "));
