@@ -65,16 +65,17 @@ fn failure_text(run: &RunRecord) -> String {
         text.push_str("no violations\n");
     }
     for finding in &run.findings {
-        let _ = writeln!(
-            text,
-            "{} on {}: {} times, {} to {}; first: {}",
-            finding.check,
-            finding.subject,
-            finding.count,
-            format_ms(finding.first_ms),
-            format_ms(finding.last_ms),
-            finding.first
-        );
+        let times = if finding.count == 1 {
+            format!("once at {}", format_ms(finding.first_ms))
+        } else {
+            format!(
+                "{} times, {} to {}",
+                finding.count,
+                format_ms(finding.first_ms),
+                format_ms(finding.last_ms)
+            )
+        };
+        let _ = writeln!(text, "{} on {}: {times}; first: {}", finding.check, finding.subject, finding.first);
     }
     for note in &run.notes {
         let _ = writeln!(text, "note: {note}");

@@ -27,6 +27,7 @@ fn a_failing_run_is_a_failure_naming_the_verdict_and_surprise_with_its_findings_
     assert!(seed_two.contains("<failure message=\"fail: split-brain\" type=\"split-brain\">"), "{seed_two}");
     assert!(seed_two.contains("replay: drill run fast/ha-failover.toml --seed 2"));
     assert!(seed_two.contains("split-brain on SG1: 40 times, 1m02s to 1m21.5s; first: mbx1 &amp; mbx2"));
+    assert!(seed_two.contains("data-loss on SG1: once at 9m50s; first: 7 acknowledged messages"));
 }
 
 #[test]
