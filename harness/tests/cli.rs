@@ -326,7 +326,7 @@ fn a_campaign_writes_the_same_record_it_prints_and_exits_by_its_outcome() {
     assert_eq!(printed, written);
     assert_eq!(written["runs"].as_array().map(Vec::len), Some(2));
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
-    assert!(stderr(&output).contains("ccr-pull-cord"), "a progress line per scenario: {}", describe(&output));
+    assert!(stderr(&output).contains("2 of 2 runs recorded"), "a closing line: {}", describe(&output));
 }
 
 #[test]

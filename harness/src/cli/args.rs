@@ -1,5 +1,6 @@
 //! The command-line grammar of `drill`.
 
+use crate::campaign::plan::SeedRange;
 use crate::verdict::ViolationKind;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -28,8 +29,10 @@ pub enum Command {
     List(ListArgs),
     /// Run a scenario twice per seed and check that the histories are byte-identical.
     CheckDeterminism(DeterminismArgs),
-    /// Run every scenario under PATHs for seeds 1..=N and write campaign.json.
+    /// Run every scenario under PATHs with every seed; write campaign.json, junit.xml and HTML.
     Campaign(CampaignArgs),
+    /// Combine the output directories of a campaign's shards into one campaign.
+    Merge(MergeArgs),
     /// Reduce a failing run to a standalone scenario file (no nemesis, few faults) that fails the same
     /// way with the same seed.
     Shrink(ShrinkArgs),
@@ -44,9 +47,13 @@ pub struct RunArgs {
     /// The seed of the run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Write history.jsonl and summary.json into this directory (created if missing).
+    /// Write history.jsonl, summary.json and run.html into this directory, as one step: a reader sees
+    /// the earlier directory's files or all of the new ones.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write the run's page (summary, findings and the timeline) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Print exactly one JSON object (the run record) instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -73,12 +80,24 @@ pub const MAX_JOBS: u64 = 256;
 
 #[derive(Debug, Args)]
 pub struct CampaignArgs {
-    /// Scenario files or directories [default: suites/fast suites/hazards].
+    /// Scenario files or directories [default: suites/fast suites/hazards suites/slow].
     pub paths: Vec<PathBuf>,
-    /// Run every scenario with seeds 1..=N.
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
-    pub seeds: u64,
-    /// Write campaign.json into this directory (created if missing).
+    /// The seeds: N (1 to N), A..B (A to B-1) or A..=B; any number, run seed by seed across the
+    /// scenarios.
+    #[arg(long, value_name = "N|A..B", default_value = "5", value_parser = seed_range)]
+    pub seeds: SeedRange,
+    /// Run only shard K of N (0-based) of scenarios x seeds; `auto/N` takes K from
+    /// DRILL_SHARD_INDEX, JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID. `drill merge`
+    /// combines the shards' output directories.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Stop starting runs after this much wall-clock time (e.g. `90s`, `2h`), write the reports of
+    /// what finished, and exit; rerun with the same --out to go on.
+    #[arg(long, value_name = "DURATION", value_parser = wall_duration)]
+    pub time_budget: Option<Duration>,
+    /// The output directory: the journal (each run recorded as it finishes; rerunning the same
+    /// campaign into it runs only what is missing), campaign.json, junit.xml, campaign.html, the
+    /// pages of failing runs and the shrunk reproductions.
     #[arg(long, value_name = "DIR", default_value = "reports-out")]
     pub out: PathBuf,
     /// Print the campaign record as one JSON object instead of the table.
@@ -93,6 +112,19 @@ pub struct CampaignArgs {
     /// The most runs shrinking one failure group may take.
     #[arg(long, value_name = "N", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
     pub shrink_runs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The output directories of the shards, in any order.
+    #[arg(required = true)]
+    pub directories: Vec<PathBuf>,
+    /// Where the merged campaign goes (its journal and reports).
+    #[arg(long, value_name = "DIR", default_value = "reports-out")]
+    pub out: PathBuf,
+    /// Print the campaign record as one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +153,10 @@ fn violation_kind(text: &str) -> Result<ViolationKind, String> {
         let kinds: Vec<&str> = ViolationKind::ALL.iter().map(|kind| kind.as_str()).collect();
         format!("not a violation kind; one of {}", kinds.join(", "))
     })
+}
+
+fn seed_range(text: &str) -> Result<SeedRange, String> {
+    SeedRange::parse(text)
 }
 
 fn wall_duration(text: &str) -> Result<Duration, String> {
@@ -152,7 +188,7 @@ mod tests {
     fn run_defaults_to_seed_one_and_the_summary() {
         let cli = Cli::try_parse_from(["drill", "run", "x.toml"]).unwrap();
         let Command::Run(run) = cli.command else { panic!("not a run: {cli:?}") };
-        assert_eq!((run.seed, run.json, run.out), (1, false, None));
+        assert_eq!((run.seed, run.json, run.out, run.html), (1, false, None, None));
     }
 
     #[test]
@@ -165,7 +201,7 @@ mod tests {
     fn campaign_defaults_to_five_seeds_into_reports_out() {
         let cli = Cli::try_parse_from(["drill", "campaign"]).unwrap();
         let Command::Campaign(campaign) = cli.command else { panic!("not a campaign: {cli:?}") };
-        assert_eq!(campaign.seeds, 5);
+        assert_eq!(campaign.seeds, SeedRange { first: 1, last: 5 });
         assert_eq!(campaign.out, PathBuf::from("reports-out"));
         assert!(campaign.paths.is_empty());
     }

@@ -1,216 +1,270 @@
-//! `drill campaign [PATH...] [--seeds N] [--out DIR] [--json] [--jobs N] [--no-shrink] [--shrink-runs N]`:
-//! every scenario under the paths, for seeds 1..=N, judged and summarised into `campaign.json`, with
-//! the unexpected runs grouped by violated check and fault signature and the first run of each group
-//! shrunk into `DIR/shrunk/`.
+//! `drill campaign [PATH...] [--seeds N|A..B] [--shard K/N] [--time-budget D] [--out DIR] [--json]
+//! [--jobs N] [--no-shrink] [--shrink-runs N]`: every scenario under the paths with every seed, judged,
+//! journalled as each run finishes, and summarised into `campaign.json`, `junit.xml` and
+//! `campaign.html`, with the unexpected runs grouped by violated check and fault signature and the
+//! first run of each group shrunk into `DIR/shrunk/`.
 //!
-//! Runs are spread over worker threads (one run stays on one thread, so each is as deterministic as
-//! `drill run`), and the campaign record is ordered by scenario and seed, never by finishing order:
-//! the same commit, scenarios and seeds give the same `campaign.json` whatever `--jobs` is.
+//! The campaign record is ordered by scenario and seed, never by finishing order: the same commit,
+//! scenarios and seeds give the same `campaign.json` whatever `--jobs` is, and whether the campaign
+//! ran in one go, was killed and resumed, or ran as shards merged later.
 
 use super::args::CampaignArgs;
 use super::catalogue;
 use super::error::CliError;
-use super::record::{panicked_record, run_record};
-use super::shrink::{default_out, write};
+use super::output;
+use super::progress::Progress;
+use crate::campaign::engine::{self, Driver, Stop, Work};
+use crate::campaign::journal::{self, Journal, JournalPlan};
+use crate::campaign::plan::{Plan, Shard};
 use crate::scenario::Scenario;
-use crate::shrink::{self, Request};
-use crate::verdict::ViolationKind;
-use crate::world::run_scenario;
-use reports::{CampaignRecord, FailureGroup, NOT_CAUGHT, RunRecord, ScenarioSummary, ShrunkRecord};
-use std::io::Write;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use reports::{CampaignPlan, CampaignRecord, RunRecord};
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Loads every scenario first (any bad file: exit 2 and no report), runs them all, writes
-/// `campaign.json` and prints the table. Exit 0 if every run was as expected, 1 if any run broke
-/// safety unexpectedly or missed a hazard, 3 if the only surprises are recovery time or liveness.
+/// The exit code of a campaign a signal stopped (the shell's for SIGINT): its reports are written,
+/// but it did not finish.
+pub const INTERRUPTED: i32 = 130;
+
+/// Loads every scenario first (any bad file: exit 2 and no report), checks the output directory,
+/// resumes its journal, runs what is missing, writes the reports and prints the table. Exit 0 if every
+/// run was as expected, 1 if any run broke safety unexpectedly or missed a hazard, 3 if the only
+/// surprises are recovery time or liveness, 130 if a signal stopped it.
 pub fn campaign(arguments: &CampaignArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, CliError> {
-    let scenarios = catalogue::load(&arguments.paths, catalogue::CAMPAIGN_DEFAULT)?;
-    // Fail on an unusable output directory before spending time on runs.
-    std::fs::create_dir_all(&arguments.out)
-        .map_err(|error| CliError::io("create the output directory", &arguments.out, error))?;
-    let seeds: Vec<u64> = (1..=arguments.seeds).collect();
-    let jobs = arguments.jobs.map_or_else(default_jobs, |jobs| usize::try_from(jobs).unwrap_or(usize::MAX));
-    writeln!(
-        err,
-        "campaign: {} scenarios x {} seeds = {} runs, {} at a time",
-        scenarios.len(),
-        seeds.len(),
-        scenarios.len() * seeds.len(),
-        jobs.min(scenarios.len() * seeds.len())
-    )?;
-
-    let (runs, wall) = wall_clock(|| run_all(&scenarios, &seeds, jobs, err));
-    let planned_runs = u64::try_from(scenarios.len()).unwrap_or(u64::MAX).saturating_mul(arguments.seeds);
-    let plan = reports::CampaignPlan { first_seed: 1, last_seed: arguments.seeds, shard: None, planned_runs };
-    let mut campaign = CampaignRecord::from_runs(crate::history::provenance(), plan, runs?);
-    if !arguments.no_shrink {
-        for group in &mut campaign.groups {
-            shrink_group(group, &scenarios, arguments, err)?;
-        }
+    let shard = match &arguments.shard {
+        Some(text) => Some(Shard::parse(text, &environment).map_err(CliError::Usage)?),
+        None => None,
+    };
+    let scenarios: Arc<[Scenario]> = catalogue::load(&arguments.paths, catalogue::CAMPAIGN_DEFAULT)?.into();
+    let plan = Plan::new(scenarios.len(), arguments.seeds, shard);
+    output::prepare_directory(&arguments.out)?;
+    let journal_plan = journal_plan(&scenarios, &plan)?;
+    let opened = Journal::open(&arguments.out, &journal_plan)
+        .map_err(|error| CliError::io("open the campaign journal in", &arguments.out, error))?;
+    if let Some(reason) = &opened.restarted {
+        writeln!(err, "campaign: {} {reason}; starting afresh", arguments.out.display())?;
     }
+    let done = done_pairs(&scenarios, &opened.records);
+    announce(err, &plan, arguments, done.len())?;
 
-    let path = arguments.out.join("campaign.json");
-    reports::write_atomically(&path, reports::json::pretty(&campaign).as_bytes())
-        .map_err(|error| CliError::io("write", &path, error))?;
+    let interrupt = Interrupt::install()?;
+    let mut driver = CampaignDriver {
+        journal: opened.journal,
+        progress: Progress::new(
+            saturate(plan.runs()),
+            done.len() as u64,
+            opened.records.iter().filter(|record| !record.as_expected).count() as u64,
+            std::io::stderr().is_terminal(),
+        ),
+        records: opened.records,
+        err,
+        interrupt: Arc::clone(&interrupt.flag),
+        time_budget: arguments.time_budget,
+    };
+    let pages = output::RunPages::new(&arguments.out);
+    let work = Work {
+        scenarios: Arc::clone(&scenarios),
+        plan,
+        done,
+        jobs: arguments.jobs.map_or_else(default_jobs, |jobs| usize::try_from(jobs).unwrap_or(usize::MAX)),
+        on_failing: Arc::new(move |scenario, outcome, record| pages.write(scenario, outcome, record)),
+    };
+    let ended = engine::run(work, &mut driver);
+    drop(interrupt);
+    driver.progress.done();
+    let (stop, _workers) =
+        ended.map_err(|error| CliError::io("run the campaign into", driver.journal.path(), error))?;
+    let CampaignDriver { records, progress, err, .. } = driver;
+    finish(arguments, &scenarios, plan, records, stop, progress.elapsed(), out, err)
+}
+
+/// Builds the campaign record, shrinks its failure groups (only when every run finished), writes the
+/// reports and prints the table and the closing line.
+#[expect(clippy::too_many_arguments, reason = "the end of one campaign: each argument is one of its parts")]
+fn finish(
+    arguments: &CampaignArgs,
+    scenarios: &[Scenario],
+    plan: Plan,
+    records: Vec<RunRecord>,
+    stop: Option<Stop>,
+    wall: Duration,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CliError> {
+    let paths: Vec<String> = scenarios.iter().map(|scenario| scenario.path.display().to_string()).collect();
+    let records = journal::in_catalogue_order(records, &paths);
+    let mut campaign = CampaignRecord::from_runs(crate::history::provenance(), campaign_plan(&plan), records);
+    campaign.stopped = stop.map(|stop| stop.as_str().to_string());
+    if !arguments.no_shrink && stop.is_none() {
+        output::shrink_groups(&mut campaign, scenarios, &arguments.out, arguments.shrink_runs, err)?;
+    }
+    let written = output::write_reports(&campaign, &arguments.out)?;
     if arguments.json {
         writeln!(out, "{}", reports::json::line(&campaign))?;
     } else {
         write!(out, "{}", reports::text::campaign_table(&campaign))?;
     }
+    let ending = match stop {
+        None => String::new(),
+        Some(Stop::TimeBudget) => " (time budget spent: rerun with the same --out to go on)".to_string(),
+        Some(Stop::Interrupted) => " (interrupted: rerun with the same --out to go on)".to_string(),
+    };
     writeln!(
         err,
-        "campaign: {} runs in {:.1} s; wrote {}",
+        "campaign: {} of {} runs recorded in {:.1} s{ending}; wrote {}",
         campaign.runs.len(),
+        plan.runs(),
         wall.as_secs_f64(),
-        path.display()
+        written
     )?;
-    Ok(campaign.exit_code)
+    Ok(if stop == Some(Stop::Interrupted) { INTERRUPTED } else { campaign.exit_code })
 }
 
-/// Shrinks the first run of `group` within the campaign's per-group budget (runs only, so the
-/// campaign record stays the same for the same inputs), writes the file under `DIR/shrunk/` and
-/// records it in the group; a group that cannot be shrunk gets a note saying why.
-fn shrink_group(
-    group: &mut FailureGroup,
-    scenarios: &[Scenario],
-    arguments: &CampaignArgs,
-    err: &mut dyn Write,
-) -> Result<(), CliError> {
-    let Some(check) = ViolationKind::parse(&group.check) else {
-        group.shrink_note = Some(if group.check == NOT_CAUGHT {
-            "a hazard that was not caught has no violation to shrink".to_string()
-        } else {
-            "the simulation panicked; replay the run".to_string()
-        });
-        return Ok(());
-    };
-    let Some(scenario) = scenarios.iter().find(|each| each.path.display().to_string() == group.scenario_path)
-    else {
-        return Ok(());
-    };
-    let seed = group.first_seed;
-    let request =
-        Request { scenario: &scenario.path, seed, check: Some(check), max_runs: arguments.shrink_runs };
-    match shrink::shrink(&request, &mut || true) {
-        Ok(shrunk) => {
-            let path = default_out(&arguments.out, &scenario.path, seed);
-            let replay = write(&shrunk, &scenario.path, seed, &path)?;
-            writeln!(
-                err,
-                "shrink: {} seed {seed}: {check} with {} of {} faults in {} runs: {replay}",
-                group.scenario,
-                shrunk.faults.len(),
-                shrunk.realised,
-                shrunk.runs
-            )?;
-            group.shrunk = Some(ShrunkRecord {
-                path: path.display().to_string(),
-                replay,
-                check: check.as_str().to_string(),
-                faults: shrunk.faults.len() as u64,
-                realised_faults: shrunk.realised as u64,
-                runs: shrunk.runs,
-            });
-        }
-        Err(error) => {
-            writeln!(err, "shrink: {} seed {seed}: not shrunk: {error}", group.scenario)?;
-            group.shrink_note = Some(error.to_string());
-        }
+/// The journal's side of the campaign: records each run as it arrives, shows progress, says when to
+/// stop.
+struct CampaignDriver<'a> {
+    journal: Journal,
+    records: Vec<RunRecord>,
+    progress: Progress,
+    err: &'a mut dyn Write,
+    interrupt: Arc<AtomicBool>,
+    time_budget: Option<Duration>,
+}
+
+impl Driver for CampaignDriver<'_> {
+    fn finished(&mut self, record: RunRecord) -> std::io::Result<()> {
+        self.journal.append(&record)?;
+        self.progress.finished(record.as_expected);
+        self.records.push(record);
+        Ok(())
     }
-    Ok(())
+
+    fn should_stop(&mut self) -> Option<Stop> {
+        // A progress line that cannot be written is not worth stopping a campaign for.
+        let _ = self.progress.tick(self.err);
+        if self.interrupt.load(Ordering::Relaxed) {
+            return Some(Stop::Interrupted);
+        }
+        self.time_budget.filter(|budget| self.progress.elapsed() >= *budget).map(|_| Stop::TimeBudget)
+    }
 }
 
-/// Runs every (scenario, seed) pair on `jobs` worker threads, printing a progress line on `err` as
-/// each scenario completes, in catalogue order. When the system refuses a thread, the campaign goes on
-/// with the workers it has (saying so); with none it is an error.
-fn run_all(
-    scenarios: &[Scenario],
-    seeds: &[u64],
-    jobs: usize,
-    err: &mut dyn Write,
-) -> Result<Vec<RunRecord>, CliError> {
-    let work: Vec<(usize, u64)> =
-        (0..scenarios.len()).flat_map(|scenario| seeds.iter().map(move |&seed| (scenario, seed))).collect();
-    let next = AtomicUsize::new(0);
-    let mut done: Vec<Vec<RunRecord>> = vec![Vec::new(); scenarios.len()];
-    std::thread::scope(|scope| {
-        let (sender, receiver) = mpsc::channel::<(usize, RunRecord)>();
-        let wanted = jobs.clamp(1, work.len().max(1));
-        let mut started = 0;
-        let mut refused = None;
-        for index in 0..wanted {
-            let (sender, next, work) = (sender.clone(), &next, &work);
-            let worker = move || {
-                while let Some(&(scenario, seed)) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if sender.send((scenario, run_one(&scenarios[scenario], seed))).is_err() {
-                        // The main thread stopped listening (its output failed); stop working.
-                        return;
-                    }
-                }
+/// SIGINT and SIGTERM set a flag the campaign polls; a second one ends the process at once (exit 1),
+/// for an operator who will not wait for the reports. Removed when dropped.
+struct Interrupt {
+    flag: Arc<AtomicBool>,
+    handlers: Vec<signal_hook::SigId>,
+}
+
+impl Interrupt {
+    fn install() -> Result<Interrupt, CliError> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut handlers = Vec::new();
+        for signal in [SIGINT, SIGTERM] {
+            let register = |handlers: &mut Vec<signal_hook::SigId>| -> std::io::Result<()> {
+                // The conditional shutdown goes first: it sees the flag as the previous signal left it.
+                handlers.push(signal_hook::flag::register_conditional_shutdown(
+                    signal,
+                    1,
+                    Arc::clone(&flag),
+                )?);
+                handlers.push(signal_hook::flag::register(signal, Arc::clone(&flag))?);
+                Ok(())
             };
-            match std::thread::Builder::new().name(format!("campaign-{index}")).spawn_scoped(scope, worker) {
-                Ok(_) => started += 1,
-                Err(error) => {
-                    refused = Some(error);
-                    break;
-                }
-            }
+            register(&mut handlers)
+                .map_err(|error| CliError::io("install a signal handler for", "drill", error))?;
         }
-        drop(sender);
-        match refused {
-            Some(error) if started == 0 => return Err(CliError::Threads(error)),
-            Some(error) => writeln!(
-                err,
-                "campaign: started {started} of {wanted} workers ({error}); running with those"
-            )?,
-            None => {}
-        }
-        let mut reported = 0;
-        for (scenario, record) in receiver {
-            done[scenario].push(record);
-            while reported < done.len() && done[reported].len() == seeds.len() {
-                done[reported].sort_by_key(|run| run.seed);
-                writeln!(err, "{}", reports::text::progress_line(&ScenarioSummary::of(&done[reported])))?;
-                reported += 1;
-            }
-        }
-        Ok::<(), CliError>(())
-    })?;
-    Ok(done.into_iter().flatten().collect())
+        Ok(Interrupt { flag, handlers })
+    }
 }
 
-/// One run, with a panic in the simulation turned into a failed run that says how to reproduce it,
-/// so one harness bug does not throw away the rest of the campaign.
-fn run_one(scenario: &Scenario, seed: u64) -> RunRecord {
-    match catch_unwind(AssertUnwindSafe(|| run_record(&run_scenario(scenario, seed)))) {
-        Ok(record) => record,
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|text| (*text).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".to_string());
-            panicked_record(scenario, seed, &message)
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        for handler in self.handlers.drain(..) {
+            signal_hook::low_level::unregister(handler);
         }
     }
+}
+
+fn announce(err: &mut dyn Write, plan: &Plan, arguments: &CampaignArgs, done: usize) -> std::io::Result<()> {
+    let shard = match arguments.shard {
+        Some(_) => format!(" (shard {}: {} runs)", plan.shard, plan.runs()),
+        None => String::new(),
+    };
+    writeln!(
+        err,
+        "campaign: {} scenarios x seeds {} = {} runs{shard}{}",
+        plan.scenarios,
+        plan.seeds,
+        plan.total(),
+        if done > 0 {
+            format!("; {done} already recorded in {}, resuming", arguments.out.display())
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// The identity the journal keeps: which drill, which scenario files, which seeds and shard.
+fn journal_plan(scenarios: &[Scenario], plan: &Plan) -> Result<JournalPlan, CliError> {
+    Ok(JournalPlan {
+        provenance: crate::history::provenance(),
+        executable_sha256: executable_sha256()?,
+        first_seed: plan.seeds.first,
+        last_seed: plan.seeds.last,
+        shard: (plan.shard.count > 1).then_some((plan.shard.index, plan.shard.count)),
+        scenarios: scenarios
+            .iter()
+            .map(|scenario| (scenario.path.display().to_string(), scenario.sha256.clone()))
+            .collect(),
+    })
+}
+
+/// The report's form of the plan.
+pub fn campaign_plan(plan: &Plan) -> CampaignPlan {
+    CampaignPlan {
+        first_seed: plan.seeds.first,
+        last_seed: plan.seeds.last,
+        shard: (plan.shard.count > 1)
+            .then_some(reports::ShardRecord { index: plan.shard.index, count: plan.shard.count }),
+        planned_runs: saturate(plan.runs()),
+    }
+}
+
+fn executable_sha256() -> Result<String, CliError> {
+    use sha2::{Digest, Sha256};
+    let path =
+        std::env::current_exe().map_err(|error| CliError::io("find", "the drill executable", error))?;
+    let bytes = std::fs::read(&path).map_err(|error| CliError::io("read", &path, error))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// The (scenario index, seed) pairs the journal already holds.
+fn done_pairs(scenarios: &[Scenario], records: &[RunRecord]) -> BTreeSet<(usize, u64)> {
+    let index =
+        |path: &str| scenarios.iter().position(|scenario| scenario.path.display().to_string() == path);
+    records
+        .iter()
+        .filter_map(|record| index(&record.scenario_path).map(|index| (index, record.seed)))
+        .collect()
+}
+
+fn saturate(runs: u128) -> u64 {
+    u64::try_from(runs).unwrap_or(u64::MAX)
 }
 
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
-/// Runs `work` and measures how long it took, for the closing line on stderr only: nothing in the
-/// campaign record depends on it.
+/// The environment, for `--shard auto/N` only.
 #[expect(
     clippy::disallowed_methods,
-    clippy::disallowed_types,
-    reason = "the campaign's elapsed wall time is printed for the operator; no run or report reads it"
+    reason = "the batch engine's shard index is the one input drill takes from the environment"
 )]
-fn wall_clock<T>(work: impl FnOnce() -> T) -> (T, Duration) {
-    let started = std::time::Instant::now();
-    let result = work();
-    (result, started.elapsed())
+fn environment(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }

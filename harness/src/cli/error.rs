@@ -24,6 +24,10 @@ pub enum CliError {
     Threads(io::Error),
     /// `drill shrink` was asked for a run or a violation that is not there.
     Shrink(String),
+    /// An argument that clap's grammar accepts but its meaning does not (a shard index out of range).
+    Usage(String),
+    /// `drill merge` was given directories that are not shards of one campaign, or overlap.
+    Merge(String),
 }
 
 impl CliError {
@@ -59,7 +63,9 @@ impl fmt::Display for CliError {
             }
             CliError::Output(source) => write!(f, "failed to write the result to stdout: {source}"),
             CliError::Threads(source) => write!(f, "failed to start a campaign worker thread: {source}"),
-            CliError::Shrink(message) => f.write_str(message),
+            CliError::Shrink(message) | CliError::Usage(message) | CliError::Merge(message) => {
+                f.write_str(message)
+            }
         }
     }
 }

@@ -17,9 +17,13 @@ mod determinism;
 mod error;
 mod list;
 mod logging;
+mod merge;
+mod output;
+mod progress;
 pub mod record;
 mod run;
 mod shrink;
+mod stopwatch;
 
 pub use args::{Cli, Command};
 pub use error::CliError;
@@ -60,6 +64,7 @@ pub fn execute(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Re
         Command::List(arguments) => list::list(&arguments, out),
         Command::CheckDeterminism(arguments) => determinism::check_determinism(&arguments, out),
         Command::Campaign(arguments) => campaign::campaign(&arguments, out, err),
+        Command::Merge(arguments) => merge::merge(&arguments, out, err),
         Command::Shrink(arguments) => shrink::shrink(&arguments, out, err),
         Command::Bench(arguments) => bench::bench(&arguments, out),
     }

@@ -1,4 +1,4 @@
-//! `drill run SCENARIO [--seed N] [--out DIR] [--json]`.
+//! `drill run SCENARIO [--seed N] [--out DIR] [--html FILE] [--json]`.
 
 use super::args::RunArgs;
 use super::error::CliError;
@@ -6,6 +6,7 @@ use super::record::run_record;
 use crate::scenario;
 use crate::world::run_scenario;
 use std::io::Write;
+use std::path::Path;
 
 /// Runs the scenario once, prints the summary (or one JSON object), optionally writes the history and
 /// the summary, and returns the run's exit code.
@@ -16,17 +17,20 @@ pub fn run(arguments: &RunArgs, out: &mut dyn Write) -> Result<i32, CliError> {
 
     let mut written = Vec::new();
     if let Some(directory) = &arguments.out {
-        std::fs::create_dir_all(directory)
-            .map_err(|error| CliError::io("create the output directory", directory, error))?;
         let mut history = Vec::new();
         outcome.history.write_jsonl(&mut history).map_err(CliError::Output)?;
-        for (name, bytes) in
-            [("history.jsonl", history), ("summary.json", reports::json::pretty(&record).into_bytes())]
-        {
-            let path = directory.join(name);
-            reports::write_atomically(&path, &bytes).map_err(|error| CliError::io("write", &path, error))?;
-            written.push(path);
-        }
+        let files = [
+            ("history.jsonl", history),
+            ("summary.json", reports::json::pretty(&record).into_bytes()),
+            ("run.html", page(&outcome, &record).into_bytes()),
+        ];
+        write_directory(directory, &files)?;
+        written.extend(files.iter().map(|(name, _)| directory.join(name)));
+    }
+    if let Some(path) = &arguments.html {
+        reports::write_atomically(path, page(&outcome, &record).as_bytes())
+            .map_err(|error| CliError::io("write", path, error))?;
+        written.push(path.clone());
     }
 
     if arguments.json {
@@ -38,4 +42,58 @@ pub fn run(arguments: &RunArgs, out: &mut dyn Write) -> Result<i32, CliError> {
         }
     }
     Ok(outcome.exit_code)
+}
+
+/// Writes `files` into `directory` as one step: they are written into a sibling staging directory,
+/// which is then renamed into place (the earlier directory, if any, renamed aside first and removed
+/// after). A reader sees the old files or all of the new ones; a kill between the two renames leaves
+/// the old directory beside, never a mixture.
+fn write_directory(directory: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), CliError> {
+    let name = directory.file_name().map_or_else(|| "run".into(), |name| name.to_string_lossy().into_owned());
+    let parent = directory.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .map_err(|error| CliError::io("create the output directory", parent, error))?;
+    let staging = parent.join(format!(".{name}.{}.staging", std::process::id()));
+    let aside = parent.join(format!(".{name}.{}.old", std::process::id()));
+    let io = |action: &str, path: &Path| {
+        let (action, path) = (action.to_string(), path.to_path_buf());
+        move |error| CliError::io(action, path, error)
+    };
+    std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
+    for (file, bytes) in files {
+        let path = staging.join(file);
+        reports::write_atomically(&path, bytes).map_err(io("write", &path))?;
+    }
+    let had_one = directory.exists();
+    if had_one && !holds_only(directory, files) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(CliError::Usage(format!(
+            "{} holds files drill run did not write; --out replaces its directory as a whole, so give a new or \
+             empty directory, or one an earlier drill run --out wrote",
+            directory.display()
+        )));
+    }
+    if had_one {
+        std::fs::rename(directory, &aside).map_err(io("move aside", directory))?;
+    }
+    std::fs::rename(&staging, directory).map_err(io("move into place", directory))?;
+    if had_one {
+        std::fs::remove_dir_all(&aside).map_err(io("remove", &aside))?;
+    }
+    Ok(())
+}
+
+/// Whether `directory` holds nothing but files named in `files` (an earlier run's output), so
+/// replacing it loses nothing else.
+fn holds_only(directory: &Path, files: &[(&str, Vec<u8>)]) -> bool {
+    let Ok(entries) = std::fs::read_dir(directory) else { return false };
+    entries.flatten().all(|entry| {
+        let name = entry.file_name();
+        entry.file_type().is_ok_and(|kind| kind.is_file()) && files.iter().any(|(file, _)| name == *file)
+    })
+}
+
+/// The run's page: its record and the timeline drawn from its history.
+pub fn page(outcome: &crate::run::RunOutcome, record: &reports::RunRecord) -> String {
+    reports::html::run_page(record, &crate::timeline::timeline(outcome))
 }

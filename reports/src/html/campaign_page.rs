@@ -18,7 +18,7 @@ pub fn campaign_page(
 ) -> String {
     let mut body = String::new();
     header(&mut body, campaign);
-    scenarios(&mut body, campaign);
+    scenarios(&mut body, campaign, run_page_link);
     groups(&mut body, campaign, run_page_link);
     distributions(&mut body, campaign);
     document("drill campaign", &body)
@@ -68,12 +68,63 @@ fn header(out: &mut String, campaign: &CampaignRecord) {
     );
 }
 
-/// One row per scenario: runs, how many as expected, verdicts, the worst figures, the failing seeds.
-fn scenarios(out: &mut String, campaign: &CampaignRecord) {
+/// How many run pages a scenario's row links at most; the rest are in `runs/`.
+const PAGES_SHOWN: usize = 8;
+
+/// One row per scenario: runs, how many as expected, verdicts, the worst figures, the failing seeds,
+/// and links to the pages of its runs that broke a property (a caught hazard's included).
+fn scenarios(
+    out: &mut String,
+    campaign: &CampaignRecord,
+    run_page_link: &dyn Fn(&RunRecord) -> Option<String>,
+) {
     out.push_str("<h2>Scenarios</h2>\n");
-    let rows: Vec<Vec<String>> = campaign.scenarios.iter().map(scenario_row).collect();
-    let header = ["scenario", "runs", "as expected", "verdicts", "worst RTO", "max lost", "failing seeds"];
+    let rows: Vec<Vec<String>> = campaign
+        .scenarios
+        .iter()
+        .map(|summary| {
+            let mut row = scenario_row(summary);
+            row.push(page_links(campaign, summary, run_page_link));
+            row
+        })
+        .collect();
+    let header = [
+        "scenario",
+        "runs",
+        "as expected",
+        "verdicts",
+        "worst RTO",
+        "max lost",
+        "failing seeds",
+        "run pages",
+    ];
     table(out, &header, &["runs", "as expected", "worst RTO", "max lost"], &rows);
+}
+
+/// `seed 1, seed 2, … (+N more)`, each a link to that run's page.
+fn page_links(
+    campaign: &CampaignRecord,
+    summary: &ScenarioSummary,
+    run_page_link: &dyn Fn(&RunRecord) -> Option<String>,
+) -> String {
+    let pages: Vec<(u64, String)> = campaign
+        .runs
+        .iter()
+        .filter(|run| run.scenario_path == summary.scenario_path)
+        .filter_map(|run| run_page_link(run).map(|link| (run.seed, link)))
+        .collect();
+    if pages.is_empty() {
+        return "-".to_string();
+    }
+    let mut links: Vec<String> = pages
+        .iter()
+        .take(PAGES_SHOWN)
+        .map(|(seed, link)| format!("<a href=\"{}\">seed {seed}</a>", escape(link)))
+        .collect();
+    if pages.len() > PAGES_SHOWN {
+        links.push(format!("(+{} more)", pages.len() - PAGES_SHOWN));
+    }
+    links.join(", ")
 }
 
 fn scenario_row(summary: &ScenarioSummary) -> Vec<String> {
