@@ -17,6 +17,7 @@
 //! ever sees what it reads.
 
 pub mod kernel_heartbeat;
+pub mod memory;
 pub mod turmoil_heartbeat;
 
 use core::time::Duration;
@@ -115,6 +116,10 @@ pub struct BenchOptions<'a> {
     pub seed: u64,
     /// The reference drill, run and timed as a whole; `None` leaves its figures out.
     pub reference: Option<ReferenceDrill<'a>>,
+    /// The reference drill with its checks, stretched to a simulated length, with its own length and
+    /// the length `--stretch` asks for: its peak memory is measured first, before anything else has
+    /// grown the heap. `None` leaves the memory figures out.
+    pub memory: Option<(memory::StretchedDrill<'a>, Duration, Option<Duration>)>,
 }
 
 impl Default for BenchOptions<'_> {
@@ -126,6 +131,7 @@ impl Default for BenchOptions<'_> {
             repetitions: 3,
             seed: 1,
             reference: None,
+            memory: None,
         }
     }
 }
@@ -146,6 +152,8 @@ pub struct BenchFigures {
     pub reference_simulated_secs: Option<f64>,
     pub reference_wall_secs: Option<f64>,
     pub reference_events: Option<u64>,
+    /// Peak memory of the reference drill and its growth with simulated time.
+    pub memory: Option<memory::MemoryFigures>,
 
     pub hosts: usize,
     pub heartbeat_paths: usize,
@@ -177,6 +185,7 @@ pub struct BenchFigures {
 /// If the two simulators disagree on the heartbeat count by more than one round, or the kernel loses a
 /// heartbeat on its loss-free LANs: the comparison would then not be of identical work.
 pub fn run(options: &BenchOptions<'_>) -> BenchFigures {
+    let memory = options.memory.map(|(drill, length, stretch)| memory::measure(drill, length, stretch));
     let repetitions = options.repetitions.max(1);
     let kernel_workload =
         HeartbeatWorkload { hosts: options.hosts, sim_duration: options.sim_duration, seed: options.seed };
@@ -213,6 +222,7 @@ pub fn run(options: &BenchOptions<'_>) -> BenchFigures {
         reference_simulated_secs: reference.map(|(simulated, _, _)| simulated.as_secs_f64()),
         reference_wall_secs: reference.map(|(_, _, wall)| wall.as_secs_f64()),
         reference_events: reference.map(|(_, events, _)| events),
+        memory,
         hosts: options.hosts,
         heartbeat_paths: HEARTBEAT_PATHS,
         heartbeat_interval_secs: HEARTBEAT_INTERVAL.as_secs_f64(),
@@ -362,7 +372,39 @@ pub fn render_text(figures: &BenchFigures) -> String {
             format_secs(figures.kernel_simulated_secs),
         );
     }
+    if let Some(memory) = &figures.memory {
+        render_memory(&mut out, memory);
+    }
     out
+}
+
+/// The memory lines: peak, growth, and the week against its target.
+fn render_memory(out: &mut String, memory: &memory::MemoryFigures) {
+    let mib = |bytes: Option<u64>| {
+        bytes.map_or_else(|| "not measured".to_string(), |b| format!("{:.1} MiB", b as f64 / 1_048_576.0))
+    };
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "memory: baseline {}; reference drill peak {} over {}; growth {} per simulated hour",
+        mib(memory.baseline_bytes),
+        mib(memory.reference_peak_bytes),
+        format_secs(memory.reference_simulated_secs),
+        mib(memory.growth_per_simulated_hour_bytes),
+    );
+    let ratio = memory.week_peak_bytes.map(|peak| peak as f64 / memory::WEEK_TARGET_BYTES as f64);
+    let _ = writeln!(
+        out,
+        "memory over 7 simulated days: {} ({}), target <= {}: {}",
+        mib(memory.week_peak_bytes),
+        if memory.week_measured { "measured" } else { "estimated from the growth; --stretch 7d measures it" },
+        mib(Some(memory::WEEK_TARGET_BYTES)),
+        match ratio {
+            Some(ratio) if ratio <= 1.0 => format!("PASS ({ratio:.2}x the target)"),
+            Some(ratio) => format!("BELOW ({ratio:.1}x the target)"),
+            None => "-".to_string(),
+        }
+    );
 }
 
 fn verdict(value: f64, target: f64) -> &'static str {
@@ -450,6 +492,7 @@ mod tests {
             reference_simulated_secs: None,
             reference_wall_secs: None,
             reference_events: None,
+            memory: None,
             hosts: 4,
             heartbeat_paths: 2,
             heartbeat_interval_secs: 1.0,
@@ -476,9 +519,29 @@ mod tests {
         assert_eq!(render_text(&slow).matches("BELOW").count(), 2);
         let json = serde_json::to_value(&slow).unwrap();
         assert_eq!(json["ratio"], 50.0);
-        assert!(serde_json::to_value(&BenchFigures { reference_speedup: f64::NAN, ..slow }).unwrap()
+        assert!(serde_json::to_value(&BenchFigures { reference_speedup: f64::NAN, ..slow.clone() }).unwrap()
             ["reference_speedup"]
             .is_null());
+        let memory = memory::MemoryFigures {
+            baseline_bytes: Some(4 << 20),
+            reference_peak_bytes: Some(68 << 20),
+            reference_simulated_secs: 3_600.0,
+            growth_per_simulated_hour_bytes: Some(60 << 20),
+            week_peak_bytes: Some(10_000 << 20),
+            week_measured: false,
+        };
+        let text = render_text(&BenchFigures { memory: Some(memory), ..slow });
+        assert!(
+            text.contains("reference drill peak 68.0 MiB over 1h; growth 60.0 MiB per simulated hour"),
+            "{text}"
+        );
+        assert!(text.contains("memory over 7 simulated days: 10000.0 MiB (estimated"), "{text}");
+        assert!(text.contains("target <= 64.0 MiB: BELOW (156.2x the target)"), "{text}");
+        let within = memory::MemoryFigures { week_peak_bytes: Some(60 << 20), week_measured: true, ..memory };
+        assert!(
+            render_text(&BenchFigures { memory: Some(within), ..figures.clone() })
+                .contains("(measured), target <= 64.0 MiB: PASS")
+        );
     }
 
     #[test]

@@ -172,6 +172,10 @@ pub struct BenchArgs {
     /// workspace drill was built from].
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// Also run the reference drill stretched to this simulated length (e.g. `7d`) and report its
+    /// peak memory against the target (without it, the week's figure is estimated from the growth).
+    #[arg(long, value_name = "DURATION", value_parser = wall_duration)]
+    pub stretch: Option<Duration>,
 }
 
 #[cfg(test)]

@@ -3,7 +3,18 @@
 use super::args::BenchArgs;
 use super::error::CliError;
 use crate::bench::{self, BenchOptions};
+use crate::scenario::Scenario;
 use std::io::Write;
+use std::time::Duration;
+
+/// `scenario` run for `length` of simulated time, its mail submitted until its quiet end as before.
+fn stretch(scenario: &Scenario, length: Duration) -> Scenario {
+    let quiet = scenario.duration.saturating_sub(scenario.workload.stop);
+    let mut stretched = scenario.clone();
+    stretched.duration = length;
+    stretched.workload.stop = length.saturating_sub(quiet);
+    stretched
+}
 
 /// Loads the reference drill (DESIGN.md's: 4 nodes, full failover logic, emulators and history, 1 h
 /// simulated; `suites/bench/reference-drill.toml` unless `--scenario` names another file), then runs
@@ -14,7 +25,12 @@ pub fn bench(arguments: &BenchArgs, out: &mut dyn Write) -> Result<i32, CliError
     let path = arguments.scenario.clone().unwrap_or_else(bench::reference_drill_path);
     let scenario = crate::scenario::load(&path).map_err(|error| CliError::Scenarios(vec![error]))?;
     let drill = || crate::world::bench_run(&scenario);
-    let options = BenchOptions { reference: Some(&drill), ..BenchOptions::default() };
+    let stretched = |length: std::time::Duration| {
+        std::hint::black_box(crate::world::run_scenario(&stretch(&scenario, length), 1));
+    };
+    let memory =
+        Some((&stretched as bench::memory::StretchedDrill<'_>, scenario.duration, arguments.stretch));
+    let options = BenchOptions { reference: Some(&drill), memory, ..BenchOptions::default() };
     let figures = bench::run(&options);
     if arguments.json {
         let json = serde_json::to_string(&figures).map_err(|error| CliError::Output(error.into()))?;
