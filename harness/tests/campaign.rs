@@ -248,11 +248,14 @@ fn a_campaign_writes_junit_with_a_case_per_run_and_a_page_with_a_timeline_for_ea
     assert_eq!(junit.matches("<failure").count(), 3, "{junit}");
     let campaign_page = read(&out.join("campaign.html"));
     for seed in 1..=3 {
-        let page_name = format!("unsafe-seed-{seed}.html");
+        let page_name = format!("-seed-{seed}.html");
         let page = std::fs::read_dir(out.join("runs"))
             .unwrap()
             .flatten()
-            .find(|entry| entry.file_name().to_string_lossy().ends_with(&page_name))
+            .find(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                name.starts_with("unsafe-") && name.ends_with(&page_name)
+            })
             .unwrap_or_else(|| panic!("no page for seed {seed}"));
         let html = read(&page.path());
         assert!(html.contains("<svg") && html.contains("id=\"timeline\""), "seed {seed}: no timeline");

@@ -301,6 +301,32 @@ fn run_with_out_writes_a_history_whose_digest_is_the_one_in_the_summary() {
 }
 
 #[test]
+fn run_with_out_replaces_an_earlier_run_whole_and_refuses_a_directory_holding_other_files() {
+    let directory = tempfile::tempdir().unwrap();
+    let out = directory.path().join("run");
+    let out_text = out.to_str().unwrap();
+    for seed in ["1", "2"] {
+        let output = drill(&["run", "suites/fast/ccr-pull-cord.toml", "--seed", seed, "--out", out_text]);
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["seed"].as_u64().map(|seed| seed.to_string()).as_deref(), Some(seed));
+        assert!(std::fs::read_to_string(out.join("run.html")).unwrap().contains("id=\"timeline\""));
+    }
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let refused = drill(&["run", "suites/fast/ccr-pull-cord.toml", "--out", out_text]);
+    assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine",
+        "nothing of the user's is lost"
+    );
+    let leftovers: Vec<_> =
+        std::fs::read_dir(directory.path()).unwrap().flatten().map(|entry| entry.file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "no staging directory is left behind: {leftovers:?}");
+}
+
+#[test]
 fn check_determinism_finds_identical_histories_for_a_fast_scenario() {
     let output = drill(&["check-determinism", "suites/fast/ccr-pull-cord.toml", "--seeds", "1"]);
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));

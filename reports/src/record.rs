@@ -135,7 +135,7 @@ pub struct CampaignPlan {
     pub planned_runs: u64,
 }
 
-/// Shard `index` of `count`: the pairs whose position in scenario-major order is `index` modulo
+/// Shard `index` of `count`: the pairs whose position in seed-major order (seed by seed across the scenarios) is `index` modulo
 /// `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardRecord {

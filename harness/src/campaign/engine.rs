@@ -4,8 +4,10 @@
 //! One run stays on one thread, so each is as deterministic as `drill run`; the order records arrive
 //! in is the only thing parallelism changes, and every report sorts them. The engine reads no clock:
 //! the caller's `should_stop`, asked between records and at least every [`TICK`], decides when a time
-//! budget is spent or a signal came. When it says stop, no new run starts and the runs in flight are
-//! abandoned (their threads end with the process): a stop is prompt even in a week-long scenario.
+//! budget is spent or a signal came. When the budget is spent no new run starts and the runs in
+//! flight finish and are recorded (a run longer than the budget still makes progress); a signal
+//! abandons the runs in flight (their threads end with the process), so it is prompt even in a
+//! week-long scenario.
 
 use super::plan::Plan;
 use crate::cli::record::{panicked_record, run_record};
@@ -98,19 +100,28 @@ fn receive(
     driver: &mut dyn Driver,
     stop: &AtomicBool,
 ) -> std::io::Result<Option<Stop>> {
+    let mut stopped = None;
     loop {
         match receiver.recv_timeout(TICK) {
             Ok(record) => driver.finished(record)?,
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return Ok(None),
+            // Every worker is done: after a budget stop, the runs in flight have been recorded.
+            Err(RecvTimeoutError::Disconnected) => return Ok(stopped),
         }
-        if let Some(reason) = driver.should_stop() {
-            stop.store(true, Ordering::Relaxed);
-            // Runs that finished before the stop keep their records.
-            while let Ok(record) = receiver.try_recv() {
-                driver.finished(record)?;
+        match driver.should_stop() {
+            Some(Stop::Interrupted) => {
+                stop.store(true, Ordering::Relaxed);
+                // Runs that finished before the signal keep their records.
+                while let Ok(record) = receiver.try_recv() {
+                    driver.finished(record)?;
+                }
+                return Ok(Some(Stop::Interrupted));
             }
-            return Ok(Some(reason));
+            Some(Stop::TimeBudget) => {
+                stop.store(true, Ordering::Relaxed);
+                stopped = Some(Stop::TimeBudget);
+            }
+            None => {}
         }
     }
 }
@@ -131,8 +142,8 @@ impl Worker {
             let Some((scenario, seed)) = self.next() else { return };
             let scenario = &self.scenarios[scenario];
             let record = self.run_one(scenario, seed);
-            if self.stop.load(Ordering::Relaxed) || self.sender.send(record).is_err() {
-                // Stopped while this run was in flight, or nobody listens any more: drop it unrecorded.
+            if self.sender.send(record).is_err() {
+                // Nobody listens any more (a signal stopped the campaign): drop it unrecorded.
                 return;
             }
         }
@@ -152,23 +163,33 @@ impl Worker {
     }
 
     /// One run; a panic in the simulation becomes a failed run that says how to reproduce it, so one
-    /// harness bug does not throw away the rest of the campaign.
+    /// harness bug does not throw away the rest of the campaign. The failing run's page is drawn
+    /// outside that catch: a bug in a report must not change a run's verdict.
     fn run_one(&self, scenario: &Scenario, seed: u64) -> RunRecord {
         let run = catch_unwind(AssertUnwindSafe(|| {
             let outcome = run_scenario(scenario, seed);
             let record = run_record(&outcome);
-            if record.verdict != "pass" || !record.as_expected {
-                (self.on_failing)(scenario, &outcome, &record);
-            }
-            record
+            (outcome, record)
         }));
-        run.unwrap_or_else(|payload| {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|text| (*text).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".to_string());
-            panicked_record(scenario, seed, &message)
-        })
+        match run {
+            Ok((outcome, record)) => {
+                if record.verdict != "pass" || !record.as_expected {
+                    let page =
+                        catch_unwind(AssertUnwindSafe(|| (self.on_failing)(scenario, &outcome, &record)));
+                    if page.is_err() {
+                        tracing::error!("drawing the page of {} seed {seed} panicked", record.scenario_path);
+                    }
+                }
+                record
+            }
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".to_string());
+                panicked_record(scenario, seed, &message)
+            }
+        }
     }
 }

@@ -41,7 +41,17 @@ pub fn merge(shards: &[ShardOutput]) -> Result<Merged, String> {
     }
     let mut owner: BTreeMap<(&str, u64), &PathBuf> = BTreeMap::new();
     for shard in shards {
+        let plan = Plan::new(shard.plan.scenarios.len(), shard.plan.seeds(), shard.plan.shard());
         for record in &shard.records {
+            let index = shard.plan.scenarios.iter().position(|(path, _)| *path == record.scenario_path);
+            if !index.is_some_and(|index| plan.holds(index, record.seed)) {
+                return Err(format!(
+                    "{} holds a run its plan does not ({} with seed {}): its journal was edited or mixed",
+                    shard.directory.display(),
+                    record.scenario_path,
+                    record.seed
+                ));
+            }
             if let Some(other) = owner.insert((&record.scenario_path, record.seed), &shard.directory) {
                 return Err(format!(
                     "{} and {} both hold the run of {} with seed {}: the shards overlap",

@@ -119,8 +119,9 @@ pub struct MergeArgs {
     /// The output directories of the shards, in any order.
     #[arg(required = true)]
     pub directories: Vec<PathBuf>,
-    /// Where the merged campaign goes (its journal and reports).
-    #[arg(long, value_name = "DIR", default_value = "reports-out")]
+    /// Where the merged campaign goes (its journal and reports); a campaign it held before is set
+    /// aside in DIR/previous.
+    #[arg(long, value_name = "DIR", required = true)]
     pub out: PathBuf,
     /// Print the campaign record as one JSON object instead of the table.
     #[arg(long)]

@@ -72,34 +72,55 @@ pub fn campaign(arguments: &CampaignArgs, out: &mut dyn Write, err: &mut dyn Wri
         on_failing: Arc::new(move |scenario, outcome, record| pages.write(scenario, outcome, record)),
     };
     let ended = engine::run(work, &mut driver);
-    drop(interrupt);
     driver.progress.done();
     let (stop, _workers) =
         ended.map_err(|error| CliError::io("run the campaign into", driver.journal.path(), error))?;
-    let CampaignDriver { records, progress, err, .. } = driver;
-    finish(arguments, &scenarios, plan, records, stop, progress.elapsed(), out, err)
+    // The journal (and its directory lock) and the signal handlers stay until the reports are written:
+    // a signal during shrinking stops it, and no other drill writes the directory meanwhile.
+    let CampaignDriver { journal, records, progress, err, .. } = driver;
+    let ending = Ending { records, stop, wall: progress.elapsed(), interrupted: &interrupt.flag };
+    let code = finish(arguments, &scenarios, plan, ending, out, err);
+    drop((journal, interrupt));
+    code
 }
 
-/// Builds the campaign record, shrinks its failure groups (only when every run finished), writes the
-/// reports and prints the table and the closing line.
-#[expect(clippy::too_many_arguments, reason = "the end of one campaign: each argument is one of its parts")]
+/// How the runs of a campaign ended.
+struct Ending<'a> {
+    records: Vec<RunRecord>,
+    stop: Option<Stop>,
+    wall: Duration,
+    interrupted: &'a AtomicBool,
+}
+
+/// Builds the campaign record, shrinks its failure groups (only when every run finished, and until a
+/// signal), writes the reports and prints the table and the closing line. A campaign whose every run
+/// is recorded is complete, whatever stopped it: its record does not depend on when a stop came.
 fn finish(
     arguments: &CampaignArgs,
     scenarios: &[Scenario],
     plan: Plan,
-    records: Vec<RunRecord>,
-    stop: Option<Stop>,
-    wall: Duration,
+    ending: Ending<'_>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, CliError> {
     let paths: Vec<String> = scenarios.iter().map(|scenario| scenario.path.display().to_string()).collect();
-    let records = journal::in_catalogue_order(records, &paths);
+    let records = journal::in_catalogue_order(ending.records, &paths);
     let mut campaign = CampaignRecord::from_runs(crate::history::provenance(), campaign_plan(&plan), records);
+    let stop = if campaign.complete { None } else { ending.stop };
     campaign.stopped = stop.map(|stop| stop.as_str().to_string());
+    let keep_going = || !ending.interrupted.load(Ordering::Relaxed);
     if !arguments.no_shrink && stop.is_none() {
-        output::shrink_groups(&mut campaign, scenarios, &arguments.out, arguments.shrink_runs, err)?;
+        output::shrink_groups(
+            &mut campaign,
+            scenarios,
+            &arguments.out,
+            arguments.shrink_runs,
+            &keep_going,
+            err,
+        )?;
     }
+    let interrupted = !keep_going();
+    let wall = ending.wall;
     let written = output::write_reports(&campaign, &arguments.out)?;
     if arguments.json {
         writeln!(out, "{}", reports::json::line(&campaign))?;
@@ -119,7 +140,7 @@ fn finish(
         wall.as_secs_f64(),
         written
     )?;
-    Ok(if stop == Some(Stop::Interrupted) { INTERRUPTED } else { campaign.exit_code })
+    Ok(if interrupted { INTERRUPTED } else { campaign.exit_code })
 }
 
 /// The journal's side of the campaign: records each run as it arrives, shows progress, says when to
@@ -151,8 +172,8 @@ impl Driver for CampaignDriver<'_> {
     }
 }
 
-/// SIGINT and SIGTERM set a flag the campaign polls; a second one ends the process at once (exit 1),
-/// for an operator who will not wait for the reports. Removed when dropped.
+/// SIGINT and SIGTERM set a flag the campaign polls; a second one ends the process at once (exit
+/// 130), for an operator who will not wait for the reports. Removed when dropped.
 struct Interrupt {
     flag: Arc<AtomicBool>,
     handlers: Vec<signal_hook::SigId>,

@@ -29,6 +29,17 @@ pub fn merge(arguments: &MergeArgs, out: &mut dyn Write, err: &mut dyn Write) ->
     }
     let merged = merge::merge(&shards).map_err(CliError::Merge)?;
     output::prepare_directory(&arguments.out)?;
+    let _lock = journal::lock(&arguments.out).map_err(|error| CliError::io("lock", &arguments.out, error))?;
+    let set_aside = journal::set_aside_unless(&arguments.out, &merged.plan)
+        .map_err(|error| CliError::io("set aside the earlier campaign in", &arguments.out, error))?;
+    if let Some(reason) = set_aside {
+        writeln!(
+            err,
+            "merge: {} {reason}; it is now in {}/previous",
+            arguments.out.display(),
+            arguments.out.display()
+        )?;
+    }
     for shard in &shards {
         copy_pages(&shard.directory, &arguments.out)?;
     }
@@ -124,6 +135,13 @@ fn adopt_shrunk(groups: &mut [FailureGroup], shards: &[ShardOutput], directory: 
     for shard in shards {
         let Ok(text) = std::fs::read_to_string(shard.directory.join("campaign.json")) else { continue };
         let Ok(campaign) = serde_json::from_str::<CampaignRecord>(&text) else { continue };
+        // A campaign.json left from another campaign says nothing about this one.
+        if campaign.provenance != shard.plan.provenance
+            || (campaign.plan.first_seed, campaign.plan.last_seed)
+                != (shard.plan.first_seed, shard.plan.last_seed)
+        {
+            continue;
+        }
         shard_groups.extend(campaign.groups);
     }
     shard_groups.sort_by_key(|group| group.first_seed);

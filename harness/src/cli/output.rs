@@ -39,15 +39,19 @@ pub fn prepare_directory(directory: &Path) -> Result<(), CliError> {
         .map_err(|error| CliError::io("write into the output directory", directory, error))
 }
 
-/// Where the page of `run` goes, relative to the output directory: `runs/<scenario path>-seed-<N>.html`
-/// with the path's separators made dashes, so two scenario files of one name in two folders differ.
+/// Where the page of `run` goes, relative to the output directory:
+/// `runs/<file stem>-<first 8 hex digits of the path's SHA-256>-seed-<N>.html`: readable, and distinct
+/// for two scenario files of one name in two folders.
 pub fn run_page_name(scenario_path: &str, seed: u64) -> String {
-    let stem = scenario_path.trim_end_matches(".toml");
-    let flat: String = stem
+    use sha2::{Digest, Sha256};
+    let stem =
+        Path::new(scenario_path).file_stem().map_or_else(|| "scenario".into(), |stem| stem.to_string_lossy());
+    let safe: String = stem
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
         .collect();
-    format!("runs/{}-seed-{seed}.html", flat.trim_start_matches('-'))
+    let digest = hex::encode(&Sha256::digest(scenario_path.as_bytes())[..4]);
+    format!("runs/{safe}-{digest}-seed-{seed}.html")
 }
 
 /// Writes the page of each failing run, from a worker thread, while its history is at hand.
@@ -82,22 +86,29 @@ pub fn write_reports(campaign: &CampaignRecord, directory: &Path) -> Result<Stri
     write("junit.xml", reports::junit::campaign_junit(campaign).as_bytes())?;
     let link = |run: &RunRecord| {
         let name = run_page_name(&run.scenario_path, run.seed);
-        directory.join(&name).is_file().then_some(name)
+        let failing = run.verdict != "pass" || !run.as_expected;
+        (failing && directory.join(&name).is_file()).then_some(name)
     };
     write("campaign.html", reports::html::campaign_page(campaign, &link).as_bytes())?;
     Ok(format!("campaign.json, junit.xml and campaign.html in {}", directory.display()))
 }
 
-/// Shrinks the first run of each failure group.
+/// Shrinks the first run of each failure group while `keep_going` says so (a signal stops it: the
+/// groups left get a note, and a group stopped half-way keeps the smaller reproduction so far).
 pub fn shrink_groups(
     campaign: &mut CampaignRecord,
     scenarios: &[Scenario],
     directory: &Path,
     max_runs: u64,
+    keep_going: &dyn Fn() -> bool,
     err: &mut dyn Write,
 ) -> Result<(), CliError> {
     for group in &mut campaign.groups {
-        shrink_group(group, scenarios, directory, max_runs, err)?;
+        if keep_going() {
+            shrink_group(group, scenarios, directory, max_runs, keep_going, err)?;
+        } else {
+            group.shrink_note = Some("not shrunk: the campaign was interrupted".to_string());
+        }
     }
     Ok(())
 }
@@ -110,6 +121,7 @@ fn shrink_group(
     scenarios: &[Scenario],
     directory: &Path,
     max_runs: u64,
+    keep_going: &dyn Fn() -> bool,
     err: &mut dyn Write,
 ) -> Result<(), CliError> {
     let Some(check) = ViolationKind::parse(&group.check) else {
@@ -126,7 +138,7 @@ fn shrink_group(
     };
     let seed = group.first_seed;
     let request = Request { scenario: &scenario.path, seed, check: Some(check), max_runs };
-    match shrink::shrink(&request, &mut || true) {
+    match shrink::shrink(&request, &mut || keep_going()) {
         Ok(shrunk) => {
             let path = default_out(directory, &scenario.path, seed);
             let replay = write(&shrunk, &scenario.path, seed, &path)?;

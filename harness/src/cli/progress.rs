@@ -35,6 +35,8 @@ impl Progress {
             .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             bar.set_position(already);
+            // Runs recorded before this invocation are not speed: the rate counts from here.
+            bar.reset_eta();
             bar
         });
         let mut progress = Progress {

@@ -46,39 +46,53 @@ pub fn run(arguments: &RunArgs, out: &mut dyn Write) -> Result<i32, CliError> {
 
 /// Writes `files` into `directory` as one step: they are written into a sibling staging directory,
 /// which is then renamed into place (the earlier directory, if any, renamed aside first and removed
-/// after). A reader sees the old files or all of the new ones; a kill between the two renames leaves
-/// the old directory beside, never a mixture.
+/// after). A reader sees the old files or all of the new ones. Only a directory holding nothing but
+/// an earlier run's files is replaced; on any failure the staging directory is removed and the
+/// earlier directory put back.
 fn write_directory(directory: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), CliError> {
     let name = directory.file_name().map_or_else(|| "run".into(), |name| name.to_string_lossy().into_owned());
     let parent = directory.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .map_err(|error| CliError::io("create the output directory", parent, error))?;
-    let staging = parent.join(format!(".{name}.{}.staging", std::process::id()));
-    let aside = parent.join(format!(".{name}.{}.old", std::process::id()));
-    let io = |action: &str, path: &Path| {
-        let (action, path) = (action.to_string(), path.to_path_buf());
-        move |error| CliError::io(action, path, error)
-    };
-    std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
-    for (file, bytes) in files {
-        let path = staging.join(file);
-        reports::write_atomically(&path, bytes).map_err(io("write", &path))?;
-    }
     let had_one = directory.exists();
     if had_one && !holds_only(directory, files) {
-        let _ = std::fs::remove_dir_all(&staging);
         return Err(CliError::Usage(format!(
             "{} holds files drill run did not write; --out replaces its directory as a whole, so give a new or \
              empty directory, or one an earlier drill run --out wrote",
             directory.display()
         )));
     }
-    if had_one {
-        std::fs::rename(directory, &aside).map_err(io("move aside", directory))?;
+    let staging = parent.join(format!(".{name}.{}.staging", std::process::id()));
+    let result = stage(&staging, files).and_then(|()| swap_in(&staging, directory, had_one));
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
     }
-    std::fs::rename(&staging, directory).map_err(io("move into place", directory))?;
+    result
+}
+
+fn stage(staging: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), CliError> {
+    std::fs::create_dir_all(staging).map_err(|error| CliError::io("create", staging, error))?;
+    for (file, bytes) in files {
+        let path = staging.join(file);
+        reports::write_atomically(&path, bytes).map_err(|error| CliError::io("write", &path, error))?;
+    }
+    Ok(())
+}
+
+/// Renames `staging` to `directory`, moving an existing `directory` aside first and back on failure.
+fn swap_in(staging: &Path, directory: &Path, had_one: bool) -> Result<(), CliError> {
+    let aside = staging.with_extension("old");
     if had_one {
-        std::fs::remove_dir_all(&aside).map_err(io("remove", &aside))?;
+        std::fs::rename(directory, &aside).map_err(|error| CliError::io("move aside", directory, error))?;
+    }
+    if let Err(error) = std::fs::rename(staging, directory) {
+        if had_one {
+            let _ = std::fs::rename(&aside, directory);
+        }
+        return Err(CliError::io("move into place", directory, error));
+    }
+    if had_one {
+        std::fs::remove_dir_all(&aside).map_err(|error| CliError::io("remove", &aside, error))?;
     }
     Ok(())
 }

@@ -259,11 +259,12 @@ fn histogram_svg(sorted: &[u64], show: &dyn Fn(u64) -> String) -> String {
     let (Some(&low), Some(&high)) = (sorted.first(), sorted.last()) else {
         return "-".to_string();
     };
-    let span = (high - low).saturating_add(1);
-    let bins = HISTOGRAM_BINS.min(span);
+    // Values from 0 to 2^64-1 span 2^64 of them: the span needs the wider type.
+    let span = u128::from(high - low) + 1;
+    let bins = u64::try_from(u128::from(HISTOGRAM_BINS).min(span)).unwrap_or(HISTOGRAM_BINS);
     let mut counts = vec![0u64; usize::try_from(bins).unwrap_or(1)];
     for &value in sorted {
-        let bin = u128::from(value - low) * u128::from(bins) / u128::from(span);
+        let bin = u128::from(value - low) * u128::from(bins) / span;
         counts[usize::try_from(bin).unwrap_or(0)] += 1;
     }
     let peak = counts.iter().copied().max().unwrap_or(1).max(1);
@@ -291,7 +292,19 @@ fn histogram_svg(sorted: &[u64], show: &dyn Fn(u64) -> String) -> String {
 }
 
 /// The offset from the minimum where bin `index` of `bins` over `span` values starts.
-fn bin_start(index: u64, span: u64, bins: u64) -> u64 {
-    let start = (u128::from(index) * u128::from(span)).div_ceil(u128::from(bins));
+fn bin_start(index: u64, span: u128, bins: u64) -> u64 {
+    let start = (u128::from(index) * span).div_ceil(u128::from(bins));
     u64::try_from(start).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_of_the_smallest_and_the_largest_value_draws_without_overflow() {
+        let svg = histogram_svg(&[0, u64::MAX], &|value| value.to_string());
+        assert_eq!(svg.matches("<rect").count(), 10, "{svg}");
+        assert!(svg.contains("1 seeds: 0 to"), "{svg}");
+    }
 }
