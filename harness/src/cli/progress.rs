@@ -30,7 +30,7 @@ impl Progress {
         let bar = terminal.then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} runs, {msg}, {per_sec} [{elapsed_precise}, ETA {eta}]",
+                "{bar:30} {pos}/{len} runs, {msg} [{elapsed_precise}, ETA {eta}]",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
@@ -56,8 +56,8 @@ impl Progress {
         self.finished += 1;
         if !as_expected {
             self.unexpected += 1;
-            self.refresh_message();
         }
+        self.refresh_message();
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
@@ -86,8 +86,7 @@ impl Progress {
 
     /// `campaign: 120/1200 runs, 2 unexpected, 3.1 runs/s, ETA 5m48s`.
     pub fn line(&self) -> String {
-        let seconds = self.stopwatch.elapsed().as_secs_f64();
-        let rate = if seconds > 0.0 { self.finished as f64 / seconds } else { 0.0 };
+        let rate = self.rate();
         let remaining = self.total.saturating_sub(self.already + self.finished);
         let eta = if rate > 0.0 {
             let eta_ms = (remaining as f64 / rate * 1_000.0).min(u64::MAX as f64);
@@ -105,7 +104,13 @@ impl Progress {
 
     fn refresh_message(&mut self) {
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("{} unexpected", self.unexpected));
+            bar.set_message(format!("{} unexpected, {:.1} runs/s", self.unexpected, self.rate()));
         }
+    }
+
+    /// Runs finished per wall-clock second in this invocation (runs resumed from the journal excluded).
+    fn rate(&self) -> f64 {
+        let seconds = self.stopwatch.elapsed().as_secs_f64();
+        if seconds > 0.0 { self.finished as f64 / seconds } else { 0.0 }
     }
 }
