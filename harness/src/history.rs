@@ -458,10 +458,51 @@ impl Event {
     }
 }
 
+/// `record` as one line of JSON Lines, newline included, appended to `out`.
+fn json_line(record: &Record, out: &mut Vec<u8>) {
+    // A record is strings, numbers, options and sequences of those: it always serialises.
+    serde_json::to_writer(&mut *out, record).expect("history records always serialise");
+    out.push(b'\n');
+}
+
 /// The run's history, in the order events happened (true time, then causal order within an instant).
-#[derive(Clone, Debug, Default)]
+///
+/// It is hashed, and written to its sink if it has one, as it is produced: each instant once the
+/// next one begins (until then fault injection may still insert a record before the instant's
+/// effects), and the last at [`History::flush`]. The SHA-256 of the JSON Lines form is therefore
+/// ready at the end of a run without a pass over the records, and `drill run --out` streams
+/// `history.jsonl` to disk while the run goes on.
+#[derive(Debug, Default)]
 pub struct History {
     records: Vec<Record>,
+    /// Records before this index are hashed (and written); the rest are the latest instant's.
+    settled: usize,
+    hasher: Sha256,
+    sink: Option<Sink>,
+}
+
+/// Where the history's JSON Lines go as they settle, and the first error writing them.
+struct Sink {
+    out: Box<dyn Write + Send>,
+    error: Option<io::Error>,
+}
+
+/// A copy of the records and of the hash so far; not of the sink, which has one writer.
+impl Clone for History {
+    fn clone(&self) -> Self {
+        History {
+            records: self.records.clone(),
+            settled: self.settled,
+            hasher: self.hasher.clone(),
+            sink: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink").field("error", &self.error).finish_non_exhaustive()
+    }
 }
 
 impl History {
@@ -469,8 +510,16 @@ impl History {
         History::default()
     }
 
+    /// A history that also writes its JSON Lines to `out` as they settle.
+    pub fn streaming_to(out: Box<dyn Write + Send>) -> Self {
+        History { sink: Some(Sink { out, error: None }), ..History::default() }
+    }
+
     pub fn push(&mut self, at: SimTime, event: Event) {
         debug_assert!(self.records.last().is_none_or(|last| last.at <= at), "history must be in time order");
+        if self.records.last().is_some_and(|last| last.at < at) {
+            self.settle(self.records.len());
+        }
         self.records.push(Record { at, event });
     }
 
@@ -478,12 +527,47 @@ impl History {
     /// injection uses it to put a fault before the effects it caused in the same instant: the fault is
     /// recorded only once it is known to have taken effect.
     pub fn insert(&mut self, index: usize, at: SimTime, event: Event) {
+        if index == self.records.len() {
+            return self.push(at, event);
+        }
         debug_assert!(
             self.records[index..].iter().all(|record| record.at == at),
             "only same-instant insertion keeps the history in time order"
         );
         debug_assert!(self.records[..index].last().is_none_or(|last| last.at <= at));
+        assert!(index >= self.settled, "a record inserted before records already hashed");
         self.records.insert(index, Record { at, event });
+    }
+
+    /// Hashes and writes every record still unsettled, and flushes the sink: the end of a run.
+    pub fn flush(&mut self) {
+        self.settle(self.records.len());
+        if let Some(sink) = self.sink.as_mut().filter(|sink| sink.error.is_none())
+            && let Err(error) = sink.out.flush()
+        {
+            sink.error = Some(error);
+        }
+    }
+
+    /// The first error writing the sink, if any (taken: asked once).
+    pub fn take_sink_error(&mut self) -> Option<io::Error> {
+        self.sink.as_mut().and_then(|sink| sink.error.take())
+    }
+
+    /// Hashes (and writes) the records up to `end`.
+    fn settle(&mut self, end: usize) {
+        let mut line = Vec::new();
+        for record in &self.records[self.settled..end] {
+            line.clear();
+            json_line(record, &mut line);
+            self.hasher.update(&line);
+            if let Some(sink) = self.sink.as_mut().filter(|sink| sink.error.is_none())
+                && let Err(error) = sink.out.write_all(&line)
+            {
+                sink.error = Some(error);
+            }
+        }
+        self.settled = end;
     }
 
     pub fn records(&self) -> &[Record] {
@@ -500,28 +584,26 @@ impl History {
 
     /// Writes one JSON object per line. Field order is fixed by the types, so the bytes are stable.
     pub fn write_jsonl(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut line = Vec::new();
         for record in &self.records {
-            serde_json::to_writer(&mut *out, record).map_err(io::Error::other)?;
-            out.write_all(b"\n")?;
+            line.clear();
+            json_line(record, &mut line);
+            out.write_all(&line)?;
         }
         Ok(())
     }
 
-    /// The SHA-256 of the JSON Lines form, lower-case hex: the run's fingerprint.
+    /// The SHA-256 of the JSON Lines form, lower-case hex: the run's fingerprint. Hashed as the
+    /// records settled; only the latest instant's are hashed here.
     pub fn sha256(&self) -> String {
-        struct HashWriter(Sha256);
-        impl Write for HashWriter {
-            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-                self.0.update(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
+        let mut hasher = self.hasher.clone();
+        let mut line = Vec::new();
+        for record in &self.records[self.settled..] {
+            line.clear();
+            json_line(record, &mut line);
+            hasher.update(&line);
         }
-        let mut writer = HashWriter(Sha256::new());
-        self.write_jsonl(&mut writer).expect("hashing never fails");
-        hex::encode(writer.0.finalize())
+        hex::encode(hasher.finalize())
     }
 
     /// The header, if the history starts with one (every history a run records does).
@@ -638,5 +720,37 @@ mod tests {
         assert_ne!(a.sha256(), b.sha256());
         assert_eq!(a.sha256(), a.clone().sha256());
         assert_eq!(a.sha256().len(), 64);
+    }
+
+    #[test]
+    fn a_streamed_history_writes_and_hashes_the_bytes_of_its_json_lines_form_insertions_included() {
+        #[derive(Clone, Default)]
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let shared = Shared::default();
+        let mut history = History::streaming_to(Box::new(shared.clone()));
+        let at = |ms: u64| SimTime::ZERO + std::time::Duration::from_millis(ms);
+        history.push(at(0), Event::header("s", 1));
+        history.push(at(5), Event::RunEnded);
+        // A fault recorded before the effect it caused in the same instant.
+        history.insert(1, at(5), Event::WitnessReset { reason: WitnessResetReason::Released });
+        history.push(at(9), Event::RunEnded);
+        let unflushed = shared.0.lock().unwrap().len();
+        history.flush();
+        let mut whole = Vec::new();
+        history.write_jsonl(&mut whole).unwrap();
+        assert_eq!(*shared.0.lock().unwrap(), whole, "the stream is the JSON Lines form");
+        assert!(unflushed < whole.len(), "the latest instant waits until the next begins");
+        use sha2::Digest;
+        assert_eq!(history.sha256(), hex::encode(Sha256::digest(&whole)));
+        assert!(history.take_sink_error().is_none());
     }
 }

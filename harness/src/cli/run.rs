@@ -3,29 +3,31 @@
 use super::args::RunArgs;
 use super::error::CliError;
 use super::record::run_record;
-use crate::scenario;
-use crate::world::run_scenario;
+use crate::run::RunOutcome;
+use crate::scenario::{self, Scenario};
+use crate::world::{run_scenario, run_scenario_streaming};
+use reports::RunRecord;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Runs the scenario once, prints the summary (or one JSON object), optionally writes the history and
-/// the summary, and returns the run's exit code.
+/// The files `drill run --out` writes: only a directory holding nothing else is replaced.
+const RUN_FILES: [&str; 3] = ["history.jsonl", "summary.json", "run.html"];
+
+/// Runs the scenario once, prints the summary (or one JSON object), optionally writes the history,
+/// the summary and the page, and returns the run's exit code.
 pub fn run(arguments: &RunArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let scenario = scenario::load(&arguments.scenario).map_err(|error| CliError::Scenarios(vec![error]))?;
-    let outcome = run_scenario(&scenario, arguments.seed);
-    let record = run_record(&outcome);
-
-    let mut written = Vec::new();
+    let (outcome, record) = match &arguments.out {
+        Some(directory) => run_into(directory, &scenario, arguments.seed)?,
+        None => {
+            let outcome = run_scenario(&scenario, arguments.seed);
+            let record = run_record(&outcome);
+            (outcome, record)
+        }
+    };
+    let mut written: Vec<PathBuf> = Vec::new();
     if let Some(directory) = &arguments.out {
-        let mut history = Vec::new();
-        outcome.history.write_jsonl(&mut history).map_err(CliError::Output)?;
-        let files = [
-            ("history.jsonl", history),
-            ("summary.json", reports::json::pretty(&record).into_bytes()),
-            ("run.html", page(&outcome, &record).into_bytes()),
-        ];
-        write_directory(directory, &files)?;
-        written.extend(files.iter().map(|(name, _)| directory.join(name)));
+        written.extend(RUN_FILES.iter().map(|name| directory.join(name)));
     }
     if let Some(path) = &arguments.html {
         reports::write_atomically(path, page(&outcome, &record).as_bytes())
@@ -44,18 +46,18 @@ pub fn run(arguments: &RunArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     Ok(outcome.exit_code)
 }
 
-/// Writes `files` into `directory` as one step: they are written into a sibling staging directory,
-/// which is then renamed into place (the earlier directory, if any, renamed aside first and removed
-/// after). A reader sees the old files or all of the new ones. Only a directory holding nothing but
-/// an earlier run's files is replaced; on any failure the staging directory is removed and the
-/// earlier directory put back.
-fn write_directory(directory: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), CliError> {
+/// Runs into `directory` as one step: the history is streamed into a sibling staging directory as
+/// the run produces it, the summary and the page join it, and the staging directory is renamed into
+/// place (an earlier run's directory renamed aside first and removed after). A reader sees the old
+/// files or all of the new ones. Only a directory holding nothing but an earlier run's files is
+/// replaced; on any failure the staging directory is removed and the earlier directory put back.
+fn run_into(directory: &Path, scenario: &Scenario, seed: u64) -> Result<(RunOutcome, RunRecord), CliError> {
     let name = directory.file_name().map_or_else(|| "run".into(), |name| name.to_string_lossy().into_owned());
     let parent = directory.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .map_err(|error| CliError::io("create the output directory", parent, error))?;
     let had_one = directory.exists();
-    if had_one && !holds_only(directory, files) {
+    if had_one && !holds_only(directory) {
         return Err(CliError::Usage(format!(
             "{} holds files drill run did not write; --out replaces its directory as a whole, so give a new or \
              empty directory, or one an earlier drill run --out wrote",
@@ -63,20 +65,50 @@ fn write_directory(directory: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), Cl
         )));
     }
     let staging = parent.join(format!(".{name}.{}.staging", std::process::id()));
-    let result = stage(&staging, files).and_then(|()| swap_in(&staging, directory, had_one));
+    let result = run_staged(&staging, scenario, seed).and_then(|ran| {
+        swap_in(&staging, directory, had_one)?;
+        Ok(ran)
+    });
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
     result
 }
 
-fn stage(staging: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), CliError> {
+/// The run with its history streamed into `staging/history.jsonl`, then its summary and page.
+fn run_staged(staging: &Path, scenario: &Scenario, seed: u64) -> Result<(RunOutcome, RunRecord), CliError> {
     std::fs::create_dir_all(staging).map_err(|error| CliError::io("create", staging, error))?;
-    for (file, bytes) in files {
-        let path = staging.join(file);
-        reports::write_atomically(&path, bytes).map_err(|error| CliError::io("write", &path, error))?;
+    let history_path = staging.join(RUN_FILES[0]);
+    let file =
+        std::fs::File::create(&history_path).map_err(|error| CliError::io("create", &history_path, error))?;
+    let mut outcome =
+        run_scenario_streaming(scenario, seed, Box::new(Durable(std::io::BufWriter::new(file))));
+    if let Some(error) = outcome.history.take_sink_error() {
+        return Err(CliError::io("write", &history_path, error));
     }
-    Ok(())
+    let record = run_record(&outcome);
+    let files = [(RUN_FILES[1], reports::json::pretty(&record)), (RUN_FILES[2], page(&outcome, &record))];
+    for (file, text) in files {
+        let path = staging.join(file);
+        reports::write_atomically(&path, text.as_bytes())
+            .map_err(|error| CliError::io("write", &path, error))?;
+    }
+    Ok((outcome, record))
+}
+
+/// A file writer whose flush (at the end of the run) also makes the file durable, as
+/// `write_atomically` makes the other files before the directory is renamed into place.
+struct Durable(std::io::BufWriter<std::fs::File>);
+
+impl Write for Durable {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()?;
+        self.0.get_ref().sync_all()
+    }
 }
 
 /// Renames `staging` to `directory`, moving an existing `directory` aside first and back on failure.
@@ -97,13 +129,12 @@ fn swap_in(staging: &Path, directory: &Path, had_one: bool) -> Result<(), CliErr
     Ok(())
 }
 
-/// Whether `directory` holds nothing but files named in `files` (an earlier run's output), so
-/// replacing it loses nothing else.
-fn holds_only(directory: &Path, files: &[(&str, Vec<u8>)]) -> bool {
+/// Whether `directory` holds nothing but an earlier run's files, so replacing it loses nothing else.
+fn holds_only(directory: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(directory) else { return false };
     entries.flatten().all(|entry| {
         let name = entry.file_name();
-        entry.file_type().is_ok_and(|kind| kind.is_file()) && files.iter().any(|(file, _)| name == *file)
+        entry.file_type().is_ok_and(|kind| kind.is_file()) && RUN_FILES.iter().any(|file| name == *file)
     })
 }
 

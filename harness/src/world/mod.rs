@@ -154,11 +154,26 @@ pub use nemesis::{SwarmPlan, draw_plan, with_drawn_settings};
 
 /// Runs `scenario` with `seed` to the end and judges it. A swarm nemesis's drawn settings apply.
 pub fn run_scenario(scenario: &Scenario, seed: u64) -> RunOutcome {
+    run_with_history(scenario, seed, History::new())
+}
+
+/// [`run_scenario`], writing the history's JSON Lines to `out` as the run produces them; an error
+/// writing them is in `outcome.history.take_sink_error()`.
+pub fn run_scenario_streaming(
+    scenario: &Scenario,
+    seed: u64,
+    out: Box<dyn std::io::Write + Send>,
+) -> RunOutcome {
+    run_with_history(scenario, seed, History::streaming_to(out))
+}
+
+fn run_with_history(scenario: &Scenario, seed: u64, history: History) -> RunOutcome {
     // Every log line of the run carries its scenario and seed, so lines of parallel runs (a
     // campaign's workers) can be told apart.
     let _run = tracing::info_span!("run", scenario = %scenario.name, seed).entered();
     let drawn = nemesis::with_drawn_settings(scenario, seed);
     let mut world = World::new(drawn.as_ref().unwrap_or(scenario), seed);
+    world.history = history;
     world.run();
     world.finish()
 }
@@ -341,7 +356,8 @@ impl<'s> World<'s> {
     }
 
     /// Runs the checkers over the history and judges the outcome.
-    pub fn finish(self) -> RunOutcome {
+    pub fn finish(mut self) -> RunOutcome {
+        self.history.flush();
         let checks = &self.scenario.checks;
         let config = CheckConfig {
             rto: checks.rto,
