@@ -202,9 +202,15 @@ impl Hub {
         }
     }
 
-    /// Puts `db`'s queue in retry with `msg` as its probe, unless it already is in retry.
+    /// Puts `db`'s queue in retry with `msg` as its probe, unless it already is in retry. A message
+    /// no longer queued cannot probe: a rejection or a failed send of a message already acknowledged
+    /// (a resumed old owner answering the deliveries it held while frozen, after the new owner took
+    /// them) says nothing of the database now, and a probe that is never sent again would hold the
+    /// queue in retry for good (`fast/scc-zombie-owner`: every message after the resume stranded).
     fn enter_retry(&mut self, db: DbId, msg: MessageId) {
-        self.retrying.entry(db).or_insert(msg);
+        if self.pending.contains_key(&msg) {
+            self.retrying.entry(db).or_insert(msg);
+        }
     }
 
     /// An acknowledgement from `db`: its queue leaves retry and everything it held is due now.

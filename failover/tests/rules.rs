@@ -1375,6 +1375,31 @@ fn the_dumpster_forgets_messages_older_than_its_time_limit() {
     assert_eq!(msgs, vec![3, 4], "messages delivered more than 60 s ago are gone");
 }
 
+/// A frozen old owner resumes and answers the delivery it held since before the freeze with a
+/// rejection, long after the new owner acknowledged that message. The stale rejection must not put
+/// the queue into retry behind a probe that is no longer queued: it would never be sent again, and
+/// every later message would wait forever (`fast/scc-zombie-owner`, where all mail after the resume
+/// stranded while the new owner served).
+#[test]
+fn a_stale_rejection_of_a_message_already_acknowledged_does_not_hold_the_queue() {
+    let mut hub = Hub::new(H0, HubConfig::default(), LocalTime(0));
+    delivered(&mut hub, LocalTime(secs(1)), 1, 1_000);
+    let stale =
+        HubInput::Received { from: Endpoint::Node(N0), message: Message::DeliverReject { db: DB, msg: 1 } };
+    hub.handle(LocalTime(secs(2)), stale);
+    let outputs = hub.handle(LocalTime(secs(3)), HubInput::Submit { msg: 2, db: DB, bytes: 1_000 });
+    assert_eq!(deliveries(&outputs), vec![2], "the next message goes out at once");
+    let outputs = hub.handle(
+        LocalTime(secs(3)),
+        HubInput::Received {
+            from: Endpoint::Node(N1),
+            message: Message::DeliverAck { db: DB, msg: 2, epoch: 2 },
+        },
+    );
+    assert!(outputs.iter().any(|o| matches!(o, HubOutput::ClientAck { msg: 2, .. })), "{outputs:?}");
+    assert_eq!(hub.queued(), 0);
+}
+
 // ----- scheduled moves (domain.md 3.1) -----------------------------------------------------------------
 
 #[test]

@@ -1510,6 +1510,51 @@ fn a_database_that_mounted_and_acknowledged_mail_was_served() {
     assert!(times(&report, NotServed).is_empty(), "{:#?}", report.violations);
 }
 
+/// SG1 served by n1 from 100 ms: messages 1 and 2 acknowledged, then 3 and 4 submitted at 1 s and 2 s
+/// and left in the hub; the run ends at `end_ms` with the given liveness bound.
+fn stranded_after(liveness_bound_ms: u64, end_ms: u64) -> (History, CheckConfig) {
+    let mut history = HistoryBuilder::new().at_ms(100).mounted("n1", "SG1", 1, 0);
+    for msg in [1, 2] {
+        history = submitted(history, msg, "SG1").committed("n1", "SG1", msg, 1, 1).acked(msg, "SG1", "n1", 1);
+    }
+    let history = submitted(history.at_ms(1_000), 3, "SG1");
+    let history = submitted(history.at_ms(2_000), 4, "SG1").at_ms(end_ms).ended();
+    let config = CheckConfig { liveness_bound: Duration::from_millis(liveness_bound_ms), ..config(end_ms) };
+    (history, config)
+}
+
+#[test]
+fn mail_left_unacknowledged_longer_than_the_liveness_bound_was_not_served_though_the_database_stayed_mounted()
+{
+    let (history, config) = stranded_after(3_000, 10_000);
+    let report = check_all(&history, &config);
+    let found = found(&report, NotServed);
+    assert_eq!(found.len(), 1, "{:#?}", report.violations);
+    assert!(
+        found[0].1.starts_with("2 messages submitted for SG1 between T+1.000000s and T+2.000000s"),
+        "{}",
+        found[0].1
+    );
+    assert!(found[0].1.contains("the last acknowledgement was at T+0.100000s"), "{}", found[0].1);
+}
+
+#[test]
+fn mail_submitted_too_late_to_be_due_or_during_an_open_ended_declared_outage_is_not_stranded() {
+    let (history, config) = stranded_after(9_500, 10_000);
+    let report = check_all(&history, &config);
+    assert!(times(&report, NotServed).is_empty(), "due at 10.5 s at the earliest: {:#?}", report.violations);
+    let (history, config) = stranded_after(3_000, 10_000);
+    let declared = CheckConfig { expected_outage: Some((SimTime::from_millis(500), None)), ..config };
+    assert!(times(&check_all(&history, &declared), NotServed).is_empty());
+}
+
+#[test]
+fn mail_is_due_only_a_liveness_bound_after_the_final_heal() {
+    let (history, config) = stranded_after(3_000, 10_000);
+    let healed_late = CheckConfig { final_heal: SimTime::from_millis(8_000), ..config };
+    assert!(times(&check_all(&history, &healed_late), NotServed).is_empty());
+}
+
 // ----- a resumed zombie that acts ----------------------------------------------------------------------
 
 #[test]

@@ -113,7 +113,7 @@ pub fn check_all(history: &History, config: &CheckConfig) -> CheckReport {
     recovery::check(&model, config, &mut report);
     liveness::check(&model, config, &mut report);
     failovers::check(&model, config, &mut report);
-    service::check(&model, config.end, &mut report);
+    service::check(&model, config, &mut report);
     epochs::check(&model, &mut report);
     votes::check(&model, config.vote_freshness, config.end, &mut report);
     reach::check(&model, &config.reached, config.end, &mut report);

@@ -4,17 +4,23 @@
 //! delivered. Checked, per database named in the history:
 //!
 //! - it was mounted by some node at least once;
-//! - if clients submitted mail for it, at least one message was acknowledged.
+//! - if clients submitted mail for it, at least one message was acknowledged;
+//! - no mail was stranded: every message submitted early enough was acknowledged by the end. A
+//!   message is due once the liveness bound has passed since it was submitted or since the final
+//!   heal, whichever is later (the time the cluster is given to converge, during which a hub's
+//!   queue must drain to the new owner). A database that was mounted all along while its hub held
+//!   every message is as unavailable to its clients as one mounted nowhere.
 //!
 //! Each failing database is reported once, at the end of the run. A scenario about a cluster that must
-//! never serve declares `tolerate = ["not-served"]`.
+//! never serve declares `tolerate = ["not-served"]`; with an open-ended declared outage
+//! (`expected_outage` without an end) no mail is due.
 //!
-//! Not checked: a database the history never names (no mail, no decision, no mount); how much of the
-//! mail was acknowledged (recovery time and liveness judge how long the service was away).
+//! Not checked: a database the history never names (no mail, no decision, no mount); mail submitted
+//! too late to be due; how fast the due mail was acknowledged (recovery time judges outages).
 
-use super::CheckReport;
 use super::model::Model;
-use crate::history::{Event, Name};
+use super::{CheckConfig, CheckReport};
+use crate::history::{Event, MessageId, Name};
 use crate::verdict::{Violation, ViolationKind};
 use kernel::SimTime;
 use std::collections::BTreeMap;
@@ -25,14 +31,27 @@ struct Served {
     submitted: u64,
     acked: u64,
     mounted: bool,
+    /// Messages submitted and not (yet) acknowledged, with when they were submitted.
+    waiting: BTreeMap<MessageId, SimTime>,
+    last_ack: Option<SimTime>,
 }
 
-pub(crate) fn check(model: &Model, end: SimTime, report: &mut CheckReport) {
+pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckReport) {
+    let end = config.end;
     let mut databases: BTreeMap<&Name, Served> = BTreeMap::new();
     for record in model.records {
         match &record.event {
-            Event::Submitted { db, .. } => databases.entry(db).or_default().submitted += 1,
-            Event::Acked { db, .. } => databases.entry(db).or_default().acked += 1,
+            Event::Submitted { db, msg, .. } => {
+                let served = databases.entry(db).or_default();
+                served.submitted += 1;
+                served.waiting.entry(*msg).or_insert(record.at);
+            }
+            Event::Acked { db, msg, .. } => {
+                let served = databases.entry(db).or_default();
+                served.acked += 1;
+                served.waiting.remove(msg);
+                served.last_ack = Some(record.at);
+            }
             Event::Mounted { db, .. } => databases.entry(db).or_default().mounted = true,
             Event::Failover { db, .. } => {
                 databases.entry(db).or_default();
@@ -48,6 +67,8 @@ pub(crate) fn check(model: &Model, end: SimTime, report: &mut CheckReport) {
                 "{db} was mounted but none of the {} messages submitted for it was acknowledged",
                 served.submitted
             )
+        } else if let Some(stranded) = stranded(db, &served, config) {
+            stranded
         } else {
             continue;
         };
@@ -58,4 +79,25 @@ pub(crate) fn check(model: &Model, end: SimTime, report: &mut CheckReport) {
             detail,
         });
     }
+}
+
+/// The sentence about `db`'s mail that was due and never acknowledged, if there was any.
+fn stranded(db: &Name, served: &Served, config: &CheckConfig) -> Option<String> {
+    // A service declared down to the end owes its clients nothing.
+    if matches!(config.expected_outage, Some((_, None))) {
+        return None;
+    }
+    let due = |submitted: SimTime| submitted.max(config.final_heal) + config.liveness_bound <= config.end;
+    let times: Vec<SimTime> = served.waiting.values().copied().filter(|&at| due(at)).collect();
+    let (first, last) = (times.iter().min()?, times.iter().max()?);
+    let last_ack = served.last_ack.map_or_else(|| "never".to_string(), |at| format!("at {at}"));
+    Some(format!(
+        "{} messages submitted for {db} between {first} and {last} were never acknowledged, though each had \
+         the liveness bound ({}) after its submission and after the final heal ({}) before the end ({}); \
+         the last acknowledgement was {last_ack}",
+        times.len(),
+        kernel::format_duration(config.liveness_bound),
+        config.final_heal,
+        config.end,
+    ))
 }

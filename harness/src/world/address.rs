@@ -42,14 +42,8 @@ impl World<'_> {
             .is_some_and(|resource| resource.kind == ResourceKind::Ip);
         let Some(network) = self.public_network(self.nodes[node].host).filter(|_| is_ip) else { return };
         match state {
-            ResourceState::Online => {
-                self.addresses.insert((db, network), node);
-            }
-            ResourceState::Offline | ResourceState::Failed => {
-                if self.addresses.get(&(db, network)) == Some(&node) {
-                    self.addresses.remove(&(db, network));
-                }
-            }
+            ResourceState::Online => self.addresses.claim((db, network), node),
+            ResourceState::Offline | ResourceState::Failed => self.addresses.release((db, network), node),
             ResourceState::OnlinePending | ResourceState::Restarting => {}
         }
     }
@@ -58,6 +52,6 @@ impl World<'_> {
     /// leads a client to), if any node holds it now.
     pub(super) fn address_holder(&self, db: DbId, host: usize) -> Option<usize> {
         let network = self.public_network(host)?;
-        self.addresses.get(&(db, network)).copied()
+        self.addresses.holder(&(db, network))
     }
 }

@@ -50,7 +50,8 @@ impl World<'_> {
     }
 
     fn owner_of(&self, db: DbId) -> Option<usize> {
-        let node = self.mounted.get(&db).or_else(|| self.last_owner.get(&db)).map(|id| id.0 as usize);
+        let node =
+            self.mounted.holder(&db).or_else(|| self.last_owner.get(&db).copied()).map(|id| id.0 as usize);
         node.or_else(|| {
             let copies = &self.scenario.databases.get(db.0 as usize)?.copies;
             let first = copies.first()?;
@@ -90,7 +91,7 @@ impl World<'_> {
         match fault {
             SoftwareFault::ResourceCrash { database, .. } => {
                 let db = self.db_id(database)?;
-                self.mounted.get(&db).and_then(|node| node_host(node.0 as usize))
+                self.mounted.holder(&db).and_then(|node| node_host(node.0 as usize))
             }
             SoftwareFault::CorruptLog { database } => {
                 self.db_id(database).and_then(|db| self.passive_of(db)).and_then(node_host)
@@ -417,7 +418,7 @@ impl World<'_> {
             SoftwareFault::Move { database, .. } => {
                 let db = self.db_id(database).ok_or(NoEffect::NoTarget)?;
                 // A switchover moves a database that is being served; with none, there is nothing to move.
-                if !self.mounted.contains_key(&db) {
+                if !self.mounted.is_claimed(&db) {
                     return Err(NoEffect::NoTarget);
                 }
                 // The operator's command reaches every node; only the coordinator acts on it.

@@ -237,8 +237,8 @@ impl World<'_> {
                 slot.disk = Some(running.into_disk());
             }
             slot.outbox.clear();
-            self.mounted.retain(|_, owner| owner.0 as usize != node);
-            self.addresses.retain(|_, holder| *holder != node);
+            self.mounted.release_all(failover::NodeId(node as u16));
+            self.addresses.release_all(node);
             self.storage_host_power_loss(node);
         }
         if Some(host) == self.witness_host {

@@ -9,6 +9,7 @@
 mod address;
 mod boot;
 mod build;
+mod claims;
 mod clock;
 mod datastore;
 mod dns;
@@ -134,10 +135,10 @@ pub struct World<'s> {
     workload: RngStream,
     next_message: u64,
     /// Which node each database was last seen mounted on (for role targets such as `active`).
-    mounted: BTreeMap<DbId, NodeId>,
+    mounted: claims::Claims<DbId, NodeId>,
     last_owner: BTreeMap<DbId, NodeId>,
     /// Which node holds each group's IP address on each subnet now (see `address.rs`).
-    addresses: BTreeMap<(DbId, NetworkId), usize>,
+    addresses: claims::Claims<(DbId, NetworkId), usize>,
     corrupt_next: BTreeSet<(usize, DbId)>,
     last_fault_at: SimTime,
     /// Every fault that took effect, as a fixed schedule would write it (see `faults.rs`).
@@ -270,9 +271,9 @@ impl<'s> World<'s> {
             db_names: scenario.databases.iter().map(|db| Name::from(db.name.as_str())).collect(),
             workload: seeds.stream("workload"),
             next_message: 1,
-            mounted: BTreeMap::new(),
+            mounted: claims::Claims::default(),
             last_owner: BTreeMap::new(),
-            addresses: BTreeMap::new(),
+            addresses: claims::Claims::default(),
             corrupt_next: BTreeSet::new(),
             last_fault_at: SimTime::ZERO,
             realised: Vec::new(),

@@ -123,15 +123,13 @@ impl World<'_> {
                 self.record(Event::Quorum { node: name.clone(), quorate, votes, witness, total_votes });
             }
             Note::Mounted { db, epoch, generation, lost_logs } => {
-                self.mounted.insert(db, NodeId(node as u16));
+                self.mounted.claim(db, NodeId(node as u16));
                 self.last_owner.insert(db, NodeId(node as u16));
                 let db = self.db_names[db.0 as usize].clone();
                 self.record(Event::Mounted { node: name.clone(), db, epoch, generation, lost_logs });
             }
             Note::Dismounted { db, reason } => {
-                if self.mounted.get(&db) == Some(&NodeId(node as u16)) {
-                    self.mounted.remove(&db);
-                }
+                self.mounted.release(db, NodeId(node as u16));
                 let db = self.db_names[db.0 as usize].clone();
                 self.record(Event::Dismounted { node: name.clone(), db, reason });
             }

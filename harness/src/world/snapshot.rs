@@ -145,10 +145,8 @@ impl World<'_> {
 
     /// The group addresses and mounts the world credits to a node's running guest now.
     fn held_by(&self, node: usize) -> Held {
-        let addresses =
-            self.addresses.iter().filter(|(_, holder)| **holder == node).map(|(key, _)| *key).collect();
-        let mounted =
-            self.mounted.iter().filter(|(_, owner)| owner.0 as usize == node).map(|(db, _)| *db).collect();
+        let addresses = self.addresses.claimed_by(node);
+        let mounted = self.mounted.claimed_by(NodeId(node as u16));
         Held { addresses, mounted }
     }
 
@@ -163,10 +161,10 @@ impl World<'_> {
         let Resume { image, held, outbox } = resume;
         self.nodes[node].node = Some(image);
         for key in held.addresses {
-            self.addresses.insert(key, node);
+            self.addresses.claim(key, node);
         }
         for db in held.mounted {
-            self.mounted.insert(db, NodeId(node as u16));
+            self.mounted.claim(db, NodeId(node as u16));
             self.last_owner.insert(db, NodeId(node as u16));
         }
         if !outbox.is_empty() {
