@@ -56,6 +56,16 @@ impl FindingRecord {
         findings
     }
 
+    /// When it happened, as every renderer says it: `once at 1m17s` or `3301 times, 12s to 15.3s`.
+    pub fn times(&self) -> String {
+        let format_ms = crate::text::format_ms;
+        if self.count == 1 {
+            format!("once at {}", format_ms(self.first_ms))
+        } else {
+            format!("{} times, {} to {}", self.count, format_ms(self.first_ms), format_ms(self.last_ms))
+        }
+    }
+
     fn start(violation: &ViolationRecord) -> FindingRecord {
         FindingRecord {
             check: violation.check.clone(),

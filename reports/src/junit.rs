@@ -6,7 +6,6 @@
 //! `time` means wall-clock time, which records do not hold, so the same runs give the same bytes.
 
 use crate::record::{CampaignRecord, RunRecord};
-use crate::text::format_ms;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use std::fmt::Write as _;
 
@@ -65,16 +64,7 @@ fn failure_text(run: &RunRecord) -> String {
         text.push_str("no violations\n");
     }
     for finding in &run.findings {
-        let times = if finding.count == 1 {
-            format!("once at {}", format_ms(finding.first_ms))
-        } else {
-            format!(
-                "{} times, {} to {}",
-                finding.count,
-                format_ms(finding.first_ms),
-                format_ms(finding.last_ms)
-            )
-        };
+        let times = finding.times();
         let _ = writeln!(text, "{} on {}: {times}; first: {}", finding.check, finding.subject, finding.first);
     }
     for note in &run.notes {

@@ -16,16 +16,7 @@ fn findings(out: &mut String, run: &RunRecord) {
     line(out, format_args!("violations  {} in {} findings", run.violation_count, run.findings.len()));
     let check_width = run.findings.iter().map(|finding| finding.check.len()).max().unwrap_or(0);
     for finding in &run.findings {
-        let span = if finding.count == 1 {
-            format!("at {}", format_ms(finding.first_ms))
-        } else {
-            format!(
-                "{} times, {} to {}",
-                finding.count,
-                format_ms(finding.first_ms),
-                format_ms(finding.last_ms)
-            )
-        };
+        let span = finding.times();
         line(out, format_args!("  {:<check_width$}  {}: {span}", finding.check, finding.subject));
         line(out, format_args!("    first: {}", finding.first));
         if let Some(last) = &finding.last {

@@ -263,16 +263,7 @@ impl Rows {
 
     fn finding(&mut self, scale: &Scale, finding: &FindingRecord, top: f64) {
         let (left, width) = scale.span(finding.first_ms, finding.last_ms, MINIMUM_MARK_WIDTH);
-        let times = if finding.count == 1 {
-            format!("once at {}", format_ms(finding.first_ms))
-        } else {
-            format!(
-                "{} times, {} to {}",
-                finding.count,
-                format_ms(finding.first_ms),
-                format_ms(finding.last_ms)
-            )
-        };
+        let times = finding.times();
         let tooltip = format!("{} on {}: {times}; first: {}", finding.check, finding.subject, finding.first);
         let _ = writeln!(
             self.body,
