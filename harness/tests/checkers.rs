@@ -1549,6 +1549,27 @@ fn mail_submitted_too_late_to_be_due_or_during_an_open_ended_declared_outage_is_
 }
 
 #[test]
+fn mail_held_by_a_hub_that_is_down_at_the_end_is_the_transport_tiers_outage_not_stranded() {
+    let (history, config) = stranded_after(3_000, 10_000);
+    let mut records: Vec<_> = history.records().to_vec();
+    let end = records.pop().expect("run-ended");
+    let mut down = History::new();
+    for record in records {
+        down.push(record.at, record.event);
+    }
+    down.push(
+        SimTime::from_millis(2_500),
+        Event::HostDown { host: name("hub1"), reason: HostDownReason::Power },
+    );
+    down.push(end.at, end.event);
+    assert!(
+        times(&check_all(&down, &config), NotServed).is_empty(),
+        "{:#?}",
+        check_all(&down, &config).violations
+    );
+}
+
+#[test]
 fn mail_is_due_only_a_liveness_bound_after_the_final_heal() {
     let (history, config) = stranded_after(3_000, 10_000);
     let healed_late = CheckConfig { final_heal: SimTime::from_millis(8_000), ..config };

@@ -16,14 +16,16 @@
 //! (`expected_outage` without an end) no mail is due.
 //!
 //! Not checked: a database the history never names (no mail, no decision, no mount); mail submitted
-//! too late to be due; how fast the due mail was acknowledged (recovery time judges outages).
+//! too late to be due; mail held by a hub whose host is down at the end (the transport tier's
+//! outage, not the cluster's; a hub's queue survives a power cycle and is delivered after it); how
+//! fast the due mail was acknowledged (recovery time judges outages).
 
 use super::model::Model;
 use super::{CheckConfig, CheckReport};
 use crate::history::{Event, MessageId, Name};
 use crate::verdict::{Violation, ViolationKind};
 use kernel::SimTime;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the history shows of one database's service.
 #[derive(Default)]
@@ -31,20 +33,28 @@ struct Served {
     submitted: u64,
     acked: u64,
     mounted: bool,
-    /// Messages submitted and not (yet) acknowledged, with when they were submitted.
-    waiting: BTreeMap<MessageId, SimTime>,
+    /// Messages submitted and not (yet) acknowledged, with when and to which hub they were submitted.
+    waiting: BTreeMap<MessageId, (SimTime, Name)>,
     last_ack: Option<SimTime>,
 }
 
 pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckReport) {
     let end = config.end;
     let mut databases: BTreeMap<&Name, Served> = BTreeMap::new();
+    // Hosts not running at the end of the run (their last word is a host-down).
+    let mut down_at_end: BTreeSet<&Name> = BTreeSet::new();
     for record in model.records {
         match &record.event {
-            Event::Submitted { db, msg, .. } => {
+            Event::Submitted { db, msg, hub } => {
                 let served = databases.entry(db).or_default();
                 served.submitted += 1;
-                served.waiting.entry(*msg).or_insert(record.at);
+                served.waiting.entry(*msg).or_insert((record.at, hub.clone()));
+            }
+            Event::HostDown { host, .. } => {
+                down_at_end.insert(host);
+            }
+            Event::HostUp { host, .. } => {
+                down_at_end.remove(host);
             }
             Event::Acked { db, msg, .. } => {
                 let served = databases.entry(db).or_default();
@@ -67,7 +77,7 @@ pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckRepor
                 "{db} was mounted but none of the {} messages submitted for it was acknowledged",
                 served.submitted
             )
-        } else if let Some(stranded) = stranded(db, &served, config) {
+        } else if let Some(stranded) = stranded(db, &served, &down_at_end, config) {
             stranded
         } else {
             continue;
@@ -82,13 +92,24 @@ pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckRepor
 }
 
 /// The sentence about `db`'s mail that was due and never acknowledged, if there was any.
-fn stranded(db: &Name, served: &Served, config: &CheckConfig) -> Option<String> {
+fn stranded(
+    db: &Name,
+    served: &Served,
+    down_at_end: &BTreeSet<&Name>,
+    config: &CheckConfig,
+) -> Option<String> {
     // A service declared down to the end owes its clients nothing.
     if matches!(config.expected_outage, Some((_, None))) {
         return None;
     }
     let due = |submitted: SimTime| submitted.max(config.final_heal) + config.liveness_bound <= config.end;
-    let times: Vec<SimTime> = served.waiting.values().copied().filter(|&at| due(at)).collect();
+    // Mail held by a hub that is down at the end waits for the transport tier, not for the cluster.
+    let times: Vec<SimTime> = served
+        .waiting
+        .values()
+        .filter(|(at, hub)| due(*at) && !down_at_end.contains(hub))
+        .map(|(at, _)| *at)
+        .collect();
     let (first, last) = (times.iter().min()?, times.iter().max()?);
     let last_ack = served.last_ack.map_or_else(|| "never".to_string(), |at| format!("at {at}"));
     Some(format!(
