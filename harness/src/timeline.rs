@@ -96,6 +96,13 @@ impl Lanes {
         }
     }
 
+    /// Whether the lane has shown nothing yet.
+    fn untouched(&self, group: &str, label: &str) -> bool {
+        self.lanes
+            .get(&(group.to_string(), label.to_string()))
+            .is_none_or(|state| state.segments.is_empty() && state.open.is_none())
+    }
+
     fn state(&mut self, group: &str, label: &str) -> &mut LaneState {
         let key = (group.to_string(), label.to_string());
         if !self.lanes.contains_key(&key) {
@@ -111,6 +118,11 @@ impl Lanes {
                     HostDownReason::Power => ("down", Tone::Bad),
                     HostDownReason::Freeze => ("paused", Tone::Warn),
                 };
+                // A host starts running at time zero without a record: its first word being a
+                // host-down means it ran until then.
+                if self.untouched(host, "power") {
+                    self.set(host, "power", 0, "up".to_string(), Tone::Good);
+                }
                 self.set(host, "power", at, text.to_string(), tone);
                 self.clear(host, "quorum", at);
                 self.clear_owned(host, at);
@@ -220,6 +232,11 @@ mod tests {
         };
         let power = lane("mbx1", "power").expect("a power lane for the first owner");
         assert!(power.segments.iter().any(|segment| segment.text == "down" && segment.tone == Tone::Bad));
+        assert_eq!(
+            (power.segments[0].from_ms, power.segments[0].text.as_str()),
+            (0, "up"),
+            "up from the start"
+        );
         let owners: Vec<&Lane> =
             timeline.lanes.iter().filter(|lane| lane.label.starts_with("owns ")).collect();
         assert!(owners.len() >= 2, "the database was mounted on two nodes in turn: {owners:?}");
