@@ -1570,6 +1570,24 @@ fn mail_held_by_a_hub_that_is_down_at_the_end_is_the_transport_tiers_outage_not_
 }
 
 #[test]
+fn mail_undelivered_while_the_database_is_mounted_nowhere_at_the_end_is_left_to_the_mount_based_checks() {
+    let (history, config) = stranded_after(3_000, 10_000);
+    let mut records: Vec<_> = history.records().to_vec();
+    let end = records.pop().expect("run-ended");
+    let mut unmounted = History::new();
+    for record in records {
+        unmounted.push(record.at, record.event);
+    }
+    unmounted.push(
+        SimTime::from_millis(3_000),
+        Event::Dismounted { node: name("n1"), db: name("SG1"), reason: StopReason::Moved },
+    );
+    unmounted.push(end.at, end.event);
+    let report = check_all(&unmounted, &config);
+    assert!(times(&report, NotServed).is_empty(), "{:#?}", report.violations);
+}
+
+#[test]
 fn mail_is_due_only_a_liveness_bound_after_the_final_heal() {
     let (history, config) = stranded_after(3_000, 10_000);
     let healed_late = CheckConfig { final_heal: SimTime::from_millis(8_000), ..config };

@@ -5,11 +5,12 @@
 //!
 //! - it was mounted by some node at least once;
 //! - if clients submitted mail for it, at least one message was acknowledged;
-//! - no mail was stranded: every message submitted early enough was acknowledged by the end. A
-//!   message is due once the liveness bound has passed since it was submitted or since the final
-//!   heal, whichever is later (the time the cluster is given to converge, during which a hub's
-//!   queue must drain to the new owner). A database that was mounted all along while its hub held
-//!   every message is as unavailable to its clients as one mounted nowhere.
+//! - no mail was stranded: when a running node holds the database mounted at the end, every message
+//!   submitted early enough was acknowledged by then. A message is due once the liveness bound has
+//!   passed since it was submitted or since the final heal, whichever is later (the time the cluster
+//!   is given to converge, during which a hub's queue must drain to the new owner). A database
+//!   mounted while its hub held every message is as unavailable to its clients as one mounted
+//!   nowhere, which the mount-based checks (recovery time, liveness) already report on their own.
 //!
 //! Each failing database is reported once, at the end of the run. A scenario about a cluster that must
 //! never serve declares `tolerate = ["not-served"]`; with an open-ended declared outage
@@ -77,7 +78,9 @@ pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckRepor
                 "{db} was mounted but none of the {} messages submitted for it was acknowledged",
                 served.submitted
             )
-        } else if let Some(stranded) = stranded(db, &served, &down_at_end, config) {
+        } else if let Some(stranded) =
+            served_at_end(model, db).then(|| stranded(db, &served, &down_at_end, config)).flatten()
+        {
             stranded
         } else {
             continue;
@@ -89,6 +92,17 @@ pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckRepor
             detail,
         });
     }
+}
+
+/// Whether a running node holds `db` mounted at the end of the run: only then is stranded mail this
+/// check's to report. A database mounted nowhere at the end is already a recovery-time or liveness
+/// violation, and its undelivered mail the same outage seen from the client, not a second finding
+/// (a hazard expecting `liveness` finds exactly that).
+fn served_at_end(model: &Model, db: &Name) -> bool {
+    let after_all = model.records.len();
+    model
+        .mounts_of(db)
+        .any(|mount| mount.span.open_after(after_all) && model.running_after(&mount.node, after_all))
 }
 
 /// The sentence about `db`'s mail that was due and never acknowledged, if there was any.
