@@ -1718,6 +1718,30 @@ fn an_owner_resumed_from_a_second_old_image_learns_it_from_the_send_times_and_as
     checks.finish(&sim);
 }
 
+/// The image resumed a second behind its later life, which had closed and shipped the log the image
+/// resumed with; the image writes its own version of it before it learns what it is. It must
+/// discard that version (from the log open at its resume), not keep it as the lineage
+/// (`ha-ccr-nemesis` seed 3180: the hubs' resubmission was suppressed as duplicates of the fork).
+#[test]
+fn an_owner_image_discards_its_own_version_of_the_log_it_resumed_with() {
+    let mut sim = formed(two_node(), N0);
+    sim.client(H0, DB, secs(20), EVERY, 200, BYTES);
+    sim.run_until(secs(30) + 100 * MS);
+    let image = sim.node(N0).clone();
+    let resumed_with = image.disk().copies[&DB].current.as_ref().map(|(open, _)| *open).expect("an open log");
+    let reverted = secs(31) + 300 * MS;
+    sim.run_until(reverted);
+    sim.resume_image(N0, image);
+    sim.run_until(secs(45));
+    let mut checks = Checks::new();
+    let discarded = sim.outputs_of(N0).any(|(at, output)| {
+        at >= reverted
+            && matches!(output, Output::Note(Note::RolledBack { to_generation, .. }) if *to_generation < resumed_with)
+    });
+    checks.check(discarded, format!("the image rolls back before generation {resumed_with}"));
+    checks.finish(&sim);
+}
+
 /// A pause that deposes nobody (a 3 s freeze, under the failure timeout): the owner keeps its mount,
 /// holds its acknowledgements until its peer echoes a heartbeat it sent after the pause, then serves
 /// again. A node that never paused is not held (every other test).

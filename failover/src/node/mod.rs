@@ -116,6 +116,11 @@ pub struct Node {
     /// When this node's clock jumped past a pause (a freeze, a hypervisor stun, a memory image
     /// resumed), until it has fresh evidence of its standing: while set, it acknowledges no delivery.
     pub(crate) resumed_at: Option<LocalTime>,
+    /// The log each database had open here the last time this node's clock jumped by more than a
+    /// heartbeat interval between two inputs (a stun, a freeze, or a resumed memory image: it cannot
+    /// tell which). A node that later learns it is a rolled-back image of the owner wrote its own
+    /// version of that log since (`reincarnate_if_repeated`).
+    pub(crate) open_at_last_jump: BTreeMap<DbId, crate::types::Generation>,
     /// This life's recent heartbeats: sequence and send time (`note_heartbeat_sent`).
     pub(crate) heartbeats_sent: BTreeMap<u64, LocalTime>,
 }
@@ -171,6 +176,7 @@ impl Node {
             now,
             booted_at: now,
             resumed_at: None,
+            open_at_last_jump: BTreeMap::new(),
             heartbeats_sent: BTreeMap::new(),
             detector,
             incarnation,
@@ -355,6 +361,14 @@ impl Node {
     /// Part of membership: with quorum disabled (unsafe, settable) nothing checks it, and the resumed
     /// zombie of `hazards/no-quorum-frozen-owner` serves its queued mail, as that hazard shows.
     fn note_pause(&mut self, now: LocalTime) {
+        if now > self.now + self.config.settings.heartbeat_interval {
+            self.open_at_last_jump = self
+                .disk
+                .copies
+                .iter()
+                .filter_map(|(&db, copy)| copy.current.as_ref().map(|(open, _)| (db, *open)))
+                .collect();
+        }
         let longest_sleep = self.config.settings.heartbeat_interval * 2;
         let membership = self.config.settings.quorum != crate::config::QuorumModel::Disabled;
         if membership && now > self.now + longest_sleep {
@@ -518,7 +532,24 @@ impl Node {
         }
         for db in owned {
             self.owe_resubmission_since_open_log(db);
+            self.discard_own_version_since_resume(db);
         }
+    }
+
+    /// The log the image had open when it resumed was also written, and shipped, by its later life:
+    /// whatever the image wrote there and after is its own fork of the lineage in the same epoch,
+    /// which epochs cannot tell apart. It goes (the hubs resubmit its mail, and the copy takes the
+    /// later life's logs from a peer that holds them) rather than being kept beside the passive's
+    /// other version (`ha-ccr-nemesis` seed 3180: a revert 1.2 s back, three acknowledged messages
+    /// in the image's own generation 65, then suppressed as duplicates of it and lost).
+    fn discard_own_version_since_resume(&mut self, db: DbId) {
+        let Some(&resumed_with) = self.open_at_last_jump.get(&db) else { return };
+        let Some(copy) = self.disk.copies.get_mut(&db) else { return };
+        if resumed_with == 0 || copy.last_generation() < resumed_with {
+            return;
+        }
+        copy.roll_back(resumed_with - 1);
+        self.out.push(Output::Note(Note::RolledBack { db, to_generation: resumed_with - 1 }));
     }
 
     /// A rolled-back image of an owner knows that its later life may have acknowledged mail the revert

@@ -390,10 +390,13 @@ impl World<'_> {
     /// duration (at least a second); a disk-only revert leaves the VM off, so its operator powers it
     /// on a second later. The VM counts as stopped from the snapshot until it runs again.
     ///
-    /// The database's owner is drawn like any node. Reverting it takes back acknowledged mail no copy
-    /// holds yet; the failover logic gets it back from the hubs' dumpsters once the image knows what
-    /// it is. A revert shorter than a heartbeat interval cannot be told from a short pause, so the
-    /// draw's one-second minimum matters (ARCHITECTURE.md, Known bugs).
+    /// The database's owner is drawn like any node, but its snapshot keeps memory. Reverting it takes
+    /// back acknowledged mail no copy holds yet; the failover logic gets it back from the hubs'
+    /// dumpsters once the image knows what it is. A revert shorter than a heartbeat interval cannot
+    /// be told from a short pause, so the draw's one-second minimum matters (ARCHITECTURE.md, Known
+    /// bugs). A disk-only revert of the owner (the node that last mounted a database) would destroy
+    /// logs only it held: the mount dial then rightly keeps the database down for good, a loss beyond
+    /// what the cluster is designed to survive (`ha-ccr-nemesis` seeds 800 and 3818).
     fn draw_snapshot_revert(&mut self, slot: &Slot) -> Option<Draw> {
         let scenario = self.scenario;
         let datastores = scenario.ha.as_ref().map_or(&[][..], |ha| &ha.datastores[..]);
@@ -401,7 +404,9 @@ impl World<'_> {
             .filter(|&host| scenario.hosts[host].may_snapshot(&scenario.luns, datastores))
             .collect();
         let vm = pick(&mut self.nemesis.rng, &vms)?;
-        let memory = self.nemesis.rng.chance(0.5);
+        let owner = self.last_owner.values().any(|node| self.nodes[node.0 as usize].host == vm);
+        // Drawn whatever the VM, so the draws after it do not depend on who owns what.
+        let memory = self.nemesis.rng.chance(0.5) || owner;
         let target = || Target::Host(scenario.hosts[vm].name.clone());
         let revert_at = slot.at + slot.duration;
         let mut faults = vec![
