@@ -1548,42 +1548,36 @@ fn mail_submitted_too_late_to_be_due_or_during_an_open_ended_declared_outage_is_
     assert!(times(&check_all(&history, &declared), NotServed).is_empty());
 }
 
+/// `history` with `event` at `at_ms` added just before its last record (the run's end).
+fn with_before_end(history: &History, at_ms: u64, event: Event) -> History {
+    let mut records: Vec<_> = history.records().to_vec();
+    let end = records.pop().expect("run-ended");
+    let mut changed = History::new();
+    for record in records {
+        changed.push(record.at, record.event);
+    }
+    changed.push(SimTime::from_millis(at_ms), event);
+    changed.push(end.at, end.event);
+    changed
+}
+
 #[test]
 fn mail_held_by_a_hub_that_is_down_at_the_end_is_the_transport_tiers_outage_not_stranded() {
     let (history, config) = stranded_after(3_000, 10_000);
-    let mut records: Vec<_> = history.records().to_vec();
-    let end = records.pop().expect("run-ended");
-    let mut down = History::new();
-    for record in records {
-        down.push(record.at, record.event);
-    }
-    down.push(
-        SimTime::from_millis(2_500),
+    let down = with_before_end(
+        &history,
+        2_500,
         Event::HostDown { host: name("hub1"), reason: HostDownReason::Power },
     );
-    down.push(end.at, end.event);
-    assert!(
-        times(&check_all(&down, &config), NotServed).is_empty(),
-        "{:#?}",
-        check_all(&down, &config).violations
-    );
+    let report = check_all(&down, &config);
+    assert!(times(&report, NotServed).is_empty(), "{:#?}", report.violations);
 }
 
 #[test]
 fn mail_undelivered_while_the_database_is_mounted_nowhere_at_the_end_is_left_to_the_mount_based_checks() {
     let (history, config) = stranded_after(3_000, 10_000);
-    let mut records: Vec<_> = history.records().to_vec();
-    let end = records.pop().expect("run-ended");
-    let mut unmounted = History::new();
-    for record in records {
-        unmounted.push(record.at, record.event);
-    }
-    unmounted.push(
-        SimTime::from_millis(3_000),
-        Event::Dismounted { node: name("n1"), db: name("SG1"), reason: StopReason::Moved },
-    );
-    unmounted.push(end.at, end.event);
-    let report = check_all(&unmounted, &config);
+    let dismount = Event::Dismounted { node: name("n1"), db: name("SG1"), reason: StopReason::Moved };
+    let report = check_all(&with_before_end(&history, 3_000, dismount), &config);
     assert!(times(&report, NotServed).is_empty(), "{:#?}", report.violations);
 }
 
