@@ -258,7 +258,8 @@ fn difference(earlier: &JournalPlan, now: &JournalPlan) -> String {
     format!("it held a campaign of {what}")
 }
 
-fn pretty(plan: &JournalPlan) -> String {
+/// The plan as `plan.json` holds it.
+pub fn pretty(plan: &JournalPlan) -> String {
     // A struct of strings, numbers and options always serialises.
     let mut text = serde_json::to_string_pretty(plan).unwrap_or_default();
     text.push('\n');

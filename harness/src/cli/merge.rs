@@ -6,7 +6,8 @@ use super::error::CliError;
 use super::output;
 use crate::campaign::journal::{self, PLAN_FILE, RUNS_FILE};
 use crate::campaign::merge::{self, ShardOutput};
-use reports::{CampaignPlan, CampaignRecord, FailureGroup};
+use crate::campaign::plan::Plan;
+use reports::{CampaignRecord, FailureGroup};
 use std::io::Write;
 use std::path::Path;
 
@@ -43,14 +44,9 @@ pub fn merge(arguments: &MergeArgs, out: &mut dyn Write, err: &mut dyn Write) ->
     for shard in &shards {
         copy_pages(&shard.directory, &arguments.out)?;
     }
-    let planned_runs =
-        u64::try_from(merged.plan.scenarios.len() as u128 * merged.plan.seeds().count()).unwrap_or(u64::MAX);
-    let plan = CampaignPlan {
-        first_seed: merged.plan.first_seed,
-        last_seed: merged.plan.last_seed,
-        shard: None,
-        planned_runs,
-    };
+    let plan =
+        super::campaign::campaign_plan(&Plan::new(merged.plan.scenarios.len(), merged.plan.seeds(), None));
+    let planned_runs = plan.planned_runs;
     let paths: Vec<String> = merged.plan.scenarios.iter().map(|(path, _)| path.clone()).collect();
     let records = journal::in_catalogue_order(merged.records, &paths);
     let mut campaign = CampaignRecord::from_runs(merged.plan.provenance.clone(), plan, records);
@@ -98,7 +94,7 @@ fn write_journal(
         lines.push_str(&reports::json::line(run));
         lines.push('\n');
     }
-    let plan_text = serde_json::to_string_pretty(plan).unwrap_or_default() + "\n";
+    let plan_text = journal::pretty(plan);
     for (name, bytes) in [(PLAN_FILE, plan_text.into_bytes()), (RUNS_FILE, lines.into_bytes())] {
         let path = directory.join(name);
         reports::write_atomically(&path, &bytes).map_err(|error| CliError::io("write", &path, error))?;
