@@ -1,6 +1,7 @@
 //! A database copy on one node's disk: log generations, the replay position, and the ownership
 //! record as this node last knew it. This is the part of a node that survives power loss.
 
+use crate::message_set::MessageSet;
 use crate::types::{Epoch, Generation, HubId, LocalTime, MessageId, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,7 +23,7 @@ pub struct CopyStore {
     /// Every generation up to this one has been applied to the database file.
     pub replayed_through: Generation,
     /// Message ids the database holds; the store suppresses duplicates by id.
-    pub db_messages: BTreeSet<MessageId>,
+    pub db_messages: MessageSet,
     /// The cluster's ownership record as this node last knew it.
     pub owner_epoch: Epoch,
     pub owner: Option<NodeId>,
@@ -137,12 +138,12 @@ impl CopyStore {
         let discarded = self.logs.split_off(&(to + 1));
         for log in discarded.values() {
             for msg in &log.messages {
-                self.db_messages.remove(msg);
+                self.db_messages.remove(*msg);
             }
         }
         if let Some((_, log)) = self.current.take() {
             for msg in &log.messages {
-                self.db_messages.remove(msg);
+                self.db_messages.remove(*msg);
             }
         }
         self.replayed_through = self.replayed_through.min(to);
@@ -227,7 +228,7 @@ mod tests {
         copy.roll_back(1);
         assert_eq!(copy.last_generation(), 1);
         assert!(copy.current.is_none());
-        assert_eq!(copy.db_messages.iter().copied().collect::<Vec<_>>(), vec![10]);
+        assert_eq!(copy.db_messages.iter().collect::<Vec<_>>(), vec![10]);
         assert_eq!(copy.replayed_through, 1);
     }
 

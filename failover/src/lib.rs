@@ -16,6 +16,7 @@ pub mod copy;
 pub mod detector;
 pub mod hub;
 pub mod io;
+pub mod message_set;
 pub mod node;
 pub mod types;
 
@@ -27,6 +28,7 @@ pub use io::{
     ArbitrationStep, CopyRole, Echo, Effect, Input, Message, Note, Output, StopReason, StorageFailure,
     StorageOp, StorageResult, Voter, WitnessAnswer, WitnessCall, WitnessOp,
 };
+pub use message_set::MessageSet;
 pub use node::{Disk, Node, ledger_block};
 pub use types::{
     DbId, Endpoint, Epoch, Generation, HubId, Incarnation, LocalTime, LunId, MessageId, NodeId, PathId,

@@ -25,6 +25,7 @@ pub use emulators::hypervisor::{
 };
 pub use emulators::iscsi::PathReason;
 pub use emulators::san::{AbortCause, RejectReason, ResetCause};
+pub use failover::MessageSet;
 pub use failover::io::{ArbitrationStep, FailoverReason, MoveRefusal, ResourceState, StopReason};
 
 /// The version of the history's format, written in its header. Bumped whenever an event, a field or
@@ -33,9 +34,9 @@ pub use failover::io::{ArbitrationStep, FailoverReason, MoveRefusal, ResourceSta
 /// version 3 added `name-registered` and `lookup-timed-out` (DNS on a host); version 4 added
 /// `nemesis-drawn` (the swarm nemesis); version 5 added `ha` (vSphere HA); version 6 `vm-migrated`;
 /// version 7 the `behind-ledger` step; version 8 `vm-snapshot-taken`, `vm-reverted` and the
-/// `no-snapshot` reason.
+/// `no-snapshot` reason; version 9 `lun-contents` as message id ranges.
 /// Distinct from the JSON reports' own `reports::SCHEMA_VERSION`.
-pub const HISTORY_SCHEMA_VERSION: u32 = 8;
+pub const HISTORY_SCHEMA_VERSION: u32 = 9;
 
 /// The drill release that wrote a history (the workspace version), written in its header.
 pub const DRILL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -439,9 +440,10 @@ pub enum Event {
     /// `memory` the VM is left off; with it the VM is powered on at once and its guest resumes from
     /// the snapshot's memory (the `host-up` that follows).
     VmReverted { vm: Name, taken_at: SimTime, memory: bool },
-    /// Ground truth at the end of the run: the messages each LUN holds (durable or in cache), in
-    /// block order, and the database the LUN belongs to.
-    LunContents { lun: Name, db: Option<Name>, msgs: Vec<MessageId> },
+    /// Ground truth at the end of the run: the messages each LUN holds (durable or in cache), as
+    /// inclusive ranges `[first, last]` of message ids in ascending order, and the database the LUN
+    /// belongs to. Ranges, because a LUN holds every message of a run: a week of mail is a few ranges.
+    LunContents { lun: Name, db: Option<Name>, msgs: Vec<(MessageId, MessageId)> },
     /// The last record of a run that ran to its end.
     RunEnded,
 }

@@ -45,6 +45,7 @@ mod presentation;
 #[cfg(test)]
 mod tests;
 
+pub use block::Extent;
 pub use command::{
     BLOCK_BYTES, BlockContent, Command, PDU_HEADER_BYTES, Reply, Sense, Status, UnitAttention,
 };
@@ -573,6 +574,12 @@ impl Array {
     /// Ground truth: the block's content on the media, as of the last call that told the array the time.
     pub fn durable_block(&self, lun: LunId, lba: u64) -> Option<BlockContent> {
         self.luns.get(&lun)?.store.durable(lba)
+    }
+
+    /// Ground truth: every written block's readable content as extents (first LBA, extent), in LBA
+    /// order: what [`Array::blocks`] yields, a run of blocks at a time.
+    pub fn extents(&self, lun: LunId) -> Vec<(u64, Extent)> {
+        self.luns.get(&lun).map(|lun| lun.store.extents()).unwrap_or_default()
     }
 
     /// Ground truth: every written block's readable content, in LBA order.

@@ -9,6 +9,7 @@
 //! claimed only once nothing we sent it earlier is still unanswered.
 
 use super::arbitration::DiskClaim;
+use crate::message_set::MessageSet;
 use crate::types::{LocalTime, LunId, MessageId};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,7 +21,7 @@ pub struct DiskGroup {
     /// (see `StorageRequests::unanswered`).
     deferred: BTreeSet<LunId>,
     /// Messages written to the array in this ownership term.
-    committed: BTreeSet<MessageId>,
+    committed: MessageSet,
     /// Writes sent and not yet answered.
     writing: BTreeSet<MessageId>,
     /// LUNs where a write of ours was refused with RESERVATION CONFLICT and the check that tells a
@@ -35,7 +36,7 @@ impl Default for DiskGroup {
         DiskGroup {
             claims: BTreeMap::new(),
             deferred: BTreeSet::new(),
-            committed: BTreeSet::new(),
+            committed: MessageSet::new(),
             writing: BTreeSet::new(),
             conflicts: BTreeSet::new(),
             next_data_check: LocalTime::NEVER,
@@ -122,7 +123,7 @@ impl DiskGroup {
     }
 
     pub fn start_write(&mut self, msg: MessageId) -> WriteStart {
-        if self.committed.contains(&msg) {
+        if self.committed.contains(msg) {
             WriteStart::Duplicate
         } else if self.writing.insert(msg) {
             WriteStart::Write

@@ -529,7 +529,7 @@ impl Node {
         let Some(copy) = self.disk.copies.get_mut(&db) else { return };
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         let epoch = runtime.active_epoch;
-        if copy.db_messages.contains(&msg) {
+        if copy.db_messages.contains(msg) {
             self.out.push(Output::Note(Note::DuplicateSuppressed { db, msg }));
             self.send(Endpoint::Hub(hub), Message::DeliverAck { db, msg, epoch });
             return;

@@ -17,56 +17,134 @@
 //! Metrics: `lost_acked`, `lost_window_ms` and `duplicates` (message ids present more than once in the
 //! final active copy) are those of the worst copy over all databases.
 //!
+//! Nothing is kept per message: acknowledged ids are kept as ranges, with their acknowledgement times
+//! as runs of consecutive ids acknowledged within [`ACK_RUN_SPAN`] of each other. The window of the
+//! lost messages is that of the runs holding them: exact when they were lost whole (a lost log, a
+//! lost LUN write), and otherwise wider by at most `ACK_RUN_SPAN` at either end.
+//!
 //! Not checked: whether a message was lost and later resubmitted in between (only the end state is
 //! judged); that duplicates stay within a bound (at-least-once delivery is allowed); messages that were
 //! submitted but never acknowledged; the contents of passive copies.
 
 use super::CheckReport;
 use super::model::Model;
-use crate::history::{Event, MessageId, Name};
+use crate::history::{Event, MessageId, MessageSet, Name, Record};
 use crate::verdict::{Violation, ViolationKind};
 use kernel::SimTime;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-pub(crate) fn check(model: &Model, config: &super::CheckConfig, report: &mut CheckReport) {
-    // Every acknowledgement per database, then sorted by message and time so the first
-    // acknowledgement of each message is the one kept. Sorted vectors keep this pass cheap on runs
-    // with many thousands of messages.
-    let mut acked: BTreeMap<Name, Vec<(MessageId, SimTime)>> = BTreeMap::new();
-    for record in model.records {
-        if let Event::Acked { msg, db, .. } = &record.event {
-            // Looking the database up before inserting avoids cloning its name for every message.
-            match acked.get_mut(db) {
-                Some(messages) => messages.push((*msg, record.at)),
-                None => {
-                    acked.insert(db.clone(), vec![(*msg, record.at)]);
-                }
+/// How far apart in time the acknowledgements of one run of ids may be: the resolution of the lost
+/// window, and what bounds the runs to one per this long per database.
+pub(crate) const ACK_RUN_SPAN: Duration = Duration::from_secs(10);
+
+/// Consecutive ids `first..=last` acknowledged (each for the first time) between `first_at` and
+/// `last_at`.
+#[derive(Clone, Copy, Debug)]
+struct AckRun {
+    last: MessageId,
+    first_at: SimTime,
+    last_at: SimTime,
+}
+
+/// What one database's clients had acknowledged.
+#[derive(Debug, Default)]
+struct Acknowledged {
+    ids: MessageSet,
+    /// Runs keyed by their first id.
+    runs: BTreeMap<MessageId, AckRun>,
+}
+
+impl Acknowledged {
+    fn ack(&mut self, msg: MessageId, at: SimTime) {
+        if !self.ids.insert(msg) {
+            return; // the first acknowledgement is the one kept
+        }
+        let extends = |run: &AckRun| at.saturating_since(run.first_at) <= ACK_RUN_SPAN;
+        let before = msg
+            .checked_sub(1)
+            .and_then(|below| self.runs.range(..=below).next_back())
+            .filter(|(_, run)| run.last + 1 == msg && extends(run))
+            .map(|(&first, _)| first);
+        let first = match before {
+            Some(first) => {
+                let run = self.runs.get_mut(&first).expect("found above");
+                run.last = msg;
+                run.last_at = run.last_at.max(at);
+                first
+            }
+            None => {
+                self.runs.insert(msg, AckRun { last: msg, first_at: at, last_at: at });
+                msg
+            }
+        };
+        // A run that starts right after joins, if the joined run stays within the span.
+        if let Some(after) = msg.checked_add(1).and_then(|next| self.runs.get(&next).copied()) {
+            let run = self.runs.get(&first).copied().expect("inserted above");
+            let first_at = run.first_at.min(after.first_at);
+            let last_at = run.last_at.max(after.last_at);
+            if last_at.saturating_since(first_at) <= ACK_RUN_SPAN {
+                self.runs.remove(&(msg + 1));
+                self.runs.insert(first, AckRun { last: after.last, first_at, last_at });
             }
         }
     }
-    for messages in acked.values_mut() {
-        messages.sort_unstable();
-        messages.dedup_by_key(|(msg, _)| *msg);
-    }
 
-    let all = model.records.len();
-    let mut dbs = model.mounted_dbs();
-    dbs.extend(acked.keys().cloned());
-    // A shared-disk database is what its LUNs hold, whoever has it mounted: the array's own record.
-    let mut on_luns: BTreeMap<Name, Vec<MessageId>> = BTreeMap::new();
-    for record in model.records {
-        if let Event::LunContents { db: Some(db), msgs, .. } = &record.event {
-            on_luns.entry(db.clone()).or_default().extend(msgs.iter().copied());
+    /// The earliest and latest acknowledgement of the runs holding any of `lost`.
+    fn window(&self, lost: &MessageSet) -> Option<(SimTime, SimTime)> {
+        let mut window: Option<(SimTime, SimTime)> = None;
+        for (first, last) in lost.ranges() {
+            let start = self.runs.range(..=first).next_back().map_or(first, |(&run_first, _)| run_first);
+            for (_, run) in self.runs.range(start..=last).filter(|(_, run)| run.last >= first) {
+                window = Some(match window {
+                    Some((from, to)) => (from.min(run.first_at), to.max(run.last_at)),
+                    None => (run.first_at, run.last_at),
+                });
+            }
+        }
+        window
+    }
+}
+
+/// The acknowledgements and the LUNs' final contents, gathered as the records pass.
+#[derive(Debug, Default)]
+pub(crate) struct Acks {
+    acked: BTreeMap<Name, Acknowledged>,
+    /// What each shared-disk database's LUNs hold at the end.
+    on_luns: BTreeMap<Name, MessageSet>,
+}
+
+impl Acks {
+    pub fn observe(&mut self, record: &Record) {
+        match &record.event {
+            Event::Acked { msg, db, .. } => match self.acked.get_mut(db) {
+                Some(acked) => acked.ack(*msg, record.at),
+                // Looking the database up before inserting avoids cloning its name for every message.
+                None => self.acked.entry(db.clone()).or_default().ack(*msg, record.at),
+            },
+            Event::LunContents { db: Some(db), msgs, .. } => {
+                let held = self.on_luns.entry(db.clone()).or_default();
+                for &(first, last) in msgs {
+                    held.insert_range(first, last);
+                }
+            }
+            _ => {}
         }
     }
-    for (db, present) in on_luns.iter_mut() {
-        let acked_here = acked.get(db).map_or(&[][..], Vec::as_slice);
-        present.sort_unstable();
-        present.dedup();
+}
+
+pub(crate) fn check(model: &Model, acks: &Acks, config: &super::CheckConfig, report: &mut CheckReport) {
+    let none = Acknowledged::default();
+    let all = model.records.len();
+    let mut dbs = model.mounted_dbs();
+    dbs.extend(acks.acked.keys().cloned());
+    // A shared-disk database is what its LUNs hold, whoever has it mounted: the array's own record.
+    for (db, present) in &acks.on_luns {
+        let acked_here = acks.acked.get(db).unwrap_or(&none);
         judge(db, &Name::from("its LUNs"), acked_here, present, config, report);
     }
     for db in dbs {
-        if on_luns.contains_key(&db) {
+        if acks.on_luns.contains_key(&db) {
             continue;
         }
         let actives: Vec<&Name> = model
@@ -80,50 +158,37 @@ pub(crate) fn check(model: &Model, config: &super::CheckConfig, report: &mut Che
             ));
             continue;
         }
-        let acked_here = acked.get(&db).map_or(&[][..], Vec::as_slice);
+        let acked_here = acks.acked.get(&db).unwrap_or(&none);
         for node in actives {
-            let mut present: Vec<MessageId> = model
-                .copy_of(&db, node)
-                .map(|copy| copy.contents.entries().map(|(msg, _, _)| msg).collect())
-                .unwrap_or_default();
-            present.sort_unstable();
-            let duplicates = count(present.chunk_by(|a, b| a == b).filter(|copies| copies.len() > 1));
+            let copy = model.copy_of(&db, node);
+            let present = copy.map(|copy| copy.contents.messages()).unwrap_or_default();
+            let duplicates = copy.map_or(0, |copy| copy.contents.duplicates());
             report.metrics.duplicates = report.metrics.duplicates.max(duplicates);
-            present.dedup();
-            judge(
-                &db,
-                &Name::from(format!("the active copy on {node}").as_str()),
-                acked_here,
-                &present,
-                config,
-                report,
-            );
+            let holder = Name::from(format!("the active copy on {node}").as_str());
+            judge(&db, &holder, acked_here, &present, config, report);
         }
     }
 }
 
-/// Compares what was acknowledged with what `holder` contains (sorted, deduplicated).
+/// Compares what was acknowledged with what `holder` contains.
 fn judge(
     db: &Name,
     holder: &Name,
-    acked_here: &[(MessageId, SimTime)],
-    present: &[MessageId],
+    acked_here: &Acknowledged,
+    present: &MessageSet,
     config: &super::CheckConfig,
     report: &mut CheckReport,
 ) {
-    let lost: Vec<(MessageId, SimTime)> =
-        acked_here.iter().filter(|(msg, _)| present.binary_search(msg).is_err()).copied().collect();
-    let lost_count = count(lost.iter());
-    let first = lost.iter().map(|(_, at)| *at).min();
-    let last = lost.iter().map(|(_, at)| *at).max();
-    let window = first.zip(last);
+    let lost = acked_here.ids.difference(present);
+    let lost_count = lost.len();
+    let window = acked_here.window(&lost);
     if lost_count > report.metrics.lost_acked {
         report.metrics.lost_acked = lost_count;
         report.metrics.lost_window_ms = window.map(|(first, last)| (first.as_millis(), last.as_millis()));
     }
     if lost_count > config.max_lost_acked {
         let (first, last) = window.unwrap_or((config.end, config.end));
-        let sample: Vec<String> = lost.iter().take(5).map(|(msg, _)| msg.to_string()).collect();
+        let sample: Vec<String> = lost.iter().take(5).map(|msg| msg.to_string()).collect();
         report.violations.push(Violation {
             check: ViolationKind::DataLoss,
             subject: db.to_string(),
@@ -136,9 +201,4 @@ fn judge(
             ),
         });
     }
-}
-
-/// A count as `u64`, so metrics never depend on the platform's pointer width.
-fn count<T>(items: impl Iterator<Item = T>) -> u64 {
-    items.fold(0, |total, _| total.saturating_add(1))
 }

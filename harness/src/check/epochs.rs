@@ -27,7 +27,7 @@ struct FirstOwner<'a> {
 pub(crate) fn check(model: &Model, report: &mut CheckReport) {
     let mut owners: BTreeMap<(&Name, u64), FirstOwner<'_>> = BTreeMap::new();
     let mut reported: BTreeSet<(&Name, u64)> = BTreeSet::new();
-    for record in model.records {
+    for record in model.records.iter() {
         let (db, epoch, node, what) = match &record.event {
             Event::Failover { db, to, epoch, .. } => (db, *epoch, to, "decided"),
             Event::Mounted { db, node, epoch, .. } => (db, *epoch, node, "mounted"),

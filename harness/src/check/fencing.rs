@@ -36,13 +36,13 @@
 //! fenced at the disk does no harm); writes the array rejected (they are fencing working); reads.
 
 use super::CheckReport;
-use super::model::Model;
-use crate::history::{Event, Name, Nexus, ReservationAction};
+use crate::history::{Event, Name, Nexus, Record, ReservationAction};
 use crate::verdict::{Violation, ViolationKind};
 use kernel::SimTime;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// One aggregated finding.
+#[derive(Debug)]
 struct Finding {
     first_at: SimTime,
     first_detail: String,
@@ -51,122 +51,124 @@ struct Finding {
     highest_epoch: u64,
 }
 
-pub(crate) fn check(model: &Model, report: &mut CheckReport) {
-    // (lun, nexus) pairs preempted and not registered since, with when and by whom.
-    let mut fenced: BTreeMap<(&Name, &Nexus), (SimTime, &Nexus)> = BTreeMap::new();
-    let mut highest_mounted: BTreeMap<&Name, u64> = BTreeMap::new();
-    // The first host that wrote each (LUN, epoch).
-    let mut epoch_writer: BTreeMap<(&Name, Option<u64>, u64), &Name> = BTreeMap::new();
-    let mut findings: BTreeMap<(&Name, &Nexus, &'static str), Finding> = BTreeMap::new();
-    for record in model.records {
+/// The oracle, judging each write as the array applies it.
+#[derive(Debug, Default)]
+pub(crate) struct Oracle {
+    /// (lun, nexus) pairs preempted and not registered since, with when and by whom.
+    fenced: BTreeMap<(Name, Nexus), (SimTime, Nexus)>,
+    highest_mounted: BTreeMap<Name, u64>,
+    /// The first host that wrote each (LUN, ledger database, epoch).
+    epoch_writer: BTreeMap<(Name, Option<u64>, u64), Name>,
+    findings: BTreeMap<(Name, Nexus, &'static str), Finding>,
+}
+
+impl Oracle {
+    pub fn observe(&mut self, record: &Record) {
         match &record.event {
             Event::Mounted { db, epoch, .. } => {
-                let highest = highest_mounted.entry(db).or_insert(*epoch);
+                let highest = self.highest_mounted.entry(db.clone()).or_insert(*epoch);
                 *highest = (*highest).max(*epoch);
             }
             Event::Preempted { lun, by, victims, .. } => {
                 for victim in victims {
-                    fenced.insert((lun, victim), (record.at, by));
+                    self.fenced.insert((lun.clone(), victim.clone()), (record.at, by.clone()));
                 }
             }
             Event::Reservation { lun, nexus, action: ReservationAction::Registered, .. } => {
-                fenced.remove(&(lun, nexus));
+                self.fenced.remove(&(lun.clone(), nexus.clone()));
             }
-            Event::LunWrite { lun, db, nexus, key, holder_at_acceptance, epoch, msgs, .. } => {
-                let mut note = |rule: &'static str, detail: String| {
-                    let finding = findings.entry((lun, nexus, rule)).or_insert(Finding {
-                        first_at: record.at,
-                        first_detail: detail,
-                        writes: 0,
-                        lowest_epoch: *epoch,
-                        highest_epoch: *epoch,
-                    });
-                    finding.writes += 1;
-                    finding.lowest_epoch = finding.lowest_epoch.min(*epoch);
-                    finding.highest_epoch = finding.highest_epoch.max(*epoch);
-                };
-                if let Some((preempted_at, by)) = fenced.get(&(lun, nexus)) {
-                    note(
-                        "fenced-writer",
-                        format!(
-                            "{lun} applied a write (messages {msgs:?}, epoch {epoch}) from {nexus} at {}, after \
-                             {by} preempted that nexus at {preempted_at}",
-                            record.at
-                        ),
-                    );
-                }
-                if let Some(held_by) = *holder_at_acceptance
-                    && *key != Some(held_by)
-                {
-                    note(
-                        "not-the-holder",
-                        format!(
-                            "{lun} applied a write (messages {msgs:?}, epoch {epoch}) from {nexus} at {}, registered \
-                             with key {}, accepted while key {held_by:#x} held the reservation",
-                            record.at,
-                            key.map_or_else(|| "none".to_string(), |key| format!("{key:#x}"))
-                        ),
-                    );
-                }
-                let host = &nexus.host;
-                // A witness ledger write names its database in its payload.
-                let ledger_db = if db.is_none() { msgs.first().copied() } else { None };
-                let first_writer = *epoch_writer.entry((lun, ledger_db, *epoch)).or_insert(host);
-                if first_writer != host {
-                    note(
-                        "two-writers-in-one-epoch",
-                        format!(
-                            "{lun} applied a write (messages {msgs:?}) in epoch {epoch} from {nexus} at {}, but {first_writer} \
-                             had already written in that epoch",
-                            record.at
-                        ),
-                    );
-                }
-                if let Some(db) = db
-                    && let Some(&highest) = highest_mounted.get(db)
-                    && *epoch < highest
-                {
-                    note(
-                        "stale-epoch",
-                        format!(
-                            "{lun} applied a write (messages {msgs:?}) in stale epoch {epoch} from {nexus} at {}, \
-                             after {db} was mounted in epoch {highest}",
-                            record.at
-                        ),
-                    );
-                }
-            }
+            Event::LunWrite { .. } => self.write(record),
             _ => {}
         }
     }
-    for ((lun, nexus, rule), finding) in findings {
-        let epochs = if finding.lowest_epoch == finding.highest_epoch {
-            format!("epoch {}", finding.lowest_epoch)
-        } else {
-            format!("epochs {} to {}", finding.lowest_epoch, finding.highest_epoch)
-        };
-        report.violations.push(Violation {
-            check: ViolationKind::SplitBrain,
-            subject: lun.to_string(),
-            time_ms: finding.first_at.as_millis(),
-            detail: format!(
-                "{} ({rule}: {} such write(s) from {nexus} to {lun} in total, {epochs})",
-                finding.first_detail, finding.writes
-            ),
-        });
-    }
-}
 
-/// Databases whose single-writer guarantee is judged at their LUNs rather than by mount intervals.
-pub(crate) fn shared_disk_dbs(model: &Model) -> BTreeSet<Name> {
-    model
-        .records
-        .iter()
-        .filter_map(|record| match &record.event {
-            Event::LunContents { db: Some(db), .. } | Event::LunWrite { db: Some(db), .. } => {
-                Some(db.clone())
-            }
-            _ => None,
-        })
-        .collect()
+    /// Judges one `lun-write` by every rule.
+    fn write(&mut self, record: &Record) {
+        let Event::LunWrite { lun, db, nexus, key, holder_at_acceptance, epoch, msgs, .. } = &record.event
+        else {
+            return;
+        };
+        let mut notes: Vec<(&'static str, String)> = Vec::new();
+        if let Some((preempted_at, by)) = self.fenced.get(&(lun.clone(), nexus.clone())) {
+            notes.push((
+                "fenced-writer",
+                format!(
+                    "{lun} applied a write (messages {msgs:?}, epoch {epoch}) from {nexus} at {}, after {by} \
+                     preempted that nexus at {preempted_at}",
+                    record.at
+                ),
+            ));
+        }
+        if let Some(held_by) = *holder_at_acceptance
+            && *key != Some(held_by)
+        {
+            notes.push((
+                "not-the-holder",
+                format!(
+                    "{lun} applied a write (messages {msgs:?}, epoch {epoch}) from {nexus} at {}, registered \
+                     with key {}, accepted while key {held_by:#x} held the reservation",
+                    record.at,
+                    key.map_or_else(|| "none".to_string(), |key| format!("{key:#x}"))
+                ),
+            ));
+        }
+        let host = &nexus.host;
+        // A witness ledger write names its database in its payload.
+        let ledger_db = if db.is_none() { msgs.first().copied() } else { None };
+        let first_writer = self.epoch_writer.entry((lun.clone(), ledger_db, *epoch)).or_insert(host.clone());
+        if first_writer != host {
+            notes.push((
+                "two-writers-in-one-epoch",
+                format!(
+                    "{lun} applied a write (messages {msgs:?}) in epoch {epoch} from {nexus} at {}, but \
+                     {first_writer} had already written in that epoch",
+                    record.at
+                ),
+            ));
+        }
+        if let Some(db) = db
+            && let Some(&highest) = self.highest_mounted.get(db)
+            && *epoch < highest
+        {
+            notes.push((
+                "stale-epoch",
+                format!(
+                    "{lun} applied a write (messages {msgs:?}) in stale epoch {epoch} from {nexus} at {}, after \
+                     {db} was mounted in epoch {highest}",
+                    record.at
+                ),
+            ));
+        }
+        for (rule, detail) in notes {
+            let finding = self.findings.entry((lun.clone(), nexus.clone(), rule)).or_insert(Finding {
+                first_at: record.at,
+                first_detail: detail,
+                writes: 0,
+                lowest_epoch: *epoch,
+                highest_epoch: *epoch,
+            });
+            finding.writes += 1;
+            finding.lowest_epoch = finding.lowest_epoch.min(*epoch);
+            finding.highest_epoch = finding.highest_epoch.max(*epoch);
+        }
+    }
+
+    pub fn check(self, report: &mut CheckReport) {
+        for ((lun, nexus, rule), finding) in self.findings {
+            let epochs = if finding.lowest_epoch == finding.highest_epoch {
+                format!("epoch {}", finding.lowest_epoch)
+            } else {
+                format!("epochs {} to {}", finding.lowest_epoch, finding.highest_epoch)
+            };
+            report.violations.push(Violation {
+                check: ViolationKind::SplitBrain,
+                subject: lun.to_string(),
+                time_ms: finding.first_at.as_millis(),
+                detail: format!(
+                    "{} ({rule}: {} such write(s) from {nexus} to {lun} in total, {epochs})",
+                    finding.first_detail, finding.writes
+                ),
+            });
+        }
+    }
 }

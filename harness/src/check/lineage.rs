@@ -28,7 +28,7 @@ use crate::history::{Event, Name};
 use crate::verdict::{Violation, ViolationKind};
 
 pub(crate) fn check(model: &Model, report: &mut CheckReport) {
-    for (pos, record) in model.records.iter().enumerate() {
+    for (pos, record) in model.records.indexed() {
         let Event::LogReplayed { node, db, generation, epoch, .. } = &record.event else { continue };
         if let Some(deposer) = deposer(model, db, *generation, *epoch, pos) {
             report.violations.push(Violation {

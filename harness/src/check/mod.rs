@@ -2,10 +2,13 @@
 //!
 //! The history holds what the harness carried out on the nodes' behalf (mounts, commits, replays,
 //! acknowledgements, quorum claims) and the emulators' ground truth (hosts going down and up, the
-//! witness lock, what each LUN applied). [`check_all`] rebuilds the world from it once ([`model`]) and runs twelve checkers over
-//! that reconstruction, each in its own module with a doc comment saying exactly what it does and does
-//! not check. A history that is malformed or cut short never panics a checker: what cannot be judged
-//! becomes a note in the report.
+//! witness lock, what each LUN applied). A [`Checker`] is fed the history one record at a time, as a
+//! run produces it: it rebuilds the world from it ([`model`]) and judges the per-message rules as the
+//! records pass, keeping nothing per message, so a week-long run is judged in bounded memory. At the
+//! end twelve checkers run over that reconstruction, each in its own module with a doc comment saying
+//! exactly what it does and does not check. [`check_all`] feeds a whole history the same way. A
+//! history that is malformed or cut short never panics a checker: what cannot be judged becomes a note
+//! in the report.
 
 mod data_loss;
 mod epochs;
@@ -21,7 +24,7 @@ mod service;
 mod single_writer;
 mod votes;
 
-use crate::history::{Event, History};
+use crate::history::{Event, History, Record};
 use crate::scenario::Reachable;
 use crate::verdict::Violation;
 use kernel::SimTime;
@@ -99,38 +102,100 @@ pub struct CheckReport {
     pub notes: Vec<String>,
 }
 
-/// Runs every checker over `history` and gathers their violations, metrics and notes.
-pub fn check_all(history: &History, config: &CheckConfig) -> CheckReport {
-    let model = model::Model::build(history, config.end);
-    let mut report = CheckReport::default();
-    report.notes.extend(model.notes.iter().cloned());
+/// Every checker, fed one record at a time in history order; [`Checker::finish`] judges the run.
+#[derive(Debug, Default)]
+pub struct Checker {
+    model: model::Builder,
+    writes: single_writer::Writes,
+    oracle: fencing::Oracle,
+    acks: data_loss::Acks,
+    service: service::Tally,
+    acked: u64,
+    failovers: u64,
+}
 
-    single_writer::check(&model, &mut report);
-    fencing::check(&model, &mut report);
-    data_loss::check(&model, config, &mut report);
-    lineage::check(&model, &mut report);
-    quorum::check(&model, config.end, &mut report);
-    recovery::check(&model, config, &mut report);
-    liveness::check(&model, config, &mut report);
-    failovers::check(&model, config, &mut report);
-    service::check(&model, config, &mut report);
-    epochs::check(&model, &mut report);
-    votes::check(&model, config.vote_freshness, config.end, &mut report);
-    reach::check(&model, &config.reached, config.end, &mut report);
+impl Checker {
+    pub fn new() -> Self {
+        Checker::default()
+    }
 
-    let metrics = &mut report.metrics;
-    for record in model.records {
+    /// Takes the next record of the history.
+    pub fn observe(&mut self, record: &Record) {
+        // The per-message rules judge a record against the state before it.
+        self.writes.observe(self.model.next_pos(), record, &self.model);
+        self.oracle.observe(record);
+        self.acks.observe(record);
+        self.service.observe(record);
         match record.event {
-            Event::Acked { .. } => metrics.acked += 1,
-            Event::Failover { .. } => metrics.failovers += 1,
+            Event::Acked { .. } => self.acked += 1,
+            Event::Failover { .. } => self.failovers += 1,
             _ => {}
         }
+        self.model.observe(record);
     }
-    metrics.simulated_ms = config.end.as_millis();
-    metrics.events = u64::try_from(history.len()).unwrap_or(u64::MAX);
 
-    // A stable sort keeps each checker's own order among violations of the same instant and kind.
-    report.violations.sort_by_key(|violation| (violation.time_ms, violation.check));
+    /// Judges everything observed, as a run that ended at `config.end`.
+    pub fn finish(self, config: &CheckConfig) -> CheckReport {
+        let ended = self.model.ended();
+        self.judge(config, Vec::new(), ended)
+    }
+
+    fn judge(self, config: &CheckConfig, mut notes: Vec<String>, ended: bool) -> CheckReport {
+        if !ended {
+            notes.push(
+                "the history does not end with run-ended: it may be truncated, so the checks judged only \
+                 what was recorded"
+                    .to_string(),
+            );
+        }
+        let model = self.model.finish();
+        let mut report = CheckReport { notes, ..CheckReport::default() };
+        report.notes.extend(model.notes.iter().cloned());
+
+        self.writes.check(&model, &mut report);
+        self.oracle.check(&mut report);
+        data_loss::check(&model, &self.acks, config, &mut report);
+        lineage::check(&model, &mut report);
+        quorum::check(&model, config.end, &mut report);
+        recovery::check(&model, config, &mut report);
+        liveness::check(&model, config, &mut report);
+        failovers::check(&model, config, &mut report);
+        self.service.check(&model, config, &mut report);
+        epochs::check(&model, &mut report);
+        votes::check(&model, config.vote_freshness, config.end, &mut report);
+        reach::check(&model, &config.reached, config.end, &mut report);
+
+        report.metrics.acked = self.acked;
+        report.metrics.failovers = self.failovers;
+        report.metrics.simulated_ms = config.end.as_millis();
+        report.metrics.events = u64::try_from(model.records.len()).unwrap_or(u64::MAX);
+
+        // A stable sort keeps each checker's own order among violations of the same instant and kind.
+        report.violations.sort_by_key(|violation| (violation.time_ms, violation.check));
+        report
+    }
+}
+
+/// Runs every checker over `history` and gathers their violations, metrics and notes. Records after
+/// `config.end` are not fed (and a note says how many there were).
+pub fn check_all(history: &History, config: &CheckConfig) -> CheckReport {
+    let all = history.records();
+    let kept = all.iter().take_while(|record| record.at <= config.end).count();
+    let mut checker = Checker::new();
+    for record in &all[..kept] {
+        checker.observe(record);
+    }
+    let mut notes = Vec::new();
+    if kept < all.len() {
+        notes.push(format!(
+            "{} records after the declared end {} were ignored by every check",
+            all.len() - kept,
+            config.end
+        ));
+    }
+    let ended = matches!(all.last(), Some(Record { event: Event::RunEnded, .. }));
+    let mut report = checker.judge(config, notes, ended);
+    report.metrics.events = u64::try_from(history.len()).unwrap_or(u64::MAX);
     report
 }
 

@@ -18,9 +18,15 @@
 //!
 //! Records after the declared end of the run are ignored (and noted), so every checker sees the same
 //! prefix of the history.
+//!
+//! The reconstruction is built as the run goes ([`Builder::observe`], one record at a time), and keeps
+//! nothing per message: a copy's logs hold their messages as ranges ([`MessageSet`]), and of the
+//! records it keeps only those that are not about one message ([`Kept`]), with their places in the
+//! history. The per-message rules are judged as the records pass, by each checker's own online part
+//! (`single_writer::Writes`, `fencing::Oracle`, `data_loss::Acks`, `service::Tally`).
 
 use crate::history::{
-    Event, History, HostDownReason, LinkDirection, MessageId, Name, Record, WitnessResetReason,
+    Event, HostDownReason, LinkDirection, MessageId, MessageSet, Name, Record, WitnessResetReason,
 };
 use kernel::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -131,7 +137,15 @@ pub(crate) struct WitnessChange {
 struct Log {
     epoch: u64,
     closed: bool,
-    messages: Vec<MessageId>,
+    messages: MessageSet,
+    /// Messages written into this log more than once.
+    repeated: MessageSet,
+}
+
+impl Log {
+    fn new(epoch: u64, closed: bool) -> Log {
+        Log { epoch, closed, messages: MessageSet::new(), repeated: MessageSet::new() }
+    }
 }
 
 /// A database copy's contents: log generations in order, each with its epoch and messages.
@@ -145,26 +159,34 @@ impl Contents {
     /// the copy holds for that generation starts a new log file of that generation, which replaces the
     /// old one; the lineage checker reports the mount that made this possible.
     fn commit(&mut self, generation: u64, epoch: u64, msg: MessageId) {
-        let log = self.logs.entry(generation).or_insert(Log { epoch, closed: false, messages: Vec::new() });
+        let log = self.logs.entry(generation).or_insert_with(|| Log::new(epoch, false));
         if log.epoch != epoch {
-            *log = Log { epoch, closed: false, messages: Vec::new() };
+            *log = Log::new(epoch, false);
         }
-        log.messages.push(msg);
+        if !log.messages.insert(msg) {
+            log.repeated.insert(msg);
+        }
     }
 
     /// Closing a generation makes it shippable; a generation with no writes still exists as a log.
     fn close(&mut self, generation: u64, epoch: u64) {
-        let log = self.logs.entry(generation).or_insert(Log { epoch, closed: true, messages: Vec::new() });
+        let log = self.logs.entry(generation).or_insert_with(|| Log::new(epoch, true));
         if log.epoch == epoch {
             log.closed = true;
         } else {
-            *log = Log { epoch, closed: true, messages: Vec::new() };
+            *log = Log::new(epoch, true);
         }
     }
 
     /// A replayed generation replaces what the copy held for it, because a log file is applied once.
     fn replay(&mut self, generation: u64, epoch: u64, messages: &[MessageId]) {
-        self.logs.insert(generation, Log { epoch, closed: true, messages: messages.to_vec() });
+        let mut log = Log::new(epoch, true);
+        for &msg in messages {
+            if !log.messages.insert(msg) {
+                log.repeated.insert(msg);
+            }
+        }
+        self.logs.insert(generation, log);
     }
 
     fn roll_back(&mut self, to_generation: u64) {
@@ -176,11 +198,25 @@ impl Contents {
         self.logs.iter().rev().find(|(_, log)| log.closed).map(|(generation, _)| *generation)
     }
 
-    /// Every (message id, generation, epoch) in log order.
-    pub fn entries(&self) -> impl Iterator<Item = (MessageId, u64, u64)> + '_ {
-        self.logs
-            .iter()
-            .flat_map(|(generation, log)| log.messages.iter().map(move |msg| (*msg, *generation, log.epoch)))
+    /// Every message the copy holds, in any generation.
+    pub fn messages(&self) -> MessageSet {
+        let mut all = MessageSet::new();
+        for log in self.logs.values() {
+            all.union_with(&log.messages);
+        }
+        all
+    }
+
+    /// How many message ids the copy holds more than once (in two generations, or twice in one).
+    pub fn duplicates(&self) -> u64 {
+        let mut seen = MessageSet::new();
+        let mut twice = MessageSet::new();
+        for log in self.logs.values() {
+            twice.union_with(&log.repeated);
+            twice.union_with(&log.messages.intersection(&seen));
+            seen.union_with(&log.messages);
+        }
+        twice.len()
     }
 
     /// Every (generation, epoch) log held, in generation order.
@@ -222,11 +258,94 @@ impl DbCopy {
     }
 }
 
+/// The records the reconstruction keeps: every record that is not about one message (see
+/// [`Kept::keeps`]), each with its place in the whole history, so spans and positions mean the same as
+/// in the history itself.
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    records: Vec<(usize, Record)>,
+    /// How many records the history had in all, kept or not.
+    total: usize,
+}
+
+impl Kept {
+    /// Whether a record is kept: per-message records (`submitted`, `committed`, `acked`,
+    /// `duplicate-suppressed`, `lun-write`, `lun-contents`) are judged as they pass and dropped; a
+    /// `log-replayed` is kept without its messages (lineage and reachability need the generation, not
+    /// what it held), and a `log-closed` as it is (one per generation, and it moves a copy's level, so
+    /// the state at an instant changes only at kept records but for a commit that replaces another
+    /// epoch's closed log).
+    pub fn keeps(event: &Event) -> bool {
+        matches!(event, Event::LogClosed { .. } | Event::LogReplayed { .. }) || !event.is_per_message()
+    }
+
+    fn keep(record: &Record) -> Option<Record> {
+        match &record.event {
+            Event::LogClosed { .. } => Some(record.clone()),
+            Event::LogReplayed { node, db, generation, epoch, .. } => Some(Record {
+                at: record.at,
+                event: Event::LogReplayed {
+                    node: node.clone(),
+                    db: db.clone(),
+                    generation: *generation,
+                    epoch: *epoch,
+                    messages: Vec::new(),
+                },
+            }),
+            event if event.is_per_message() => None,
+            _ => Some(record.clone()),
+        }
+    }
+
+    fn push(&mut self, record: &Record) {
+        if let Some(kept) = Kept::keep(record) {
+            self.records.push((self.total, kept));
+        }
+        self.total += 1;
+    }
+
+    /// How many records the history had, kept or not: the position after the last one.
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    /// The kept records, in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Record> {
+        self.records.iter().map(|(_, record)| record)
+    }
+
+    /// The kept records with their positions in the history.
+    pub fn indexed(&self) -> impl DoubleEndedIterator<Item = (usize, &Record)> {
+        self.records.iter().map(|(pos, record)| (*pos, record))
+    }
+
+    /// The kept records at positions `from..to`.
+    pub fn between(&self, from: usize, to: usize) -> impl Iterator<Item = (usize, &Record)> {
+        let start = self.records.partition_point(|(pos, _)| *pos < from);
+        self.records[start..].iter().take_while(move |(pos, _)| *pos < to).map(|(pos, record)| (*pos, record))
+    }
+
+    /// The record at position `pos`, if it was kept.
+    pub fn get(&self, pos: usize) -> Option<&Record> {
+        let index = self.records.binary_search_by_key(&pos, |(kept, _)| *kept).ok()?;
+        self.records.get(index).map(|(_, record)| record)
+    }
+
+    /// How many records happened by true time `t` (inclusive), as far as the kept records tell: the
+    /// position of the first kept record after `t`. Dropped records just before it count as happened
+    /// by `t` even when they are later; they change nothing the state at an instant is read for.
+    fn count_by(&self, t: SimTime) -> usize {
+        let index = self.records.partition_point(|(_, record)| record.at <= t);
+        self.records.get(index).map_or(self.total, |(pos, _)| *pos)
+    }
+}
+
 /// The reconstruction of one history, cut at the declared end of the run.
-#[derive(Debug)]
-pub(crate) struct Model<'h> {
-    /// The records the checkers consider: the history up to the declared end.
-    pub records: &'h [Record],
+#[derive(Debug, Default)]
+pub(crate) struct Model {
+    /// The records the checkers consider (the history up to the declared end), without the
+    /// per-message ones.
+    pub records: Kept,
     /// Every mount interval, in the order the mounts happened.
     pub mounts: Vec<Mount>,
     /// Down intervals per host, in order.
@@ -239,219 +358,230 @@ pub(crate) struct Model<'h> {
     pub notes: Vec<String>,
 }
 
-impl<'h> Model<'h> {
-    pub fn build(history: &'h History, end: SimTime) -> Model<'h> {
-        let all = history.records();
-        let kept = all.iter().take_while(|record| record.at <= end).count();
-        let records = all.get(..kept).unwrap_or(all);
-        let mut model = Model {
-            records,
-            mounts: Vec::new(),
-            downs: BTreeMap::new(),
-            witness: Vec::new(),
-            copies: BTreeMap::new(),
-            notes: Vec::new(),
-        };
-        if kept < all.len() {
-            model.notes.push(format!(
-                "{} records after the declared end {end} were ignored by every check",
-                all.len() - kept
-            ));
-        }
-        if !matches!(all.last(), Some(Record { event: Event::RunEnded, .. })) {
-            model.notes.push(
-                "the history does not end with run-ended: it may be truncated, so the checks judged only \
-                 what was recorded"
-                    .to_string(),
-            );
-        }
-        model.replay();
-        model
+/// Builds the [`Model`] one record at a time, as the run produces them.
+#[derive(Debug, Default)]
+pub(crate) struct Builder {
+    model: Model,
+    open_mounts: BTreeMap<(Name, Name), usize>,
+    open_downs: BTreeMap<Name, usize>,
+    reported_disorder: bool,
+    previous: SimTime,
+    /// Each VM's latest snapshot: its node's copies as they were (a VM is named like its node).
+    snapshots: BTreeMap<Name, Vec<(Name, Contents)>>,
+    /// The mounts a VM's latest memory snapshot holds: (database, epoch, generation).
+    image_mounts: BTreeMap<Name, Vec<(Name, u64, u64)>>,
+    ended: bool,
+}
+
+impl Builder {
+    /// Whether `node` has `db` mounted now, before the next record is applied.
+    pub fn mounted(&self, db: &Name, node: &Name) -> bool {
+        self.open_mounts.contains_key(&(db.clone(), node.clone()))
     }
 
-    fn replay(&mut self) {
-        let mut open_mounts: BTreeMap<(Name, Name), usize> = BTreeMap::new();
-        let mut open_downs: BTreeMap<Name, usize> = BTreeMap::new();
-        let mut reported_disorder = false;
-        let mut previous = SimTime::ZERO;
-        // Each VM's latest snapshot: its node's copies as they were (a VM is named like its node).
-        let mut snapshots: BTreeMap<Name, Vec<(Name, Contents)>> = BTreeMap::new();
-        // The mounts a VM's latest memory snapshot holds: (database, epoch, generation).
-        let mut image_mounts: BTreeMap<Name, Vec<(Name, u64, u64)>> = BTreeMap::new();
-        let records = self.records;
-        for (pos, record) in records.iter().enumerate() {
-            let point = Point { pos, at: record.at };
-            if record.at < previous && !reported_disorder {
-                // Out-of-order records only reach us from a hand-edited or corrupted file; durations
-                // are computed with saturating arithmetic, so the checks go on but may be off.
-                self.notes.push(format!(
-                    "record {pos} at {} is earlier than the record before it ({previous}): the history is \
-                     out of time order",
-                    record.at
-                ));
-                reported_disorder = true;
-            }
-            previous = previous.max(record.at);
-            match &record.event {
-                Event::Mounted { node, db, epoch, generation, .. } => {
-                    let key = (db.clone(), node.clone());
-                    if let Some(index) = open_mounts.remove(&key) {
-                        self.close_mount(index, point);
-                        self.notes.push(format!(
-                            "{node} mounted {db} at {} while its previous mount was still open; the earlier \
-                             mount is taken to end there",
-                            record.at
-                        ));
-                    }
-                    let copy = self.copy(db, node);
-                    let held_before = copy.contents.generations().collect();
-                    copy.record_level(pos);
-                    open_mounts.insert(key, self.mounts.len());
-                    self.mounts.push(Mount {
-                        node: node.clone(),
-                        db: db.clone(),
-                        epoch: *epoch,
-                        generation: *generation,
-                        span: Span { start: point, end: None },
-                        held_before,
-                        resumed: false,
-                    });
+    /// The position the next record will have.
+    pub fn next_pos(&self) -> usize {
+        self.model.records.len()
+    }
+
+    /// Whether the last record observed was `run-ended`.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The model of everything observed.
+    pub fn finish(self) -> Model {
+        self.model
+    }
+
+    /// Applies one record.
+    pub fn observe(&mut self, record: &Record) {
+        let pos = self.model.records.len();
+        let point = Point { pos, at: record.at };
+        if record.at < self.previous && !self.reported_disorder {
+            // Out-of-order records only reach us from a hand-edited or corrupted file; durations
+            // are computed with saturating arithmetic, so the checks go on but may be off.
+            self.model.notes.push(format!(
+                "record {pos} at {} is earlier than the record before it ({}): the history is out of time \
+                 order",
+                record.at, self.previous
+            ));
+            self.reported_disorder = true;
+        }
+        self.previous = self.previous.max(record.at);
+        self.ended = matches!(record.event, Event::RunEnded);
+        self.apply(record, point);
+        self.model.records.push(record);
+    }
+
+    fn apply(&mut self, record: &Record, point: Point) {
+        let pos = point.pos;
+        match &record.event {
+            Event::Mounted { node, db, epoch, generation, .. } => {
+                let key = (db.clone(), node.clone());
+                if let Some(index) = self.open_mounts.remove(&key) {
+                    self.close_mount(index, point);
+                    self.model.notes.push(format!(
+                        "{node} mounted {db} at {} while its previous mount was still open; the earlier \
+                         mount is taken to end there",
+                        record.at
+                    ));
                 }
-                Event::Dismounted { node, db, .. } => match open_mounts.remove(&(db.clone(), node.clone())) {
+                let copy = self.copy(db, node);
+                let held_before = copy.contents.generations().collect();
+                copy.record_level(pos);
+                self.open_mounts.insert(key, self.model.mounts.len());
+                self.model.mounts.push(Mount {
+                    node: node.clone(),
+                    db: db.clone(),
+                    epoch: *epoch,
+                    generation: *generation,
+                    span: Span { start: point, end: None },
+                    held_before,
+                    resumed: false,
+                });
+            }
+            Event::Dismounted { node, db, .. } => {
+                match self.open_mounts.remove(&(db.clone(), node.clone())) {
                     Some(index) => self.close_mount(index, point),
                     None => self
+                        .model
                         .notes
                         .push(format!("{node} dismounted {db} at {} without an open mount", record.at)),
-                },
-                Event::HostDown { host, reason } => {
-                    let kind = match reason {
-                        HostDownReason::Power => DownKind::PowerLoss,
-                        HostDownReason::Freeze => DownKind::Freeze,
-                    };
-                    // A frozen host may also lose power: the freeze interval ends and a power-loss one starts.
-                    if let Some(index) = open_downs.remove(host) {
-                        self.close_down(host, index, point);
-                    }
-                    let downs = self.downs.entry(host.clone()).or_default();
-                    open_downs.insert(host.clone(), downs.len());
-                    downs.push(Down { span: Span { start: point, end: None } });
-                    if kind == DownKind::PowerLoss {
-                        let ended: Vec<(Name, Name)> =
-                            open_mounts.keys().filter(|(_, node)| node == host).cloned().collect();
-                        for key in ended {
-                            if let Some(index) = open_mounts.remove(&key) {
-                                self.close_mount(index, point);
-                            }
-                        }
-                    }
                 }
-                Event::HostUp { host, .. } => match open_downs.remove(host) {
-                    Some(index) => self.close_down(host, index, point),
-                    None => {
-                        self.notes.push(format!("host-up of {host} at {} while it was not down", record.at))
-                    }
-                },
-                Event::WitnessLease { host, until } => {
-                    let holder = Some((host.clone(), *until));
-                    self.witness.push(WitnessChange { point, holder, lost_with_witness: false });
-                }
-                Event::WitnessReset { reason } => {
-                    let lost_with_witness = *reason == WitnessResetReason::WitnessDown;
-                    self.witness.push(WitnessChange { point, holder: None, lost_with_witness });
-                }
-                Event::Committed { node, db, msg, epoch, generation } => {
-                    let copy = self.copy(db, node);
-                    copy.contents.commit(*generation, *epoch, *msg);
-                    copy.record_level(pos);
-                }
-                Event::LogClosed { node, db, generation, epoch } => {
-                    let copy = self.copy(db, node);
-                    copy.contents.close(*generation, *epoch);
-                    copy.record_level(pos);
-                }
-                Event::LogReplayed { node, db, generation, epoch, messages } => {
-                    let copy = self.copy(db, node);
-                    copy.contents.replay(*generation, *epoch, messages);
-                    copy.record_level(pos);
-                }
-                Event::RolledBack { node, db, to_generation } => {
-                    let copy = self.copy(db, node);
-                    copy.contents.roll_back(*to_generation);
-                    copy.record_level(pos);
-                }
-                Event::VmSnapshotTaken { vm, memory } => {
-                    // A memory image holds the guest's mounts: a revert to it resumes them.
-                    let mounts_then = open_mounts
-                        .iter()
-                        .filter(|((_, node), _)| node == vm)
-                        .filter_map(|(_, &index)| self.mounts.get(index))
-                        .map(|mount| (mount.db.clone(), mount.epoch, mount.generation))
-                        .collect();
-                    if *memory {
-                        image_mounts.insert(vm.clone(), mounts_then);
-                    } else {
-                        image_mounts.remove(vm);
-                    }
-                    let kept = self
-                        .copies
-                        .iter()
-                        .filter(|((_, node), _)| node == vm)
-                        .map(|((db, _), copy)| (db.clone(), copy.contents.clone()))
-                        .collect();
-                    snapshots.insert(vm.clone(), kept);
-                }
-                // The node's disks go back to the snapshot: a copy it did not hold then is empty.
-                Event::VmReverted { vm, memory, .. } => {
-                    let kept = snapshots.get(vm).cloned().unwrap_or_default();
-                    for ((db, node), copy) in self.copies.iter_mut() {
-                        if node == vm {
-                            let then = kept.iter().find(|(kept_db, _)| kept_db == db);
-                            copy.contents = then.map(|(_, contents)| contents.clone()).unwrap_or_default();
-                            copy.record_level(pos);
-                        }
-                    }
-                    // A resumed memory image has the databases mounted that it had at the snapshot.
-                    let resumed =
-                        if *memory { image_mounts.get(vm).cloned().unwrap_or_default() } else { vec![] };
-                    for (db, epoch, generation) in resumed {
-                        let held_before = self.copy(&db, vm).contents.generations().collect();
-                        open_mounts.insert((db.clone(), vm.clone()), self.mounts.len());
-                        let span = Span { start: point, end: None };
-                        self.mounts.push(Mount {
-                            node: vm.clone(),
-                            db,
-                            epoch,
-                            generation,
-                            span,
-                            held_before,
-                            resumed: true,
-                        });
-                    }
-                }
-                _ => {}
             }
+            Event::HostDown { host, reason } => {
+                let kind = match reason {
+                    HostDownReason::Power => DownKind::PowerLoss,
+                    HostDownReason::Freeze => DownKind::Freeze,
+                };
+                // A frozen host may also lose power: the freeze interval ends and a power-loss one starts.
+                if let Some(index) = self.open_downs.remove(host) {
+                    self.close_down(host, index, point);
+                }
+                let downs = self.model.downs.entry(host.clone()).or_default();
+                self.open_downs.insert(host.clone(), downs.len());
+                downs.push(Down { span: Span { start: point, end: None } });
+                if kind == DownKind::PowerLoss {
+                    let ended: Vec<(Name, Name)> =
+                        self.open_mounts.keys().filter(|(_, node)| node == host).cloned().collect();
+                    for key in ended {
+                        if let Some(index) = self.open_mounts.remove(&key) {
+                            self.close_mount(index, point);
+                        }
+                    }
+                }
+            }
+            Event::HostUp { host, .. } => match self.open_downs.remove(host) {
+                Some(index) => self.close_down(host, index, point),
+                None => {
+                    self.model.notes.push(format!("host-up of {host} at {} while it was not down", record.at))
+                }
+            },
+            Event::WitnessLease { host, until } => {
+                let holder = Some((host.clone(), *until));
+                self.model.witness.push(WitnessChange { point, holder, lost_with_witness: false });
+            }
+            Event::WitnessReset { reason } => {
+                let lost_with_witness = *reason == WitnessResetReason::WitnessDown;
+                self.model.witness.push(WitnessChange { point, holder: None, lost_with_witness });
+            }
+            Event::Committed { node, db, msg, epoch, generation } => {
+                let copy = self.copy(db, node);
+                copy.contents.commit(*generation, *epoch, *msg);
+                copy.record_level(pos);
+            }
+            Event::LogClosed { node, db, generation, epoch } => {
+                let copy = self.copy(db, node);
+                copy.contents.close(*generation, *epoch);
+                copy.record_level(pos);
+            }
+            Event::LogReplayed { node, db, generation, epoch, messages } => {
+                let copy = self.copy(db, node);
+                copy.contents.replay(*generation, *epoch, messages);
+                copy.record_level(pos);
+            }
+            Event::RolledBack { node, db, to_generation } => {
+                let copy = self.copy(db, node);
+                copy.contents.roll_back(*to_generation);
+                copy.record_level(pos);
+            }
+            Event::VmSnapshotTaken { vm, memory } => {
+                // A memory image holds the guest's mounts: a revert to it resumes them.
+                let mounts_then = self
+                    .open_mounts
+                    .iter()
+                    .filter(|((_, node), _)| node == vm)
+                    .filter_map(|(_, &index)| self.model.mounts.get(index))
+                    .map(|mount| (mount.db.clone(), mount.epoch, mount.generation))
+                    .collect();
+                if *memory {
+                    self.image_mounts.insert(vm.clone(), mounts_then);
+                } else {
+                    self.image_mounts.remove(vm);
+                }
+                let kept = self
+                    .model
+                    .copies
+                    .iter()
+                    .filter(|((_, node), _)| node == vm)
+                    .map(|((db, _), copy)| (db.clone(), copy.contents.clone()))
+                    .collect();
+                self.snapshots.insert(vm.clone(), kept);
+            }
+            // The node's disks go back to the snapshot: a copy it did not hold then is empty.
+            Event::VmReverted { vm, memory, .. } => {
+                let kept = self.snapshots.get(vm).cloned().unwrap_or_default();
+                for ((db, node), copy) in self.model.copies.iter_mut() {
+                    if node == vm {
+                        let then = kept.iter().find(|(kept_db, _)| kept_db == db);
+                        copy.contents = then.map(|(_, contents)| contents.clone()).unwrap_or_default();
+                        copy.record_level(pos);
+                    }
+                }
+                // A resumed memory image has the databases mounted that it had at the snapshot.
+                let resumed =
+                    if *memory { self.image_mounts.get(vm).cloned().unwrap_or_default() } else { vec![] };
+                for (db, epoch, generation) in resumed {
+                    let held_before = self.copy(&db, vm).contents.generations().collect();
+                    self.open_mounts.insert((db.clone(), vm.clone()), self.model.mounts.len());
+                    let span = Span { start: point, end: None };
+                    self.model.mounts.push(Mount {
+                        node: vm.clone(),
+                        db,
+                        epoch,
+                        generation,
+                        span,
+                        held_before,
+                        resumed: true,
+                    });
+                }
+            }
+            _ => {}
         }
     }
 
     fn copy(&mut self, db: &Name, node: &Name) -> &mut DbCopy {
-        self.copies.entry((db.clone(), node.clone())).or_insert_with(DbCopy::new)
+        self.model.copies.entry((db.clone(), node.clone())).or_insert_with(DbCopy::new)
     }
 
     fn close_mount(&mut self, index: usize, point: Point) {
-        if let Some(mount) = self.mounts.get_mut(index) {
+        if let Some(mount) = self.model.mounts.get_mut(index) {
             mount.span.end = Some(point);
         }
     }
 
     fn close_down(&mut self, host: &Name, index: usize, point: Point) {
-        if let Some(down) = self.downs.get_mut(host).and_then(|downs| downs.get_mut(index)) {
+        if let Some(down) = self.model.downs.get_mut(host).and_then(|downs| downs.get_mut(index)) {
             down.span.end = Some(point);
         }
     }
+}
 
+impl Model {
     /// How many records have happened by true time `t` (inclusive): the state "at" `t`.
     pub fn count_by(&self, t: SimTime) -> usize {
-        self.records.partition_point(|record| record.at <= t)
+        self.records.count_by(t)
     }
 
     /// True when `host` was executing after the first `n` records (neither powered off nor frozen).

@@ -139,7 +139,7 @@ pub(crate) fn check(model: &Model, end: SimTime, report: &mut CheckReport) {
         Event::WitnessDisk { lun } => Some(DiskWitness { lun, holder_key: None, ever_held: BTreeSet::new() }),
         _ => None,
     });
-    for (pos, record) in model.records.iter().enumerate() {
+    for (pos, record) in model.records.indexed() {
         // A lease that ran out strictly before this record's instant expired with the claims as they
         // stood; a renewal recorded exactly at the expiry instant replaces it first.
         if let Some(until) = expiry.filter(|until| *until < record.at) {

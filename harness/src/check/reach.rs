@@ -82,7 +82,7 @@ fn held(model: &Model, assertion: Reachable) -> bool {
         Reachable::FencedWriteRefused => fenced_write_refused(model),
         Reachable::RestartedRejoinedPassive => restarted_rejoined_passive(model),
         Reachable::HaMastersSplit => ha_masters_split(model),
-        Reachable::RevertedNodeCaughtUp => model.records.iter().enumerate().any(|(pos, record)| {
+        Reachable::RevertedNodeCaughtUp => model.records.indexed().any(|(pos, record)| {
             matches!(&record.event, Event::VmReverted { vm, .. } if caught_up_after(model, vm, pos))
         }),
         _ => model.records.iter().any(|record| event_reaches(&record.event, assertion)),
@@ -122,7 +122,7 @@ fn event_reaches(event: &Event, assertion: Reachable) -> bool {
 /// A write refused for a reservation conflict from a nexus a preemption had removed.
 /// Whether `node`, reverted at record `revert`, replayed another node's epoch before it mounted.
 fn caught_up_after(model: &Model, node: &Name, revert: usize) -> bool {
-    for record in &model.records[revert + 1..] {
+    for (_, record) in model.records.between(revert + 1, usize::MAX) {
         match &record.event {
             Event::Mounted { node: mounted, .. } if mounted == node => return false,
             Event::LogReplayed { node: replayed, db, epoch, .. }
@@ -139,7 +139,7 @@ fn caught_up_after(model: &Model, node: &Name, revert: usize) -> bool {
 
 fn fenced_write_refused(model: &Model) -> bool {
     let mut preempted: BTreeSet<(&Name, &Nexus)> = BTreeSet::new();
-    for record in model.records {
+    for record in model.records.iter() {
         match &record.event {
             Event::Preempted { lun, victims, .. } => {
                 preempted.extend(victims.iter().map(|victim| (lun, victim)))
@@ -158,14 +158,14 @@ fn fenced_write_refused(model: &Model) -> bool {
 /// A VM restarted by HA whose node, once booted, joined a quorate cluster as a non-owner beside an
 /// owner.
 fn restarted_rejoined_passive(model: &Model) -> bool {
-    let restarted = model.records.iter().enumerate().filter_map(|(pos, record)| match &record.event {
+    let restarted = model.records.indexed().filter_map(|(pos, record)| match &record.event {
         Event::Ha { what: HaRecord::RestartSucceeded { vm, .. }, .. } => Some((pos, vm)),
         _ => None,
     });
     for (restart, vm) in restarted {
         // Whatever the node records after its VM's restart, it records in the life that restart
         // booted: the VMDK lock kept any other instance of it off.
-        let joined = model.records.iter().enumerate().skip(restart + 1).any(|(pos, record)| {
+        let joined = model.records.between(restart + 1, usize::MAX).any(|(pos, record)| {
             matches!(&record.event, Event::Quorum { node, quorate: true, .. } if node == vm)
                 && !mounted_at(model, vm, pos)
                 && model.mounts.iter().any(|mount| mount.node != *vm && open_at(mount, pos))
@@ -188,7 +188,7 @@ fn mounted_at(model: &Model, node: &Name, pos: usize) -> bool {
 /// Two agents that each consider themselves master at one moment.
 fn ha_masters_split(model: &Model) -> bool {
     let mut masters: BTreeSet<&Name> = BTreeSet::new();
-    for record in model.records {
+    for record in model.records.iter() {
         match &record.event {
             Event::Ha { agent, what } => match what {
                 HaRecord::MasterElected { master } if master == agent => {
@@ -213,7 +213,7 @@ fn ha_masters_split(model: &Model) -> bool {
 
 fn witness_changed_hands(model: &Model) -> bool {
     let mut last: Option<&Name> = None;
-    for record in model.records {
+    for record in model.records.iter() {
         if let Event::WitnessLease { host, .. } = &record.event {
             if last.is_some_and(|previous| previous != host) {
                 return true;

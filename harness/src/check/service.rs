@@ -23,74 +23,89 @@
 
 use super::model::Model;
 use super::{CheckConfig, CheckReport};
-use crate::history::{Event, MessageId, Name};
+use crate::history::{Event, MessageId, Name, Record};
 use crate::verdict::{Violation, ViolationKind};
 use kernel::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the history shows of one database's service.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Served {
     submitted: u64,
     acked: u64,
     mounted: bool,
-    /// Messages submitted and not (yet) acknowledged, with when and to which hub they were submitted.
+    /// Messages submitted and not (yet) acknowledged, with when and to which hub they were submitted:
+    /// the mail in flight, which a healthy run keeps short.
     waiting: BTreeMap<MessageId, (SimTime, Name)>,
     last_ack: Option<SimTime>,
 }
 
-pub(crate) fn check(model: &Model, config: &CheckConfig, report: &mut CheckReport) {
-    let end = config.end;
-    let mut databases: BTreeMap<&Name, Served> = BTreeMap::new();
-    // Hosts not running at the end of the run (their last word is a host-down).
-    let mut down_at_end: BTreeSet<&Name> = BTreeSet::new();
-    for record in model.records {
+/// Each database's service, tallied as the records pass.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    databases: BTreeMap<Name, Served>,
+    /// Hosts not running at the end of the run (their last word is a host-down).
+    down_at_end: BTreeSet<Name>,
+}
+
+impl Tally {
+    fn served(&mut self, db: &Name) -> &mut Served {
+        if !self.databases.contains_key(db) {
+            self.databases.insert(db.clone(), Served::default());
+        }
+        self.databases.get_mut(db).expect("inserted above")
+    }
+
+    pub fn observe(&mut self, record: &Record) {
         match &record.event {
             Event::Submitted { db, msg, hub } => {
-                let served = databases.entry(db).or_default();
+                let served = self.served(db);
                 served.submitted += 1;
                 served.waiting.entry(*msg).or_insert((record.at, hub.clone()));
             }
             Event::HostDown { host, .. } => {
-                down_at_end.insert(host);
+                self.down_at_end.insert(host.clone());
             }
             Event::HostUp { host, .. } => {
-                down_at_end.remove(host);
+                self.down_at_end.remove(host);
             }
             Event::Acked { db, msg, .. } => {
-                let served = databases.entry(db).or_default();
+                let served = self.served(db);
                 served.acked += 1;
                 served.waiting.remove(msg);
                 served.last_ack = Some(record.at);
             }
-            Event::Mounted { db, .. } => databases.entry(db).or_default().mounted = true,
+            Event::Mounted { db, .. } => self.served(db).mounted = true,
             Event::Failover { db, .. } => {
-                databases.entry(db).or_default();
+                self.served(db);
             }
             _ => {}
         }
     }
-    for (db, served) in databases {
-        let detail = if !served.mounted {
-            format!("{db} was never mounted ({} messages submitted, none acknowledged)", served.submitted)
-        } else if served.submitted > 0 && served.acked == 0 {
-            format!(
-                "{db} was mounted but none of the {} messages submitted for it was acknowledged",
-                served.submitted
-            )
-        } else if let Some(stranded) =
-            served_at_end(model, db).then(|| stranded(db, &served, &down_at_end, config)).flatten()
-        {
-            stranded
-        } else {
-            continue;
-        };
-        report.violations.push(Violation {
-            check: ViolationKind::NotServed,
-            subject: db.to_string(),
-            time_ms: end.as_millis(),
-            detail,
-        });
+
+    pub fn check(&self, model: &Model, config: &CheckConfig, report: &mut CheckReport) {
+        for (db, served) in &self.databases {
+            let detail = if !served.mounted {
+                format!("{db} was never mounted ({} messages submitted, none acknowledged)", served.submitted)
+            } else if served.submitted > 0 && served.acked == 0 {
+                format!(
+                    "{db} was mounted but none of the {} messages submitted for it was acknowledged",
+                    served.submitted
+                )
+            } else if let Some(stranded) =
+                served_at_end(model, db).then(|| stranded(db, served, &self.down_at_end, config)).flatten()
+            {
+                stranded
+            } else {
+                continue;
+            };
+            report.violations.push(Violation {
+                check: ViolationKind::NotServed,
+                subject: db.to_string(),
+                time_ms: config.end.as_millis(),
+                detail,
+            });
+        }
     }
 }
 
@@ -109,7 +124,7 @@ fn served_at_end(model: &Model, db: &Name) -> bool {
 fn stranded(
     db: &Name,
     served: &Served,
-    down_at_end: &BTreeSet<&Name>,
+    down_at_end: &BTreeSet<Name>,
     config: &CheckConfig,
 ) -> Option<String> {
     // A service declared down to the end owes its clients nothing.

@@ -23,30 +23,139 @@
 //! epoch higher than, or merely different from, its writer's own mount.
 
 use super::CheckReport;
-use super::model::{Model, Mount, Span};
-use crate::history::{Event, MessageId, Name};
+use super::model::{Builder, Kept, Model, Mount, Span};
+use crate::history::{Event, MessageSet, Name, Record};
 use crate::verdict::{Violation, ViolationKind};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub(crate) fn check(model: &Model, report: &mut CheckReport) {
-    overlapping_mounts(model, report);
-    writes_and_acks(model, report);
+/// The rules judged as records pass, and what the mount-overlap rule needs of the per-message records
+/// afterwards: where each node acted on each database. Holds message ids as ranges only.
+#[derive(Debug, Default)]
+pub(crate) struct Writes {
+    highest_epoch: BTreeMap<Name, u64>,
+    /// What each (database, node, epoch) committed.
+    commits: BTreeMap<(Name, Name, u64), MessageSet>,
+    /// What each (database, node) suppressed as a duplicate.
+    suppressed: BTreeMap<(Name, Name), MessageSet>,
+    /// Where each (database, node) acted (committed, suppressed, acknowledged): runs of positions
+    /// with no kept record inside, so a run lies wholly inside or outside any span.
+    acted: BTreeMap<(Name, Name), Vec<(usize, usize)>>,
+    /// The position of the latest kept record.
+    last_kept: Option<usize>,
+    violations: Vec<Violation>,
+    /// Shared-disk databases (named by a LUN's record): the fencing oracle judges their writers.
+    shared_disk: BTreeSet<Name>,
 }
 
-fn overlapping_mounts(model: &Model, report: &mut CheckReport) {
-    let shared_disk = super::fencing::shared_disk_dbs(model);
-    for db in model.mounted_dbs() {
-        if shared_disk.contains(&db) {
-            continue; // judged at the LUN by the fencing oracle
-        }
-        let mounts: Vec<_> = model.mounts_of(&db).collect();
-        for (later_index, later) in mounts.iter().enumerate() {
-            for earlier in mounts.iter().take(later_index) {
-                if earlier.node == later.node {
-                    continue;
+impl Writes {
+    /// Judges record `pos` against the state `model` holds before it.
+    pub fn observe(&mut self, pos: usize, record: &Record, model: &Builder) {
+        match &record.event {
+            Event::Mounted { db, epoch, .. } => {
+                let highest = self.highest_epoch.entry(db.clone()).or_insert(*epoch);
+                *highest = (*highest).max(*epoch);
+            }
+            Event::Committed { node, db, msg, epoch, .. } => {
+                self.committed(record, model.mounted(db, node));
+                self.commits.entry((db.clone(), node.clone(), *epoch)).or_default().insert(*msg);
+                self.act(db, node, pos);
+            }
+            Event::DuplicateSuppressed { node, db, msg } => {
+                self.suppressed.entry((db.clone(), node.clone())).or_default().insert(*msg);
+                self.act(db, node, pos);
+            }
+            Event::Acked { msg, db, node, epoch } => {
+                let key = (db.clone(), node.clone(), *epoch);
+                let committed = self.commits.get(&key).is_some_and(|set| set.contains(*msg));
+                let deduplicated =
+                    self.suppressed.get(&(db.clone(), node.clone())).is_some_and(|set| set.contains(*msg));
+                if !committed && !deduplicated {
+                    self.violations.push(Violation {
+                        check: ViolationKind::SplitBrain,
+                        subject: db.to_string(),
+                        time_ms: record.at.as_millis(),
+                        detail: format!(
+                            "message {msg} was acknowledged for {db} by {node} in epoch {epoch} at {}, but \
+                             {node} never committed it in that epoch",
+                            record.at
+                        ),
+                    });
                 }
-                let Some(overlap) = harmful_overlap(model, earlier, later) else { continue };
-                report.violations.push(Violation {
+                self.act(db, node, pos);
+            }
+            Event::LunContents { db: Some(db), .. } | Event::LunWrite { db: Some(db), .. }
+                if !self.shared_disk.contains(db) =>
+            {
+                self.shared_disk.insert(db.clone());
+            }
+            _ => {}
+        }
+        if Kept::keeps(&record.event) {
+            self.last_kept = Some(pos);
+        }
+    }
+
+    /// The rules on one `committed`: its writer has the database mounted, in no stale epoch.
+    fn committed(&mut self, record: &Record, mounted: bool) {
+        let Event::Committed { node, db, msg, epoch, .. } = &record.event else { return };
+        if !mounted {
+            self.violations.push(Violation {
+                check: ViolationKind::SplitBrain,
+                subject: db.to_string(),
+                time_ms: record.at.as_millis(),
+                detail: format!(
+                    "{node} committed message {msg} to {db} in epoch {epoch} at {} without having {db} mounted",
+                    record.at
+                ),
+            });
+        }
+        if let Some(highest) = self.highest_epoch.get(db).filter(|highest| epoch < *highest) {
+            self.violations.push(Violation {
+                check: ViolationKind::SplitBrain,
+                subject: db.to_string(),
+                time_ms: record.at.as_millis(),
+                detail: format!(
+                    "{node} committed message {msg} to {db} in stale epoch {epoch} at {} after epoch {highest} \
+                     was mounted",
+                    record.at
+                ),
+            });
+        }
+    }
+
+    fn act(&mut self, db: &Name, node: &Name, pos: usize) {
+        let runs = self.acted.entry((db.clone(), node.clone())).or_default();
+        match runs.last_mut() {
+            Some(run) if self.last_kept.is_none_or(|kept| kept < run.1) => run.1 = pos,
+            _ => runs.push((pos, pos)),
+        }
+    }
+
+    /// Whether `node` acted on `db` at a position in `from..to`.
+    fn acted_between(&self, db: &Name, node: &Name, from: usize, to: usize) -> bool {
+        self.acted
+            .get(&(db.clone(), node.clone()))
+            .is_some_and(|runs| runs.iter().any(|&(first, last)| first < to && last >= from))
+    }
+
+    pub fn check(self, model: &Model, report: &mut CheckReport) {
+        self.overlapping_mounts(model, report);
+        report.violations.extend(self.violations);
+    }
+
+    fn overlapping_mounts(&self, model: &Model, report: &mut CheckReport) {
+        for db in model.mounted_dbs() {
+            if self.shared_disk.contains(&db) {
+                continue; // judged at the LUN by the fencing oracle
+            }
+            let mounts: Vec<_> = model.mounts_of(&db).collect();
+            for (later_index, later) in mounts.iter().enumerate() {
+                for earlier in mounts.iter().take(later_index) {
+                    if earlier.node == later.node {
+                        continue;
+                    }
+                    let Some(overlap) = self.harmful_overlap(model, earlier, later) else { continue };
+                    report.violations.push(Violation {
                     check: ViolationKind::SplitBrain,
                     subject: db.to_string(),
                     time_ms: overlap.start.at.as_millis(),
@@ -62,109 +171,34 @@ fn overlapping_mounts(model: &Model, report: &mut CheckReport) {
                         overlap.start.at
                     ),
                 });
+                }
             }
         }
     }
-}
 
-/// The first stretch in which both mounts were held by executing hosts, unless it is the instant a
-/// frozen owner resumed and stepped down in, with no commit, suppressed duplicate or acknowledgement
-/// of either node inside it.
-fn harmful_overlap(model: &Model, earlier: &Mount, later: &Mount) -> Option<Span> {
-    let earlier_pieces = model.executing(&earlier.node, earlier.span);
-    let later_pieces = model.executing(&later.node, later.span);
-    for a in &earlier_pieces {
-        for b in &later_pieces {
-            let Some(overlap) = a.intersection(b) else { continue };
-            let lasted = overlap.end.is_none_or(|end| end.at > overlap.start.at);
-            let end = overlap.end.map_or(model.records.len(), |end| end.pos);
-            // Acting on the database: writing a message, taking one as a duplicate, or a client
-            // receiving an acknowledgement from either copy.
-            let acted = model.records[overlap.start.pos..end].iter().any(|record| match &record.event {
-                Event::Committed { node, db, .. }
-                | Event::DuplicateSuppressed { node, db, .. }
-                | Event::Acked { node, db, .. } => {
-                    db == &earlier.db && (node == &earlier.node || node == &later.node)
+    /// The first stretch in which both mounts were held by executing hosts, unless it is the instant a
+    /// frozen owner resumed and stepped down in, with no commit, suppressed duplicate or acknowledgement
+    /// of either node inside it.
+    fn harmful_overlap(&self, model: &Model, earlier: &Mount, later: &Mount) -> Option<Span> {
+        let earlier_pieces = model.executing(&earlier.node, earlier.span);
+        let later_pieces = model.executing(&later.node, later.span);
+        for a in &earlier_pieces {
+            for b in &later_pieces {
+                let Some(overlap) = a.intersection(b) else { continue };
+                let lasted = overlap.end.is_none_or(|end| end.at > overlap.start.at);
+                let end = overlap.end.map_or(model.records.len(), |end| end.pos);
+                // Acting on the database: writing a message, taking one as a duplicate, or a client
+                // receiving an acknowledgement from either copy.
+                let acted = self.acted_between(&earlier.db, &earlier.node, overlap.start.pos, end)
+                    || self.acted_between(&earlier.db, &later.node, overlap.start.pos, end);
+                // The one harmless overlap: a resumed zombie that stepped down in the instant it resumed.
+                let at_resume = matches!(model.records.get(overlap.start.pos).map(|record| &record.event),
+                Some(Event::HostUp { host, .. }) if host == &earlier.node || host == &later.node);
+                if lasted || acted || !at_resume {
+                    return Some(overlap);
                 }
-                _ => false,
-            });
-            // The one harmless overlap: a resumed zombie that stepped down in the instant it resumed.
-            let at_resume = matches!(&model.records[overlap.start.pos].event, Event::HostUp { host, .. }
-                if host == &earlier.node || host == &later.node);
-            if lasted || acted || !at_resume {
-                return Some(overlap);
             }
         }
-    }
-    None
-}
-
-fn writes_and_acks(model: &Model, report: &mut CheckReport) {
-    // Mounts by (database, node), so each commit looks up its writer's mounts once.
-    let mut mounts_by_copy: BTreeMap<(&Name, &Name), Vec<&Mount>> = BTreeMap::new();
-    for mount in &model.mounts {
-        mounts_by_copy.entry((&mount.db, &mount.node)).or_default().push(mount);
-    }
-    let mut highest_epoch: BTreeMap<&Name, u64> = BTreeMap::new();
-    // Keys start with the message id, which is unique per run, so lookups rarely compare names.
-    let mut commits: BTreeSet<(MessageId, u64, &Name, &Name)> = BTreeSet::new();
-    let mut suppressed: BTreeSet<(MessageId, &Name, &Name)> = BTreeSet::new();
-    for (pos, record) in model.records.iter().enumerate() {
-        match &record.event {
-            Event::Mounted { db, epoch, .. } => {
-                let highest = highest_epoch.entry(db).or_insert(*epoch);
-                *highest = (*highest).max(*epoch);
-            }
-            Event::Committed { node, db, msg, epoch, .. } => {
-                let mounted = mounts_by_copy
-                    .get(&(db, node))
-                    .is_some_and(|mounts| mounts.iter().any(|mount| mount.span.open_after(pos)));
-                if !mounted {
-                    report.violations.push(Violation {
-                        check: ViolationKind::SplitBrain,
-                        subject: db.to_string(),
-                        time_ms: record.at.as_millis(),
-                        detail: format!(
-                            "{node} committed message {msg} to {db} in epoch {epoch} at {} without having \
-                             {db} mounted",
-                            record.at
-                        ),
-                    });
-                }
-                if let Some(highest) = highest_epoch.get(db).filter(|highest| epoch < *highest) {
-                    report.violations.push(Violation {
-                        check: ViolationKind::SplitBrain,
-                        subject: db.to_string(),
-                        time_ms: record.at.as_millis(),
-                        detail: format!(
-                            "{node} committed message {msg} to {db} in stale epoch {epoch} at {} after epoch \
-                             {highest} was mounted",
-                            record.at
-                        ),
-                    });
-                }
-                commits.insert((*msg, *epoch, db, node));
-            }
-            Event::DuplicateSuppressed { node, db, msg } => {
-                suppressed.insert((*msg, db, node));
-            }
-            Event::Acked { msg, db, node, epoch } => {
-                let committed = commits.contains(&(*msg, *epoch, db, node));
-                let deduplicated = suppressed.contains(&(*msg, db, node));
-                if !committed && !deduplicated {
-                    report.violations.push(Violation {
-                        check: ViolationKind::SplitBrain,
-                        subject: db.to_string(),
-                        time_ms: record.at.as_millis(),
-                        detail: format!(
-                            "message {msg} was acknowledged for {db} by {node} in epoch {epoch} at {}, but \
-                             {node} never committed it in that epoch",
-                            record.at
-                        ),
-                    });
-                }
-            }
-            _ => {}
-        }
+        None
     }
 }

@@ -68,7 +68,7 @@ pub(crate) fn check(model: &Model, freshness: Duration, end: SimTime, report: &m
 fn claims<'a>(model: &'a Model, end: SimTime) -> Vec<Claim<'a>> {
     let mut open: BTreeMap<&Name, Claim<'a>> = BTreeMap::new();
     let mut done = Vec::new();
-    for record in model.records {
+    for record in model.records.iter() {
         let (node, next) = match &record.event {
             Event::Quorum { node, quorate, votes, .. } => {
                 let next = quorate.then(|| Claim { node, voters: votes, from: record.at, to: end });

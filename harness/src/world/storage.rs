@@ -555,8 +555,14 @@ impl World<'_> {
         let Some(storage) = self.storage.as_ref() else { return };
         let mut contents: Vec<Event> = Vec::new();
         for (index, name) in storage.lun_names.iter().enumerate() {
-            let msgs =
-                storage.array.blocks(LunId(index as u16)).map(|(_, content)| content.payload).collect();
+            let mut held = failover::MessageSet::new();
+            for (_, extent) in storage.array.extents(LunId(index as u16)) {
+                held.insert_range(
+                    extent.first.payload,
+                    extent.first.payload.saturating_add(extent.blocks - 1),
+                );
+            }
+            let msgs = held.ranges().collect();
             contents.push(Event::LunContents {
                 lun: name.clone(),
                 db: storage.lun_db.get(index).cloned().flatten(),
