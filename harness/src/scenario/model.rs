@@ -373,7 +373,7 @@ pub struct StorageSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LunDef {
     pub name: String,
-    /// Capacity in 512-byte blocks; default 2^32.
+    /// Capacity in 512-byte blocks; default 2^48.
     pub blocks: u64,
     pub read_only: bool,
     /// Hosts the LUN is masked (presented) to at time zero; default every mailbox host that may own

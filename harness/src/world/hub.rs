@@ -12,6 +12,20 @@ use failover::{DbId, Endpoint, HubId, HubInput, HubOutput, Input, Message};
 use kernel::SimTime;
 use std::time::Duration;
 
+/// How many message ids each database has: database `k`'s messages are numbered from
+/// `k × MESSAGES_PER_DATABASE + 1` on. Each database's mail gets consecutive ids, so a store, a LUN or
+/// a checker holds it as a few ranges (`failover::MessageSet`, the array's extents) rather than one
+/// entry per message; and the ids stay readable (`1000000042` is database 1's 42nd message). No run
+/// comes near it: validation refuses runs of more than `MAX_RUN_EVENTS` events.
+pub const MESSAGES_PER_DATABASE: u64 = 1_000_000_000;
+const _: () = assert!(crate::scenario::MAX_RUN_EVENTS < MESSAGES_PER_DATABASE);
+
+/// The next message id of database `db`, whose messages so far number `count`.
+fn message_id(db: DbId, count: &mut u64) -> failover::MessageId {
+    *count += 1;
+    u64::from(db.0) * MESSAGES_PER_DATABASE + *count
+}
+
 impl World<'_> {
     pub(super) fn submit(&mut self) {
         let now = self.now();
@@ -19,10 +33,11 @@ impl World<'_> {
         if now >= stop || self.db_names.is_empty() || self.hubs.is_empty() {
             return;
         }
-        let msg = self.next_message;
-        self.next_message += 1;
+        let submission = self.submissions;
+        self.submissions += 1;
         let db = DbId(self.workload.below(self.db_names.len() as u64) as u16);
-        let hub = (msg as usize) % self.hubs.len();
+        let msg = message_id(db, &mut self.next_message_of[db.0 as usize]);
+        let hub = (submission as usize) % self.hubs.len();
         let bytes = u32::try_from(self.scenario.workload.message_size_bytes).unwrap_or(u32::MAX);
         // A client reaches a hub only while its host runs: a paused, dark or still booting hub
         // accepts nothing.

@@ -18,6 +18,7 @@ mod fault_matrix;
 mod faults;
 mod gate;
 mod hub;
+pub use hub::MESSAGES_PER_DATABASE;
 mod hypervisor;
 mod nemesis;
 mod node;
@@ -133,7 +134,10 @@ pub struct World<'s> {
     host_names: Vec<Name>,
     db_names: Vec<Name>,
     workload: RngStream,
-    next_message: u64,
+    /// Messages submitted so far, counting from 1: hubs take turns by it.
+    submissions: u64,
+    /// Messages submitted so far per database (see `hub::message_id`).
+    next_message_of: Vec<u64>,
     /// Which node each database was last seen mounted on (for role targets such as `active`).
     mounted: claims::Claims<DbId, NodeId>,
     last_owner: BTreeMap<DbId, NodeId>,
@@ -270,7 +274,8 @@ impl<'s> World<'s> {
             host_names: scenario.hosts.iter().map(|host| Name::from(host.name.as_str())).collect(),
             db_names: scenario.databases.iter().map(|db| Name::from(db.name.as_str())).collect(),
             workload: seeds.stream("workload"),
-            next_message: 1,
+            submissions: 1,
+            next_message_of: vec![0; scenario.databases.len()],
             mounted: claims::Claims::default(),
             last_owner: BTreeMap::new(),
             addresses: claims::Claims::default(),

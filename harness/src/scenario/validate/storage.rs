@@ -11,9 +11,11 @@ use crate::scenario::units::DurationText;
 use std::time::Duration;
 use toml::Spanned;
 
-/// 2^32 blocks of 512 bytes (2 TiB): more than any message id a run reaches, since a shared-disk
-/// database writes each message to the block numbered by its id.
-const DEFAULT_LUN_BLOCKS: u64 = 1 << 32;
+/// 2^48 blocks of 512 bytes (128 PiB, within a 64-bit LBA): more than any message id a run reaches,
+/// since a shared-disk database writes each message to the block numbered by its id and database `k`
+/// numbers its messages from `k × 10^9` (`world::MESSAGES_PER_DATABASE`). The store is sparse, so
+/// the size costs nothing.
+const DEFAULT_LUN_BLOCKS: u64 = 1 << 48;
 
 /// Validates `[storage]` and `[[lun]]` against the hosts. Both are required exactly when some host
 /// has role `array`; the cluster's disk witness must name one of the LUNs.
