@@ -11,6 +11,7 @@
 //! re-exported here so checkers need nothing else. `docs/history.md` documents every event and value,
 //! and `tests/history_format.rs` holds the document to these types.
 
+use crate::check::Checker;
 use kernel::SimTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -474,13 +475,25 @@ fn json_line(record: &Record, out: &mut Vec<u8>) {
 /// effects), and the last at [`History::flush`]. The SHA-256 of the JSON Lines form is therefore
 /// ready at the end of a run without a pass over the records, and `drill run --out` streams
 /// `history.jsonl` to disk while the run goes on.
+///
+/// A run's history also feeds its [`Checker`] as each instant settles. A *bounded* history
+/// ([`History::bounded`]) then lets the settled records go: it holds only the latest instant, so a
+/// week-long run needs no more memory than an hour's, and its records are what its sink wrote. A
+/// retaining one keeps every record, for tests, replays and run pages.
 #[derive(Debug, Default)]
 pub struct History {
     records: Vec<Record>,
-    /// Records before this index are hashed (and written); the rest are the latest instant's.
+    /// How many records a bounded history has let go from the front: `records[0]` is record `base`.
+    base: usize,
+    /// Records before this index of `records` are hashed (and written); the rest are the latest
+    /// instant's.
     settled: usize,
     hasher: Sha256,
     sink: Option<Sink>,
+    /// The checkers, fed each record as it settles.
+    checker: Option<Box<Checker>>,
+    /// Whether settled records are let go.
+    bounded: bool,
 }
 
 /// Where the history's JSON Lines go as they settle, and the first error writing them.
@@ -489,14 +502,18 @@ struct Sink {
     error: Option<io::Error>,
 }
 
-/// A copy of the records and of the hash so far; not of the sink, which has one writer.
+/// A copy of the records and of the hash so far; not of the sink, which has one writer, nor of the
+/// checker.
 impl Clone for History {
     fn clone(&self) -> Self {
         History {
             records: self.records.clone(),
+            base: self.base,
             settled: self.settled,
             hasher: self.hasher.clone(),
             sink: None,
+            checker: None,
+            bounded: self.bounded,
         }
     }
 }
@@ -517,6 +534,31 @@ impl History {
         History { sink: Some(Sink { out, error: None }), ..History::default() }
     }
 
+    /// A run's history: it feeds a [`Checker`] as records settle, and keeps every record.
+    pub fn checked(sink: Option<Box<dyn Write + Send>>) -> Self {
+        History {
+            sink: sink.map(|out| Sink { out, error: None }),
+            checker: Some(Box::default()),
+            ..History::default()
+        }
+    }
+
+    /// A run's history that feeds a [`Checker`] and lets every record go once it has settled (been
+    /// hashed, written to `sink` if there is one, and checked): memory bounded in simulated time.
+    pub fn bounded(sink: Option<Box<dyn Write + Send>>) -> Self {
+        History { bounded: true, ..History::checked(sink) }
+    }
+
+    /// Whether settled records are let go ([`History::bounded`]).
+    pub fn is_bounded(&self) -> bool {
+        self.bounded
+    }
+
+    /// The checker, with every record fed to it once [`History::flush`] has settled them all.
+    pub fn take_checker(&mut self) -> Option<Checker> {
+        self.checker.take().map(|checker| *checker)
+    }
+
     pub fn push(&mut self, at: SimTime, event: Event) {
         debug_assert!(self.records.last().is_none_or(|last| last.at <= at), "history must be in time order");
         if self.records.last().is_some_and(|last| last.at < at) {
@@ -525,13 +567,14 @@ impl History {
         self.records.push(Record { at, event });
     }
 
-    /// Inserts an event at `index`, which must hold a record of the same instant or be the end. Fault
-    /// injection uses it to put a fault before the effects it caused in the same instant: the fault is
-    /// recorded only once it is known to have taken effect.
+    /// Inserts an event at `index` (counted from the run's first record), which must hold a record of
+    /// the same instant or be the end. Fault injection uses it to put a fault before the effects it
+    /// caused in the same instant: the fault is recorded only once it is known to have taken effect.
     pub fn insert(&mut self, index: usize, at: SimTime, event: Event) {
-        if index == self.records.len() {
+        if index == self.len() {
             return self.push(at, event);
         }
+        let index = index.checked_sub(self.base).expect("a record inserted before records let go");
         debug_assert!(
             self.records[index..].iter().all(|record| record.at == at),
             "only same-instant insertion keeps the history in time order"
@@ -556,7 +599,8 @@ impl History {
         self.sink.as_mut().and_then(|sink| sink.error.take())
     }
 
-    /// Hashes (and writes) the records up to `end`.
+    /// Hashes (and writes, and checks) the records up to `end` of `records`; a bounded history then
+    /// lets them go.
     fn settle(&mut self, end: usize) {
         let mut line = Vec::new();
         for record in &self.records[self.settled..end] {
@@ -568,23 +612,41 @@ impl History {
             {
                 sink.error = Some(error);
             }
+            if let Some(checker) = self.checker.as_mut() {
+                checker.observe(record);
+            }
         }
         self.settled = end;
+        if self.bounded {
+            self.records.drain(..end);
+            self.base += end;
+            self.settled = 0;
+        }
     }
 
+    /// The records held: every record of a retaining history; of a bounded one, only the latest
+    /// instant's.
     pub fn records(&self) -> &[Record] {
         &self.records
     }
 
+    /// The records from the `mark`th of the run on (a mark taken with [`History::len`]).
+    pub fn since(&self, mark: usize) -> &[Record] {
+        let start = mark.saturating_sub(self.base).min(self.records.len());
+        &self.records[start..]
+    }
+
+    /// How many records the run has produced, whether held or let go.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.base + self.records.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len() == 0
     }
 
-    /// Writes one JSON object per line. Field order is fixed by the types, so the bytes are stable.
+    /// Writes one JSON object per line: the records held (all of them unless the history is
+    /// bounded). Field order is fixed by the types, so the bytes are stable.
     pub fn write_jsonl(&self, out: &mut impl Write) -> io::Result<()> {
         let mut line = Vec::new();
         for record in &self.records {
@@ -610,7 +672,8 @@ impl History {
 
     /// The header, if the history starts with one (every history a run records does).
     pub fn header(&self) -> Option<&Event> {
-        self.records.first().map(|record| &record.event).filter(|event| matches!(event, Event::Header { .. }))
+        let first = self.records.first().filter(|_| self.base == 0)?;
+        Some(&first.event).filter(|event| matches!(event, Event::Header { .. }))
     }
 
     /// Reads a history back from JSON Lines. The first record must be a header of this schema
@@ -722,6 +785,35 @@ mod tests {
         assert_ne!(a.sha256(), b.sha256());
         assert_eq!(a.sha256(), a.clone().sha256());
         assert_eq!(a.sha256().len(), 64);
+    }
+
+    #[test]
+    fn a_bounded_history_lets_settled_records_go_and_checks_them_as_they_settle() {
+        let at = |ms: u64| SimTime::ZERO + std::time::Duration::from_millis(ms);
+        let mut bounded = History::bounded(None);
+        let mut kept = History::checked(None);
+        for history in [&mut bounded, &mut kept] {
+            history.push(at(0), Event::header("s", 1));
+            history.push(at(5), Event::RunEnded);
+            // Insertion takes the run's own numbering, records let go included.
+            let mark = history.len();
+            history.push(at(5), Event::RunEnded);
+            history.insert(mark, at(5), Event::WitnessReset { reason: WitnessResetReason::Released });
+            assert_eq!(history.since(mark).len(), 2);
+            history.push(at(9), Event::RunEnded);
+            history.flush();
+        }
+        assert_eq!(bounded.len(), 5);
+        assert_eq!(bounded.records().len(), 0, "everything settled has gone");
+        assert_eq!(kept.records().len(), 5);
+        assert_eq!(bounded.sha256(), kept.sha256());
+        assert!(bounded.header().is_none(), "the header went with the rest");
+        let (bounded_checker, kept_checker) = (bounded.take_checker(), kept.take_checker());
+        let config = crate::check::CheckConfig { end: at(9), ..Default::default() };
+        let reports =
+            [bounded_checker, kept_checker].map(|checker| checker.map(|checker| checker.finish(&config)));
+        assert_eq!(reports[0], reports[1]);
+        assert_eq!(reports[0].as_ref().map(|report| report.metrics.events), Some(5));
     }
 
     #[test]

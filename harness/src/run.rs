@@ -1,6 +1,6 @@
 //! One run of one scenario with one seed, judged against what the scenario expects.
 
-use crate::check::{CheckReport, Metrics};
+use crate::check::{CheckConfig, CheckReport, Metrics};
 use crate::history::History;
 use crate::scenario::{FaultSpec, Scenario};
 use crate::verdict::{Verdict, ViolationKind};
@@ -27,6 +27,9 @@ pub struct RunOutcome {
     pub scenario_sha256: String,
     pub seed: u64,
     pub history: History,
+    /// What the run was judged against (its budgets, end and final heal): with the history, what
+    /// `check::check_all` needs to judge it again.
+    pub check_config: CheckConfig,
     pub report: CheckReport,
     /// The verdict from the violations that the scenario does not tolerate.
     pub verdict: Verdict,

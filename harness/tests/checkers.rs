@@ -497,6 +497,35 @@ fn a_loss_within_the_declared_bound_is_not_a_violation() {
     assert_eq!(report.metrics.lost_window_ms, Some((500, 500)));
 }
 
+/// The checker keeps acknowledgement times as runs of consecutive ids acknowledged within ten
+/// seconds of each other, not one time per message: the lost window is that of the runs holding the
+/// lost messages, exact when acknowledgements of neighbouring ids are further apart than that.
+#[test]
+fn the_lost_window_is_that_of_the_acknowledgement_runs_holding_the_lost_messages() {
+    let lose_three_of = |spacing_ms: u64| {
+        let mut builder = HistoryBuilder::new().at_ms(100).mounted("n1", "SG1", 1, 0);
+        for msg in 1..=4 {
+            builder = builder.at_ms(msg * spacing_ms).delivered("n1", "SG1", msg, 1, 1);
+        }
+        let end = 5 * spacing_ms;
+        let history = builder
+            .at_ms(end)
+            .closed("n1", "SG1", 1, 1)
+            .replayed("n2", "SG1", 1, 1, &[1, 2, 4])
+            .host_down("n1", Power)
+            .mounted("n2", "SG1", 2, 1)
+            .at_ms(end + 1_000)
+            .ended();
+        check_all(&history, &config(end + 1_000)).metrics
+    };
+    let close = lose_three_of(1_000);
+    assert_eq!(close.lost_acked, 1);
+    assert_eq!(close.lost_window_ms, Some((1_000, 4_000)), "message 3 shares a run with 1 to 4");
+    let apart = lose_three_of(20_000);
+    assert_eq!(apart.lost_acked, 1);
+    assert_eq!(apart.lost_window_ms, Some((60_000, 60_000)), "acknowledgements 20 s apart are runs of one");
+}
+
 #[test]
 fn a_message_present_twice_in_the_final_copy_counts_as_one_duplicate() {
     // The hub resubmitted message 1 after the lossy mount and the store did not suppress it.

@@ -1,9 +1,10 @@
 //! Determinism is a feature: one scenario, one seed and one commit give a byte-identical history.
 
 use drill_suites::{catalogue_root, scenario_files};
+use harness::check::check_all;
 use harness::history::{DRILL_VERSION, Event, HISTORY_SCHEMA_VERSION, History};
 use harness::scenario;
-use harness::world::run_scenario;
+use harness::world::{run_scenario, run_scenario_bounded};
 
 #[test]
 fn the_same_seed_twice_gives_the_same_history_digest_for_every_fast_scenario() {
@@ -62,4 +63,27 @@ fn every_history_starts_with_a_header_naming_its_schema_drill_version_scenario_a
     let headers =
         outcome.history.records().iter().filter(|record| matches!(record.event, Event::Header { .. }));
     assert_eq!(headers.count(), 1, "only the first record is a header");
+}
+
+/// A campaign runs every scenario with a bounded history (checked as it is produced, then let go);
+/// `drill run`, shrinking and the run pages keep it. Both must judge a run the same, and judge it as
+/// the checkers do over the whole history read back from its JSON Lines.
+#[test]
+fn a_bounded_run_gives_the_same_digest_and_report_as_a_retaining_run_and_as_checking_its_whole_history() {
+    for path in scenario_files("fast").into_iter().chain(scenario_files("hazards")) {
+        let scenario = scenario::load(&path).unwrap_or_else(|error| panic!("{error}"));
+        let kept = run_scenario(&scenario, 3);
+        let bounded = run_scenario_bounded(&scenario, 3);
+        let file = path.display();
+        assert_eq!(bounded.history.sha256(), kept.history.sha256(), "{file}");
+        assert_eq!(bounded.report, kept.report, "{file}");
+        assert_eq!((bounded.verdict, bounded.as_expected), (kept.verdict, kept.as_expected), "{file}");
+        assert_eq!(bounded.history.len(), kept.history.len(), "{file}");
+        assert!(
+            bounded.history.records().len() < 10,
+            "{file} kept {} records",
+            bounded.history.records().len()
+        );
+        assert_eq!(check_all(&kept.history, &kept.check_config), kept.report, "{file}");
+    }
 }

@@ -14,11 +14,23 @@ use std::time::Duration;
 pub const WEEK: Duration = Duration::from_secs(7 * 24 * 3_600);
 pub const WEEK_TARGET_BYTES: u64 = 64 << 20;
 
-/// Runs the reference drill (with its checks) stretched to the given simulated length.
-pub type StretchedDrill<'a> = &'a dyn Fn(Duration);
+/// Runs the reference drill (with its checks) stretched to the given simulated length, and says how
+/// the run went: a memory figure is worth something only for a run that did its work.
+pub type StretchedDrill<'a> = &'a dyn Fn(Duration) -> StretchedRun;
+
+/// What one stretched run of the reference drill did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StretchedRun {
+    /// Its verdict (`pass` unless the checkers found something).
+    pub verdict: String,
+    /// Messages the clients had acknowledged.
+    pub acked: u64,
+    /// Records in its history.
+    pub events: u64,
+}
 
 /// What the memory runs measured, in bytes.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct MemoryFigures {
     /// Resident memory just before the memory runs: the process's own baseline.
     pub baseline_bytes: Option<u64>,
@@ -33,13 +45,15 @@ pub struct MemoryFigures {
     pub week_peak_bytes: Option<u64>,
     /// Whether `week_peak_bytes` was measured (true) or estimated (false).
     pub week_measured: bool,
+    /// How the measured week's run went (with `--stretch`).
+    pub week_run: Option<StretchedRun>,
 }
 
 /// Measures the drill at `length` and `2 × length`, and at `stretch` if given.
 pub fn measure(drill: StretchedDrill<'_>, length: Duration, stretch: Option<Duration>) -> MemoryFigures {
     let baseline_bytes = resident_bytes();
-    let reference_peak_bytes = peak_of(|| drill(length));
-    let double_peak = peak_of(|| drill(length * 2));
+    let reference_peak_bytes = peak_of(|| drill(length)).0;
+    let double_peak = peak_of(|| drill(length * 2)).0;
     let hours = length.as_secs_f64() / 3_600.0;
     let growth_per_simulated_hour_bytes = match (reference_peak_bytes, double_peak) {
         (Some(single), Some(double)) if hours > 0.0 => {
@@ -47,14 +61,17 @@ pub fn measure(drill: StretchedDrill<'_>, length: Duration, stretch: Option<Dura
         }
         _ => None,
     };
-    let (week_peak_bytes, week_measured) = match stretch {
-        Some(stretch) => (peak_of(|| drill(stretch)), true),
+    let (week_peak_bytes, week_measured, week_run) = match stretch {
+        Some(stretch) => {
+            let (peak, run) = peak_of(|| drill(stretch));
+            (peak, true, Some(run))
+        }
         None => {
             let remaining_hours = WEEK.saturating_sub(length).as_secs_f64() / 3_600.0;
             let estimate = reference_peak_bytes
                 .zip(growth_per_simulated_hour_bytes)
                 .map(|(peak, growth)| peak.saturating_add((growth as f64 * remaining_hours) as u64));
-            (estimate, false)
+            (estimate, false, None)
         }
     };
     MemoryFigures {
@@ -64,14 +81,15 @@ pub fn measure(drill: StretchedDrill<'_>, length: Duration, stretch: Option<Dura
         growth_per_simulated_hour_bytes,
         week_peak_bytes,
         week_measured,
+        week_run,
     }
 }
 
-/// The peak resident memory while `work` runs, or `None` where it cannot be read.
-fn peak_of(work: impl FnOnce()) -> Option<u64> {
+/// The peak resident memory while `work` runs (`None` where it cannot be read), and what it returned.
+fn peak_of<T>(work: impl FnOnce() -> T) -> (Option<u64>, T) {
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    work();
-    if reset { status_field("VmHWM:") } else { None }
+    let result = work();
+    (if reset { status_field("VmHWM:") } else { None }, result)
 }
 
 fn resident_bytes() -> Option<u64> {
@@ -92,10 +110,10 @@ mod tests {
 
     #[test]
     fn a_run_that_holds_more_memory_shows_a_higher_peak_where_the_kernel_tells() {
-        let small = peak_of(|| {
+        let (small, ()) = peak_of(|| {
             std::hint::black_box(vec![1u8; 1 << 20]);
         });
-        let large = peak_of(|| {
+        let (large, ()) = peak_of(|| {
             std::hint::black_box(vec![1u8; 64 << 20]);
         });
         if let (Some(small), Some(large)) = (small, large) {

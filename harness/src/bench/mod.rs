@@ -405,6 +405,13 @@ fn render_memory(out: &mut String, memory: &memory::MemoryFigures) {
             None => "-".to_string(),
         }
     );
+    if let Some(run) = &memory.week_run {
+        let _ = writeln!(
+            out,
+            "the week's run: {}, {} messages acknowledged, {} history records",
+            run.verdict, run.acked, run.events
+        );
+    }
 }
 
 fn verdict(value: f64, target: f64) -> &'static str {
@@ -515,7 +522,7 @@ mod tests {
         assert!(text.contains("PASS"), "{text}");
         assert!(!text.contains("BELOW"), "{text}");
         assert!(text.contains("turmoil ran 10m simulated, not 1h"), "{text}");
-        let slow = BenchFigures { ratio: 50.0, reference_speedup: 10_000.0, ..figures };
+        let slow = BenchFigures { ratio: 50.0, reference_speedup: 10_000.0, ..figures.clone() };
         assert_eq!(render_text(&slow).matches("BELOW").count(), 2);
         let json = serde_json::to_value(&slow).unwrap();
         assert_eq!(json["ratio"], 50.0);
@@ -529,18 +536,27 @@ mod tests {
             growth_per_simulated_hour_bytes: Some(60 << 20),
             week_peak_bytes: Some(10_000 << 20),
             week_measured: false,
+            week_run: None,
         };
-        let text = render_text(&BenchFigures { memory: Some(memory), ..slow });
+        let text = render_text(&BenchFigures { memory: Some(memory.clone()), ..slow });
         assert!(
             text.contains("reference drill peak 68.0 MiB over 1h; growth 60.0 MiB per simulated hour"),
             "{text}"
         );
         assert!(text.contains("memory over 7 simulated days: 10000.0 MiB (estimated"), "{text}");
         assert!(text.contains("target <= 64.0 MiB: BELOW (156.2x the target)"), "{text}");
-        let within = memory::MemoryFigures { week_peak_bytes: Some(60 << 20), week_measured: true, ..memory };
+        let week_run = memory::StretchedRun { verdict: "pass".to_string(), acked: 12, events: 34 };
+        let within = memory::MemoryFigures {
+            week_peak_bytes: Some(60 << 20),
+            week_measured: true,
+            week_run: Some(week_run),
+            ..memory
+        };
+        let text = render_text(&BenchFigures { memory: Some(within), ..figures.clone() });
+        assert!(text.contains("(measured), target <= 64.0 MiB: PASS"), "{text}");
         assert!(
-            render_text(&BenchFigures { memory: Some(within), ..figures.clone() })
-                .contains("(measured), target <= 64.0 MiB: PASS")
+            text.contains("the week's run: pass, 12 messages acknowledged, 34 history records"),
+            "{text}"
         );
     }
 

@@ -13,7 +13,7 @@ use super::plan::Plan;
 use crate::cli::record::{panicked_record, run_record};
 use crate::run::RunOutcome;
 use crate::scenario::Scenario;
-use crate::world::run_scenario;
+use crate::world::{run_scenario, run_scenario_bounded};
 use reports::RunRecord;
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -162,23 +162,15 @@ impl Worker {
         }
     }
 
-    /// One run; a panic in the simulation becomes a failed run that says how to reproduce it, so one
-    /// harness bug does not throw away the rest of the campaign. The failing run's page is drawn
-    /// outside that catch: a bug in a report must not change a run's verdict.
+    /// One run, in memory bounded in simulated time (its history is checked as it is produced and
+    /// let go); a panic in the simulation becomes a failed run that says how to reproduce it, so one
+    /// harness bug does not throw away the rest of the campaign.
     fn run_one(&self, scenario: &Scenario, seed: u64) -> RunRecord {
-        let run = catch_unwind(AssertUnwindSafe(|| {
-            let outcome = run_scenario(scenario, seed);
-            let record = run_record(&outcome);
-            (outcome, record)
-        }));
+        let run = catch_unwind(AssertUnwindSafe(|| run_record(&run_scenario_bounded(scenario, seed))));
         match run {
-            Ok((outcome, record)) => {
+            Ok(record) => {
                 if record.verdict != "pass" || !record.as_expected {
-                    let page =
-                        catch_unwind(AssertUnwindSafe(|| (self.on_failing)(scenario, &outcome, &record)));
-                    if page.is_err() {
-                        tracing::error!("drawing the page of {} seed {seed} panicked", record.scenario_path);
-                    }
+                    self.draw_page(scenario, seed, &record);
                 }
                 record
             }
@@ -190,6 +182,26 @@ impl Worker {
                     .unwrap_or_else(|| "a panic without a message".to_string());
                 panicked_record(scenario, seed, &message)
             }
+        }
+    }
+
+    /// The page of a failing run: the run again, keeping its history this time (the same scenario,
+    /// seed and commit give the same history, which the digest confirms). Drawn outside the run's own
+    /// catch: a bug in a report must not change a run's verdict.
+    fn draw_page(&self, scenario: &Scenario, seed: u64, record: &RunRecord) {
+        let page = catch_unwind(AssertUnwindSafe(|| {
+            let outcome = run_scenario(scenario, seed);
+            if outcome.history.sha256() != record.history_sha256 {
+                tracing::error!(
+                    "{} seed {seed} gave another history when run again for its page: the run is not \
+                     deterministic",
+                    record.scenario_path
+                );
+            }
+            (self.on_failing)(scenario, &outcome, record);
+        }));
+        if page.is_err() {
+            tracing::error!("drawing the page of {} seed {seed} panicked", record.scenario_path);
         }
     }
 }

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The budgets and instants a run is judged against, taken from the scenario.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CheckConfig {
     /// The longest outage of a database the scenario accepts.
     pub rto: Duration,

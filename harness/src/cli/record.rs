@@ -109,6 +109,7 @@ mod tests {
             scenario_sha256: "ab".repeat(32),
             seed: 7,
             history: History::new(),
+            check_config: crate::check::CheckConfig::default(),
             report: CheckReport {
                 violations: vec![Violation {
                     check: ViolationKind::Rto,

@@ -277,7 +277,7 @@ fn run_before(world: &mut World, until: SimTime) {
 /// history's `mark`, taken before the fault was applied).
 fn software_consequence(world: &mut World, kind: FaultKind, mark: usize) -> bool {
     run_before(world, SimTime::ZERO + Duration::from_secs(90));
-    world.history.records()[mark..].iter().any(|record| match (&record.event, kind) {
+    world.history.since(mark).iter().any(|record| match (&record.event, kind) {
         // The crashed database is restarted (or failed over): its resource goes through new states.
         (Event::Resource { resource, .. }, FaultKind::ResourceCrash) => &**resource == "database",
         (Event::Failover { reason, .. }, FaultKind::Move) => *reason == FailoverReason::Operator,
@@ -316,7 +316,7 @@ fn try_one(lab: &str, kind: FaultKind, target: Option<&str>) -> Result<Outcome, 
     let before = ground_truth(&world);
     let mark = world.history.len();
     world.apply(*action);
-    let recorded = world.history.records()[mark..].iter().find_map(|record| match &record.event {
+    let recorded = world.history.since(mark).iter().find_map(|record| match &record.event {
         Event::Fault { kind: recorded, .. } => Some(Ok(*recorded)),
         Event::FaultWithoutEffect { reason, .. } => Some(Err(*reason)),
         _ => None,

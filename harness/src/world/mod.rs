@@ -159,7 +159,14 @@ pub use nemesis::{SwarmPlan, draw_plan, with_drawn_settings};
 
 /// Runs `scenario` with `seed` to the end and judges it. A swarm nemesis's drawn settings apply.
 pub fn run_scenario(scenario: &Scenario, seed: u64) -> RunOutcome {
-    run_with_history(scenario, seed, History::new())
+    run_with_history(scenario, seed, History::checked(None))
+}
+
+/// [`run_scenario`] in memory bounded in simulated time: the history is hashed and checked as it is
+/// produced and then let go, so the outcome holds its digest, report and verdict but no records
+/// (see [`History::bounded`]). Campaigns and `drill bench` run this way.
+pub fn run_scenario_bounded(scenario: &Scenario, seed: u64) -> RunOutcome {
+    run_with_history(scenario, seed, History::bounded(None))
 }
 
 /// [`run_scenario`], writing the history's JSON Lines to `out` as the run produces them; an error
@@ -169,7 +176,7 @@ pub fn run_scenario_streaming(
     seed: u64,
     out: Box<dyn std::io::Write + Send>,
 ) -> RunOutcome {
-    run_with_history(scenario, seed, History::streaming_to(out))
+    run_with_history(scenario, seed, History::checked(Some(out)))
 }
 
 fn run_with_history(scenario: &Scenario, seed: u64, history: History) -> RunOutcome {
@@ -382,7 +389,11 @@ impl<'s> World<'s> {
             ),
             reached: checks.reached.clone(),
         };
-        let report = check::check_all(&self.history, &config);
+        let report = match self.history.take_checker() {
+            Some(checker) => checker.finish(&config),
+            None => check::check_all(&self.history, &config),
+        };
+        let check_config = config;
         let (verdict, as_expected, exit_code) = judge(self.scenario, &report);
         let surprise = first_surprise(self.scenario, &report);
         RunOutcome {
@@ -391,6 +402,7 @@ impl<'s> World<'s> {
             scenario_sha256: self.scenario.sha256.clone(),
             seed: self.seed,
             history: self.history,
+            check_config,
             report,
             verdict,
             expected: self.scenario.expect,
