@@ -2,14 +2,15 @@
 //! record as this node last knew it. This is the part of a node that survives power loss.
 
 use crate::message_set::MessageSet;
-use crate::types::{Epoch, Generation, HubId, LocalTime, MessageId, NodeId};
+use crate::types::{Epoch, Generation, HubId, LocalTime, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One closed (or, for the active copy, open) log generation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogFile {
     pub epoch: Epoch,
-    pub messages: Vec<MessageId>,
+    /// The messages written into it (a store writes a message once, so a set loses nothing).
+    pub messages: MessageSet,
     pub bytes: u64,
 }
 
@@ -137,13 +138,13 @@ impl CopyStore {
     pub fn roll_back(&mut self, to: Generation) {
         let discarded = self.logs.split_off(&(to + 1));
         for log in discarded.values() {
-            for msg in &log.messages {
-                self.db_messages.remove(*msg);
+            for msg in log.messages.iter() {
+                self.db_messages.remove(msg);
             }
         }
         if let Some((_, log)) = self.current.take() {
-            for msg in &log.messages {
-                self.db_messages.remove(*msg);
+            for msg in log.messages.iter() {
+                self.db_messages.remove(msg);
             }
         }
         self.replayed_through = self.replayed_through.min(to);
@@ -155,8 +156,8 @@ impl CopyStore {
 mod tests {
     use super::*;
 
-    fn log(epoch: Epoch, messages: &[MessageId]) -> LogFile {
-        LogFile { epoch, messages: messages.to_vec(), bytes: 1 }
+    fn log(epoch: Epoch, messages: &[crate::types::MessageId]) -> LogFile {
+        LogFile { epoch, messages: messages.iter().copied().collect(), bytes: 1 }
     }
 
     fn copy_with(logs: &[(Generation, Epoch)]) -> CopyStore {

@@ -5,6 +5,7 @@
 //! and every observation is an [`Input`]. Timers are a single `WakeAt` per machine: the driver calls
 //! back with [`Input::Wake`] at (or after) that local time, and a later `WakeAt` replaces an earlier one.
 
+use crate::message_set::MessageSet;
 use crate::types::{
     DbId, Endpoint, Epoch, Generation, HubId, Incarnation, LocalTime, LunId, MessageId, NodeId, PathId,
     RequestId, ReservationKey, StoragePath,
@@ -301,7 +302,7 @@ pub enum Message {
         db: DbId,
         generation: Generation,
         epoch: Epoch,
-        messages: Vec<MessageId>,
+        messages: MessageSet,
         bytes: u64,
         corrupt: bool,
         reply_last: Generation,
@@ -616,7 +617,7 @@ mod tests {
             db: DbId(0),
             generation: 3,
             epoch: 1,
-            messages: vec![1, 2],
+            messages: [1, 2].into_iter().collect(),
             bytes: 1 << 20,
             corrupt: false,
             reply_last: 3,

@@ -1,18 +1,23 @@
 //! A set of message ids kept as disjoint ranges.
 //!
 //! Mail to one database gets consecutive ids (the harness numbers each database's messages from its
-//! own base), and a store, a LUN or a checker holds them in long runs with few holes. Keeping the runs
+//! own base), and a store, a log file, a LUN or a checker holds them in long runs with few holes. Keeping the runs
 //! rather than the ids bounds memory by the number of holes, not by the number of messages: a week of
 //! mail at 20 messages a second is twelve million ids, and a handful of ranges.
 
 use crate::types::MessageId;
-use std::collections::BTreeMap;
 
-/// Message ids as inclusive ranges `first..=last`, disjoint and never adjacent (two ranges that touch
-/// are merged), keyed by `first`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Message ids as inclusive ranges `first..=last`, sorted, disjoint and never adjacent (two ranges that
+/// touch are merged). A sorted vector rather than a tree: the sets hold a handful of ranges each (one
+/// per log file, a few per copy), and a vector of one range costs 16 bytes where a tree node costs
+/// hundreds.
+///
+/// Serialised as its list of `[first, last]` ranges; read back through [`MessageSet::insert_range`],
+/// so a hand-written list that overlaps or is out of order still makes a well-formed set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "Vec<(MessageId, MessageId)>", from = "Vec<(MessageId, MessageId)>")]
 pub struct MessageSet {
-    ranges: BTreeMap<MessageId, MessageId>,
+    ranges: Vec<(MessageId, MessageId)>,
     len: u64,
 }
 
@@ -40,17 +45,13 @@ impl MessageSet {
         self.len = 0;
     }
 
-    /// The range holding `msg`, if any.
-    fn range_of(&self, msg: MessageId) -> Option<(MessageId, MessageId)> {
-        self.ranges
-            .range(..=msg)
-            .next_back()
-            .map(|(&first, &last)| (first, last))
-            .filter(|&(_, last)| msg <= last)
+    /// The index of the first range whose last id is at or above `msg`.
+    fn first_reaching(&self, msg: MessageId) -> usize {
+        self.ranges.partition_point(|&(_, last)| last < msg)
     }
 
     pub fn contains(&self, msg: MessageId) -> bool {
-        self.range_of(msg).is_some()
+        self.ranges.get(self.first_reaching(msg)).is_some_and(|&(first, _)| first <= msg)
     }
 
     /// Adds `msg`; false if it was already there.
@@ -58,32 +59,26 @@ impl MessageSet {
         if self.contains(msg) {
             return false;
         }
-        let joins_below = msg.checked_sub(1).and_then(|below| self.range_of(below)).map(|(first, _)| first);
-        let joins_above = msg.checked_add(1).and_then(|above| self.ranges.get(&above).copied());
-        if let Some(last) = joins_above {
-            self.ranges.remove(&(msg + 1));
-            match joins_below {
-                Some(first) => self.ranges.insert(first, last),
-                None => self.ranges.insert(msg, last),
-            };
-        } else if let Some(first) = joins_below {
-            self.ranges.insert(first, msg);
-        } else {
-            self.ranges.insert(msg, msg);
-        }
-        self.len += 1;
+        self.insert_range(msg, msg);
         true
     }
 
     /// Removes `msg`; false if it was not there.
     pub fn remove(&mut self, msg: MessageId) -> bool {
-        let Some((first, last)) = self.range_of(msg) else { return false };
-        self.ranges.remove(&first);
-        if first < msg {
-            self.ranges.insert(first, msg - 1);
-        }
-        if msg < last {
-            self.ranges.insert(msg + 1, last);
+        let index = self.first_reaching(msg);
+        let Some(&(first, last)) = self.ranges.get(index).filter(|&&(first, _)| first <= msg) else {
+            return false;
+        };
+        match (first < msg, msg < last) {
+            (true, true) => {
+                self.ranges[index] = (first, msg - 1);
+                self.ranges.insert(index + 1, (msg + 1, last));
+            }
+            (true, false) => self.ranges[index] = (first, msg - 1),
+            (false, true) => self.ranges[index] = (msg + 1, last),
+            (false, false) => {
+                self.ranges.remove(index);
+            }
         }
         self.len -= 1;
         true
@@ -94,25 +89,18 @@ impl MessageSet {
         if first > last {
             return 0;
         }
-        // Every range that overlaps or touches `first..=last` merges into one.
-        let mut merged_first = first;
-        let mut merged_last = last;
+        // Every range that overlaps or touches `first..=last` merges into one: from the first range
+        // reaching `first - 1` to the last one starting at or below `last + 1`.
+        let start = self.first_reaching(first.saturating_sub(1));
+        let end = self.ranges.partition_point(|&(range_first, _)| range_first <= last.saturating_add(1));
+        let mut merged = (first, last);
         let mut absorbed = 0;
-        let start = self.range_of(first.saturating_sub(1)).map_or(first, |(range_first, _)| range_first);
-        let touching: Vec<(MessageId, MessageId)> = self
-            .ranges
-            .range(start..=last.saturating_add(1))
-            .map(|(&range_first, &range_last)| (range_first, range_last))
-            .collect();
-        for (range_first, range_last) in touching {
-            self.ranges.remove(&range_first);
+        for &(range_first, range_last) in &self.ranges[start..end] {
             absorbed += range_last - range_first + 1;
-            merged_first = merged_first.min(range_first);
-            merged_last = merged_last.max(range_last);
+            merged = (merged.0.min(range_first), merged.1.max(range_last));
         }
-        self.ranges.insert(merged_first, merged_last);
-        let total = merged_last - merged_first + 1;
-        let new = total - absorbed;
+        self.ranges.splice(start..end, [merged]);
+        let new = merged.1 - merged.0 + 1 - absorbed;
         self.len += new;
         new
     }
@@ -126,7 +114,7 @@ impl MessageSet {
 
     /// The ranges, in order.
     pub fn ranges(&self) -> impl DoubleEndedIterator<Item = (MessageId, MessageId)> + '_ {
-        self.ranges.iter().map(|(&first, &last)| (first, last))
+        self.ranges.iter().copied()
     }
 
     /// Every id, in order.
@@ -135,11 +123,11 @@ impl MessageSet {
     }
 
     pub fn first(&self) -> Option<MessageId> {
-        self.ranges.keys().next().copied()
+        self.ranges.first().map(|&(first, _)| first)
     }
 
     pub fn last(&self) -> Option<MessageId> {
-        self.ranges.values().next_back().copied()
+        self.ranges.last().map(|&(_, last)| last)
     }
 
     /// The ids of this set that `other` lacks.
@@ -148,8 +136,8 @@ impl MessageSet {
         for (first, last) in self.ranges() {
             // The first id of `first..=last` not yet placed, or `None` once `other` covers the rest.
             let mut next = Some(first);
-            let start = other.range_of(first).map_or(first, |(other_first, _)| other_first);
-            for (&other_first, &other_last) in other.ranges.range(start..=last) {
+            let start = other.first_reaching(first);
+            for &(other_first, other_last) in other.ranges[start..].iter().take_while(|&&(f, _)| f <= last) {
                 let Some(from) = next else { break };
                 if other_first > from {
                     out.insert_range(from, other_first - 1);
@@ -166,6 +154,22 @@ impl MessageSet {
     /// The ids both sets hold.
     pub fn intersection(&self, other: &MessageSet) -> MessageSet {
         self.difference(&self.difference(other))
+    }
+}
+
+impl From<MessageSet> for Vec<(MessageId, MessageId)> {
+    fn from(set: MessageSet) -> Self {
+        set.ranges
+    }
+}
+
+impl From<Vec<(MessageId, MessageId)>> for MessageSet {
+    fn from(ranges: Vec<(MessageId, MessageId)>) -> Self {
+        let mut set = MessageSet::new();
+        for (first, last) in ranges {
+            set.insert_range(first, last);
+        }
+        set
     }
 }
 

@@ -1212,7 +1212,7 @@ fn a_corrupt_log_is_copied_again_and_three_failures_force_a_reseed() {
             n0.logs.keys().collect::<Vec<_>>()
         ),
     );
-    let closed: BTreeSet<u64> = n0.logs.values().flat_map(|log| log.messages.iter().copied()).collect();
+    let closed: BTreeSet<u64> = n0.logs.values().flat_map(|log| log.messages.iter()).collect();
     c.check(
         closed.iter().all(|msg| n1.db_messages.contains(*msg)),
         "the reseeded copy lacks messages of the owner's closed logs",
@@ -1906,7 +1906,8 @@ fn a_copy_that_boots_with_logs_it_never_replayed_replays_them() {
     let mut disk = failover::Disk::default();
     let copy = disk.copies.entry(DB).or_default();
     for generation in 1..=3 {
-        let log = failover::copy::LogFile { epoch: 1, messages: vec![generation], bytes: 1 };
+        let log =
+            failover::copy::LogFile { epoch: 1, messages: [generation].into_iter().collect(), bytes: 1 };
         copy.logs.insert(generation, log);
     }
     copy.replayed_through = 1;

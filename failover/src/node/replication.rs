@@ -8,6 +8,7 @@ use super::{Inspection, Node};
 use crate::copy::{LogFile, OwedResubmission};
 use crate::io::Note;
 use crate::io::{CopyRole, DbAdvert, Message, Output, StopReason};
+use crate::message_set::MessageSet;
 use crate::types::{DbId, Endpoint, Epoch, Generation, HubId, LocalTime, MessageId, NodeId};
 use std::collections::BTreeSet;
 
@@ -431,7 +432,7 @@ impl Node {
         copy.record_epoch_start(epoch, generation);
         // Mounted, our recovered log is the lineage's own from here on.
         copy.recovered = None;
-        copy.current = Some((generation + 1, LogFile { epoch, messages: Vec::new(), bytes: 0 }));
+        copy.current = Some((generation + 1, LogFile { epoch, messages: MessageSet::new(), bytes: 0 }));
         let Some(runtime) = self.dbs.get_mut(&db) else { return };
         let previous_reachable =
             runtime.activation.as_ref().is_none_or(|activation| activation.previous_reachable);
@@ -536,7 +537,7 @@ impl Node {
         }
         let Some((generation, log)) = copy.current.as_mut() else { return };
         let generation = *generation;
-        log.messages.push(msg);
+        log.messages.insert(msg);
         log.bytes += u64::from(bytes);
         let full = log.bytes >= log_size;
         copy.db_messages.insert(msg);
@@ -563,7 +564,7 @@ impl Node {
         if let Some(runtime) = self.dbs.get_mut(&db)
             && runtime.role == CopyRole::Active
         {
-            copy.current = Some((generation + 1, LogFile { epoch, messages: Vec::new(), bytes: 0 }));
+            copy.current = Some((generation + 1, LogFile { epoch, messages: MessageSet::new(), bytes: 0 }));
             runtime.current_log_opened_at = now;
             runtime.last_write_at = now;
             continues = true;
@@ -768,10 +769,9 @@ impl Node {
                 runtime.copier.replay_next_at(None);
                 return;
             };
-            let (epoch, messages) = (log.epoch, log.messages.clone());
-            for &msg in &messages {
-                copy.db_messages.insert(msg);
-            }
+            let epoch = log.epoch;
+            copy.db_messages.union_with(&log.messages);
+            let messages = log.messages.iter().collect();
             copy.replayed_through = next;
             runtime.copier.replay_next_at(copy.logs.contains_key(&(next + 1)).then(|| at + replay_time));
             self.out.push(Output::Note(Note::LogReplayed { db, generation: next, epoch, messages }));

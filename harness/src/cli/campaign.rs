@@ -255,12 +255,16 @@ pub fn campaign_plan(plan: &Plan) -> CampaignPlan {
     }
 }
 
+/// The digest of the running executable, read in pieces: the binary (55 MB with its line tables)
+/// must not be the campaign's largest allocation.
 fn executable_sha256() -> Result<String, CliError> {
     use sha2::{Digest, Sha256};
     let path =
         std::env::current_exe().map_err(|error| CliError::io("find", "the drill executable", error))?;
-    let bytes = std::fs::read(&path).map_err(|error| CliError::io("read", &path, error))?;
-    Ok(hex::encode(Sha256::digest(&bytes)))
+    let mut file = std::fs::File::open(&path).map_err(|error| CliError::io("read", &path, error))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|error| CliError::io("read", &path, error))?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The (scenario index, seed) pairs the journal already holds.
