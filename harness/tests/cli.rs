@@ -375,3 +375,25 @@ fn campaign_json_is_the_same_bytes_whatever_the_number_of_workers() {
     };
     assert!(campaign("1") == campaign("3"), "campaign.json differs between --jobs 1 and --jobs 3");
 }
+
+/// A page is drawn from the whole history, held in memory for it; a run too large for that is refused
+/// before it starts, with the way to run it in bounded memory.
+#[test]
+fn a_run_page_of_a_run_too_large_to_hold_is_refused_before_the_run_starts() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let text = std::fs::read_to_string(repository_root().join("suites/bench/reference-drill.toml"))
+        .expect("the reference drill")
+        .replace("duration = \"1h\"", "duration = \"2d\"");
+    let scenario = directory.path().join("two-days.toml");
+    std::fs::write(&scenario, text).expect("write the scenario");
+    let page = directory.path().join("page.html");
+    let output = drill(&["run", scenario.to_str().unwrap(), "--html", page.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("a run page (--out, --html) holds the whole history"),
+        "{}",
+        describe(&output)
+    );
+    assert!(stderr(&output).contains("Run it without --out and --html"), "{}", describe(&output));
+    assert!(!page.exists(), "nothing is written");
+}

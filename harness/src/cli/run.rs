@@ -5,7 +5,7 @@ use super::error::CliError;
 use super::record::run_record;
 use crate::run::RunOutcome;
 use crate::scenario::{self, Scenario};
-use crate::world::{run_scenario, run_scenario_streaming};
+use crate::world::{run_scenario_bounded, run_scenario_streaming};
 use reports::RunRecord;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,14 +13,27 @@ use std::path::{Path, PathBuf};
 /// The files `drill run --out` writes: only a directory holding nothing else is replaced.
 const RUN_FILES: [&str; 3] = ["history.jsonl", "summary.json", "run.html"];
 
+/// The largest run (in estimated kernel events) whose page `drill run` draws. A page is drawn from
+/// the whole history, held in memory for it (about 110 bytes a record); without a page the run is
+/// checked as it goes and holds nothing of its history ([`crate::world::run_scenario_bounded`]).
+pub const MAX_PAGE_EVENTS: u64 = 20_000_000;
+
 /// Runs the scenario once, prints the summary (or one JSON object), optionally writes the history,
 /// the summary and the page, and returns the run's exit code.
 pub fn run(arguments: &RunArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let scenario = scenario::load(&arguments.scenario).map_err(|error| CliError::Scenarios(vec![error]))?;
+    if arguments.out.is_some() || arguments.html.is_some() {
+        refuse_a_page_too_large(&scenario)?;
+    }
     let (outcome, record) = match &arguments.out {
         Some(directory) => run_into(directory, &scenario, arguments.seed)?,
+        None if arguments.html.is_some() => {
+            let outcome = crate::world::run_scenario(&scenario, arguments.seed);
+            let record = run_record(&outcome);
+            (outcome, record)
+        }
         None => {
-            let outcome = run_scenario(&scenario, arguments.seed);
+            let outcome = run_scenario_bounded(&scenario, arguments.seed);
             let record = run_record(&outcome);
             (outcome, record)
         }
@@ -44,6 +57,23 @@ pub fn run(arguments: &RunArgs, out: &mut dyn Write) -> Result<i32, CliError> {
         }
     }
     Ok(outcome.exit_code)
+}
+
+/// A page needs the run's whole history in memory: refused, before anything runs, for a run larger
+/// than [`MAX_PAGE_EVENTS`].
+fn refuse_a_page_too_large(scenario: &Scenario) -> Result<(), CliError> {
+    let events = crate::scenario::RunSize::of(scenario).events();
+    if events <= MAX_PAGE_EVENTS {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{} would simulate about {} million events; a run page (--out, --html) holds the whole history in \
+         memory, which drill does up to {} million events. Run it without --out and --html (it is then \
+         checked as it runs, in bounded memory), or in a campaign",
+        scenario.path.display(),
+        events / 1_000_000,
+        MAX_PAGE_EVENTS / 1_000_000
+    )))
 }
 
 /// Runs into `directory` as one step: the history is streamed into a sibling staging directory as
