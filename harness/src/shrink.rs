@@ -9,15 +9,16 @@
 //! (ddmin over the fault list), its durations are shortened and its times rounded to whole seconds,
 //! each step kept only if the target violation still happens.
 //!
-//! Every candidate is an ordinary [`run_scenario`] of the same seed, so shrinking is as deterministic
-//! as the runs: the same file, seed, target and run budget give the same result. A wall-clock budget
+//! Every candidate is an ordinary run of the same seed ([`run_scenario_bounded`]: a candidate's
+//! verdict and realised faults are all shrinking reads, so it keeps no history), so shrinking is as
+//! deterministic as the runs: the same file, seed, target and run budget give the same result. A wall-clock budget
 //! is the caller's business (`keep_going`), and only the command line uses one.
 
 use crate::history::{DRILL_VERSION, DrawnSetting};
 use crate::run::RunOutcome;
 use crate::scenario::{self, FaultSpec, ScenarioError};
 use crate::verdict::ViolationKind;
-use crate::world::run_scenario;
+use crate::world::run_scenario_bounded;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -77,7 +78,7 @@ pub fn shrink(request: &Request<'_>, keep_going: &mut dyn FnMut() -> bool) -> Re
         return Err(ShrinkError::BudgetTooSmall);
     }
     let original = scenario::load(request.scenario)?;
-    let outcome = run_scenario(&original, request.seed);
+    let outcome = run_scenario_bounded(&original, request.seed);
     let target = target_of(request, &outcome)?;
     let text = std::fs::read_to_string(request.scenario).map_err(|error| {
         ScenarioError::unlocated(request.scenario, format!("cannot read it again: {error}"))
@@ -171,7 +172,7 @@ impl Trial<'_> {
         }
         self.runs += 1;
         let breaks = scenario::parse(self.source, &text).is_ok_and(|scenario| {
-            let outcome = run_scenario(&scenario, self.seed);
+            let outcome = run_scenario_bounded(&scenario, self.seed);
             outcome.report.violations.iter().any(|violation| violation.check == self.target)
         });
         self.tried.insert(text, breaks);

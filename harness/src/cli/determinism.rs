@@ -5,7 +5,7 @@ use super::args::DeterminismArgs;
 use super::error::CliError;
 use crate::run::exit_code;
 use crate::scenario;
-use crate::world::run_scenario;
+use crate::world::run_scenario_bounded;
 use std::collections::BTreeSet;
 use std::io::Write;
 
@@ -24,8 +24,8 @@ pub fn check_determinism(arguments: &DeterminismArgs, out: &mut dyn Write) -> Re
     let mut differing = Vec::new();
     let mut distinct = BTreeSet::new();
     for seed in 1..=arguments.seeds {
-        let first = run_scenario(&scenario, seed).history.sha256();
-        let second = run_scenario(&scenario, seed).history.sha256();
+        let first = run_scenario_bounded(&scenario, seed).history.sha256();
+        let second = run_scenario_bounded(&scenario, seed).history.sha256();
         let same = first == second;
         writeln!(out, "seed {seed}  {first}  {second}  {}", if same { "identical" } else { "DIFFERENT" })?;
         if !same {
