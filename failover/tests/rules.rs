@@ -1745,6 +1745,37 @@ fn an_owner_image_discards_its_own_version_of_the_log_it_resumed_with() {
     checks.finish(&sim);
 }
 
+/// An owner's memory image resumed long after it was taken is behind the passive, which replayed the
+/// logs its later life shipped. Remounting the image would make the epoch go on from its older
+/// generation, and the passive would later discard the newer logs and count them lost
+/// (ha-ccr-nemesis seed 2141): the passive takes over instead, with nothing lost.
+#[test]
+fn an_owner_image_behind_the_passive_is_not_remounted_the_passive_takes_over() {
+    let mut sim = formed(two_node(), N0);
+    sim.client(H0, DB, secs(20), EVERY, 2_000, BYTES);
+    sim.run_until(secs(30) + 100 * MS);
+    let image = sim.node(N0).clone();
+    let reverted = secs(60) + 300 * MS;
+    sim.run_until(reverted);
+    let passive_ahead = sim.node(N1).disk().copies[&DB].last_generation();
+    let image_at = image.disk().copies[&DB].last_generation();
+    sim.resume_image(N0, image);
+    sim.run_until(secs(120));
+    let mut checks = Checks::new();
+    checks.check(passive_ahead > image_at, format!("the passive ({passive_ahead}) is ahead of the image ({image_at})"));
+    let decision = sim.decisions().into_iter().find(|decision| decision.at > reverted);
+    checks.check(
+        decision.is_some_and(|decision| decision.to == N1 && decision.reason == FailoverReason::OwnerBehind),
+        format!("the passive should take over from the image behind it: {decision:?}"),
+    );
+    let mount = sim.mounts().into_iter().find(|mount| mount.at > reverted);
+    checks.check(
+        mount.is_some_and(|mount| mount.node == N1 && mount.lost_logs <= 1),
+        format!("the passive mounts with at most the later life's open log lost: {mount:?}"),
+    );
+    checks.finish(&sim);
+}
+
 /// A pause that deposes nobody (a 3 s freeze, under the failure timeout): the owner keeps its mount,
 /// holds its acknowledgements until its peer echoes a heartbeat it sent after the pause, then serves
 /// again. A node that never paused is not held (every other test).
