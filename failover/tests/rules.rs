@@ -1762,7 +1762,10 @@ fn an_owner_image_behind_the_passive_is_not_remounted_the_passive_takes_over() {
     sim.resume_image(N0, image);
     sim.run_until(secs(120));
     let mut checks = Checks::new();
-    checks.check(passive_ahead > image_at, format!("the passive ({passive_ahead}) is ahead of the image ({image_at})"));
+    checks.check(
+        passive_ahead > image_at,
+        format!("the passive ({passive_ahead}) is ahead of the image ({image_at})"),
+    );
     let decision = sim.decisions().into_iter().find(|decision| decision.at > reverted);
     checks.check(
         decision.is_some_and(|decision| decision.to == N1 && decision.reason == FailoverReason::OwnerBehind),

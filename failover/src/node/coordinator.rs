@@ -88,9 +88,9 @@ impl Node {
                         // memory image resumed from before logs its later life shipped must not be
                         // where the database goes on, or every other copy discards them when it next
                         // takes over, and counts them lost (ha-ccr-nemesis seed 2141).
-                        let ahead = self
-                            .best_target(db, &view, Some(owner))
-                            .filter(|&best| self.last_generation_of(best, db) > self.last_generation_of(owner, db));
+                        let ahead = self.best_target(db, &view, Some(owner)).filter(|&best| {
+                            self.last_generation_of(best, db) > self.last_generation_of(owner, db)
+                        });
                         match ahead {
                             Some(best) => self.propose(db, Some(owner), best, FailoverReason::OwnerBehind),
                             None => self.propose(db, Some(owner), owner, FailoverReason::Remount),
