@@ -572,9 +572,6 @@ pub enum FailoverReason {
     Operator,
     /// The owner lost its mount (self-fenced) and is back; it gets a new epoch.
     Remount,
-    /// The owner is back without its mount, but another copy holds logs it lacks (a memory image of
-    /// the owner resumed from before them): that copy takes over instead of a remount.
-    OwnerBehind,
 }
 
 #[cfg(test)]

@@ -83,18 +83,8 @@ impl Node {
                         }
                     }
                     Some(CopyRole::Passive) if self.known_epoch(owner, db) >= epoch => {
-                        // The owner is alive but not serving: it self-fenced and is back in quorum. It
-                        // mounts its own copy again, unless a passive holds logs it lacks: an owner's
-                        // memory image resumed from before logs its later life shipped must not be
-                        // where the database goes on, or every other copy discards them when it next
-                        // takes over, and counts them lost (ha-ccr-nemesis seed 2141).
-                        let ahead = self.best_target(db, &view, Some(owner)).filter(|&best| {
-                            self.last_generation_of(best, db) > self.last_generation_of(owner, db)
-                        });
-                        match ahead {
-                            Some(best) => self.propose(db, Some(owner), best, FailoverReason::OwnerBehind),
-                            None => self.propose(db, Some(owner), owner, FailoverReason::Remount),
-                        }
+                        // The owner is alive but not serving: it self-fenced and is back in quorum.
+                        self.propose(db, Some(owner), owner, FailoverReason::Remount);
                     }
                     _ => {}
                 },
