@@ -95,13 +95,15 @@ impl MessageSet {
         let end = self.ranges.partition_point(|&(range_first, _)| range_first <= last.saturating_add(1));
         let mut merged = (first, last);
         let mut absorbed = 0;
-        for &(range_first, range_last) in &self.ranges[start..end] {
-            absorbed += range_last - range_first + 1;
-            merged = (merged.0.min(range_first), merged.1.max(range_last));
+        // Saturating: a range of every id (from a hand-written history) counts as 2^64 - 1 ids.
+        let size = |(first, last): (MessageId, MessageId)| (last - first).saturating_add(1);
+        for &range in &self.ranges[start..end] {
+            absorbed = size(range).saturating_add(absorbed);
+            merged = (merged.0.min(range.0), merged.1.max(range.1));
         }
         self.ranges.splice(start..end, [merged]);
-        let new = merged.1 - merged.0 + 1 - absorbed;
-        self.len += new;
+        let new = size(merged).saturating_sub(absorbed);
+        self.len = self.len.saturating_add(new);
         new
     }
 
@@ -214,6 +216,16 @@ mod tests {
         assert!(set.remove(4));
         assert_eq!(set.ranges().collect::<Vec<_>>(), vec![(1, 3), (5, 7)]);
         assert!(!set.remove(4));
+    }
+
+    #[test]
+    fn a_range_of_every_id_does_not_overflow() {
+        let mut set = MessageSet::from(vec![(0, u64::MAX)]);
+        assert_eq!(set.len(), u64::MAX);
+        assert_eq!(set.insert_range(5, 9), 0);
+        assert!(set.contains(u64::MAX) && set.contains(0));
+        assert!(set.remove(7));
+        assert_eq!(set.ranges().count(), 2);
     }
 
     #[test]
