@@ -418,28 +418,7 @@ impl Builder {
         let pos = point.pos;
         match &record.event {
             Event::Mounted { node, db, epoch, generation, .. } => {
-                let key = (db.clone(), node.clone());
-                if let Some(index) = self.open_mounts.remove(&key) {
-                    self.close_mount(index, point);
-                    self.model.notes.push(format!(
-                        "{node} mounted {db} at {} while its previous mount was still open; the earlier \
-                         mount is taken to end there",
-                        record.at
-                    ));
-                }
-                let copy = self.copy(db, node);
-                let held_before = copy.contents.generations().collect();
-                copy.record_level(pos);
-                self.open_mounts.insert(key, self.model.mounts.len());
-                self.model.mounts.push(Mount {
-                    node: node.clone(),
-                    db: db.clone(),
-                    epoch: *epoch,
-                    generation: *generation,
-                    span: Span { start: point, end: None },
-                    held_before,
-                    resumed: false,
-                });
+                self.mount_opened(node, db, *epoch, *generation, point);
             }
             Event::Dismounted { node, db, .. } => {
                 match self.open_mounts.remove(&(db.clone(), node.clone())) {
@@ -447,35 +426,14 @@ impl Builder {
                     None => self
                         .model
                         .notes
-                        .push(format!("{node} dismounted {db} at {} without an open mount", record.at)),
+                        .push(format!("{node} dismounted {db} at {} without an open mount", point.at)),
                 }
             }
-            Event::HostDown { host, reason } => {
-                let kind = match reason {
-                    HostDownReason::Power => DownKind::PowerLoss,
-                    HostDownReason::Freeze => DownKind::Freeze,
-                };
-                // A frozen host may also lose power: the freeze interval ends and a power-loss one starts.
-                if let Some(index) = self.open_downs.remove(host) {
-                    self.close_down(host, index, point);
-                }
-                let downs = self.model.downs.entry(host.clone()).or_default();
-                self.open_downs.insert(host.clone(), downs.len());
-                downs.push(Down { span: Span { start: point, end: None } });
-                if kind == DownKind::PowerLoss {
-                    let ended: Vec<(Name, Name)> =
-                        self.open_mounts.keys().filter(|(_, node)| node == host).cloned().collect();
-                    for key in ended {
-                        if let Some(index) = self.open_mounts.remove(&key) {
-                            self.close_mount(index, point);
-                        }
-                    }
-                }
-            }
+            Event::HostDown { host, reason } => self.host_down(host, *reason, point),
             Event::HostUp { host, .. } => match self.open_downs.remove(host) {
                 Some(index) => self.close_down(host, index, point),
                 None => {
-                    self.model.notes.push(format!("host-up of {host} at {} while it was not down", record.at))
+                    self.model.notes.push(format!("host-up of {host} at {} while it was not down", point.at))
                 }
             },
             Event::WitnessLease { host, until } => {
@@ -506,58 +464,110 @@ impl Builder {
                 copy.contents.roll_back(*to_generation);
                 copy.record_level(pos);
             }
-            Event::VmSnapshotTaken { vm, memory } => {
-                // A memory image holds the guest's mounts: a revert to it resumes them.
-                let mounts_then = self
-                    .open_mounts
-                    .iter()
-                    .filter(|((_, node), _)| node == vm)
-                    .filter_map(|(_, &index)| self.model.mounts.get(index))
-                    .map(|mount| (mount.db.clone(), mount.epoch, mount.generation))
-                    .collect();
-                if *memory {
-                    self.image_mounts.insert(vm.clone(), mounts_then);
-                } else {
-                    self.image_mounts.remove(vm);
-                }
-                let kept = self
-                    .model
-                    .copies
-                    .iter()
-                    .filter(|((_, node), _)| node == vm)
-                    .map(|((db, _), copy)| (db.clone(), copy.contents.clone()))
-                    .collect();
-                self.snapshots.insert(vm.clone(), kept);
-            }
-            // The node's disks go back to the snapshot: a copy it did not hold then is empty.
-            Event::VmReverted { vm, memory, .. } => {
-                let kept = self.snapshots.get(vm).cloned().unwrap_or_default();
-                for ((db, node), copy) in self.model.copies.iter_mut() {
-                    if node == vm {
-                        let then = kept.iter().find(|(kept_db, _)| kept_db == db);
-                        copy.contents = then.map(|(_, contents)| contents.clone()).unwrap_or_default();
-                        copy.record_level(pos);
-                    }
-                }
-                // A resumed memory image has the databases mounted that it had at the snapshot.
-                let resumed =
-                    if *memory { self.image_mounts.get(vm).cloned().unwrap_or_default() } else { vec![] };
-                for (db, epoch, generation) in resumed {
-                    let held_before = self.copy(&db, vm).contents.generations().collect();
-                    self.open_mounts.insert((db.clone(), vm.clone()), self.model.mounts.len());
-                    let span = Span { start: point, end: None };
-                    self.model.mounts.push(Mount {
-                        node: vm.clone(),
-                        db,
-                        epoch,
-                        generation,
-                        span,
-                        held_before,
-                        resumed: true,
-                    });
-                }
-            }
+            Event::VmSnapshotTaken { vm, memory } => self.snapshot_taken(vm, *memory),
+            Event::VmReverted { vm, memory, .. } => self.reverted(vm, *memory, point),
             _ => {}
+        }
+    }
+
+    fn mount_opened(&mut self, node: &Name, db: &Name, epoch: u64, generation: u64, point: Point) {
+        let key = (db.clone(), node.clone());
+        if let Some(index) = self.open_mounts.remove(&key) {
+            self.close_mount(index, point);
+            self.model.notes.push(format!(
+                "{node} mounted {db} at {} while its previous mount was still open; the earlier mount is \
+                 taken to end there",
+                point.at
+            ));
+        }
+        let copy = self.copy(db, node);
+        let held_before = copy.contents.generations().collect();
+        copy.record_level(point.pos);
+        self.open_mounts.insert(key, self.model.mounts.len());
+        self.model.mounts.push(Mount {
+            node: node.clone(),
+            db: db.clone(),
+            epoch,
+            generation,
+            span: Span { start: point, end: None },
+            held_before,
+            resumed: false,
+        });
+    }
+
+    fn host_down(&mut self, host: &Name, reason: HostDownReason, point: Point) {
+        // A frozen host may also lose power: the freeze interval ends and a power-loss one starts.
+        if let Some(index) = self.open_downs.remove(host) {
+            self.close_down(host, index, point);
+        }
+        let downs = self.model.downs.entry(host.clone()).or_default();
+        self.open_downs.insert(host.clone(), downs.len());
+        downs.push(Down { span: Span { start: point, end: None } });
+        let kind = match reason {
+            HostDownReason::Power => DownKind::PowerLoss,
+            HostDownReason::Freeze => DownKind::Freeze,
+        };
+        if kind == DownKind::PowerLoss {
+            let ended: Vec<(Name, Name)> =
+                self.open_mounts.keys().filter(|(_, node)| node == host).cloned().collect();
+            for key in ended {
+                if let Some(index) = self.open_mounts.remove(&key) {
+                    self.close_mount(index, point);
+                }
+            }
+        }
+    }
+
+    /// A snapshot keeps the VM's node's copies as they are; a memory image also its mounts, which a
+    /// revert to it resumes.
+    fn snapshot_taken(&mut self, vm: &Name, memory: bool) {
+        let mounts_then = self
+            .open_mounts
+            .iter()
+            .filter(|((_, node), _)| node == vm)
+            .filter_map(|(_, &index)| self.model.mounts.get(index))
+            .map(|mount| (mount.db.clone(), mount.epoch, mount.generation))
+            .collect();
+        if memory {
+            self.image_mounts.insert(vm.clone(), mounts_then);
+        } else {
+            self.image_mounts.remove(vm);
+        }
+        let kept = self
+            .model
+            .copies
+            .iter()
+            .filter(|((_, node), _)| node == vm)
+            .map(|((db, _), copy)| (db.clone(), copy.contents.clone()))
+            .collect();
+        self.snapshots.insert(vm.clone(), kept);
+    }
+
+    /// The node's disks go back to the snapshot (a copy it did not hold then is empty); a resumed
+    /// memory image has the databases mounted that it had at the snapshot.
+    fn reverted(&mut self, vm: &Name, memory: bool, point: Point) {
+        let kept = self.snapshots.get(vm).cloned().unwrap_or_default();
+        for ((db, node), copy) in self.model.copies.iter_mut() {
+            if node == vm {
+                let then = kept.iter().find(|(kept_db, _)| kept_db == db);
+                copy.contents = then.map(|(_, contents)| contents.clone()).unwrap_or_default();
+                copy.record_level(point.pos);
+            }
+        }
+        let resumed = if memory { self.image_mounts.get(vm).cloned().unwrap_or_default() } else { vec![] };
+        for (db, epoch, generation) in resumed {
+            let held_before = self.copy(&db, vm).contents.generations().collect();
+            self.open_mounts.insert((db.clone(), vm.clone()), self.model.mounts.len());
+            let span = Span { start: point, end: None };
+            self.model.mounts.push(Mount {
+                node: vm.clone(),
+                db,
+                epoch,
+                generation,
+                span,
+                held_before,
+                resumed: true,
+            });
         }
     }
 
