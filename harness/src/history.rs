@@ -529,11 +529,6 @@ impl History {
         History::default()
     }
 
-    /// A history that also writes its JSON Lines to `out` as they settle.
-    pub fn streaming_to(out: Box<dyn Write + Send>) -> Self {
-        History { sink: Some(Sink { out, error: None }), ..History::default() }
-    }
-
     /// A run's history: it feeds a [`Checker`] as records settle, and keeps every record.
     pub fn checked(sink: Option<Box<dyn Write + Send>>) -> Self {
         History {
@@ -830,7 +825,7 @@ mod tests {
             }
         }
         let shared = Shared::default();
-        let mut history = History::streaming_to(Box::new(shared.clone()));
+        let mut history = History::checked(Some(Box::new(shared.clone())));
         let at = |ms: u64| SimTime::ZERO + std::time::Duration::from_millis(ms);
         history.push(at(0), Event::header("s", 1));
         history.push(at(5), Event::RunEnded);
